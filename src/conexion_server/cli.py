@@ -1,0 +1,164 @@
+"""`conexion-server`: command-line options and environment -> ServerConfig -> run."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+import logging
+import os
+import sys
+
+from . import SERVER_ID
+from .config import DEFAULT_HOST, DEFAULT_PORT, ServerConfig
+from .hub import HubConfig
+from .server import ChatServer, serve
+
+EXIT_CANNOT_LISTEN = 1
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, not {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, not {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    hub, srv = HubConfig(), ServerConfig()
+    env_port = os.environ.get("CONEXION_PORT")
+    p = argparse.ArgumentParser(
+        prog="conexion-server",
+        description="Conexion chat server: relays chat between JSON clients (conexion-tui) "
+        "and plain-text clients (nc, telnet).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument(
+        "--host",
+        default=os.environ.get("CONEXION_HOST", DEFAULT_HOST),
+        help="address to listen on (env CONEXION_HOST); 0.0.0.0 opens it to the network",
+    )
+    p.add_argument(
+        "--port",
+        type=_port,
+        default=_port(env_port) if env_port else DEFAULT_PORT,
+        help="TCP port (env CONEXION_PORT); 0 picks a free one",
+    )
+    p.add_argument(
+        "--max-clients",
+        type=_positive_int,
+        default=hub.max_clients,
+        help="joined users at most; one more gets server_full",
+    )
+    p.add_argument(
+        "--history",
+        type=int,
+        default=hub.history_size,
+        help="recent messages kept in memory for welcome and history requests",
+    )
+    p.add_argument(
+        "--rate",
+        type=_positive_float,
+        default=hub.rate,
+        help="messages (say + dm) a user may send per second, sustained",
+    )
+    p.add_argument(
+        "--burst",
+        type=_positive_int,
+        default=hub.burst,
+        help="messages a user may send at once before --rate applies",
+    )
+    p.add_argument(
+        "--ping-after",
+        type=_positive_float,
+        default=srv.ping_after,
+        help="seconds of silence before the server pings a JSON client",
+    )
+    p.add_argument(
+        "--idle-timeout",
+        type=_positive_float,
+        default=srv.idle_timeout,
+        help="seconds of silence before a JSON client (or anyone not yet joined) is dropped",
+    )
+    p.add_argument(
+        "--max-output",
+        type=_positive_int,
+        default=srv.max_output,
+        help="bytes queued for one client before it is dropped as slow",
+    )
+    p.add_argument("--motd", default=None, help="message of the day, sent on join")
+    p.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="log detail",
+    )
+    p.add_argument("--version", action="version", version=SERVER_ID)
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    hub = HubConfig(
+        max_clients=args.max_clients,
+        history_size=max(0, args.history),
+        welcome_history=max(0, min(args.history, HubConfig().welcome_history)),
+        rate=args.rate,
+        burst=args.burst,
+        motd=args.motd,
+    )
+    return ServerConfig(
+        host=args.host,
+        port=args.port,
+        hub=hub,
+        ping_after=args.ping_after,
+        idle_timeout=max(args.idle_timeout, args.ping_after),
+        max_output=args.max_output,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    config = config_from_args(args)
+
+    def ready(server: ChatServer) -> None:
+        for host, port in server.addresses:
+            shown = f"[{host}]" if ":" in host else host
+            print(f"conexion-server listening on {shown}:{port}", flush=True)
+
+    try:
+        asyncio.run(serve(config, ready))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            reason = "address already in use (is another server running?)"
+        else:
+            reason = exc.strerror or str(exc)
+        print(
+            f"conexion-server: cannot listen on {config.host}:{config.port}: {reason}",
+            file=sys.stderr,
+        )
+        return EXIT_CANNOT_LISTEN
+    print("conexion-server stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,252 @@
+"""One peer on the wire: framing, a bounded and batched writer, the heartbeat
+and the close/leave lifecycle. What the lines mean is left to a handler
+(`requests.JsonHandler` or `textmode.TextHandler`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from typing import TYPE_CHECKING, Protocol
+
+from .hub import Member, Outbound
+from .protocol import (
+    FrameTooLong,
+    LeftReason,
+    LineFramer,
+    Ping,
+    ProtocolError,
+    Struct,
+    encode,
+)
+
+if TYPE_CHECKING:
+    from .server import ChatServer
+
+log = logging.getLogger(__name__)
+
+# How long a closing connection may take to flush its last bytes before it is
+# cut; a peer that stopped reading must not keep a socket alive.
+LINGER_SECONDS = 5.0
+
+
+class Handler(Protocol):
+    json: bool
+
+    def handle(self, line: bytes) -> None: ...
+
+    def too_long(self) -> bytes: ...
+
+
+class Connection(asyncio.Protocol):
+    def __init__(self, server: ChatServer) -> None:
+        self.server = server
+        self.config = server.config
+        self.loop = asyncio.get_running_loop()
+        self.framer = LineFramer(self.config.max_frame)
+        self.transport: asyncio.Transport | None = None
+        self.handler: Handler | None = None
+        self.member: Member | None = None
+        self.peer = "?"
+        self.closing = False
+        self.reason = LeftReason.LOST
+        self._out: list[bytes] = []
+        self._out_size = 0
+        self.last_heard = self.loop.time()
+        self._pinged = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._linger: asyncio.TimerHandle | None = None
+
+    # -- asyncio.Protocol -------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peername = transport.get_extra_info("peername")
+        if peername:
+            self.peer = (
+                f"[{peername[0]}]:{peername[1]}"
+                if ":" in peername[0]
+                else (f"{peername[0]}:{peername[1]}")
+            )
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            _tune_socket(sock)
+        self.server.connections.add(self)
+        self._arm_timer(self.config.idle_timeout)
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return
+        self.last_heard = self.loop.time()
+        self._pinged = False
+        if self.handler is None and data:
+            self._choose_handler(data[:1])
+        try:
+            lines = self.framer.feed(data)
+        except FrameTooLong as exc:
+            self._handle_lines(exc.lines)
+            if not self.closing and self.handler is not None:
+                log.info("%s sent a line over %d bytes; closing", self.peer, self.framer.max_line)
+                self.close(LeftReason.ERROR, self.handler.too_long())
+            return
+        self._handle_lines(lines)
+
+    def eof_received(self) -> bool | None:
+        # The peer has nothing more to say (a dropped `nc`, or a script that
+        # piped its lines in): answer what it sent, then close.
+        self.close(self.reason)
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        for timer in (self._timer, self._linger):
+            if timer is not None:
+                timer.cancel()
+        self.closing = True
+        self._out.clear()
+        self._leave(self.reason)
+        self.server.forget(self)
+
+    # -- lines in -----------------------------------------------------------
+
+    def _choose_handler(self, first_byte: bytes) -> None:
+        # The protocol's rule: a connection whose first line starts with `{`
+        # speaks JSON; anything else is a plain-text session.
+        from .requests import JsonHandler
+        from .textmode import TextHandler
+
+        if first_byte == b"{":
+            self.handler = JsonHandler(self)
+            if self._timer is not None:  # JSON peers are pinged sooner
+                self._timer.cancel()
+            self._arm_timer(self.config.ping_after)
+        else:
+            self.handler = TextHandler(self)
+
+    def _handle_lines(self, lines: list[bytes]) -> None:
+        handler = self.handler
+        assert handler is not None or not lines
+        for line in lines:
+            if self.closing:
+                return
+            handler.handle(line)  # type: ignore[union-attr]
+
+    # -- bytes out ----------------------------------------------------------
+
+    def deliver(self, out: Outbound) -> None:
+        """Queue a broadcast in this peer's wire format."""
+        handler = self.handler
+        if handler is not None:
+            self.send(out.json if handler.json else out.text)
+
+    def send_frame(self, frame: Struct) -> None:
+        self.send(encode(frame))
+
+    def send_error(self, error: ProtocolError) -> None:
+        assert self.handler is not None
+        if self.handler.json:
+            self.send_frame(error.to_frame())
+        else:
+            self.send(f"! {error.message}\n".encode())
+
+    def send(self, data: bytes) -> None:
+        """Queue bytes; they are written together at the end of this loop turn."""
+        if self.closing or not data:
+            return
+        assert self.transport is not None
+        if not self._out:
+            self.server.mark_dirty(self)
+        self._out.append(data)
+        self._out_size += len(data)
+        if self._out_size + self.transport.get_write_buffer_size() > self.config.max_output:
+            log.warning("%s (%s) is not reading; dropping it as slow", self.peer, self._who())
+            self.abort(LeftReason.SLOW)
+
+    def flush(self) -> None:
+        if self._out and self.transport is not None and not self.transport.is_closing():
+            data = self._out[0] if len(self._out) == 1 else b"".join(self._out)
+            self.transport.write(data)
+        self._out.clear()
+        self._out_size = 0
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def close(self, reason: LeftReason, final: bytes = b"") -> None:
+        """Leave the chat now, flush what is queued (and `final`), then close."""
+        if self.closing:
+            return
+        self.send(final)
+        self.flush()
+        self.closing = True
+        self.reason = reason
+        self._leave(reason)
+        assert self.transport is not None
+        self.transport.close()
+        self._linger = self.loop.call_later(LINGER_SECONDS, self.transport.abort)
+
+    def abort(self, reason: LeftReason) -> None:
+        """Cut the connection at once, discarding anything unsent."""
+        if self.closing:
+            return
+        self.closing = True
+        self.reason = reason
+        self._out.clear()
+        self._out_size = 0
+        assert self.transport is not None
+        self.transport.abort()
+
+    def joined(self, member: Member) -> None:
+        self.member = member
+        log.info("%s joined from %s", member.name, self.peer)
+
+    def _leave(self, reason: LeftReason) -> None:
+        member, self.member = self.member, None
+        if member is None:
+            return
+        log.info("%s left (%s) from %s", member.name, reason, self.peer)
+        deliveries = self.server.hub.leave(member, reason)
+        if not self.server.stopping:
+            self.server.dispatch(deliveries)
+
+    def _who(self) -> str:
+        return self.member.name if self.member else "not joined"
+
+    # -- heartbeat ----------------------------------------------------------
+    # One timer per connection, re-armed lazily: traffic only updates
+    # `last_heard`, and the timer, when it fires, works out what is due.
+
+    def _arm_timer(self, delay: float) -> None:
+        self._timer = self.loop.call_at(self.last_heard + delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self.closing:
+            return
+        cfg = self.config
+        json = self.handler is not None and self.handler.json
+        if not json and self.member is not None:
+            return  # joined plain-text users cannot answer pings; TCP keepalive finds them
+        idle = self.loop.time() - self.last_heard
+        if idle >= cfg.idle_timeout:
+            log.info("%s (%s) silent for %.0f s; closing", self.peer, self._who(), idle)
+            final = b"" if json or self.handler is None else b"! no name given in time; bye\n"
+            self.close(LeftReason.TIMEOUT, final)
+            return
+        if json and idle >= cfg.ping_after and not self._pinged:
+            self._pinged = True
+            self.send_frame(Ping(t=int(self.loop.time() * 1000)))
+        self._arm_timer(cfg.ping_after if json and not self._pinged else cfg.idle_timeout)
+
+
+def _tune_socket(sock: socket.socket) -> None:
+    """Low latency for small frames; keepalive so dead plain-text peers are found."""
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        if hasattr(socket, "TCP_KEEPIDLE"):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 60)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 15)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 4)
+    except OSError:  # not every socket family supports every option
+        pass

@@ -1,0 +1,122 @@
+"""What JSON frames from a peer ask for, answered through the hub.
+
+Every `ProtocolError` raised while serving a frame becomes an `error` frame
+here, in one place.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from .protocol import (
+    PROTO_VERSION,
+    Bye,
+    Dm,
+    Error,
+    ErrorCode,
+    Hello,
+    History,
+    Join,
+    LeftReason,
+    Nick,
+    Part,
+    Ping,
+    Pong,
+    ProtocolError,
+    Say,
+    Who,
+    decode_client,
+    encode,
+)
+
+if TYPE_CHECKING:
+    from .connection import Connection
+
+log = logging.getLogger(__name__)
+
+
+class JsonHandler:
+    json = True
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.server = conn.server
+        self.hub = conn.server.hub
+        self.bad_in_a_row = 0
+
+    def too_long(self) -> bytes:
+        limit = self.conn.config.max_frame
+        return encode(Error(code=ErrorCode.TOO_LONG, message=f"a frame is at most {limit} bytes"))
+
+    def handle(self, line: bytes) -> None:
+        try:
+            frame = decode_client(line)
+            self.serve(frame)
+        except ProtocolError as exc:
+            self.conn.send_error(exc)
+            if exc.code is ErrorCode.BAD_FRAME:
+                self.bad_in_a_row += 1
+                if self.bad_in_a_row >= self.conn.config.max_bad_frames:
+                    log.info(
+                        "%s sent %d bad frames in a row; closing", self.conn.peer, self.bad_in_a_row
+                    )
+                    self.conn.close(LeftReason.ERROR)
+            return
+        self.bad_in_a_row = 0
+
+    def serve(self, frame: object) -> None:
+        conn, hub = self.conn, self.hub
+        member = conn.member
+        match frame:
+            case Ping(t=t):
+                conn.send_frame(Pong(t=t))
+                return
+            case Pong():
+                return  # its arrival already counted as liveness
+            case Bye():
+                conn.close(LeftReason.QUIT)
+                return
+            case Hello():
+                self.hello(frame)
+                return
+        if member is None:
+            raise ProtocolError(ErrorCode.NOT_JOINED, "send hello first")
+        match frame:
+            case Say(id=id, text=text, room=room, action=action):
+                ack, deliveries = hub.say(member, text, id=id, room=room, action=action)
+                conn.send_frame(ack)
+                self.server.dispatch(deliveries)
+            case Dm(id=id, to=to, text=text):
+                ack, deliveries = hub.dm(member, to, text, id=id)
+                conn.send_frame(ack)
+                self.server.dispatch(deliveries)
+            case Nick(name=name):
+                old = member.name
+                self.server.dispatch(hub.rename(member, name))
+                if member.name != old:
+                    log.info("%s is now %s", old, member.name)
+            case Who(room=room):
+                conn.send_frame(hub.who(room))
+            case Join(room=room):
+                # Only `general` exists: joining it answers with its members.
+                conn.send_frame(hub.who(room))
+            case Part(room=room):
+                hub.who(room)  # validates the room; leaving general changes nothing
+            case History(room=room, before=before, limit=limit):
+                start = before if isinstance(before, int) else None
+                conn.send_frame(hub.history(room, start, limit))
+
+    def hello(self, hello: Hello) -> None:
+        conn = self.conn
+        if conn.member is not None:
+            raise ProtocolError(ErrorCode.BAD_FRAME, "already joined; hello comes once")
+        if hello.proto != PROTO_VERSION:
+            raise ProtocolError(
+                ErrorCode.UNSUPPORTED_PROTO,
+                f"this server speaks protocol {PROTO_VERSION}, not {hello.proto}",
+            )
+        member, welcome, deliveries = self.hub.join(hello.name, conn)
+        conn.joined(member)
+        conn.send_frame(welcome)
+        self.server.dispatch(deliveries)

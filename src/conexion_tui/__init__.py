@@ -1,0 +1,1 @@
+"""Conexion TUI: the full-screen Textual chat client."""

@@ -1,0 +1,79 @@
+"""Shared fixtures: a real conexion server on an ephemeral loopback port."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from conexion_server.config import ServerConfig
+from conexion_server.hub import HubConfig
+from conexion_server.server import ChatServer
+from tests.peers import JsonPeer, TextPeer
+
+ServerFactory = Callable[..., Awaitable[ChatServer]]
+
+
+@pytest.fixture
+async def make_server() -> AsyncIterator[ServerFactory]:
+    """Start servers with custom options: `await make_server(rate=100, ping_after=0.2)`.
+
+    Keyword arguments go to ServerConfig, or to HubConfig when they name one
+    of its fields. Every server is stopped at the end of the test.
+    """
+    servers: list[ChatServer] = []
+    hub_fields = set(HubConfig.__dataclass_fields__)
+
+    async def start(**options: object) -> ChatServer:
+        hub_opts = {k: v for k, v in options.items() if k in hub_fields}
+        srv_opts = {k: v for k, v in options.items() if k not in hub_fields}
+        config = ServerConfig(host="127.0.0.1", port=0, hub=HubConfig(**hub_opts), **srv_opts)
+        server = ChatServer(config)
+        await server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        await server.stop()
+
+
+@pytest.fixture
+async def server(make_server: ServerFactory) -> ChatServer:
+    """A server with default limits except a generous rate (tests send fast)."""
+    return await make_server()
+
+
+@pytest.fixture
+async def peers(server: ChatServer) -> AsyncIterator[Callable[..., Awaitable[JsonPeer]]]:
+    """`await peers("ana")`: a JSON peer that has joined as ana (closed afterwards)."""
+    opened: list[JsonPeer] = []
+
+    async def join(name: str | None = None) -> JsonPeer:
+        peer = await JsonPeer.connect(server.port)
+        opened.append(peer)
+        if name is not None:
+            await peer.hello(name)
+        return peer
+
+    yield join
+    for peer in opened:
+        await peer.close()
+
+
+@pytest.fixture
+async def text_peers(server: ChatServer) -> AsyncIterator[Callable[..., Awaitable[TextPeer]]]:
+    """`await text_peers("bob")`: a plain-text peer that has chosen the name bob."""
+    opened: list[TextPeer] = []
+
+    async def join(name: str | None = None) -> TextPeer:
+        peer = await TextPeer.connect(server.port)
+        opened.append(peer)
+        if name is not None:
+            await peer.type(name)
+            await peer.until(" online: ")
+        return peer
+
+    yield join
+    for peer in opened:
+        await peer.close()

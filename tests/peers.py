@@ -1,0 +1,121 @@
+"""Test peers that speak to a real server over loopback sockets: a JSON peer
+and a plain-text peer, both with bounded waits so a bug fails fast."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+from typing import Any
+
+WAIT = 5.0  # seconds any single expectation may take before the test fails
+
+_ids = itertools.count(1)
+
+
+class LinePeer:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def connect(cls, port: int, host: str = "127.0.0.1") -> LinePeer:
+        reader, writer = await asyncio.open_connection(host, port, limit=16 * 1024 * 1024)
+        return cls(reader, writer)
+
+    async def send_raw(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
+
+    async def line(self, timeout: float = WAIT) -> bytes:
+        """The next line, without its newline; fails on EOF or timeout."""
+        async with asyncio.timeout(timeout):
+            data = await self.reader.readline()
+        if not data.endswith(b"\n"):
+            raise EOFError(f"connection closed (partial: {data[:80]!r})")
+        return data[:-1]
+
+    async def closed(self, timeout: float = WAIT) -> bool:
+        """True once the server has closed the connection (anything unread is skipped)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                try:
+                    data = await self.reader.read(65536)
+                except ConnectionError:
+                    return True
+                if not data:
+                    return True
+
+    async def silent(self, seconds: float = 0.2) -> bool:
+        """True if nothing arrives for `seconds` (used sparingly, after a round trip)."""
+        try:
+            async with asyncio.timeout(seconds):
+                data = await self.reader.readline()
+        except TimeoutError:
+            return True
+        raise AssertionError(f"expected silence, got {data!r}")
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(ConnectionError):
+            await self.writer.wait_closed()
+
+
+class JsonPeer(LinePeer):
+    name: str = ""
+
+    async def send(self, **frame: Any) -> None:
+        await self.send_raw(json.dumps(frame).encode() + b"\n")
+
+    async def recv(self, timeout: float = WAIT) -> dict[str, Any]:
+        return json.loads(await self.line(timeout))
+
+    async def expect(self, type: str, timeout: float = WAIT) -> dict[str, Any]:
+        """The next frame of `type`, skipping pings, joins and leaves of others."""
+        async with asyncio.timeout(timeout):
+            while True:
+                frame = await self.recv()
+                if frame["type"] == type:
+                    return frame
+                if frame["type"] not in ("ping", "joined", "left", "pong"):
+                    raise AssertionError(f"expected {type}, got {frame}")
+
+    async def hello(self, name: str) -> dict[str, Any]:
+        await self.send(type="hello", name=name, proto=1)
+        welcome = await self.recv()
+        assert welcome["type"] == "welcome", welcome
+        self.name = welcome["name"]
+        return welcome
+
+    async def say(self, text: str, id: str | None = None, **extra: Any) -> dict[str, Any]:
+        """Send a `say` and return its `ack` (or the error)."""
+        frame_id = id or f"t{next(_ids)}"
+        await self.send(type="say", id=frame_id, text=text, **extra)
+        reply = await self.expect_any("ack", "error")
+        return reply
+
+    async def expect_any(self, *types: str, timeout: float = WAIT) -> dict[str, Any]:
+        async with asyncio.timeout(timeout):
+            while True:
+                frame = await self.recv()
+                if frame["type"] in types:
+                    return frame
+                if frame["type"] not in ("ping", "joined", "left", "pong", "message"):
+                    raise AssertionError(f"expected one of {types}, got {frame}")
+
+
+class TextPeer(LinePeer):
+    async def text(self, timeout: float = WAIT) -> str:
+        return (await self.line(timeout)).decode()
+
+    async def until(self, predicate: str, timeout: float = WAIT) -> str:
+        """Lines up to and including the first that contains `predicate`."""
+        async with asyncio.timeout(timeout):
+            while True:
+                line = await self.text()
+                if predicate in line:
+                    return line
+
+    async def type(self, line: str) -> None:
+        await self.send_raw(line.encode() + b"\n")
