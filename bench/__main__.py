@@ -1,0 +1,5 @@
+"""`python -m bench`: the server benchmarks (see bench/server_bench.py)."""
+
+from bench.server_bench import main
+
+main()
