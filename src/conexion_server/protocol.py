@@ -494,6 +494,7 @@ def clean_text(raw: str) -> str:
 
 def format_ts(epoch: float) -> str:
     """RFC 3339 UTC with milliseconds: `2026-11-24T12:00:00.123Z`."""
-    whole = int(epoch)
-    millis = int((epoch - whole) * 1000)
+    # Round to whole milliseconds first: truncating the float's fraction turns
+    # 12:00:00.123 into .122, because .123 is not exact in binary.
+    whole, millis = divmod(round(epoch * 1000), 1000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
