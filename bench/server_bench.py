@@ -220,7 +220,7 @@ async def slow(messages: int) -> Result:
         base = server.rss_bytes()
         peak = base
         rtts: list[float] = []
-        text = "x" * 1000
+        text = "x" * 3900  # kernel buffers hold megabytes; fill them fast
         dropped_at = None
         for i in range(messages):
             t0 = time.perf_counter()
@@ -236,6 +236,8 @@ async def slow(messages: int) -> Result:
                 frame = _decode(await listener.reader.readline())
                 if frame["type"] == "message":
                     break
+                if frame["type"] == "left" and dropped_at is None:
+                    dropped_at = i
             if i % 100 == 0:
                 peak = max(peak, server.rss_bytes())
         stalled.close()
@@ -275,7 +277,7 @@ async def run(which: str, quick: bool) -> list[Result]:
         for n in (1000,) if quick else (1000, 5000):
             results.append(await idle(n))
     if which in ("slow", "all"):
-        results.append(await slow(300 if quick else 2000))
+        results.append(await slow(1500 if quick else 5000))
     return results
 
 
