@@ -72,8 +72,16 @@ class MemoryStore:
         found.reverse()
         return found
 
+    @property
+    def remembered(self) -> int:
+        """How many send ids are held right now (expired ones included until purged)."""
+        return len(self._ids)
+
     def remember(self, key: tuple[str, str], receipt: Receipt, now: float) -> None:
         ids = self._ids
+        # An expired id sent again must move to the back, or it would hide the
+        # expired entries behind it from the purge below.
+        ids.pop(key, None)
         ids[key] = (now + self._id_ttl, receipt)
         # Entries are in insertion order, so expired ones sit at the front.
         while ids:

@@ -1,0 +1,380 @@
+"""The sans-I/O hub with an injected clock: no sockets, no event loop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from conexion_server.hub import Delivery, Hub, HubConfig, Member
+from conexion_server.protocol import (
+    DirectMessage,
+    ErrorCode,
+    Joined,
+    Left,
+    LeftReason,
+    Message,
+    ProtocolError,
+    Renamed,
+    Shutdown,
+)
+from conexion_server.store import MemoryStore, Receipt
+
+
+@dataclass
+class Clock:
+    now: float = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Peer:
+    """Stands in for a connection: the hub only hands it back."""
+
+    label: str
+
+
+EPOCH = 1_795_521_600.0  # 2026-11-24T12:00:00Z
+
+
+def make_hub(**options: object) -> tuple[Hub, Clock, Clock]:
+    clock, wall = Clock(), Clock(EPOCH)
+    options.setdefault("rate", 1000.0)
+    options.setdefault("burst", 1000)
+    return Hub(HubConfig(**options), clock=clock, wallclock=wall), clock, wall  # type: ignore[arg-type]
+
+
+def join(hub: Hub, name: str) -> Member:
+    member, _, _ = hub.join(name, Peer(name))
+    return member
+
+
+def only(deliveries: list[Delivery]) -> Delivery:
+    assert len(deliveries) == 1
+    return deliveries[0]
+
+
+def receivers(delivery: Delivery) -> set[str]:
+    return {m.name for m in delivery.to}
+
+
+def error_of(call, *args, **kwargs) -> ProtocolError:  # type: ignore[no-untyped-def]
+    with pytest.raises(ProtocolError) as info:
+        call(*args, **kwargs)
+    return info.value
+
+
+# -- membership ------------------------------------------------------------------
+
+
+def test_join_welcomes_and_tells_the_others() -> None:
+    hub, _, _ = make_hub(motd="be kind")
+    join(hub, "bob")
+    member, welcome, deliveries = hub.join("Ana", Peer("ana"))
+    assert member.name == "Ana"
+    assert welcome.users == ["Ana", "bob"]
+    assert welcome.rooms == ["general"]
+    assert welcome.motd == "be kind"
+    delivery = only(deliveries)
+    assert isinstance(delivery.out.frame, Joined)
+    assert delivery.out.frame.name == "Ana"
+    assert delivery.out.frame.ts == "2026-11-24T12:00:00.000Z"
+    assert receivers(delivery) == {"bob"}
+
+
+def test_names_are_unique_by_casefold_and_nfc() -> None:
+    hub, _, _ = make_hub()
+    join(hub, "José")
+    for clash in ("josé", "JOSE\u0301", "Jose\u0301"):
+        assert error_of(hub.join, clash, Peer("x")).code is ErrorCode.NAME_TAKEN
+    assert hub.find("JOSÉ") is not None
+
+
+def test_server_full_then_room_after_a_leave() -> None:
+    hub, _, _ = make_hub(max_clients=2)
+    ana = join(hub, "ana")
+    join(hub, "bob")
+    assert error_of(hub.join, "cleo", Peer("cleo")).code is ErrorCode.SERVER_FULL
+    hub.leave(ana, LeftReason.QUIT)
+    assert join(hub, "cleo").name == "cleo"
+
+
+def test_leave_is_idempotent() -> None:
+    hub, _, _ = make_hub()
+    ana = join(hub, "ana")
+    join(hub, "bob")
+    first = only(hub.leave(ana, LeftReason.LOST))
+    assert isinstance(first.out.frame, Left)
+    assert first.out.frame.reason == "lost"
+    assert receivers(first) == {"bob"}
+    assert hub.leave(ana, LeftReason.QUIT) == []
+    assert hub.names() == ["bob"]
+
+
+def test_a_stale_member_cannot_remove_its_successor() -> None:
+    hub, _, _ = make_hub()
+    old = join(hub, "ana")
+    hub.leave(old, LeftReason.LOST)
+    new = join(hub, "ana")
+    assert hub.leave(old, LeftReason.LOST) == []
+    assert hub.find("ana") is new
+
+
+def test_rename_announces_to_everyone_and_frees_the_old_name() -> None:
+    hub, _, _ = make_hub()
+    ana = join(hub, "ana")
+    join(hub, "bob")
+    delivery = only(hub.rename(ana, "anita"))
+    assert isinstance(delivery.out.frame, Renamed)
+    assert (delivery.out.frame.old, delivery.out.frame.new) == ("ana", "anita")
+    assert receivers(delivery) == {"anita", "bob"}
+    assert hub.find("ana") is None
+    assert hub.find("anita") is ana
+    assert error_of(hub.rename, ana, "BOB").code is ErrorCode.NAME_TAKEN
+    assert error_of(hub.rename, ana, "an ita").code is ErrorCode.BAD_NAME
+
+
+def test_case_only_rename_is_allowed_and_same_name_only_confirms() -> None:
+    hub, _, _ = make_hub()
+    ana = join(hub, "ana")
+    join(hub, "bob")
+    assert receivers(only(hub.rename(ana, "Ana"))) == {"Ana", "bob"}
+    assert ana.name == "Ana"
+    assert receivers(only(hub.rename(ana, "Ana"))) == {"Ana"}
+
+
+def test_who_and_unknown_rooms() -> None:
+    hub, _, _ = make_hub()
+    join(hub, "bob")
+    join(hub, "Ana")
+    assert hub.who().users == ["Ana", "bob"]
+    assert hub.who("GENERAL").room == "general"
+    assert error_of(hub.who, "random").code is ErrorCode.NO_SUCH_ROOM
+
+
+def test_shutdown_goes_to_everyone() -> None:
+    hub, _, _ = make_hub()
+    join(hub, "ana")
+    join(hub, "bob")
+    delivery = only(hub.shutdown("bye all"))
+    assert isinstance(delivery.out.frame, Shutdown)
+    assert receivers(delivery) == {"ana", "bob"}
+
+
+# -- messages ---------------------------------------------------------------------
+
+
+def test_say_acks_the_sender_and_relays_to_the_others() -> None:
+    hub, _, wall = make_hub()
+    ana, _, _ = join(hub, "ana"), join(hub, "bob"), join(hub, "cleo")
+    wall.now = EPOCH + 0.25
+    ack, deliveries = hub.say(ana, "hola\x1b[1m", id="k1")
+    assert (ack.id, ack.ts) == ("k1", "2026-11-24T12:00:00.250Z")
+    delivery = only(deliveries)
+    message = delivery.out.frame
+    assert isinstance(message, Message)
+    assert (message.seq, message.from_, message.text, message.room) == (
+        ack.seq,
+        "ana",
+        "hola[1m",
+        "general",
+    )
+    assert receivers(delivery) == {"bob", "cleo"}
+
+
+def test_seq_strictly_increases_across_says_and_dms() -> None:
+    hub, _, _ = make_hub()
+    ana, bob = join(hub, "ana"), join(hub, "bob")
+    seqs = []
+    for i in range(30):
+        if i % 3:
+            ack, _ = hub.say(ana if i % 2 else bob, f"m{i}", id=f"s{i}")
+        else:
+            ack, _ = hub.dm(ana, "bob", f"d{i}", id=f"d{i}")
+        seqs.append(ack.seq)
+    assert seqs == sorted(set(seqs))
+    assert len(seqs) == 30
+
+
+def test_seq_continues_from_the_store() -> None:
+    store = MemoryStore(10, 600, 100)
+    store.append(Message(seq=41, ts="t", room="general", from_="x", text="old"))
+    hub = Hub(HubConfig(), store=store)
+    ana = join(hub, "ana")
+    assert hub.say(ana, "new")[0].seq == 42
+
+
+def test_repeated_id_is_acked_again_and_not_relayed_or_stored() -> None:
+    hub, clock, wall = make_hub()
+    ana, bob = join(hub, "ana"), join(hub, "bob")
+    ack, deliveries = hub.say(ana, "once", id="k1")
+    assert receivers(only(deliveries)) == {"bob"}
+    clock.now += 5
+    wall.now += 5
+    again, relayed = hub.say(ana, "once", id="k1")
+    assert again == ack
+    assert relayed == []
+    assert [m.text for m in hub.history("general", None, 50).messages] == ["once"]
+    # Another sender may use the same id.
+    other, relayed = hub.say(bob, "mine", id="k1")
+    assert other.seq != ack.seq
+    assert receivers(only(relayed)) == {"ana"}
+
+
+def test_ids_survive_a_reconnect_under_the_same_name() -> None:
+    hub, _, _ = make_hub()
+    ana = join(hub, "ana")
+    ack, _ = hub.say(ana, "hello", id="k1")
+    hub.leave(ana, LeftReason.LOST)
+    back = join(hub, "ANA")
+    again, relayed = hub.say(back, "hello", id="k1")
+    assert (again.seq, again.ts, relayed) == (ack.seq, ack.ts, [])
+
+
+def test_idempotency_window_expires_after_id_ttl() -> None:
+    hub, clock, _ = make_hub(id_ttl=60.0)
+    ana = join(hub, "ana")
+    join(hub, "bob")
+    ack, _ = hub.say(ana, "x", id="k1")
+    clock.now += 59.9
+    assert hub.say(ana, "x", id="k1") == (ack, [])
+    clock.now += 0.2
+    fresh, deliveries = hub.say(ana, "x", id="k1")
+    assert fresh.seq > ack.seq
+    assert len(only(deliveries).to) == 1
+
+
+def test_dm_repeat_is_acked_again() -> None:
+    hub, _, _ = make_hub()
+    ana, _ = join(hub, "ana"), join(hub, "bob")
+    ack, deliveries = hub.dm(ana, "BOB", "psst", id="d1")
+    frame = only(deliveries).out.frame
+    assert isinstance(frame, DirectMessage)
+    assert (frame.to, frame.from_, frame.seq) == ("bob", "ana", ack.seq)
+    assert receivers(only(deliveries)) == {"bob"}
+    assert hub.dm(ana, "bob", "psst", id="d1") == (ack, [])
+
+
+def test_dm_errors_carry_the_id() -> None:
+    hub, _, _ = make_hub()
+    ana = join(hub, "ana")
+    err = error_of(hub.dm, ana, "ghost", "hi", id="d9")
+    assert (err.code, err.id) == (ErrorCode.NO_SUCH_USER, "d9")
+    join(hub, "bob")
+    err = error_of(hub.dm, ana, "bob", "\x07", id="d10")
+    assert (err.code, err.id) == (ErrorCode.BAD_TEXT, "d10")
+
+
+def test_dms_are_not_in_history() -> None:
+    hub, _, _ = make_hub()
+    ana, _ = join(hub, "ana"), join(hub, "bob")
+    hub.dm(ana, "bob", "secret", id="d1")
+    hub.say(ana, "public", id="s1")
+    assert [m.text for m in hub.history("general", None, 50).messages] == ["public"]
+
+
+def test_max_ids_caps_remembered_ids_oldest_first() -> None:
+    hub, _, _ = make_hub(max_ids=3)
+    ana, _ = join(hub, "ana"), join(hub, "bob")
+    acks = [hub.say(ana, f"m{i}", id=f"k{i}")[0] for i in range(5)]
+    # k0 and k1 were forgotten to keep at most 3: a resend is a new message.
+    new, relayed = hub.say(ana, "m0", id="k0")
+    assert new.seq > acks[-1].seq
+    assert relayed
+    # k3 and k4 are still known.
+    assert hub.say(ana, "m4", id="k4") == (acks[4], [])
+
+
+def test_store_forgets_expired_ids() -> None:
+    """Expired ids must not stay in memory until `max_ids` pushes them out,
+    even when an expired id is sent again (and remembered again)."""
+    store = MemoryStore(10, id_ttl=10.0, max_ids=1000)
+    store.remember(("ana", "a"), Receipt(1, "t"), now=0.0)
+    store.remember(("ana", "b"), Receipt(2, "t"), now=1.0)
+    # At 20 both have expired; "a" is sent again and remembered afresh.
+    assert store.recall(("ana", "a"), now=20.0) is None
+    store.remember(("ana", "a"), Receipt(3, "t"), now=20.0)
+    store.remember(("ana", "c"), Receipt(4, "t"), now=20.0)
+    assert store.recall(("ana", "a"), now=20.0) == Receipt(3, "t")
+    assert store.recall(("ana", "b"), now=20.0) is None
+    assert store.remembered == 2
+
+
+# -- rate limit -------------------------------------------------------------------
+
+
+def test_token_bucket_burst_then_refill() -> None:
+    hub, clock, _ = make_hub(rate=2.0, burst=3)
+    ana, _ = join(hub, "ana"), join(hub, "bob")
+    for i in range(3):
+        hub.say(ana, "x", id=f"b{i}")
+    err = error_of(hub.say, ana, "x", id="over")
+    assert (err.code, err.id) == (ErrorCode.RATE_LIMITED, "over")
+    clock.now += 0.5  # one token back at 2 a second
+    hub.say(ana, "x", id="later")
+    assert error_of(hub.say, ana, "x", id="later2").code is ErrorCode.RATE_LIMITED
+    clock.now += 100  # refills to the burst, not beyond it
+    for i in range(3):
+        hub.say(ana, "x", id=f"c{i}")
+    assert error_of(hub.say, ana, "x", id="c3").code is ErrorCode.RATE_LIMITED
+
+
+def test_dm_and_say_share_the_bucket_and_repeats_are_free() -> None:
+    hub, _, _ = make_hub(rate=0.001, burst=2)
+    ana, _ = join(hub, "ana"), join(hub, "bob")
+    ack, _ = hub.say(ana, "x", id="s1")
+    hub.dm(ana, "bob", "y", id="d1")
+    for _ in range(10):
+        assert hub.say(ana, "x", id="s1") == (ack, [])
+    assert error_of(hub.dm, ana, "bob", "z", id="d2").code is ErrorCode.RATE_LIMITED
+
+
+def test_a_refused_send_is_not_remembered() -> None:
+    hub, clock, _ = make_hub(rate=1.0, burst=1)
+    ana, _ = join(hub, "ana"), join(hub, "bob")
+    hub.say(ana, "x", id="s1")
+    assert error_of(hub.say, ana, "y", id="s2").code is ErrorCode.RATE_LIMITED
+    clock.now += 1
+    _, relayed = hub.say(ana, "y", id="s2")
+    assert relayed
+
+
+# -- history ----------------------------------------------------------------------
+
+
+def test_history_is_oldest_first_and_bounded() -> None:
+    hub, _, _ = make_hub(history_size=5, welcome_history=3)
+    ana = join(hub, "ana")
+    acks = [hub.say(ana, f"m{i}", id=f"k{i}")[0] for i in range(8)]
+    _, welcome, _ = hub.join("bob", Peer("bob"))
+    assert [m.text for m in welcome.history] == ["m5", "m6", "m7"]
+    assert [m.text for m in hub.history("general", None, 200).messages] == [
+        "m3",
+        "m4",
+        "m5",
+        "m6",
+        "m7",
+    ]
+    before = hub.history("general", acks[6].seq, 2).messages
+    assert [m.text for m in before] == ["m4", "m5"]
+    assert error_of(hub.history, "elsewhere", None, 5).code is ErrorCode.NO_SUCH_ROOM
+
+
+def test_no_history_kept_when_history_size_is_zero() -> None:
+    hub, _, _ = make_hub(history_size=0)
+    ana = join(hub, "ana")
+    first = hub.say(ana, "x", id="a")[0].seq
+    assert hub.history("general", None, 50).messages == []
+    assert hub.say(ana, "y", id="b")[0].seq == first + 1
+
+
+def test_outbound_encodes_once_per_format() -> None:
+    hub, _, _ = make_hub()
+    ana, _ = join(hub, "ana"), join(hub, "bob")
+    _, deliveries = hub.say(ana, "two\nlines", id="k")
+    out = only(deliveries).out
+    assert out.json.count(b"\n") == 1
+    assert out.text.endswith(b"ana: two\n    lines\n")
+    assert out.text is out.text
