@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -75,5 +76,34 @@ async def text_peers(server: ChatServer) -> AsyncIterator[Callable[..., Awaitabl
         return peer
 
     yield join
+    for peer in opened:
+        await peer.close()
+
+
+@pytest.fixture
+async def connect() -> AsyncIterator[Callable[..., Awaitable[Any]]]:
+    """`await connect(server, "ana")`: a peer on any server (one from `make_server`).
+
+    A JSON peer by default, a plain-text one with `text=True`; with `name=None`
+    it only connects. Extra keywords go to `connect` (e.g. `rcvbuf`). Every
+    peer is closed at the end of the test.
+    """
+    opened: list[JsonPeer | TextPeer] = []
+
+    async def open_peer(
+        server: ChatServer, name: str | None = None, *, text: bool = False, **options: Any
+    ) -> JsonPeer | TextPeer:
+        kind = TextPeer if text else JsonPeer
+        peer = await kind.connect(server.port, **options)
+        opened.append(peer)
+        if name is not None:
+            if isinstance(peer, TextPeer):
+                await peer.type(name)
+                await peer.until(" online: ")
+            else:
+                await peer.hello(name)
+        return peer
+
+    yield open_peer
     for peer in opened:
         await peer.close()

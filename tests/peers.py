@@ -7,7 +7,9 @@ import asyncio
 import contextlib
 import itertools
 import json
-from typing import Any
+import socket
+import struct
+from typing import Any, Self
 
 WAIT = 5.0  # seconds any single expectation may take before the test fails
 
@@ -20,8 +22,21 @@ class LinePeer:
         self.writer = writer
 
     @classmethod
-    async def connect(cls, port: int, host: str = "127.0.0.1") -> LinePeer:
-        reader, writer = await asyncio.open_connection(host, port, limit=16 * 1024 * 1024)
+    async def connect(cls, port: int, host: str = "127.0.0.1", rcvbuf: int | None = None) -> Self:
+        """Open a connection; `rcvbuf` shrinks the socket's receive buffer
+        (set before connecting, so the TCP window is small from the start)."""
+        if rcvbuf is None:
+            reader, writer = await asyncio.open_connection(host, port, limit=16 * 1024 * 1024)
+            return cls(reader, writer)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.setblocking(False)
+        try:
+            await asyncio.get_running_loop().sock_connect(sock, (host, port))
+        except BaseException:
+            sock.close()
+            raise
+        reader, writer = await asyncio.open_connection(sock=sock, limit=16 * 1024 * 1024)
         return cls(reader, writer)
 
     async def send_raw(self, data: bytes) -> None:
@@ -61,6 +76,12 @@ class LinePeer:
         with contextlib.suppress(ConnectionError):
             await self.writer.wait_closed()
 
+    def reset(self) -> None:
+        """Drop the connection abruptly: an RST instead of a FIN."""
+        sock = self.writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.writer.transport.abort()
+
 
 class JsonPeer(LinePeer):
     name: str = ""
@@ -95,6 +116,21 @@ class JsonPeer(LinePeer):
         reply = await self.expect_any("ack", "error")
         return reply
 
+    async def sync(self, timeout: float = WAIT) -> list[dict[str, Any]]:
+        """Round-trip a `ping` with a fresh token and return every frame that
+        arrived before its `pong`: "what has the server sent me so far"
+        without sleeping. Server pings are skipped."""
+        token = f"sync-{next(_ids)}"
+        await self.send(type="ping", t=token)
+        before: list[dict[str, Any]] = []
+        async with asyncio.timeout(timeout):
+            while True:
+                frame = await self.recv()
+                if frame["type"] == "pong" and frame.get("t") == token:
+                    return before
+                if frame["type"] != "ping":
+                    before.append(frame)
+
     async def expect_any(self, *types: str, timeout: float = WAIT) -> dict[str, Any]:
         async with asyncio.timeout(timeout):
             while True:
@@ -119,3 +155,14 @@ class TextPeer(LinePeer):
 
     async def type(self, line: str) -> None:
         await self.send_raw(line.encode() + b"\n")
+
+    async def sync(self, timeout: float = WAIT) -> list[str]:
+        """Ask `/who` and return the lines that arrived before its answer."""
+        await self.type("/who")
+        before: list[str] = []
+        async with asyncio.timeout(timeout):
+            while True:
+                line = await self.text()
+                if line.startswith("* ") and " online: " in line:
+                    return before
+                before.append(line)
