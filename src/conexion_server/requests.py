@@ -50,10 +50,15 @@ class JsonHandler:
         return encode(Error(code=ErrorCode.TOO_LONG, message=f"a frame is at most {limit} bytes"))
 
     def handle(self, line: bytes) -> None:
+        frame = None
         try:
             frame = decode_client(line)
             self.serve(frame)
         except ProtocolError as exc:
+            if exc.id is None:
+                # Whatever failed (the room, the text, the rate), a client
+                # waiting for this frame's ack must learn that it failed.
+                exc.id = getattr(frame, "id", None)
             self.conn.send_error(exc)
             if exc.code is ErrorCode.BAD_FRAME:
                 self.bad_in_a_row += 1
@@ -62,7 +67,9 @@ class JsonHandler:
                         "%s sent %d bad frames in a row; closing", self.conn.peer, self.bad_in_a_row
                     )
                     self.conn.close(LeftReason.ERROR)
-            return
+                return
+        # Only `bad_frame`s count; any other answer, even a refusal such as
+        # `bad_text` or `unknown_type`, ends the row.
         self.bad_in_a_row = 0
 
     def serve(self, frame: object) -> None:
