@@ -181,9 +181,17 @@ class Connection(asyncio.Protocol):
         self.closing = True
         self.reason = reason
         self._leave(reason)
-        assert self.transport is not None
-        self.transport.close()
-        self._linger = self.loop.call_later(LINGER_SECONDS, self.transport.abort)
+        transport = self.transport
+        assert transport is not None
+        if transport.can_write_eof():
+            # Half-close and keep reading (and discarding) until the peer hangs
+            # up: closing a socket with unread input makes the kernel send RST,
+            # which can destroy our last words (a `too_long` error, say) before
+            # a peer that is still sending reads them.
+            transport.write_eof()
+        else:
+            transport.close()
+        self._linger = self.loop.call_later(LINGER_SECONDS, transport.abort)
 
     def abort(self, reason: LeftReason) -> None:
         """Cut the connection at once, discarding anything unsent."""

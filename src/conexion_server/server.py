@@ -90,6 +90,10 @@ class ChatServer:
         for conn in list(self.connections):
             conn.deliver(out)
             conn.close(conn.reason)
+            if conn.transport is not None:
+                # No lingering for the peer to hang up first: the process is
+                # exiting. The transport still flushes before it closes.
+                conn.transport.close()
         if self.connections:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.config.shutdown_grace):
