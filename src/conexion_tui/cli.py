@@ -1,10 +1,100 @@
-"""`conexion-tui` placeholder: the Textual client is being built (issue 3)."""
+"""`conexion-tui`: command-line options and environment -> the app -> run."""
 
 from __future__ import annotations
 
+import argparse
+import getpass
+import os
 import sys
+import unicodedata
+
+from conexion_server.protocol import MAX_NAME_LEN, ProtocolError, normalize_name
+
+from . import CLIENT_ID
+from .app import ConexionApp
+from .config import DEFAULT_HOST, DEFAULT_PORT, FALLBACK_NAME
+
+EXIT_USAGE = 2
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a port is a number, not {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 1 to 65535, not {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    env_port = os.environ.get("CONEXION_PORT")
+    p = argparse.ArgumentParser(
+        prog="conexion-tui",
+        description="Conexion chat client: a full-screen terminal chat.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument(
+        "--host",
+        default=os.environ.get("CONEXION_HOST", DEFAULT_HOST),
+        help="server address (env CONEXION_HOST)",
+    )
+    p.add_argument(
+        "--port",
+        type=_port,
+        default=env_port if env_port else DEFAULT_PORT,
+        help="server port (env CONEXION_PORT)",
+    )
+    p.add_argument(
+        "--name",
+        default=os.environ.get("CONEXION_NAME") or None,
+        help="join at once under this name (env CONEXION_NAME); "
+        "without it a start screen asks, suggesting your login name",
+    )
+    p.add_argument("--version", action="version", version=CLIENT_ID)
+    return p
+
+
+def suggest_name(login: str | None) -> str:
+    """A valid name made from a login name: invalid characters dropped,
+    trimmed to the length limit; `guest` when nothing usable is left."""
+    if not login:
+        return FALLBACK_NAME
+    kept = "".join(
+        ch
+        for ch in unicodedata.normalize("NFC", login)
+        if unicodedata.category(ch)[0] in "LMN" or ch in "_-."
+    )
+    while kept and not (kept[0].isalpha() or kept[0].isdigit()):
+        kept = kept[1:]
+    kept = kept[:MAX_NAME_LEN]
+    try:
+        return normalize_name(kept)
+    except ProtocolError:
+        return FALLBACK_NAME
+
+
+def login_name() -> str | None:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError, ImportError):  # no USER/LOGNAME and no passwd entry
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:
-    print("conexion-tui is not built yet; use `nc 127.0.0.1 8000` meanwhile.", file=sys.stderr)
-    return 2
+    args = build_parser().parse_args(argv)
+    app = ConexionApp(
+        args.host,
+        args.port,
+        args.name,
+        suggested_name=suggest_name(login_name()),
+    )
+    result = app.run()
+    if app.return_code not in (None, 0):
+        # Textual has restored the terminal and printed the traceback.
+        return app.return_code or 1
+    return result or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

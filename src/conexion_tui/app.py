@@ -1,0 +1,169 @@
+"""The Textual app: opens the start screen, runs the network worker, routes
+what the worker reports to the screens, and quits cleanly (with `bye`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+
+from .client import ChatClient, ClientEvent, JoinError, RttMeasured, State, StateChanged
+from .clock import Clock, LocalClock
+from .config import ClientConfig, UiConfig
+from .messages import JoinFailed, NetEvents, SessionStarted, StatusUpdate
+from .screens import ChatScreen, StartScreen
+
+
+class EventBatcher:
+    """Collects client events and posts them to the app in batches.
+
+    A flood of frames then costs one screen update per `window` seconds
+    instead of one per frame, which keeps typing responsive. Status events
+    (state, RTT) fold into a single replaceable `StatusUpdate`.
+    """
+
+    def __init__(self, app: App[object], window: float) -> None:
+        self.app = app
+        self.window = window
+        self._events: list[ClientEvent] = []
+        self._status: StatusUpdate | None = None
+        self._state = State.CONNECTING
+        self._detail = ""
+        self._rtt: float | None = None
+        self._scheduled: asyncio.TimerHandle | None = None
+
+    def __call__(self, event: ClientEvent) -> None:
+        match event:
+            case StateChanged(state=state, detail=detail):
+                self._state, self._detail = state, detail
+                self._status = StatusUpdate(self._state, self._detail, self._rtt)
+            case RttMeasured(seconds=seconds):
+                self._rtt = seconds
+                self._status = StatusUpdate(self._state, self._detail, self._rtt)
+            case _:
+                self._events.append(event)
+        if self._scheduled is None:
+            loop = asyncio.get_running_loop()
+            self._scheduled = loop.call_later(self.window, self.flush)
+
+    def flush(self) -> None:
+        if self._scheduled is not None:
+            self._scheduled.cancel()
+            self._scheduled = None
+        events, self._events = self._events, []
+        status, self._status = self._status, None
+        if events:
+            self.app.post_message(NetEvents(tuple(events)))
+        if status is not None:
+            self.app.post_message(status)
+
+    def cancel(self) -> None:
+        if self._scheduled is not None:
+            self._scheduled.cancel()
+            self._scheduled = None
+
+
+class ConexionApp(App[int]):
+    """`conexion-tui`: a start screen to pick a name, then the chat."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "Conexion"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        name: str | None = None,
+        *,
+        suggested_name: str = "",
+        clock: Clock | None = None,
+        client_config: ClientConfig | None = None,
+        ui_config: UiConfig | None = None,
+    ) -> None:
+        super().__init__()
+        self.host = host
+        self.port = port
+        self.name_given = name
+        self.suggested_name = suggested_name
+        self.clock: Clock = clock or LocalClock()
+        self.client_config = client_config or ClientConfig()
+        self.ui_config = ui_config or UiConfig()
+        self.client: ChatClient | None = None
+        self._batcher = EventBatcher(self, self.ui_config.batch_window)
+        self._chat: ChatScreen | None = None
+        self._quitting = False
+
+    @property
+    def address(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    def on_mount(self) -> None:
+        name = self.name_given or self.suggested_name
+        self.push_screen(StartScreen(self.address, name, autojoin=self.name_given is not None))
+
+    # -- joining -------------------------------------------------------------
+
+    def on_start_screen_join_requested(self, message: StartScreen.JoinRequested) -> None:
+        self.connect(message.name)
+
+    @work(exclusive=True, group="net", exit_on_error=False)
+    async def connect(self, name: str) -> None:
+        """The network worker: join, then serve the connection until quit.
+
+        It owns the socket (inside the client) and only posts messages; the
+        screens never wait for it.
+        """
+        client = ChatClient(self.host, self.port, self._batcher, self.client_config)
+        try:
+            welcome = await client.join(name)
+        except JoinError as exc:
+            self.post_message(JoinFailed(exc.code, exc.message))
+            return
+        self.client = client
+        self.post_message(SessionStarted(welcome))
+        try:
+            await client.run()
+        finally:
+            self._batcher.flush()
+
+    def on_join_failed(self, message: JoinFailed) -> None:
+        screen = self.screen
+        if isinstance(screen, StartScreen):
+            screen.show_error(message.code, message.message)
+
+    async def on_session_started(self, message: SessionStarted) -> None:
+        assert self.client is not None
+        self._chat = ChatScreen(self.client, message.welcome, clock=self.clock, ui=self.ui_config)
+        # Awaited so the screen is mounted before the next batch of events.
+        await self.switch_screen(self._chat)
+
+    # -- events ------------------------------------------------------------------
+
+    def on_net_events(self, message: NetEvents) -> None:
+        if self._chat is not None and self._chat.is_mounted:
+            self._chat.apply(message.events)
+
+    def on_status_update(self, message: StatusUpdate) -> None:
+        if self._chat is not None and self._chat.is_mounted:
+            self._chat.set_status(message.state, message.detail, message.rtt)
+
+    # -- quitting ----------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        """Say bye (bounded by the client's close timeout), then exit."""
+        if self._quitting:
+            return
+        self._quitting = True
+        client = self.client
+        if client is not None:
+            with contextlib.suppress(OSError):
+                await client.close()
+        self._batcher.cancel()
+        self.exit(0)

@@ -1,0 +1,33 @@
+"""How times are shown: `HH:MM` in the local time zone.
+
+A protocol, so tests and snapshots can inject a fixed clock and get the same
+screen on every run and in every time zone.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def hhmm(self, when: str | float | None = None) -> str:
+        """`when` is a server timestamp (RFC 3339), an epoch, or None for now."""
+        ...
+
+
+class LocalClock:
+    """The real clock: local wall time."""
+
+    def hhmm(self, when: str | float | None = None) -> str:
+        if isinstance(when, str):
+            try:
+                epoch = datetime.fromisoformat(when).timestamp()
+            except ValueError:
+                return "--:--"
+        elif when is None:
+            epoch = time.time()
+        else:
+            epoch = when
+        return time.strftime("%H:%M", time.localtime(epoch))

@@ -1,0 +1,10 @@
+"""The chat screen's widgets: message log, user list, header, input."""
+
+from __future__ import annotations
+
+from .chat_header import ChatHeader
+from .chat_input import ChatInput
+from .message_log import MessageLog
+from .user_list import UserList
+
+__all__ = ["ChatHeader", "ChatInput", "MessageLog", "UserList"]

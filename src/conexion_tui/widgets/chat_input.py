@@ -1,0 +1,147 @@
+"""The message box: Enter sends, ctrl+j (or shift+enter) starts a new line,
+Tab completes commands and names, Up/Down walk the history of sent lines."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widgets import TextArea
+
+from ..commands import complete
+
+
+@dataclass(slots=True)
+class _Cycle:
+    """A Tab completion in progress: pressing Tab again picks the next candidate."""
+
+    row: int
+    start: int
+    candidates: tuple[str, ...]
+    index: int
+    expect: str  # the whole text right after the last completion
+
+
+class ChatInput(TextArea):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "history_back", "History", show=False),
+        Binding("down", "history_forward", "History", show=False),
+        Binding("tab", "complete", "Complete", show=True),
+    ]
+
+    @dataclass
+    class Submitted(Message):
+        """The user pressed Enter on a non-blank text."""
+
+        text: str
+
+    def __init__(
+        self,
+        *,
+        names: Callable[[], Iterable[str]],
+        history_size: int,
+        placeholder: str = "",
+        id: str | None = None,
+    ) -> None:
+        super().__init__(
+            soft_wrap=True,
+            tab_behavior="focus",
+            show_line_numbers=False,
+            highlight_cursor_line=False,
+            compact=True,
+            placeholder=placeholder,
+            id=id,
+        )
+        self._names = names
+        self.sent_history: list[str] = []
+        self._history_size = history_size
+        self._history_at = 0  # == len(history) when editing a new line
+        self._draft = ""
+        self._cycle: _Cycle | None = None
+
+    # -- keys ------------------------------------------------------------------
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            self._submit()
+            return
+        if event.key in ("ctrl+j", "shift+enter"):
+            event.stop()
+            event.prevent_default()
+            self.insert("\n")
+            return
+        if event.key != "tab":
+            self._cycle = None
+        await super()._on_key(event)
+
+    def _submit(self) -> None:
+        text = self.text
+        if not text.strip():
+            return
+        if not self.sent_history or self.sent_history[-1] != text:
+            self.sent_history.append(text)
+            del self.sent_history[: -self._history_size]
+        self._history_at = len(self.sent_history)
+        self._draft = ""
+        self.load_text("")
+        self.post_message(self.Submitted(text))
+
+    # -- history -----------------------------------------------------------
+
+    def action_history_back(self) -> None:
+        if self.cursor_location[0] > 0 or not self.sent_history or self._history_at == 0:
+            if self.cursor_location[0] > 0:
+                self.action_cursor_up()
+            return
+        if self._history_at == len(self.sent_history):
+            self._draft = self.text
+        self._history_at -= 1
+        self._show(self.sent_history[self._history_at])
+
+    def action_history_forward(self) -> None:
+        last_row = self.document.line_count - 1
+        if self.cursor_location[0] < last_row:
+            self.action_cursor_down()
+            return
+        if self._history_at >= len(self.sent_history):
+            return
+        self._history_at += 1
+        if self._history_at == len(self.sent_history):
+            self._show(self._draft)
+        else:
+            self._show(self.sent_history[self._history_at])
+
+    def _show(self, text: str) -> None:
+        self.load_text(text)
+        self.move_cursor(self.document.end)
+
+    # -- completion ----------------------------------------------------------
+
+    def action_complete(self) -> None:
+        cycle = self._cycle
+        if cycle is not None and cycle.expect == self.text:
+            old = cycle.candidates[cycle.index]
+            cycle.index = (cycle.index + 1) % len(cycle.candidates)
+            self._replace(cycle.row, cycle.start, cycle.start + len(old), cycle)
+            return
+        row, column = self.cursor_location
+        line = self.document.get_line(row)
+        found = complete(line, column, self._names())
+        if found is None:
+            self._cycle = None
+            self.app.bell()
+            return
+        self._cycle = _Cycle(row, found.start, found.candidates, 0, "")
+        self._replace(row, found.start, found.end, self._cycle)
+
+    def _replace(self, row: int, start: int, end: int, cycle: _Cycle) -> None:
+        word = cycle.candidates[cycle.index]
+        self.replace(word, (row, start), (row, end))
+        self.move_cursor((row, start + len(word)))
+        cycle.expect = self.text

@@ -1,0 +1,276 @@
+"""The chat log: a line-API `ScrollView` that renders only the visible rows.
+
+Entries are kept in a list with the height (in lines) of each at the current
+width and the first line of each, so the row under any scroll position is a
+binary search away. Rendered entries sit in an LRU cache of strips keyed by
+the entry's identity and version. Nothing here talks to the network.
+"""
+
+from __future__ import annotations
+
+import itertools
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from ..entries import NAME_COLOURS, Entry, Kind, LogStyles, entry_height, render_entry
+
+_STYLE_PARTS = (
+    "time",
+    "text",
+    "own",
+    "system",
+    "error",
+    "dm",
+    "action",
+    "separator",
+    "mention",
+    "pending",
+    "sent",
+    "failed",
+)
+_COUNTED = frozenset({Kind.CHAT, Kind.ACTION, Kind.DM_IN, Kind.DM_OUT})
+
+
+class MessageLog(ScrollView, can_focus=False):
+    """A scrolling log of `Entry` objects, at most `scrollback` of them."""
+
+    COMPONENT_CLASSES = frozenset(
+        {f"message-log--{part}" for part in _STYLE_PARTS}
+        | {f"message-log--nick-{n}" for n in range(NAME_COLOURS)}
+    )
+
+    @dataclass
+    class UnreadChanged(Message):
+        """The count of messages below the visible part changed."""
+
+        count: int
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, MessageLog.UnreadChanged)
+
+    def __init__(
+        self,
+        *,
+        scrollback: int,
+        cache_size: int,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(id=id, classes=classes)
+        self.scrollback = scrollback
+        self.entries: list[Entry] = []
+        self._heights: list[int] = []
+        self._starts: list[int] = []
+        self._total = 0
+        self._width = 0
+        self._styles: LogStyles | None = None
+        self._cache: LRUCache[tuple[int, int], list[Strip]] = LRUCache(cache_size)
+        self.unread = 0
+        # Pruning is done in chunks so that a full log does not pay for a list
+        # shift on every new message.
+        self._prune_slack = max(1, scrollback // 100)
+
+    # -- content -----------------------------------------------------------
+
+    @property
+    def line_count(self) -> int:
+        return self._total
+
+    def add(self, entry: Entry) -> None:
+        self.extend((entry,))
+
+    def extend(self, entries: Iterable[Entry]) -> None:
+        """Append entries; follow them if the view was at the bottom."""
+        follow = self._at_bottom()
+        added = 0
+        counted = 0
+        width = self._width
+        for entry in entries:
+            height = entry_height(entry, width) if width > 0 else 1
+            self.entries.append(entry)
+            self._heights.append(height)
+            self._starts.append(self._total)
+            self._total += height
+            added += 1
+            counted += entry.kind in _COUNTED
+        if not added:
+            return
+        removed_lines = self._prune()
+        self._update_virtual_size()
+        if follow:
+            self.scroll_to(y=self.max_scroll_y, animate=False)
+        else:
+            if removed_lines:
+                self.scroll_to(y=max(0, self.scroll_y - removed_lines), animate=False)
+            if counted:
+                self.unread += counted
+                self.post_message(self.UnreadChanged(self.unread))
+        self.refresh()
+
+    def touch(self, entry: Entry) -> None:
+        """Redraw an entry whose look changed (say pending -> sent)."""
+        entry.version += 1
+        index = self._index_of(entry)
+        if index is None:
+            return  # already scrolled out of the scrollback
+        if self._width > 0:
+            height = entry_height(entry, self._width)
+            if height != self._heights[index]:
+                self._heights[index] = height
+                self._restart_from(index)
+                self._update_virtual_size()
+        self.refresh()
+
+    def clear(self) -> None:
+        self.entries.clear()
+        self._heights.clear()
+        self._starts.clear()
+        self._total = 0
+        self._cache.clear()
+        self._update_virtual_size()
+        self.scroll_to(y=0, animate=False)
+        self._set_unread(0)
+        self.refresh()
+
+    def rendered_lines(self) -> list[str]:
+        """Every line of the log as plain text, as it is drawn (for tests and
+        debugging; this renders the whole log)."""
+        return [strip.text for entry in self.entries for strip in self._strips(entry)]
+
+    def scroll_to_live(self) -> None:
+        self.scroll_to(y=self.max_scroll_y, animate=False)
+
+    # -- geometry ------------------------------------------------------------
+
+    def _at_bottom(self) -> bool:
+        return self.scroll_offset.y >= self.max_scroll_y
+
+    def _content_width(self) -> int:
+        return self.scrollable_content_region.width
+
+    def _update_virtual_size(self) -> None:
+        self.virtual_size = Size(self._width, self._total)
+
+    def _restart_from(self, index: int) -> None:
+        starts = self._starts
+        total = starts[index] if index < len(starts) else self._total
+        for i in range(index, len(self._heights)):
+            starts[i] = total
+            total += self._heights[i]
+        self._total = total
+
+    def _remeasure(self, width: int) -> None:
+        follow = self._at_bottom()
+        old_total = self._total
+        # Keep the same entry at the top of the view after re-wrapping.
+        top_entry = self._entry_at(self.scroll_offset.y) if self.entries and not follow else None
+        self._width = width
+        self._cache.clear()
+        self._heights = [entry_height(entry, width) for entry in self.entries]
+        self._starts = list(itertools.accumulate(self._heights, initial=0))[:-1]
+        self._total = sum(self._heights)
+        self._update_virtual_size()
+        if follow or not old_total:
+            self.scroll_to(y=self.max_scroll_y, animate=False)
+        elif top_entry is not None:
+            self.scroll_to(y=self._starts[top_entry], animate=False)
+        self.refresh()
+
+    def _prune(self) -> int:
+        """Drop the oldest entries past the scrollback; the lines removed."""
+        excess = len(self.entries) - self.scrollback
+        if excess < self._prune_slack:
+            return 0
+        removed = self._starts[excess] if excess < len(self._starts) else self._total
+        del self.entries[:excess]
+        del self._heights[:excess]
+        self._starts = list(itertools.accumulate(self._heights, initial=0))[:-1]
+        self._total -= removed
+        return removed
+
+    def _entry_at(self, line: int) -> int:
+        return bisect_right(self._starts, line) - 1
+
+    def _index_of(self, entry: Entry) -> int | None:
+        # Entries are appended in creation order, so uids ascend.
+        index = bisect_left(self.entries, entry.uid, key=lambda e: e.uid)
+        if index < len(self.entries) and self.entries[index] is entry:
+            return index
+        for index, candidate in enumerate(self.entries):  # out-of-order add
+            if candidate is entry:
+                return index
+        return None
+
+    # -- unread ---------------------------------------------------------------
+
+    def _set_unread(self, count: int) -> None:
+        if count != self.unread:
+            self.unread = count
+            self.post_message(self.UnreadChanged(count))
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if self.unread and self._at_bottom():
+            self._set_unread(0)
+
+    # -- rendering --------------------------------------------------------------
+
+    def on_resize(self) -> None:
+        width = self._content_width()
+        if width != self._width and width > 0:
+            self._remeasure(width)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles = None
+        self._cache.clear()
+
+    def _log_styles(self) -> LogStyles:
+        if self._styles is None:
+            part = {
+                name: self.get_component_rich_style(f"message-log--{name}", partial=True)
+                for name in _STYLE_PARTS
+            }
+            names = tuple(
+                self.get_component_rich_style(f"message-log--nick-{n}", partial=True)
+                for n in range(NAME_COLOURS)
+            )
+            self._styles = LogStyles(**part, names=names)
+        return self._styles
+
+    def _strips(self, entry: Entry) -> list[Strip]:
+        key = (entry.uid, entry.version)
+        strips = self._cache.get(key)
+        if strips is None:
+            console = self.app.console
+            width = max(1, self._width)
+            strips = [
+                Strip(list(line.render(console, end="")), line.cell_len)
+                for line in render_entry(entry, self._log_styles(), width)
+            ]
+            self._cache[key] = strips
+        return strips
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        line = scroll_y + y
+        width = self.size.width
+        base = self.rich_style
+        if not 0 <= line < self._total:
+            return Strip.blank(width, base)
+        index = self._entry_at(line)
+        strips = self._strips(self.entries[index])
+        offset = line - self._starts[index]
+        if offset >= len(strips):  # cannot happen unless heights drifted
+            return Strip.blank(width, base)
+        return strips[offset].crop_extend(scroll_x, scroll_x + width, None).apply_style(base)
+
+
+__all__ = ["MessageLog"]

@@ -1,0 +1,75 @@
+"""Who is online: a scrolling list of names, yours marked, with the count in
+its title. Names are drawn as plain `Text`, never as markup."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from conexion_server.protocol import name_key
+
+from ..entries import NAME_COLOURS, clean, name_colour
+
+
+class UserList(VerticalScroll, can_focus=False):
+    COMPONENT_CLASSES = frozenset(
+        {"user-list--me"} | {f"user-list--nick-{n}" for n in range(NAME_COLOURS)}
+    )
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.names: list[str] = []
+        self.me = ""
+        self.online = True
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="user-names", markup=False)
+
+    def on_mount(self) -> None:
+        self._redraw()
+
+    def set_users(self, names: Iterable[str], me: str) -> None:
+        self.names = sorted({name_key(n): n for n in names}.values(), key=name_key)
+        self.me = me
+        self._redraw()
+
+    def add(self, name: str) -> None:
+        self.set_users([*self.names, name], self.me)
+
+    def remove(self, name: str) -> None:
+        key = name_key(name)
+        self.set_users([n for n in self.names if name_key(n) != key], self.me)
+
+    def rename(self, old: str, new: str) -> None:
+        key = name_key(old)
+        me = new if name_key(self.me) == key else self.me
+        self.set_users([new if name_key(n) == key else n for n in self.names], me)
+
+    def set_online(self, online: bool) -> None:
+        self.online = online
+        self.set_class(not online, "-offline")
+        self._redraw()
+
+    def _redraw(self) -> None:
+        if not self.is_mounted:
+            return
+        count = len(self.names)
+        self.border_title = f"users · {count}" if self.online else f"users · {count} · offline"
+        me = name_key(self.me)
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for index, name in enumerate(self.names):
+            if index:
+                text.append("\n")
+            style = self.get_component_rich_style(
+                f"user-list--nick-{name_colour(name)}", partial=True
+            )
+            if name_key(name) == me:
+                style += self.get_component_rich_style("user-list--me", partial=True)
+                text.append(clean(name, single_line=True) + " (you)", style)
+            else:
+                text.append(clean(name, single_line=True), style)
+        self.query_one("#user-names", Static).update(text)
