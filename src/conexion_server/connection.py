@@ -150,6 +150,12 @@ class Connection(asyncio.Protocol):
         else:
             self.send(f"! {error.message}\n".encode())
 
+    @property
+    def queued(self) -> int:
+        """Bytes waiting for this peer: queued here plus the transport's buffer."""
+        buffered = self.transport.get_write_buffer_size() if self.transport is not None else 0
+        return self._out_size + buffered
+
     def send(self, data: bytes) -> None:
         """Queue bytes; they are written together at the end of this loop turn."""
         if self.closing or not data:
@@ -159,7 +165,7 @@ class Connection(asyncio.Protocol):
             self.server.mark_dirty(self)
         self._out.append(data)
         self._out_size += len(data)
-        if self._out_size + self.transport.get_write_buffer_size() > self.config.max_output:
+        if self.queued > self.config.max_output:
             log.warning("%s (%s) is not reading; dropping it as slow", self.peer, self._who())
             self.abort(LeftReason.SLOW)
 

@@ -1,0 +1,149 @@
+"""A peer that never reads: it is dropped as `slow`, the others keep their
+latency, and what the server holds for it never passes `max_output`."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+import tracemalloc
+from collections.abc import AsyncIterator
+
+import pytest
+
+from conexion_server.connection import Connection
+from conexion_server.server import ChatServer
+from tests.peers import WAIT, JsonPeer
+
+MAX_OUTPUT = 64 * 1024
+TEXT = "x" * 2000  # about 2 KB on the wire per message
+BATCH = 8
+
+
+@pytest.fixture
+async def stalled() -> AsyncIterator[list[socket.socket]]:
+    """Raw sockets that are closed at the end of the test."""
+    socks: list[socket.socket] = []
+    yield socks
+    for sock in socks:
+        sock.close()
+
+
+async def connect_and_never_read(server: ChatServer, name: str, socks: list) -> Connection:
+    """A peer that joins and then never reads a byte, with a tiny receive window."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    socks.append(sock)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(sock, ("127.0.0.1", server.port))
+    await loop.sock_sendall(sock, b'{"type":"hello","name":"%s","proto":1}\n' % name.encode())
+    local = sock.getsockname()
+    async with asyncio.timeout(WAIT):
+        while True:  # the server has accepted it once it is in the hub
+            member = server.hub.find(name)
+            if member is not None:
+                conn = member.peer
+                assert conn.transport.get_extra_info("peername") == local
+                return conn
+            await asyncio.sleep(0.001)
+
+
+async def round_trip(peer: JsonPeer) -> float:
+    started = time.monotonic()
+    await peer.sync()
+    return time.monotonic() - started
+
+
+async def test_a_peer_that_never_reads_is_dropped_as_slow(make_server, connect, stalled) -> None:
+    server = await make_server(max_output=MAX_OUTPUT, rate=1e6, burst=10**6)
+    ana, bob = await connect(server, "ana"), await connect(server, "bob")
+    slow_conn = await connect_and_never_read(server, "slow", stalled)
+
+    async def bob_reads() -> tuple[int, dict]:
+        count = 0
+        while True:
+            frame = await bob.recv()
+            if frame["type"] == "message":
+                count += 1
+            elif frame["type"] == "left":
+                return count, frame
+
+    reading = asyncio.create_task(bob_reads())
+    peak_queued = 0
+    rtts: list[float] = []
+    sent = 0
+    async with asyncio.timeout(20):
+        while not reading.done():
+            for _ in range(BATCH):
+                await ana.send(type="say", id=f"s{sent}", text=TEXT)
+                sent += 1
+            acks = 0
+            while acks < BATCH:
+                frame = await ana.recv()
+                acks += frame["type"] == "ack"
+                if not slow_conn.closing:
+                    peak_queued = max(peak_queued, slow_conn.queued)
+            rtts.append(await round_trip(ana))
+            if not slow_conn.closing:
+                peak_queued = max(peak_queued, slow_conn.queued)
+    received, left = await reading
+    assert (left["name"], left["reason"]) == ("slow", "slow")
+    # The healthy reader got everything, the slow one did not stall anyone,
+    # and what the server held for it stayed under the bound.
+    assert received == sent
+    assert max(rtts) < 0.5, rtts
+    assert peak_queued <= MAX_OUTPUT
+    assert slow_conn.closing
+    assert slow_conn.queued == 0
+    assert slow_conn not in server.connections
+    assert server.hub.find("slow") is None
+    # Plenty was sent past the bound: the drop was not premature.
+    assert sent * len(TEXT) > MAX_OUTPUT
+
+
+async def test_many_slow_peers_cost_bounded_memory(make_server, connect, stalled) -> None:
+    server = await make_server(max_output=MAX_OUTPUT, rate=1e6, burst=10**6)
+    ana = await connect(server, "ana")
+    slow = [await connect_and_never_read(server, f"slow{i}", stalled) for i in range(4)]
+    sent = 0
+    peak_total = 0
+    tracemalloc.start()
+    try:
+        async with asyncio.timeout(20):
+            while server.hub.names() != ["ana"]:
+                for _ in range(BATCH):
+                    await ana.send(type="say", id=f"m{sent}", text=TEXT)
+                    sent += 1
+                for _ in range(BATCH):
+                    await ana.expect_any("ack")
+                peak_total = max(peak_total, sum(c.queued for c in slow if not c.closing))
+                assert await round_trip(ana) < 0.5
+        _, peak_memory = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak_total <= len(slow) * MAX_OUTPUT
+    # Each slow peer was sent megabytes; the process (server, with its history
+    # and remembered ids, and the test client together) held a small part of it.
+    owed = sent * len(TEXT) * len(slow)
+    assert owed > 8 * 1024 * 1024
+    assert peak_memory < len(slow) * MAX_OUTPUT + 2 * 1024 * 1024 < owed / 2, peak_memory
+    left = [f for f in await ana.sync() if f["type"] == "left"]
+    assert all(f["reason"] == "slow" for f in left)
+
+
+async def test_a_reader_that_keeps_up_is_never_dropped(make_server, connect) -> None:
+    """The bound is about unread output, not about volume."""
+    server = await make_server(max_output=MAX_OUTPUT, rate=1e6, burst=10**6)
+    ana, bob = await connect(server, "ana"), await connect(server, "bob")
+    total = 0
+    for batch in range(20):
+        for i in range(BATCH):
+            await ana.send(type="say", id=f"b{batch}-{i}", text=TEXT)
+        for _ in range(BATCH):
+            assert (await ana.expect_any("ack"))["type"] == "ack"
+        for _ in range(BATCH):
+            assert (await bob.expect("message"))["text"] == TEXT
+        total += BATCH * len(TEXT)
+    assert total > 4 * MAX_OUTPUT
+    assert server.hub.names() == ["ana", "bob"]
