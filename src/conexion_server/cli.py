@@ -32,9 +32,12 @@ def _positive_float(text: str) -> float:
 
 
 def _port(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
     if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, not {value}")
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, not {text!r}")
     return value
 
 
@@ -55,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--port",
         type=_port,
-        default=_port(env_port) if env_port else DEFAULT_PORT,
+        # A string default goes through `type` like a typed value, so a bad
+        # CONEXION_PORT is a usage error (status 2), not a traceback.
+        default=env_port or DEFAULT_PORT,
         help="TCP port (env CONEXION_PORT); 0 picks a free one",
     )
     p.add_argument(
