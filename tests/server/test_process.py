@@ -127,6 +127,7 @@ async def test_signal_with_nobody_connected(start) -> None:
     server.proc.send_signal(signal.SIGTERM)
     status, out, err = await server.finish()
     assert status == 0, err
+    assert out == b"conexion-server stopped\n"
     assert b"Traceback" not in err
 
 
