@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from pathlib import Path
 from typing import ClassVar
 
 from textual import work
@@ -71,7 +72,8 @@ class EventBatcher:
 class ConexionApp(App[int]):
     """`conexion-tui`: a start screen to pick a name, then the chat."""
 
-    CSS_PATH = "app.tcss"
+    # Absolute, so that subclasses defined elsewhere (tests) find it too.
+    CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "Conexion"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "quit", "Quit", priority=True)]
 
@@ -98,6 +100,10 @@ class ConexionApp(App[int]):
         self._batcher = EventBatcher(self, self.ui_config.batch_window)
         self._chat: ChatScreen | None = None
         self._quitting = False
+
+    @property
+    def quitting(self) -> bool:
+        return self._quitting
 
     @property
     def address(self) -> str:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from conexion_server.protocol import (
+    MAX_CLIENT_FRAME,
     PROTO_VERSION,
     Ack,
     Bye,
@@ -39,7 +40,6 @@ from conexion_server.protocol import (
     Renamed,
     Say,
     ServerFrame,
-    Shutdown,
     Struct,
     Welcome,
     Who,
@@ -74,10 +74,11 @@ class JoinError(Exception):
     """`hello` did not lead to a `welcome`: the server's error code and reason,
     or `unreachable` / `closed` with a description of the network failure."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, brief: str = "") -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+        self.brief = brief or message  # short enough for a status line
 
 
 @dataclass(slots=True, eq=False)
@@ -174,7 +175,7 @@ class _Link:
 def describe_os_error(exc: BaseException) -> str:
     """A short human reason for a failed connect."""
     if isinstance(exc, ConnectionRefusedError):
-        return "connection refused (is the server running?)"
+        return "connection refused"
     if isinstance(exc, socket.gaierror):
         return f"unknown host ({exc.strerror})" if exc.strerror else "unknown host"
     if isinstance(exc, TimeoutError):
@@ -227,6 +228,7 @@ class ChatClient:
         self._stopped = asyncio.Event()
         self._last_heard = 0.0
         self._running = False
+        self._said_bye = False
 
     # -- public API ------------------------------------------------------
 
@@ -237,7 +239,8 @@ class ChatClient:
 
     @property
     def online(self) -> bool:
-        return self.state is State.ONLINE
+        """Connected, welcomed, and not on the way out."""
+        return self.state is State.ONLINE and not self._closing.is_set()
 
     def new_id(self) -> str:
         return f"{self._id_prefix}-{next(self._ids)}"
@@ -272,6 +275,9 @@ class ChatClient:
                 self._set_state(State.OFFLINE, reason)
                 self._emit(ConnectionLost(reason))
         finally:
+            # Cancelled (the app is exiting some other way) or failed: still
+            # say bye if we can, so others see a quit rather than a loss.
+            self._say_bye()
             self._running = False
             self._drop_link()
             self._set_state(State.CLOSED, "disconnected")
@@ -291,29 +297,48 @@ class ChatClient:
         return self._send_now(Who())
 
     async def close(self, reason: str | None = None) -> None:
-        """Say `bye`, give it a moment to leave, and stop `run()`."""
+        """Say `bye` and wait (at most `close_timeout`) for the server to hang
+        up, which proves it got the bye; then stop `run()`."""
         if self._closing.is_set():
             return
         link = self._link
-        if link is not None and self.online:
-            # Written before anything can close the socket, so it goes out
-            # ahead of the FIN and the server sees a `quit`, not a loss.
-            link.writer.write(encode(Bye(reason=reason) if reason else Bye()))
+        self._say_bye(reason)
         self._closing.set()
         self._wake.set()
         with contextlib.suppress(OSError, TimeoutError):
             async with asyncio.timeout(self.config.close_timeout):
                 if self._running:
-                    await self._stopped.wait()
+                    await self._stopped.wait()  # run() ends at the server's EOF
                 elif link is not None:
                     await link.writer.drain()
-                    await link.reader.read()  # the server hangs up after bye
-        self._drop_link()
+                    await link.reader.read()
+        self._drop_link()  # after a timeout this also ends run(): its reader sees EOF
+        if self._running:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.config.close_timeout):
+                    await self._stopped.wait()
         self._set_state(State.CLOSED, "disconnected")
+
+    def _say_bye(self, reason: str | None = None) -> None:
+        link = self._link
+        if link is None or self._said_bye or not self.online:
+            return
+        self._said_bye = True
+        # A plain write, no await: it goes out at once, ahead of any FIN,
+        # even when called from a task that is being cancelled.
+        with contextlib.suppress(OSError, RuntimeError):
+            link.writer.write(encode(Bye(reason=reason) if reason else Bye()))
 
     # -- sending ---------------------------------------------------------
 
     def _submit(self, out: Outgoing) -> Outgoing:
+        if len(encode(out.frame())) > MAX_CLIENT_FRAME:
+            # The server would answer too_long and hang up, and the resend
+            # after reconnecting would do it again: refuse it here instead.
+            out.status = SendStatus.FAILED
+            out.error_code = ErrorCode.TOO_LONG
+            out.error_message = f"a frame is at most {MAX_CLIENT_FRAME} bytes"
+            return out
         self.pending[out.id] = out
         if self.online:
             self._outbox.append(out)
@@ -333,7 +358,7 @@ class ChatClient:
             await self._wake.wait()
             self._wake.clear()
             if self._closing.is_set():
-                return "closing"
+                self._outbox.clear()  # nothing goes after bye
             while self._outbox:
                 item = self._outbox.popleft()
                 if isinstance(item, Outgoing):
@@ -402,8 +427,6 @@ class ChatClient:
                     # server would not recognise our resent ids.
                     self.name = new
                 self._emit(Received(frame))
-            case Shutdown():
-                self._emit(Received(frame))
             case _:
                 self._emit(Received(frame))
 
@@ -411,11 +434,12 @@ class ChatClient:
 
     async def _heartbeat(self, link: _Link) -> str:
         cfg = self.config
+        interval = cfg.first_ping
         while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(cfg.ping_interval):
-                    await self._closing.wait()
-                    return "closing"
+            await asyncio.sleep(interval)
+            interval = cfg.ping_interval
+            if self._closing.is_set():
+                continue  # waiting for the server to hang up after our bye
             silent = self._clock() - self._last_heard
             if silent >= cfg.dead_after:
                 return f"no answer from the server for {silent:.0f} s"
@@ -432,8 +456,10 @@ class ChatClient:
             async with asyncio.timeout(cfg.connect_timeout):
                 reader, writer = await asyncio.open_connection(self.host, self.port)
         except (OSError, TimeoutError) as exc:
+            why = describe_os_error(exc)
+            hint = " (is the server running?)" if isinstance(exc, ConnectionRefusedError) else ""
             raise JoinError(
-                UNREACHABLE, f"cannot reach {self.address}: {describe_os_error(exc)}"
+                UNREACHABLE, f"cannot reach {self.address}: {why}{hint}", brief=why
             ) from None
         framer = LineFramer(cfg.max_frame)
         try:
@@ -538,7 +564,7 @@ class ChatClient:
                 # name_taken here is usually our own ghost: the server has not
                 # yet noticed that the old connection died. Waiting fixes it.
                 log.info("reconnect attempt %d failed: %s", attempt + 1, exc)
-                last_error = exc.message
+                last_error = exc.brief
                 continue
             if self._closing.is_set():
                 link.writer.close()

@@ -21,6 +21,7 @@ class ClientConfig:
 
     connect_timeout: float = 5.0  # seconds for the TCP connect
     hello_timeout: float = 5.0  # seconds from `hello` to `welcome` (or `error`)
+    first_ping: float = 1.0  # seconds after joining before the first ping (shows RTT soon)
     ping_interval: float = 10.0  # seconds between our pings (RTT and liveness)
     dead_after: float = 35.0  # seconds without a byte from the server: reconnect
     backoff_base: float = 0.5  # first reconnect delay, doubled per failed attempt
@@ -38,4 +39,3 @@ class UiConfig:
     input_history: int = 500  # lines Up/Down can walk back through
     batch_window: float = 0.01  # seconds: events within it reach the screen as one update
     strip_cache: int = 2_048  # rendered log entries kept (LRU)
-    user_list_min_width: int = 70  # narrower terminals hide the user list

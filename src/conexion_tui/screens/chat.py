@@ -153,7 +153,7 @@ class ChatScreen(Screen[None]):
         online = "nobody else is online" if others <= 0 else f"{others} more online"
         entries.append(
             self._system(
-                f"connected to {self.client.address} as {self.me}; {online}. "
+                f"joined as {self.me}; {online}. "
                 "Type a message and press Enter; /help lists the commands."
             )
         )
@@ -242,7 +242,7 @@ class ChatScreen(Screen[None]):
             case Error(code=code, message=message):
                 return self._error(f"{message} ({code})")
             case Shutdown(message=message):
-                return self._error(f"server: {message}")
+                return self._system(f"server notice: {message}")
             case HistoryReply():
                 return None  # this client never asks for older pages
         return None
@@ -363,15 +363,11 @@ class ChatScreen(Screen[None]):
             kind, name = Kind.DM_OUT, clean(to, single_line=True)
         else:
             kind, name = (Kind.ACTION if action else Kind.CHAT), self.me
-        entry = Entry(
-            kind,
-            self.clock.hhmm(),
-            clean(text),
-            name=name,
-            status=SendStatus.PENDING,
-            own=True,
-        )
-        self._own[out.id] = entry
+        entry = Entry(kind, self.clock.hhmm(), clean(text), name=name, status=out.status, own=True)
+        if out.status is SendStatus.FAILED:  # refused before it left, e.g. too long
+            entry.reason = f"{out.error_code}: {out.error_message}"
+        else:
+            self._own[out.id] = entry
         self.log_view.add(entry)
 
     # -- actions ---------------------------------------------------------------

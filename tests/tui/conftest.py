@@ -1,0 +1,239 @@
+"""Helpers for the TUI tests: a fixed clock, fast client timings, bounded
+waits, reading the log as drawn, and a server in a background thread for the
+snapshot tests (which run the app in their own event loop)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from typing import Any, TypeVar
+
+import pytest
+from textual.pilot import Pilot
+
+from conexion_server.config import ServerConfig
+from conexion_server.hub import HubConfig
+from conexion_server.server import ChatServer
+from conexion_tui.app import ConexionApp
+from conexion_tui.config import ClientConfig, UiConfig
+from conexion_tui.screens import ChatScreen, StartScreen
+from conexion_tui.widgets import ChatInput, MessageLog
+
+T = TypeVar("T")
+
+FIXED_TIME = "12:34"
+WAIT = 5.0
+
+# Reconnects within a fraction of a second; no pings unless a test asks.
+FAST = ClientConfig(
+    connect_timeout=2.0,
+    hello_timeout=2.0,
+    first_ping=3600.0,
+    ping_interval=3600.0,
+    dead_after=7200.0,
+    backoff_base=0.05,
+    backoff_max=0.2,
+    close_timeout=2.0,
+)
+
+
+class FixedClock:
+    """Every time is 12:34, so screens are the same on every run and zone."""
+
+    def hhmm(self, when: str | float | None = None) -> str:
+        return FIXED_TIME
+
+
+class BellApp(ConexionApp):
+    """The real app, counting bells instead of beeping."""
+
+    bells = 0
+
+    def bell(self) -> None:
+        self.bells += 1
+
+
+def make_app(
+    port: int,
+    name: str | None = "ana",
+    *,
+    config: ClientConfig = FAST,
+    ui: UiConfig | None = None,
+    suggested: str = "ana",
+) -> BellApp:
+    return BellApp(
+        "127.0.0.1",
+        port,
+        name,
+        suggested_name=suggested,
+        clock=FixedClock(),
+        client_config=config,
+        ui_config=ui,
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(app: ConexionApp, size: tuple[int, int] = (100, 30)) -> AsyncIterator[Pilot[Any]]:
+    """`app.run_test()` that ends the way a user does, with a quit (and its
+    bye), unless the test already quit."""
+    async with app.run_test(size=size) as pilot:
+        yield pilot
+        if not app.quitting:
+            await app.action_quit()
+
+
+async def wait_for(
+    pilot: Pilot[Any], predicate: Callable[[], object], timeout: float = WAIT, what: str = ""
+) -> None:
+    """Let the app run until `predicate()` is true; fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        await pilot.pause(0.02)
+
+
+def chat(app: ConexionApp) -> ChatScreen:
+    screen = app.screen
+    assert isinstance(screen, ChatScreen), screen
+    return screen
+
+
+def start(app: ConexionApp) -> StartScreen:
+    screen = app.screen
+    assert isinstance(screen, StartScreen), screen
+    return screen
+
+
+def log_lines(app: ConexionApp) -> list[str]:
+    """The chat log as drawn: one string per screen line, trailing blanks cut."""
+    log = app.screen.query_one("#log", MessageLog)
+    return [line.rstrip() for line in log.rendered_lines()]
+
+
+def log_text(app: ConexionApp) -> str:
+    return "\n".join(log_lines(app))
+
+
+def has_line(app: ConexionApp, text: str) -> bool:
+    return any(text in line for line in log_lines(app))
+
+
+async def joined(pilot: Pilot[Any]) -> ChatScreen:
+    """Wait until the app shows the chat screen and is online."""
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ChatScreen), what="chat screen")
+    screen = chat(pilot.app)
+    await wait_for(pilot, lambda: screen.is_mounted and has_line(pilot.app, "joined as"))
+    return screen
+
+
+async def type_line(pilot: Pilot[Any], text: str, *, enter: bool = True) -> None:
+    """Type into the message box key by key, then press Enter."""
+    box = pilot.app.screen.query_one("#input", ChatInput)
+    box.focus()
+    for char in text:
+        if char == "\n":
+            await pilot.press("ctrl+j")
+        else:
+            await pilot.press(char)
+    if enter:
+        await pilot.press("enter")
+
+
+async def send_line(pilot: Pilot[Any], text: str) -> None:
+    """Put a whole text in the box at once (for long or exotic texts), then Enter."""
+    box = pilot.app.screen.query_one("#input", ChatInput)
+    box.focus()
+    box.load_text(text)
+    await pilot.press("enter")
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (right now)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+async def server_on_port() -> AsyncIterator[Callable[..., Awaitable[ChatServer]]]:
+    """`await server_on_port(port, rate=...)`: a server on that exact port
+    (a restart on the same address), stopped at the end of the test.
+
+    The shared `make_server(port=...)` cannot do this: it passes port=0 to
+    ServerConfig itself, so a `port` option is a duplicate keyword.
+    """
+    started: list[ChatServer] = []
+    hub_fields = set(HubConfig.__dataclass_fields__)
+
+    async def start(port: int, **options: Any) -> ChatServer:
+        hub = HubConfig(**{k: v for k, v in options.items() if k in hub_fields})
+        rest = {k: v for k, v in options.items() if k not in hub_fields}
+        server = ChatServer(ServerConfig(host="127.0.0.1", port=port, hub=hub, **rest))
+        await server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        await server.stop()
+
+
+# -- a server in a thread, for snapshot tests ------------------------------------
+
+
+class ThreadedServer:
+    """A real ChatServer on its own event loop in a daemon thread."""
+
+    def __init__(self, **hub_options: Any) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.hub_options = hub_options
+        self.server: ChatServer | None = None
+
+    def start(self) -> None:
+        self.thread.start()
+
+        async def boot() -> ChatServer:
+            config = ServerConfig(host="127.0.0.1", port=0, hub=HubConfig(**self.hub_options))
+            server = ChatServer(config)
+            await server.start()
+            return server
+
+        self.server = self.call(boot())
+
+    @property
+    def port(self) -> int:
+        assert self.server is not None
+        return self.server.port
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float = WAIT) -> T:
+        """Run a coroutine on the server's loop from any thread; wait for it."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    async def run(self, coro: Coroutine[Any, Any, T], timeout: float = WAIT) -> T:
+        """The same, awaited from another event loop (the app's)."""
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        async with asyncio.timeout(timeout):
+            return await asyncio.wrap_future(future)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            with contextlib.suppress(Exception):
+                self.call(self.server.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=WAIT)
+        self.loop.close()
+
+
+@pytest.fixture
+def threaded_server() -> Iterator[ThreadedServer]:
+    server = ThreadedServer()
+    server.start()
+    yield server
+    server.stop()
