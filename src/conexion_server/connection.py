@@ -80,7 +80,11 @@ class Connection(asyncio.Protocol):
         if self.closing:
             return
         self.last_heard = self.loop.time()
-        self._pinged = False
+        if self._pinged:
+            # The answer to our ping. The timer waits for the idle deadline;
+            # the next ping is due sooner, `ping_after` from now.
+            self._pinged = False
+            self._rearm(self.config.ping_after)
         if self.handler is None and data:
             self._choose_handler(data[:1])
         try:
@@ -118,9 +122,7 @@ class Connection(asyncio.Protocol):
 
         if first_byte == b"{":
             self.handler = JsonHandler(self)
-            if self._timer is not None:  # JSON peers are pinged sooner
-                self._timer.cancel()
-            self._arm_timer(self.config.ping_after)
+            self._rearm(self.config.ping_after)  # JSON peers are pinged sooner
         else:
             self.handler = TextHandler(self)
 
@@ -232,6 +234,11 @@ class Connection(asyncio.Protocol):
 
     def _arm_timer(self, delay: float) -> None:
         self._timer = self.loop.call_at(self.last_heard + delay, self._on_timer)
+
+    def _rearm(self, delay: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._arm_timer(delay)
 
     def _on_timer(self) -> None:
         self._timer = None

@@ -111,6 +111,21 @@ async def test_answering_pings_keeps_a_silent_user(make_server, connect) -> None
     assert (await ana.expect("users"))["users"] == ["ana"]
 
 
+async def test_a_ping_follows_every_ping_after_of_silence(make_server, connect) -> None:
+    """Not only the first: after a pong, the next ping is due `ping_after`
+    later, not when the idle deadline would have been."""
+    server = await make_server(ping_after=0.2, idle_timeout=2.0)
+    ana = await connect(server, "ana")
+    gaps = []
+    for _ in range(3):
+        quiet_since = time.monotonic()
+        ping = await ana.recv()
+        gaps.append(time.monotonic() - quiet_since)
+        assert ping["type"] == "ping"
+        await ana.send(type="pong", t=ping["t"])
+    assert all(0.15 <= gap < 1.0 for gap in gaps), gaps
+
+
 async def test_any_traffic_counts_as_life(make_server, connect) -> None:
     server = await make_server(ping_after=0.1, idle_timeout=0.3)
     ana = await connect(server, "ana")
