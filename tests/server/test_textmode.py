@@ -291,3 +291,14 @@ async def test_welcome_shows_motd_and_recent_messages(make_server, connect) -> N
     assert lines[6] == "    three and a half"
     assert lines[7] == "* --- end of recent messages ---"
     assert lines[8] == "* 2 online: ana, bob"
+
+
+async def test_text_and_json_users_share_history(peers, text_peers) -> None:
+    bob = await text_peers("bob")
+    await bob.type("said in plain text")
+    seq = int((await bob.text()).split("#")[1])
+    welcome = await (await peers()).hello("ana")
+    assert [(m["from"], m["text"], m["seq"]) for m in welcome["history"]] == [
+        ("bob", "said in plain text", seq)
+    ]
+
