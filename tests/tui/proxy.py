@@ -13,6 +13,8 @@ class Proxy:
         self.target_port = target_port
         self.drop_downstream = False  # discard server -> client bytes while True
         self.blackhole = False  # discard both directions while True
+        self.hold_downstream = False  # keep server -> client bytes until release()
+        self._held: list[tuple[asyncio.StreamWriter, bytes]] = []
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -55,8 +57,19 @@ class Proxy:
             while data := await reader.read(65536):
                 if self.blackhole or (downstream and self.drop_downstream):
                     continue
+                if downstream and self.hold_downstream:
+                    self._held.append((writer, data))
+                    continue
                 writer.write(data)
                 await writer.drain()
+
+    def release(self) -> None:
+        """Deliver what was held, in order, and stop holding."""
+        self.hold_downstream = False
+        held, self._held = self._held, []
+        for writer, data in held:
+            if not writer.is_closing():
+                writer.write(data)
 
     def cut(self) -> None:
         """Close every relayed connection (both sides) now."""

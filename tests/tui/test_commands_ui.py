@@ -1,0 +1,178 @@
+"""Every slash command, typed into the running app against a real server,
+with a raw-socket peer checking what reached the wire."""
+
+from __future__ import annotations
+
+from conexion_tui.widgets import ChatHeader, MessageLog
+from tests.tui.conftest import (
+    has_line,
+    joined,
+    log_lines,
+    log_text,
+    make_app,
+    running,
+    send_line,
+    type_line,
+    wait_for,
+)
+
+
+async def test_help_lists_every_command(server) -> None:
+    app = make_app(server.port)
+    async with running(app) as pilot:
+        await joined(pilot)
+        await type_line(pilot, "/help")
+        await wait_for(pilot, lambda: has_line(app, "/msg NAME TEXT"))
+        text = log_text(app)
+        for usage in ("/help", "/msg NAME TEXT", "/me TEXT", "/nick NAME", "/who", "/clear"):
+            assert usage in text
+        assert "/exit" in text
+        assert "/quit" in text
+        await pilot.press("f1")  # the same list from a key
+        await wait_for(pilot, lambda: log_text(app).count("/nick NAME") == 2)
+
+
+async def test_me_sends_an_action(server, peers) -> None:
+    bob = await peers("bob")
+    app = make_app(server.port)
+    async with running(app) as pilot:
+        await joined(pilot)
+        await type_line(pilot, "/me waves")
+        got = await bob.expect("message")
+        assert (got["text"], got["action"]) == ("waves", True)
+        await wait_for(pilot, lambda: has_line(app, "* ana waves ✓"))
+
+
+async def test_msg_sends_a_direct_message(server, peers) -> None:
+    bob = await peers("bob")
+    carol = await peers("carol")
+    app = make_app(server.port)
+    async with running(app) as pilot:
+        await joined(pilot)
+        await type_line(pilot, "/msg bob psst, only you")
+        got = await bob.expect("dm")
+        assert (got["from"], got["to"], got["text"]) == ("ana", "bob", "psst, only you")
+        await wait_for(pilot, lambda: has_line(app, "→ bob: psst, only you ✓"))
+        # carol got nothing but ana's arrival: her next frame is her own ack.
+        ack = await carol.say("check")
+        assert ack["type"] == "ack"
+
+
+async def test_msg_to_nobody_fails_and_usage_errors_send_nothing(server, peers) -> None:
+    bob = await peers("bob")
+    app = make_app(server.port)
+    async with running(app) as pilot:
+        await joined(pilot)
+        await type_line(pilot, "/msg nobody hi")
+        await wait_for(pilot, lambda: has_line(app, "→ nobody: hi ✗"))
+        assert "no_such_user" in log_text(app)
+        await type_line(pilot, "/msg bob")
+        await type_line(pilot, "/me")
+        await type_line(pilot, "/nick")
+        await wait_for(pilot, lambda: has_line(app, "usage: /nick NAME"))
+        assert has_line(app, "usage: /msg NAME TEXT")
+        assert has_line(app, "usage: /me TEXT")
+        await type_line(pilot, "after the errors")
+        got = await bob.expect("message")
+        assert got["text"] == "after the errors"  # nothing was sent before it
+
+
+async def test_nick_renames_and_a_taken_name_is_refused(server, peers) -> None:
+    bob = await peers("bob")
+    app = make_app(server.port)
+    async with running(app) as pilot:
+        screen = await joined(pilot)
+        await bob.expect("joined")
+        await type_line(pilot, "/nick anita")
+        renamed = await bob.expect("renamed")
+        assert (renamed["old"], renamed["new"]) == ("ana", "anita")
+        await wait_for(pilot, lambda: has_line(app, "you are now anita"))
+        assert screen.me == "anita"
+        assert "anita" in str(app.screen.query_one("#header", ChatHeader).render())
+        await type_line(pilot, "/nick BOB")
+        await wait_for(pilot, lambda: has_line(app, "(name_taken)"))
+        assert "taken" in log_text(app)
+        assert screen.me == "anita"
+
+
+async def test_who_lists_the_users(server, peers) -> None:
+    await peers("bob")
+    app = make_app(server.port)
+    async with running(app) as pilot:
+        await joined(pilot)
+        await type_line(pilot, "/who")
+        await wait_for(pilot, lambda: has_line(app, "online (2): ana, bob"))
+
+
+async def test_clear_empties_the_log(server, peers) -> None:
+    app = make_app(server.port)
+    async with running(app) as pilot:
+        await joined(pilot)
+        await type_line(pilot, "something")
+        await wait_for(pilot, lambda: has_line(app, "something ✓"))
+        await type_line(pilot, "/clear")
+        await pilot.pause()
+        log = app.screen.query_one("#log", MessageLog)
+        assert log_lines(app) == []
+        assert log.line_count == 0
+        bob = await peers("bob")
+        await bob.say("after clear")
+        await wait_for(pilot, lambda: has_line(app, "bob: after clear"))
+
+
+async def test_unknown_command_explains_and_sends_nothing(server, peers) -> None:
+    bob = await peers("bob")
+    app = make_app(server.port)
+    async with running(app) as pilot:
+        await joined(pilot)
+        await type_line(pilot, "/dance now")
+        await wait_for(pilot, lambda: has_line(app, "unknown command /dance"))
+        assert "/help" in log_text(app)
+        await send_line(pilot, "//dance is text")
+        got = await bob.expect("message")
+        assert got["text"] == "/dance is text"
+
+
+async def test_exit_says_bye(server, peers) -> None:
+    bob = await peers("bob")
+    app = make_app(server.port)
+    async with running(app) as pilot:
+        await joined(pilot)
+        await bob.expect("joined")
+        await type_line(pilot, "/exit")
+        await wait_for(pilot, lambda: not app.is_running, what="the app to exit")
+    left = await bob.expect("left")
+    assert (left["name"], left["reason"]) == ("ana", "quit")
+    assert app.return_code == 0
+
+
+async def test_quit_says_bye(server, peers) -> None:
+    bob = await peers("bob")
+    app = make_app(server.port)
+    async with running(app) as pilot:
+        await joined(pilot)
+        await bob.expect("joined")
+        await type_line(pilot, "/quit")
+        await wait_for(pilot, lambda: not app.is_running, what="the app to exit")
+    left = await bob.expect("left")
+    assert (left["name"], left["reason"]) == ("ana", "quit")
+
+
+async def test_ctrl_q_says_bye(server, peers) -> None:
+    bob = await peers("bob")
+    app = make_app(server.port)
+    async with running(app) as pilot:
+        await joined(pilot)
+        await bob.expect("joined")
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: not app.is_running, what="the app to exit")
+    left = await bob.expect("left")
+    assert (left["name"], left["reason"]) == ("ana", "quit")
+
+
+async def test_ctrl_q_on_the_start_screen_just_exits(server) -> None:
+    app = make_app(server.port, name=None)
+    async with running(app) as pilot:
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: not app.is_running, what="the app to exit")
+    assert app.client is None
