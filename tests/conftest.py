@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from conexion_server.config import ServerConfig
+from conexion_server.connection import Connection
 from conexion_server.hub import HubConfig
 from conexion_server.server import ChatServer
 from tests.peers import JsonPeer, TextPeer
@@ -24,6 +26,23 @@ async def make_server() -> AsyncIterator[ServerFactory]:
     """
     servers: list[ChatServer] = []
     hub_fields = set(HubConfig.__dataclass_fields__)
+    loop = asyncio.get_running_loop()
+    previous_handler = loop.get_exception_handler()
+    server_errors: list[dict[str, Any]] = []
+
+    def record(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        # An exception escaping a server callback is a bug even when the
+        # connection's peer never notices (asyncio only logs it).
+        if isinstance(context.get("protocol"), Connection) or "conexion_server" in repr(
+            context.get("handle")
+        ):
+            server_errors.append(context)
+        if previous_handler is not None:
+            previous_handler(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(record)
 
     async def start(**options: object) -> ChatServer:
         hub_opts = {k: v for k, v in options.items() if k in hub_fields}
@@ -37,12 +56,14 @@ async def make_server() -> AsyncIterator[ServerFactory]:
     yield start
     for server in servers:
         await server.stop()
+    loop.set_exception_handler(previous_handler)
+    assert not server_errors, f"exceptions escaped the server: {server_errors}"
 
 
 @pytest.fixture
 async def server(make_server: ServerFactory) -> ChatServer:
     """A server with default limits except a generous rate (tests send fast)."""
-    return await make_server()
+    return await make_server(rate=1000.0, burst=1000)
 
 
 @pytest.fixture

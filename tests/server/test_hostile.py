@@ -9,11 +9,16 @@ import json
 import socket
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from conexion_server.config import ServerConfig
 from conexion_server.connection import Connection
-from conexion_server.protocol import MAX_CLIENT_FRAME, LineFramer
+from conexion_server.hub import HubConfig
+from conexion_server.protocol import MAX_CLIENT_FRAME, LineFramer, encode
 from conexion_server.server import ChatServer
 from tests.peers import WAIT, JsonPeer, LinePeer, TextPeer
+from tests.server.test_codec_properties import client_frames, frame_like_objects
 
 
 @pytest.fixture
@@ -274,3 +279,80 @@ async def test_hostile_text_from_a_plain_text_user(peers, text_peers) -> None:
     assert (await bob.text()).startswith("* sent #")
     message = await ana.expect("message")
     assert message["text"] == "[2J[31mred [blink]x"
+
+
+# -- random frames against a live server ---------------------------------------------------
+
+random_lines = st.one_of(
+    client_frames.map(lambda frame: encode(frame)[:-1]),
+    frame_like_objects().map(lambda obj: json.dumps(obj).encode()),
+    st.binary(max_size=80).map(lambda b: b.replace(b"\n", b"")),
+)
+
+
+async def exchange(lines: list[bytes]) -> None:
+    loop = asyncio.get_running_loop()
+    escaped: list[dict] = []
+    loop.set_exception_handler(lambda _, context: escaped.append(context))
+    server = ChatServer(ServerConfig(port=0, hub=HubConfig(rate=1e6, burst=10**6)))
+    await server.start()
+    witness, fuzzer = await JsonPeer.connect(server.port), await JsonPeer.connect(server.port)
+    try:
+        await witness.hello("witness")
+        await fuzzer.hello("fuzzer")
+        await fuzzer.send_raw(b"".join(line + b"\n" for line in lines))
+        with contextlib.suppress(EOFError, ConnectionError):
+            await fuzzer.sync()  # answered, or closed (bye, too many bad frames)
+        await witness.send(type="say", id="after", text="after the fuzz")
+        async with asyncio.timeout(WAIT):
+            while (await witness.recv()).get("id") != "after":
+                pass  # whatever the fuzzer caused (renames, messages, dms)
+    finally:
+        await witness.close()
+        await fuzzer.close()
+        await server.stop()
+    assert not escaped, escaped
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(random_lines, min_size=1, max_size=25))
+def test_random_frames_never_break_the_server(lines: list[bytes]) -> None:
+    asyncio.run(exchange(lines))
+
+
+text_lines = st.one_of(
+    st.text(max_size=60).map(lambda t: t.replace("\n", " ").encode()),
+    st.sampled_from(["/msg", "/nick", "/me", "/who", "/help", "/", "//", "/msg witness"]).flatmap(
+        lambda cmd: st.text(max_size=20).map(lambda t: f"{cmd} {t}".replace("\n", "").encode())
+    ),
+    st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")),
+)
+
+
+async def text_exchange(lines: list[bytes]) -> None:
+    loop = asyncio.get_running_loop()
+    escaped: list[dict] = []
+    loop.set_exception_handler(lambda _, context: escaped.append(context))
+    server = ChatServer(ServerConfig(port=0, hub=HubConfig(rate=1e6, burst=10**6)))
+    await server.start()
+    witness, typist = await JsonPeer.connect(server.port), await TextPeer.connect(server.port)
+    try:
+        await witness.hello("witness")
+        await typist.send_raw(b"".join(line + b"\n" for line in [b"typist", *lines]))
+        with contextlib.suppress(EOFError, ConnectionError):
+            await typist.sync()  # answered, or closed by /exit
+        await witness.send(type="say", id="after", text="after the fuzz")
+        async with asyncio.timeout(WAIT):
+            while (await witness.recv()).get("id") != "after":
+                pass
+    finally:
+        await witness.close()
+        await typist.close()
+        await server.stop()
+    assert not escaped, escaped
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(text_lines, min_size=1, max_size=25))
+def test_random_text_lines_never_break_the_server(lines: list[bytes]) -> None:
+    asyncio.run(text_exchange(lines))

@@ -301,4 +301,3 @@ async def test_text_and_json_users_share_history(peers, text_peers) -> None:
     assert [(m["from"], m["text"], m["seq"]) for m in welcome["history"]] == [
         ("bob", "said in plain text", seq)
     ]
-
