@@ -457,7 +457,7 @@ class ChatClient:
                 reader, writer = await asyncio.open_connection(self.host, self.port)
         except (OSError, TimeoutError) as exc:
             why = describe_os_error(exc)
-            hint = " (is the server running?)" if isinstance(exc, ConnectionRefusedError) else ""
+            hint = ". Is the server running?" if isinstance(exc, ConnectionRefusedError) else ""
             raise JoinError(
                 UNREACHABLE, f"cannot reach {self.address}: {why}{hint}", brief=why
             ) from None

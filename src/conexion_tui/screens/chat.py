@@ -78,8 +78,8 @@ class UnreadBar(Static):
 class ChatScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "app.quit", "Quit", priority=True),
-        Binding("pageup", "page_up", "Scroll up", priority=True),
-        Binding("pagedown", "page_down", "Scroll down", priority=True),
+        Binding("pageup", "page_up", "Scroll", priority=True),
+        Binding("pagedown", "page_down", "Scroll down", priority=True, show=False),
         Binding("escape", "live", "Live", priority=True, show=False),
         Binding("f1", "help", "Help"),
     ]
@@ -123,7 +123,9 @@ class ChatScreen(Screen[None]):
             history_size=self.ui.input_history,
             placeholder="Message everyone · Enter sends · /help lists commands",
         )
-        yield Footer()
+        # Compact, and without the palette hint, so that ^q still shows on a
+        # narrow terminal (ctrl+p opens the palette all the same).
+        yield Footer(compact=True, show_command_palette=False)
 
     @property
     def log_view(self) -> MessageLog:
@@ -183,7 +185,7 @@ class ChatScreen(Screen[None]):
     def apply(self, events: Iterable[ClientEvent]) -> None:
         """Show a batch of client events: one log update for the whole batch."""
         log = self.log_view
-        scrolled_up = not log.is_vertical_scroll_end
+        scrolled_up = not log.following
         new: list[Entry] = []
         ring = False
         for event in events:

@@ -70,6 +70,7 @@ class StartScreen(Screen[None]):
         self.query_one("#start-join", Button).disabled = busy
         message = self.query_one("#start-message", Static)
         message.set_class(False, "-error")
+        message.set_class(bool(status), "-shown")
         message.update(Text(status))
 
     def show_error(self, code: str, reason: str) -> None:
@@ -78,8 +79,9 @@ class StartScreen(Screen[None]):
         name_input = self.query_one("#start-name", Input)
         button = self.query_one("#start-join", Button)
         message = self.query_one("#start-message", Static)
-        reason = reason.rstrip(".")
-        sentence = f"{reason[:1].upper()}{reason[1:]}."
+        sentence = reason[:1].upper() + reason[1:]
+        if not sentence.endswith((".", "?", "!")):
+            sentence += "."
         if code == UNREACHABLE:
             text = f"{sentence}\nPress Enter or Retry to try again."
             button.label = "Retry"
@@ -87,6 +89,7 @@ class StartScreen(Screen[None]):
             text = f"{sentence}\nChoose another name and press Enter."
             button.label = "Join"
         message.set_class(True, "-error")
+        message.set_class(True, "-shown")
         message.update(Text(text))
         name_input.focus()
         if code != UNREACHABLE:

@@ -10,6 +10,7 @@ from textual.widget import Widget
 
 from ..client import State
 from ..entries import clean
+from .styles import component_style
 
 _DOTS = {
     State.ONLINE: "●",
@@ -68,7 +69,7 @@ class ChatHeader(Widget):
         return text
 
     def _style(self, part: str) -> Style:
-        return self.get_component_rich_style(f"chat-header--{part}", partial=True)
+        return component_style(self, f"chat-header--{part}")
 
     def rtt_text(self) -> str:
         if self.rtt is None:

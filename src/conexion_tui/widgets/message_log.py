@@ -20,6 +20,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ..entries import NAME_COLOURS, Entry, Kind, LogStyles, entry_height, render_entry
+from .styles import component_style
 
 _STYLE_PARTS = (
     "time",
@@ -73,6 +74,10 @@ class MessageLog(ScrollView, can_focus=False):
         self._styles: LogStyles | None = None
         self._cache: LRUCache[tuple[int, int], list[Strip]] = LRUCache(cache_size)
         self.unread = 0
+        # Whether new entries scroll into view. Kept as state rather than
+        # worked out from the scroll position, which is stale until the
+        # first layout and right after the content grows.
+        self._follow = True
         # Pruning is done in chunks so that a full log does not pay for a list
         # shift on every new message.
         self._prune_slack = max(1, scrollback // 100)
@@ -88,7 +93,7 @@ class MessageLog(ScrollView, can_focus=False):
 
     def extend(self, entries: Iterable[Entry]) -> None:
         """Append entries; follow them if the view was at the bottom."""
-        follow = self._at_bottom()
+        follow = self._follow
         added = 0
         counted = 0
         width = self._width
@@ -105,10 +110,10 @@ class MessageLog(ScrollView, can_focus=False):
         removed_lines = self._prune()
         self._update_virtual_size()
         if follow:
-            self.scroll_to(y=self.max_scroll_y, animate=False)
+            self.scroll_to(y=self.max_scroll_y, animate=False, force=True)
         else:
             if removed_lines:
-                self.scroll_to(y=max(0, self.scroll_y - removed_lines), animate=False)
+                self.scroll_to(y=max(0, self.scroll_y - removed_lines), animate=False, force=True)
             if counted:
                 self.unread += counted
                 self.post_message(self.UnreadChanged(self.unread))
@@ -135,7 +140,7 @@ class MessageLog(ScrollView, can_focus=False):
         self._total = 0
         self._cache.clear()
         self._update_virtual_size()
-        self.scroll_to(y=0, animate=False)
+        self.scroll_to(y=0, animate=False, force=True)
         self._set_unread(0)
         self.refresh()
 
@@ -145,7 +150,8 @@ class MessageLog(ScrollView, can_focus=False):
         return [strip.text for entry in self.entries for strip in self._strips(entry)]
 
     def scroll_to_live(self) -> None:
-        self.scroll_to(y=self.max_scroll_y, animate=False)
+        self._follow = True
+        self.scroll_to(y=self.max_scroll_y, animate=False, force=True)
 
     # -- geometry ------------------------------------------------------------
 
@@ -167,7 +173,7 @@ class MessageLog(ScrollView, can_focus=False):
         self._total = total
 
     def _remeasure(self, width: int) -> None:
-        follow = self._at_bottom()
+        follow = self._follow
         old_total = self._total
         # Keep the same entry at the top of the view after re-wrapping.
         top_entry = self._entry_at(self.scroll_offset.y) if self.entries and not follow else None
@@ -178,9 +184,9 @@ class MessageLog(ScrollView, can_focus=False):
         self._total = sum(self._heights)
         self._update_virtual_size()
         if follow or not old_total:
-            self.scroll_to(y=self.max_scroll_y, animate=False)
+            self.scroll_to(y=self.max_scroll_y, animate=False, force=True)
         elif top_entry is not None:
-            self.scroll_to(y=self._starts[top_entry], animate=False)
+            self.scroll_to(y=self._starts[top_entry], animate=False, force=True)
         self.refresh()
 
     def _prune(self) -> int:
@@ -215,9 +221,15 @@ class MessageLog(ScrollView, can_focus=False):
             self.unread = count
             self.post_message(self.UnreadChanged(count))
 
+    @property
+    def following(self) -> bool:
+        """True while new entries scroll into view (the view is at the bottom)."""
+        return self._follow
+
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
-        if self.unread and self._at_bottom():
+        self._follow = self._at_bottom()
+        if self.unread and self._follow:
             self._set_unread(0)
 
     # -- rendering --------------------------------------------------------------
@@ -234,13 +246,9 @@ class MessageLog(ScrollView, can_focus=False):
 
     def _log_styles(self) -> LogStyles:
         if self._styles is None:
-            part = {
-                name: self.get_component_rich_style(f"message-log--{name}", partial=True)
-                for name in _STYLE_PARTS
-            }
+            part = {name: component_style(self, f"message-log--{name}") for name in _STYLE_PARTS}
             names = tuple(
-                self.get_component_rich_style(f"message-log--nick-{n}", partial=True)
-                for n in range(NAME_COLOURS)
+                component_style(self, f"message-log--nick-{n}") for n in range(NAME_COLOURS)
             )
             self._styles = LogStyles(**part, names=names)
         return self._styles
@@ -251,10 +259,13 @@ class MessageLog(ScrollView, can_focus=False):
         if strips is None:
             console = self.app.console
             width = max(1, self._width)
+            styles = self._log_styles()
             strips = [
                 Strip(list(line.render(console, end="")), line.cell_len)
-                for line in render_entry(entry, self._log_styles(), width)
+                for line in render_entry(entry, styles, width)
             ]
+            if entry.mention:  # the highlight spans the whole row, not just the text
+                strips = [strip.extend_cell_length(width, styles.mention) for strip in strips]
             self._cache[key] = strips
         return strips
 

@@ -13,6 +13,7 @@ from textual.widgets import Static
 from conexion_server.protocol import name_key
 
 from ..entries import NAME_COLOURS, clean, name_colour
+from .styles import component_style
 
 
 class UserList(VerticalScroll, can_focus=False):
@@ -64,11 +65,9 @@ class UserList(VerticalScroll, can_focus=False):
         for index, name in enumerate(self.names):
             if index:
                 text.append("\n")
-            style = self.get_component_rich_style(
-                f"user-list--nick-{name_colour(name)}", partial=True
-            )
+            style = component_style(self, f"user-list--nick-{name_colour(name)}")
             if name_key(name) == me:
-                style += self.get_component_rich_style("user-list--me", partial=True)
+                style += component_style(self, "user-list--me")
                 text.append(clean(name, single_line=True) + " (you)", style)
             else:
                 text.append(clean(name, single_line=True), style)

@@ -1,0 +1,25 @@
+"""Reading component styles from `app.tcss` as Rich styles.
+
+Textual's partial component styles drop the alpha of colours such as
+`$text-muted` (it would come out as plain white); here the colours are
+blended over the widget's own background first.
+"""
+
+from __future__ import annotations
+
+from rich.style import Style
+from textual.widget import Widget
+
+
+def component_style(widget: Widget, name: str) -> Style:
+    """Only what the `name` component sets (colour, background, text style),
+    with translucent colours blended over the widget's background."""
+    styles = widget.get_component_styles(name)
+    base = widget.background_colors[1]
+    color = None
+    bgcolor = None
+    if styles.has_rule("color"):
+        color = (base + styles.color).rich_color
+    if styles.has_rule("background"):
+        bgcolor = (base + styles.background).rich_color
+    return Style(color=color, bgcolor=bgcolor) + styles.text_style

@@ -1,0 +1,76 @@
+"""`conexion-tui` options, environment defaults, the suggested name, and that
+`python -m conexion_tui` starts the same program."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from conexion_tui import CLIENT_ID
+from conexion_tui.cli import build_parser, suggest_name
+from conexion_tui.config import DEFAULT_HOST, DEFAULT_PORT
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("CONEXION_HOST", "CONEXION_PORT", "CONEXION_NAME"):
+        monkeypatch.delenv(var, raising=False)
+    args = build_parser().parse_args([])
+    assert (args.host, args.port, args.name) == (DEFAULT_HOST, DEFAULT_PORT, None)
+
+
+def test_environment_gives_defaults_and_options_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONEXION_HOST", "10.0.0.5")
+    monkeypatch.setenv("CONEXION_PORT", "9001")
+    monkeypatch.setenv("CONEXION_NAME", "ana")
+    args = build_parser().parse_args([])
+    assert (args.host, args.port, args.name) == ("10.0.0.5", 9001, "ana")
+    args = build_parser().parse_args(["--host", "127.0.0.1", "--port", "8123", "--name", "bob"])
+    assert (args.host, args.port, args.name) == ("127.0.0.1", 8123, "bob")
+
+
+@pytest.mark.parametrize("port", ["0", "70000", "http"])
+def test_bad_ports_are_usage_errors(port: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(["--port", port])
+    assert exc.value.code == 2
+    assert "port" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("login", "name"),
+    [
+        ("ana", "ana"),
+        ("John Smith", "JohnSmith"),
+        ("_svc-account", "svc-account"),
+        ("josé", "josé"),
+        ("a" * 40, "a" * 24),
+        ("!!!", "guest"),
+        ("", "guest"),
+        (None, "guest"),
+    ],
+)
+def test_suggested_name_is_always_valid(login: str | None, name: str) -> None:
+    assert suggest_name(login) == name
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "conexion_tui", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert done.stdout.strip() == CLIENT_ID
+    done = subprocess.run(
+        [sys.executable, "-m", "conexion_tui", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert "CONEXION_HOST" in done.stdout
+    assert "--name" in done.stdout

@@ -1,0 +1,136 @@
+"""Log entries: sanitising, colours, mentions and wrapping by cell width.
+Pure functions; hypothesis looks for texts that break the wrapping rules."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rich.cells import cell_len
+
+from conexion_tui.client import SendStatus
+from conexion_tui.entries import (
+    NAME_COLOURS,
+    Entry,
+    Kind,
+    LogStyles,
+    clean,
+    entry_height,
+    mentions,
+    name_colour,
+    render_entry,
+    wrap_offsets,
+)
+
+# Text as people (and attackers) type it: ASCII, accents, CJK, emoji,
+# combining marks, spaces and newlines.
+ALPHABET = st.sampled_from(
+    list("abcdefghij ABC.,!?-_[]/\\")
+    + list("éñü李雷世界")
+    + ["🎉", "👍🏽", "e\u0301", " ", "  ", "\n"]
+)
+TEXTS = st.lists(ALPHABET, min_size=1, max_size=120).map("".join)
+
+
+def test_clean_removes_controls_escapes_and_bidi() -> None:
+    raw = "a\x1b[31mb\x07c\x9bd\u202ee\u2066f\u2069\r\x00g\x7f"
+    assert clean(raw) == "a[31mbcdefg"
+    assert clean("tab\there") == "tab here"
+    assert clean("line\u2028sep") == "line\nsep"
+    assert clean("two\nlines", single_line=True) == "two lines"
+    assert clean("🎉 李雷 देवनागरी") == "🎉 李雷 देवनागरी"
+
+
+@given(st.text(max_size=200))
+def test_clean_leaves_nothing_dangerous(raw: str) -> None:
+    text = clean(raw)
+    assert all(ch == "\n" or ord(ch) >= 0x20 for ch in text)
+    assert not any(0x7F <= ord(ch) < 0xA0 for ch in text)
+    assert not any(0x202A <= ord(ch) <= 0x202E or 0x2066 <= ord(ch) <= 0x2069 for ch in text)
+    assert clean(text) == text
+
+
+def test_name_colour_is_stable_and_ignores_case() -> None:
+    assert name_colour("Ana") == name_colour("ana") == name_colour("ANA")
+    assert 0 <= name_colour("bob") < NAME_COLOURS
+    colours = {name_colour(f"user{n}") for n in range(100)}
+    assert len(colours) == NAME_COLOURS  # the palette is actually used
+
+
+def test_mentions_match_whole_names_only() -> None:
+    assert mentions("hey ana", "ana")
+    assert mentions("ANA: look", "ana")
+    assert mentions("thanks, Ana!", "ana")
+    assert mentions("@ana ping", "ana")
+    assert not mentions("banana", "ana")
+    assert not mentions("anatomy", "ana")
+    assert mentions("hola José", "josé")
+    assert mentions("x.y said hi", "x.y")
+    assert not mentions("anything", "")
+
+
+def test_own_message_marks() -> None:
+    entry = Entry(Kind.CHAT, "12:00", "hola", name="ana", own=True, status=SendStatus.PENDING)
+    assert [t.plain for t in render_entry(entry, LogStyles(), 80)] == ["12:00 ana: hola …"]
+    entry.status = SendStatus.SENT
+    assert render_entry(entry, LogStyles(), 80)[0].plain == "12:00 ana: hola ✓"
+    entry.status = SendStatus.FAILED
+    entry.reason = "rate_limited: too many"
+    assert render_entry(entry, LogStyles(), 80)[0].plain == (
+        "12:00 ana: hola ✗ not sent: rate_limited: too many"
+    )
+
+
+def test_each_kind_has_its_prefix() -> None:
+    def line(kind: Kind, **kw: object) -> str:
+        entry = Entry(kind, "12:00", "text", **kw)  # type: ignore[arg-type]
+        return render_entry(entry, LogStyles(), 80)[0].plain
+
+    assert line(Kind.CHAT, name="bob") == "12:00 bob: text"
+    assert line(Kind.ACTION, name="bob") == "12:00 * bob text"
+    assert line(Kind.DM_IN, name="bob") == "12:00 ← bob: text"
+    assert line(Kind.DM_OUT, name="bob") == "12:00 → bob: text"
+    assert line(Kind.SYSTEM) == "12:00 · text"
+    assert line(Kind.ERROR) == "12:00 ! text"
+    separator = render_entry(Entry(Kind.SEPARATOR, "", "live"), LogStyles(), 20)[0].plain
+    assert separator == "─────── live ───────"
+
+
+def test_markup_is_never_interpreted() -> None:
+    entry = Entry(Kind.CHAT, "12:00", "[red]x[/red] [bold", name="[b]bob")
+    (line,) = render_entry(entry, LogStyles(), 80)
+    assert line.plain == "12:00 [b]bob: [red]x[/red] [bold"
+    assert not line.spans or all(not span.style for span in line.spans)
+
+
+def test_wrap_offsets_prefers_spaces_and_cuts_long_words() -> None:
+    assert wrap_offsets("aaa bbb ccc", 7, 7) == [8]
+    assert wrap_offsets("aaaaaaaaaa", 4, 4) == [4, 8]
+    assert wrap_offsets("李雷李雷", 4, 4) == [2]  # two wide characters per line
+    assert wrap_offsets("short", 80, 80) == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXTS, st.integers(min_value=30, max_value=120), st.booleans())
+def test_wrapped_lines_fit_and_keep_every_character(text: str, width: int, own: bool) -> None:
+    entry = Entry(
+        Kind.CHAT,
+        "12:00",
+        clean(text),
+        name="bob",
+        status=SendStatus.SENT if own else None,
+    )
+    lines = render_entry(entry, LogStyles(), width)
+    assert entry_height(entry, width) == len(lines)
+    for line in lines:
+        assert cell_len(line.plain) <= width, (line.plain, width)
+    # Only whitespace at line breaks may be dropped.
+    joined = "".join(line.plain for line in lines).replace(" ", "")
+    expected = ("12:00 bob: " + entry.text + (" ✓" if own else "")).replace(" ", "")
+    assert joined == expected.replace("\n", "")
+
+
+@given(TEXTS, st.integers(min_value=1, max_value=29))
+def test_narrow_widths_never_fail(text: str, width: int) -> None:
+    entry = Entry(Kind.CHAT, "12:00", clean(text), name="somebody_long")
+    lines = render_entry(entry, LogStyles(), width)
+    assert entry_height(entry, width) == len(lines) >= 1

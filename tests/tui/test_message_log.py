@@ -1,0 +1,140 @@
+"""The log widget on its own: bounded scrollback, rendering only what is
+visible, re-wrapping on resize, following the bottom, and redrawing an entry
+whose mark changed."""
+
+from __future__ import annotations
+
+import time
+
+from textual.app import App, ComposeResult
+
+from conexion_tui.client import SendStatus
+from conexion_tui.entries import Entry, Kind
+from conexion_tui.widgets import MessageLog
+
+
+class LogApp(App[None]):
+    CSS = "MessageLog { height: 1fr; scrollbar-gutter: stable; overflow-x: hidden; }"
+
+    def __init__(self, scrollback: int = 100_000, cache_size: int = 512) -> None:
+        super().__init__()
+        self.scrollback = scrollback
+        self.cache_size = cache_size
+
+    def compose(self) -> ComposeResult:
+        yield MessageLog(id="log", scrollback=self.scrollback, cache_size=self.cache_size)
+
+    @property
+    def log_view(self) -> MessageLog:
+        return self.query_one(MessageLog)
+
+
+def chat(n: int, text: str = "message") -> Entry:
+    return Entry(Kind.CHAT, "12:00", f"{text} {n}", name=f"user{n % 7}")
+
+
+def consistent(log: MessageLog) -> bool:
+    """Heights and line starts agree with what each entry renders to."""
+    total = 0
+    for index, entry in enumerate(log.entries):
+        assert log._starts[index] == total
+        total += len(log._strips(entry))
+        assert log._heights[index] == len(log._strips(entry))
+    return total == log.line_count
+
+
+async def test_scrollback_is_bounded_and_keeps_the_newest() -> None:
+    app = LogApp(scrollback=1000)
+    async with app.run_test(size=(80, 20)) as pilot:
+        log = app.log_view
+        log.extend(chat(n) for n in range(1500))
+        await pilot.pause()
+        assert len(log.entries) <= 1000 + log._prune_slack
+        assert log.entries[-1].text == "message 1499"
+        assert log.entries[0].text != "message 0"
+        assert consistent(log)
+        assert log.is_vertical_scroll_end
+
+
+async def test_a_hundred_thousand_entries_render_only_the_visible_rows() -> None:
+    app = LogApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        log = app.log_view
+        started = time.perf_counter()
+        for chunk in range(100):
+            log.extend(chat(chunk * 1000 + n) for n in range(1000))
+        added = time.perf_counter() - started
+        await pilot.pause()
+        assert len(log.entries) == 100_000
+        assert log.line_count == 100_000
+        # Only the rows on screen were ever rendered.
+        assert len(log._cache) <= 30
+        assert "message 99999" in log.render_line(log.size.height - 1).text
+        log.scroll_to(y=50_000, animate=False)
+        await pilot.pause()
+        assert "message 50000" in log.render_line(0).text
+        assert added < 20  # a generous bound; bench/tui_bench.py measures it
+
+
+async def test_resize_rewraps_and_keeps_heights_consistent() -> None:
+    app = LogApp()
+    async with app.run_test(size=(100, 20)) as pilot:
+        log = app.log_view
+        log.extend(chat(n, "word " * 30) for n in range(50))
+        await pilot.pause()
+        wide = log.line_count
+        assert consistent(log)
+        await pilot.resize_terminal(50, 20)
+        await pilot.pause()
+        assert log.line_count > wide
+        assert consistent(log)
+        assert log.is_vertical_scroll_end  # still following the newest
+
+
+async def test_following_the_bottom_and_staying_put_when_scrolled_up() -> None:
+    app = LogApp()
+    async with app.run_test(size=(80, 10)) as pilot:
+        log = app.log_view
+        log.extend(chat(n) for n in range(100))
+        await pilot.pause()
+        assert log.is_vertical_scroll_end
+        log.scroll_to(y=10, animate=False)
+        await pilot.pause()
+        log.extend(chat(n) for n in range(100, 105))
+        await pilot.pause()
+        assert log.scroll_y == 10  # reading history is not interrupted
+        assert log.unread == 5
+        log.scroll_to_live()
+        await pilot.pause()
+        assert log.unread == 0
+
+
+async def test_touch_redraws_an_entry_and_its_new_height() -> None:
+    app = LogApp()
+    async with app.run_test(size=(40, 10)) as pilot:
+        log = app.log_view
+        mine = Entry(Kind.CHAT, "12:00", "hola", name="ana", own=True, status=SendStatus.PENDING)
+        log.extend([chat(1), mine, chat(2)])
+        await pilot.pause()
+        assert "ana: hola …" in "\n".join(log.rendered_lines())
+        mine.status = SendStatus.FAILED
+        mine.reason = "rate_limited: too many messages; the limit is 1 a second"
+        log.touch(mine)
+        await pilot.pause()
+        lines = log.rendered_lines()
+        assert any("hola ✗ not sent" in line for line in lines)
+        assert log.line_count > 3
+        assert consistent(log)
+
+
+async def test_clear_empties_everything() -> None:
+    app = LogApp()
+    async with app.run_test(size=(40, 10)) as pilot:
+        log = app.log_view
+        log.extend(chat(n) for n in range(20))
+        await pilot.pause()
+        log.clear()
+        await pilot.pause()
+        assert log.entries == []
+        assert log.line_count == 0
+        assert log.render_line(0).text.strip() == ""
