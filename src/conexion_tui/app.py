@@ -23,14 +23,17 @@ from .screens import ChatScreen, StartScreen
 class EventBatcher:
     """Collects client events and posts them to the app in batches.
 
-    A flood of frames then costs one screen update per `window` seconds
-    instead of one per frame, which keeps typing responsive. Status events
-    (state, RTT) fold into a single replaceable `StatusUpdate`.
+    A quiet chat shows each message `window` seconds after it arrives; under
+    a flood, updates come at most every `min_interval` seconds, so the screen
+    work per message shrinks and keys stay responsive. Status events (state,
+    RTT) fold into a single replaceable `StatusUpdate`.
     """
 
-    def __init__(self, app: App[object], window: float) -> None:
+    def __init__(self, app: App[object], window: float, min_interval: float) -> None:
         self.app = app
         self.window = window
+        self.min_interval = min_interval
+        self._last_flush = 0.0
         self._events: list[ClientEvent] = []
         self._status: StatusUpdate | None = None
         self._state = State.CONNECTING
@@ -50,7 +53,8 @@ class EventBatcher:
                 self._events.append(event)
         if self._scheduled is None:
             loop = asyncio.get_running_loop()
-            self._scheduled = loop.call_later(self.window, self.flush)
+            delay = max(self.window, self._last_flush + self.min_interval - loop.time())
+            self._scheduled = loop.call_later(delay, self.flush)
 
     def flush(self) -> None:
         if self._scheduled is not None:
@@ -58,6 +62,8 @@ class EventBatcher:
             self._scheduled = None
         events, self._events = self._events, []
         status, self._status = self._status, None
+        if events or status is not None:
+            self._last_flush = asyncio.get_running_loop().time()
         if events:
             self.app.post_message(NetEvents(tuple(events)))
         if status is not None:
@@ -97,7 +103,9 @@ class ConexionApp(App[int]):
         self.client_config = client_config or ClientConfig()
         self.ui_config = ui_config or UiConfig()
         self.client: ChatClient | None = None
-        self._batcher = EventBatcher(self, self.ui_config.batch_window)
+        self._batcher = EventBatcher(
+            self, self.ui_config.batch_window, self.ui_config.min_flush_interval
+        )
         self._chat: ChatScreen | None = None
         self._quitting = False
 

@@ -38,4 +38,5 @@ class UiConfig:
     scrollback: int = 100_000  # log entries kept; older ones are dropped
     input_history: int = 500  # lines Up/Down can walk back through
     batch_window: float = 0.01  # seconds: events within it reach the screen as one update
+    min_flush_interval: float = 0.05  # seconds: under a flood, at most 20 updates a second
     strip_cache: int = 2_048  # rendered log entries kept (LRU)

@@ -91,6 +91,7 @@ class Entry:
     own: bool = False
     uid: int = field(default_factory=lambda: next(_uids))
     version: int = 0
+    text_cells: int = -1  # cell width of `text`, measured once on first use
 
 
 @dataclass(slots=True, frozen=True)
@@ -177,41 +178,65 @@ def _separator(entry: Entry, styles: LogStyles, width: int) -> list[Text]:
     return [Text("─" * left + label + "─" * (room - left), styles.separator, no_wrap=True)]
 
 
-def entry_cells(entry: Entry) -> int | None:
-    """The cell width of the entry on one line, or None if it has line breaks.
+_PREFIX_EXTRA = {
+    Kind.CHAT: 2,  # "name: "
+    Kind.ACTION: 3,  # "* name "
+    Kind.DM_OUT: 4,  # "→ name: "
+    Kind.DM_IN: 4,  # "← name: "
+    Kind.SYSTEM: 2,  # "· "
+    Kind.ERROR: 2,  # "! "
+    Kind.SEPARATOR: 0,
+}
 
-    Used as a fast path: most chat lines fit the width, and this is much
-    cheaper than wrapping.
-    """
-    if "\n" in entry.text:
+
+def _prefix_cells(entry: Entry) -> int:
+    """What `_prefix` measures, without building it."""
+    cells = _PREFIX_EXTRA[entry.kind] + (cell_len(entry.name) if entry.name else 0)
+    return cells + ((len(entry.time) + 1) if entry.time else 0)
+
+
+def _suffix(entry: Entry) -> str:
+    """The plain text `_body` appends after the message (its mark)."""
+    if entry.status is None:
+        return ""
+    suffix = " " + MARKS[entry.status]
+    if entry.status is SendStatus.FAILED and entry.reason:
+        suffix += " not sent: " + entry.reason
+    return suffix
+
+
+def _indent(prefix_cells: int, width: int) -> int:
+    # Continuation lines line up under the text, unless the prefix is so wide
+    # that this would leave too little room.
+    return prefix_cells if prefix_cells <= width // 3 else min(2, width - 1)
+
+
+def entry_cells(entry: Entry) -> int | None:
+    """The cell width of the entry on one line, or None if it has line breaks."""
+    if entry.text_cells < 0:
+        entry.text_cells = -2 if "\n" in entry.text else cell_len(entry.text)
+    if entry.text_cells == -2:
         return None
-    # Mirrors _prefix + _body without building Text objects.
-    cells = cell_len(entry.text) + cell_len(entry.name)
-    cells += (len(entry.time) + 1) if entry.time else 0
-    cells += {
-        Kind.CHAT: 2,
-        Kind.ACTION: 3,
-        Kind.DM_OUT: 4,
-        Kind.DM_IN: 4,
-        Kind.SYSTEM: 2,
-        Kind.ERROR: 2,
-        Kind.SEPARATOR: 0,
-    }[entry.kind]
-    if entry.status is not None:
-        cells += 2
-        if entry.status is SendStatus.FAILED and entry.reason:
-            cells += len(" not sent: ") + cell_len(entry.reason)
-    return cells
+    return _prefix_cells(entry) + entry.text_cells + cell_len(_suffix(entry))
 
 
 def entry_height(entry: Entry, width: int) -> int:
-    """How many lines the entry takes at `width` (what `render_entry` returns)."""
+    """How many lines the entry takes at `width`: exactly what `render_entry`
+    returns, worked out on plain strings because it runs for every entry on
+    every resize."""
     if entry.kind is Kind.SEPARATOR:
         return 1
+    width = max(width, 1)
     cells = entry_cells(entry)
     if cells is not None and cells <= width:
-        return 1
-    return len(render_entry(entry, LogStyles(), width))
+        return 1  # the common case: one line, no wrapping needed
+    prefix_cells = _prefix_cells(entry)
+    first_room = max(1, width - prefix_cells)
+    room = max(1, width - _indent(prefix_cells, width))
+    lines = 0
+    for number, paragraph in enumerate((entry.text + _suffix(entry)).split("\n")):
+        lines += 1 + len(wrap_offsets(paragraph, first_room if number == 0 else room, room))
+    return lines
 
 
 def render_entry(entry: Entry, styles: LogStyles, width: int) -> list[Text]:
@@ -223,9 +248,7 @@ def render_entry(entry: Entry, styles: LogStyles, width: int) -> list[Text]:
     prefix = _prefix(entry, styles)
     body = _body(entry, styles)
     prefix_cells = prefix.cell_len
-    # Continuation lines line up under the text, unless the prefix is so wide
-    # that this would leave too little room.
-    indent = prefix_cells if prefix_cells <= width // 3 else min(2, width - 1)
+    indent = _indent(prefix_cells, width)
     first_room = max(1, width - prefix_cells)
     room = max(1, width - indent)
     lines: list[Text] = []
@@ -257,18 +280,20 @@ def wrap_offsets(text: str, first: int, rest: int) -> list[int]:
     offsets: list[int] = []
     room = first
     used = 0
+    # In ASCII every character is one cell: len() is much cheaper than cell_len().
+    width = len if text.isascii() else cell_len
     for match in _TOKENS.finditer(text):
         token = match.group()
-        visible = cell_len(token.rstrip())
+        visible = width(token.rstrip())
         if used + visible <= room:
-            used += cell_len(token)
+            used += width(token)
             continue
         start = match.start()
         if used > 0:
             offsets.append(start)
             room, used = rest, 0
         if visible <= room:
-            used = cell_len(token)
+            used = width(token)
             continue
         # A word wider than a whole line: cut it by cells.
         for index, char in enumerate(token, start):
