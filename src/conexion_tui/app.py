@@ -12,6 +12,7 @@ from typing import ClassVar
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.worker import Worker, WorkerState
 
 from .client import ChatClient, ClientEvent, JoinError, RttMeasured, State, StateChanged
 from .clock import Clock, LocalClock
@@ -157,6 +158,19 @@ class ConexionApp(App[int]):
         self._chat = ChatScreen(self.client, message.welcome, clock=self.clock, ui=self.ui_config)
         # Awaited so the screen is mounted before the next batch of events.
         await self.switch_screen(self._chat)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A bug in the network code must not leave a silent, frozen chat:
+        say what broke, where the user is looking."""
+        worker = event.worker
+        if worker.group != "net" or event.state is not WorkerState.ERROR:
+            return
+        reason = f"the connection failed unexpectedly: {worker.error!r}"
+        screen = self.screen
+        if isinstance(screen, StartScreen):
+            screen.show_error("error", reason)
+        elif self._chat is not None and self._chat.is_mounted:
+            self._chat.fatal(reason)
 
     # -- events ------------------------------------------------------------------
 

@@ -98,3 +98,14 @@ async def test_unreachable_server_shows_message_then_retry_connects(
         await server_on_port(port)
         await pilot.click("#start-join")
         await joined(pilot)
+
+
+async def test_an_unexpected_network_error_is_shown_not_a_crash() -> None:
+    # A port no socket accepts: the connect raises OverflowError, which is not
+    # one of the network errors the client expects.
+    app = make_app(70_000, name="ana")
+    async with running(app) as pilot:
+        await wait_for(pilot, lambda: "failed unexpectedly" in message_text(app))
+        assert "OverflowError" in message_text(app)
+        assert app.is_running
+        assert isinstance(app.screen, StartScreen)

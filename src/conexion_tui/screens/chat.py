@@ -164,6 +164,12 @@ class ChatScreen(Screen[None]):
         self.log_view.extend(entries)
         self.query_one("#input", ChatInput).focus()
 
+    def fatal(self, reason: str) -> None:
+        """The network worker died: nothing more will arrive or leave."""
+        self.set_status(State.CLOSED, "restart the client to reconnect", None)
+        self.users.set_online(False)
+        self.log_view.add(self._error(f"{reason}; restart the client to reconnect"))
+
     # -- status ----------------------------------------------------------------
 
     def set_status(self, state: State, detail: str, rtt: float | None) -> None:
