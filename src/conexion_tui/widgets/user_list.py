@@ -23,9 +23,18 @@ class UserList(VerticalScroll, can_focus=False):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.names: list[str] = []
+        self._users: dict[str, str] = {}  # name_key -> name as shown
+        self._sorted: list[str] | None = []
         self.me = ""
         self.online = True
+        self._redraw_pending = False
+
+    @property
+    def names(self) -> list[str]:
+        """Everyone online, sorted the way the server sorts (casefolded)."""
+        if self._sorted is None:
+            self._sorted = sorted(self._users.values(), key=name_key)
+        return self._sorted
 
     def compose(self) -> ComposeResult:
         yield Static(id="user-names", markup=False)
@@ -34,28 +43,40 @@ class UserList(VerticalScroll, can_focus=False):
         self._redraw()
 
     def set_users(self, names: Iterable[str], me: str) -> None:
-        self.names = sorted({name_key(n): n for n in names}.values(), key=name_key)
+        self._users = {name_key(n): n for n in names}
         self.me = me
-        self._redraw()
+        self._changed()
 
     def add(self, name: str) -> None:
-        self.set_users([*self.names, name], self.me)
+        self._users[name_key(name)] = name
+        self._changed()
 
     def remove(self, name: str) -> None:
-        key = name_key(name)
-        self.set_users([n for n in self.names if name_key(n) != key], self.me)
+        self._users.pop(name_key(name), None)
+        self._changed()
 
     def rename(self, old: str, new: str) -> None:
         key = name_key(old)
-        me = new if name_key(self.me) == key else self.me
-        self.set_users([new if name_key(n) == key else n for n in self.names], me)
+        self._users.pop(key, None)
+        self._users[name_key(new)] = new
+        if name_key(self.me) == key:
+            self.me = new
+        self._changed()
 
     def set_online(self, online: bool) -> None:
         self.online = online
         self.set_class(not online, "-offline")
-        self._redraw()
+        self._changed()
+
+    def _changed(self) -> None:
+        # A burst of joins in one batch redraws the list once, not once each.
+        self._sorted = None
+        if not self._redraw_pending and self.is_mounted:
+            self._redraw_pending = True
+            self.call_next(self._redraw)
 
     def _redraw(self) -> None:
+        self._redraw_pending = False
         if not self.is_mounted:
             return
         count = len(self.names)
