@@ -196,7 +196,11 @@ class Connection(asyncio.Protocol):
             # up: closing a socket with unread input makes the kernel send RST,
             # which can destroy our last words (a `too_long` error, say) before
             # a peer that is still sending reads them.
-            transport.write_eof()
+            try:
+                transport.write_eof()
+            except OSError:  # the peer is gone already; nothing left to say
+                transport.abort()
+                return
         else:
             transport.close()
         self._linger = self.loop.call_later(LINGER_SECONDS, transport.abort)

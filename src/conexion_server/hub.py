@@ -5,9 +5,11 @@ hub returns what must be sent to whom, and the connection layer sends it.
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from . import SERVER_ID, textformat
@@ -36,7 +38,7 @@ from .protocol import (
     normalize_name,
     normalize_room,
 )
-from .store import MemoryStore, Receipt, Store
+from .store import MemoryStore, Receipt, Store, seq_floor
 
 
 @dataclass(slots=True, frozen=True)
@@ -118,17 +120,24 @@ class Hub:
     ) -> None:
         self.config = config or HubConfig()
         self.store = store or MemoryStore(
-            self.config.history_size, self.config.id_ttl, self.config.max_ids
+            self.config.history_size,
+            self.config.id_ttl,
+            self.config.max_ids,
+            first_seq=seq_floor(wallclock()),
         )
         self._clock = clock
         self._wallclock = wallclock
         self._seq = self.store.last_seq()
         self.members: dict[str, Member] = {}
+        # The same members sorted by key, kept in order on every change so
+        # that a join storm does not re-sort the whole room for each welcome.
+        self._roster: list[Member] = []
 
     # -- queries ---------------------------------------------------------
 
     def names(self) -> list[str]:
-        return sorted((m.name for m in self.members.values()), key=name_key)
+        """Everyone online, in case-insensitive order."""
+        return [m.name for m in self._roster]
 
     def who(self, room: str = DEFAULT_ROOM) -> Users:
         return Users(room=self._room(room), users=self.names())
@@ -153,7 +162,7 @@ class Hub:
         member = Member(
             name, key, peer, TokenBucket(self.config.rate, self.config.burst, self._clock())
         )
-        self.members[key] = member
+        self._add(member)
         welcome = Welcome(
             proto=PROTO_VERSION,
             name=name,
@@ -169,7 +178,7 @@ class Hub:
     def leave(self, member: Member, reason: LeftReason) -> list[Delivery]:
         if self.members.get(member.key) is not member:
             return []  # already gone: leave is idempotent
-        del self.members[member.key]
+        self._remove(member)
         event = Left(name=member.name, ts=self._now(), reason=reason, room=DEFAULT_ROOM)
         return [Delivery(Outbound(event), list(self.members.values()))]
 
@@ -183,9 +192,9 @@ class Hub:
         event = Outbound(Renamed(old=old, new=name, ts=self._now()))
         if name == old:
             return [Delivery(event, [member])]  # a confirmation, nothing changed
-        del self.members[member.key]
+        self._remove(member)
         member.name, member.key = name, key
-        self.members[key] = member
+        self._add(member)
         return [Delivery(event, list(self.members.values()))]
 
     def shutdown(self, message: str) -> list[Delivery]:
@@ -237,6 +246,14 @@ class Hub:
 
     # -- internals -------------------------------------------------------
 
+    def _add(self, member: Member) -> None:
+        self.members[member.key] = member
+        bisect.insort(self._roster, member, key=_by_key)
+
+    def _remove(self, member: Member) -> None:
+        del self.members[member.key]
+        del self._roster[bisect.bisect_left(self._roster, member.key, key=_by_key)]
+
     def _room(self, raw: str) -> str:
         room = normalize_room(raw)
         if room != DEFAULT_ROOM:
@@ -277,3 +294,6 @@ class Hub:
 
     def _now(self) -> str:
         return format_ts(self._wallclock())
+
+
+_by_key = attrgetter("key")

@@ -21,6 +21,16 @@ class Receipt:
     ts: str
 
 
+def seq_floor(epoch: float) -> int:
+    """Where a store with no past starts numbering: the time in microseconds.
+
+    A restarted in-memory server then never reuses an earlier run's `seq`
+    (that would take a million messages a second), and the numbers stay below
+    2**53, so JavaScript clients read them exactly.
+    """
+    return int(epoch * 1_000_000)
+
+
 class Store(Protocol):
     """Where the hub keeps what must outlive a single delivery."""
 
@@ -41,15 +51,16 @@ class MemoryStore:
     """The last `history_size` messages and every send id for `id_ttl` seconds.
 
     Ids are also capped at `max_ids` entries (oldest dropped first) so that a
-    flood of distinct ids cannot grow memory without bound.
+    flood of distinct ids cannot grow memory without bound. `first_seq` is the
+    number after which this store's `seq`s start.
     """
 
-    def __init__(self, history_size: int, id_ttl: float, max_ids: int) -> None:
+    def __init__(self, history_size: int, id_ttl: float, max_ids: int, first_seq: int = 0) -> None:
         self._messages: deque[Message] = deque(maxlen=history_size)
         self._ids: OrderedDict[tuple[str, str], tuple[float, Receipt]] = OrderedDict()
         self._id_ttl = id_ttl
         self._max_ids = max_ids
-        self._seq = 0
+        self._seq = first_seq
 
     def last_seq(self) -> int:
         return self._seq

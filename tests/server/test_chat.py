@@ -310,3 +310,19 @@ async def test_frames_queued_before_bye_are_delivered(peers) -> None:
     assert await ana.closed()
     assert (await bob.expect("message"))["text"] == "last words"
     assert (await bob.expect("left"))["reason"] == "quit"
+
+
+async def test_a_restarted_server_continues_the_seq(make_server) -> None:
+    from tests.peers import JsonPeer
+
+    first = await make_server()
+    ana = await JsonPeer.connect(first.port)
+    await ana.hello("ana")
+    before = (await ana.say("before the restart"))["seq"]
+    await ana.close()
+    await first.stop()
+    second = await make_server()
+    ana = await JsonPeer.connect(second.port)
+    await ana.hello("ana")
+    assert (await ana.say("after the restart"))["seq"] > before
+    await ana.close()

@@ -378,3 +378,28 @@ def test_outbound_encodes_once_per_format() -> None:
     assert out.json.count(b"\n") == 1
     assert out.text.endswith(b"ana: two\n    lines\n")
     assert out.text is out.text
+
+
+def test_names_stay_in_case_insensitive_order_through_joins_renames_and_leaves() -> None:
+    hub, _, _ = make_hub()
+    members = {name: join(hub, name) for name in ["carol", "Bob", "ana", "Émile", "dave"]}
+    assert hub.names() == ["ana", "Bob", "carol", "dave", "Émile"]
+    hub.rename(members["dave"], "Aaron")
+    hub.leave(members["carol"], LeftReason.QUIT)
+    hub.rename(members["ana"], "ANA")  # a case-only rename keeps its place
+    assert hub.names() == ["Aaron", "ANA", "Bob", "Émile"]
+    assert hub.who().users == hub.names()
+    _, welcome, _ = hub.join("zoe", Peer("zoe"))
+    # Casefolded code-point order: é (U+00E9) sorts after z.
+    assert welcome.users == ["Aaron", "ANA", "Bob", "zoe", "Émile"]
+
+
+def test_a_restarted_hub_never_reuses_a_seq() -> None:
+    wall = Clock(EPOCH)
+    fast = HubConfig(rate=1e6, burst=10**6)
+    first = Hub(fast, clock=Clock(), wallclock=wall)
+    ana = join(first, "ana")
+    last = max(first.say(ana, f"m{i}")[0].seq for i in range(1000))
+    wall.now += 0.5  # a restart half a second later, after a thousand messages
+    second = Hub(fast, clock=Clock(), wallclock=wall)
+    assert second.say(join(second, "ana"), "again")[0].seq > last

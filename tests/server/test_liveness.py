@@ -176,3 +176,19 @@ async def test_a_json_connection_that_never_says_hello_is_closed(make_server, co
     assert (await anon.recv())["type"] == "pong"
     assert (await anon.recv())["type"] == "ping"
     assert await anon.closed()
+
+
+async def test_stopping_right_after_peers_hung_up_is_clean(make_server) -> None:
+    # Regression: the server half-closed a socket whose peer had just gone, and
+    # the OSError from shutdown() escaped ChatServer.stop().
+    from tests.peers import JsonPeer
+
+    server = await make_server()
+    ana = await JsonPeer.connect(server.port)
+    await ana.hello("ana")
+    bob = await JsonPeer.connect(server.port)
+    await bob.hello("bob")
+    await ana.close()
+    bob.reset()
+    await server.stop()
+    assert not server.connections
