@@ -92,11 +92,12 @@ async def test_unreachable_server_shows_message_then_retry_connects(
         screen = start(app)
         assert str(screen.query_one("#start-join", Button).label) == "Retry"
         # Retrying while it is still down fails the same way, without a crash.
+        await pilot.pause()  # the message above moved the button: let layout settle
         await pilot.click("#start-join")
-        await wait_for(pilot, lambda: not screen.busy)
+        await wait_for(pilot, lambda: "tried 2 times" in message_text(app), what="2nd try")
         assert "Cannot reach" in message_text(app)
         await server_on_port(port)
-        await pilot.click("#start-join")
+        await pilot.press("enter")  # Enter retries as well
         await joined(pilot)
 
 

@@ -32,6 +32,7 @@ class StartScreen(Screen[None]):
         self.initial_name = name
         self.autojoin = autojoin
         self.busy = False
+        self.unreachable = 0  # failed attempts in a row to reach the server
 
     def compose(self) -> ComposeResult:
         with Middle(), Center(), Vertical(id="start-box"):
@@ -83,7 +84,10 @@ class StartScreen(Screen[None]):
         if not sentence.endswith((".", "?", "!")):
             sentence += "."
         if code == UNREACHABLE:
-            text = f"{sentence}\nPress Enter or Retry to try again."
+            self.unreachable += 1
+            # Without the count a failed retry would look like nothing happened.
+            tries = f" (tried {self.unreachable} times)" if self.unreachable > 1 else ""
+            text = f"{sentence}\nPress Enter or Retry to try again{tries}."
             button.label = "Retry"
         else:
             text = f"{sentence}\nChoose another name and press Enter."
