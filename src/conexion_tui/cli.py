@@ -12,7 +12,7 @@ from conexion_server.protocol import MAX_NAME_LEN, ProtocolError, normalize_name
 
 from . import CLIENT_ID
 from .app import ConexionApp
-from .config import DEFAULT_HOST, DEFAULT_PORT, FALLBACK_NAME
+from .config import DEFAULT_HOST, DEFAULT_PORT, FALLBACK_NAME, UiConfig
 
 EXIT_USAGE = 2
 
@@ -24,6 +24,16 @@ def _port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"a port is a number, not {text!r}") from None
     if not 1 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"a port is 1 to 65535, not {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
 
 
@@ -50,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("CONEXION_NAME") or None,
         help="join at once under this name (env CONEXION_NAME); "
         "without it a start screen asks, suggesting your login name",
+    )
+    p.add_argument(
+        "--scrollback",
+        type=_positive_int,
+        default=UiConfig().scrollback,
+        help="messages kept in the log; older ones are dropped",
     )
     p.add_argument("--version", action="version", version=CLIENT_ID)
     return p
@@ -88,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         args.port,
         args.name,
         suggested_name=suggest_name(login_name()),
+        ui_config=UiConfig(scrollback=args.scrollback),
     )
     result = app.run()
     if app.return_code not in (None, 0):

@@ -30,6 +30,14 @@ def test_environment_gives_defaults_and_options_win(monkeypatch: pytest.MonkeyPa
     assert (args.host, args.port, args.name) == ("127.0.0.1", 8123, "bob")
 
 
+def test_scrollback_option(capsys: pytest.CaptureFixture[str]) -> None:
+    assert build_parser().parse_args([]).scrollback == 100_000
+    assert build_parser().parse_args(["--scrollback", "500"]).scrollback == 500
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--scrollback", "0"])
+    assert "at least 1" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("port", ["0", "70000", "http"])
 def test_bad_ports_are_usage_errors(port: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:

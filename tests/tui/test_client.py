@@ -378,3 +378,26 @@ async def test_big_frames_accepted_and_unknown_frames_ignored(harness) -> None:
         assert h.client.state is State.ONLINE
     finally:
         hand.close()
+
+
+async def test_a_frame_over_the_limit_is_refused(harness) -> None:
+    """The limit is an option: with max_frame=1024, a 2 KiB welcome from a
+    hand-written server is a clear join error, not a hang or a crash."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readline()
+        writer.write(b'{"type":"welcome","motd":"' + b"x" * 2048 + b'"}\n')
+        await writer.drain()
+        with contextlib.suppress(OSError):
+            await reader.read()
+        writer.close()
+
+    hand = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        port = hand.sockets[0].getsockname()[1]
+        h = await harness(port, name=None, max_frame=1024)
+        with pytest.raises(JoinError) as exc:
+            await h.client.join("ana")
+        assert "too long" in exc.value.message
+    finally:
+        hand.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from conexion_tui.config import UiConfig
 from conexion_tui.widgets import ChatInput
 from tests.peers import JsonPeer
 from tests.tui.conftest import (
@@ -13,6 +14,7 @@ from tests.tui.conftest import (
     log_text,
     make_app,
     running,
+    send_line,
     type_line,
     wait_for,
 )
@@ -134,3 +136,15 @@ async def test_typing_stays_responsive_during_a_flood(make_server) -> None:
         await wait_for(pilot, lambda: has_line(app, "flood message number 4999"), timeout=20)
         assert typed < 10  # generous: the point is that keys are not starved
         await flooder.close()
+
+
+async def test_input_history_is_bounded(server) -> None:
+    app = make_app(server.port, ui=UiConfig(input_history=3))
+    async with running(app) as pilot:
+        await joined(pilot)
+        for n in range(5):
+            await send_line(pilot, f"line {n}")
+        await wait_for(pilot, lambda: has_line(app, "line 4 ✓"))
+        assert box(app).sent_history == ["line 2", "line 3", "line 4"]
+        await pilot.press("up", "up", "up", "up")
+        assert box(app).text == "line 2"  # the oldest kept
