@@ -8,6 +8,7 @@ from conexion_tui.widgets import ChatHeader, UserList
 from tests.peers import JsonPeer
 from tests.tui.conftest import (
     FIXED_TIME,
+    free_port,
     has_line,
     joined,
     log_lines,
@@ -104,3 +105,44 @@ async def test_messages_missed_while_offline_are_shown_after_reconnect(server, p
             assert log_text(app).count("bob: seen live") == 1  # not repeated
     finally:
         await proxy.close()
+
+
+async def test_a_restarted_server_whose_seq_went_backwards(server, peers) -> None:
+    """A server that numbers from scratch after a restart (allowed for servers
+    other than ours): the log says it restarted and still shows what was said
+    there while we were away."""
+    from conexion_server.config import ServerConfig
+    from conexion_server.hub import Hub, HubConfig
+    from conexion_server.server import ChatServer
+    from conexion_server.store import MemoryStore
+
+    bob = await peers("bob")
+    proxy = await Proxy(server.port).start()
+    fresh = ChatServer(
+        ServerConfig(host="127.0.0.1", port=0),
+        hub=Hub(HubConfig(), store=MemoryStore(100, 600.0, 1000, first_seq=0)),
+    )
+    await fresh.start()
+    carol = await JsonPeer.connect(fresh.port)
+    try:
+        app = make_app(proxy.port)
+        async with running(app) as pilot:
+            await joined(pilot)
+            await bob.say("on the old server")
+            await wait_for(pilot, lambda: has_line(app, "bob: on the old server"))
+            proxy.target_port = free_port()  # the server is gone...
+            proxy.cut()
+            await wait_for(pilot, lambda: has_line(app, "connection lost at"))
+            await carol.hello("carol")  # ...and back, numbering from 1
+            await carol.say("said after the restart")
+            proxy.target_port = fresh.port
+            await wait_for(pilot, lambda: has_line(app, "reconnected at"), what="reconnect")
+            assert has_line(app, "the server was restarted; its history starts again")
+            lines = log_lines(app)
+            gap = next(i for i, line in enumerate(lines) if "missed while offline" in line)
+            said = next(i for i, line in enumerate(lines) if "said after the restart" in line)
+            assert gap < said
+    finally:
+        await carol.close()
+        await proxy.close()
+        await fresh.stop()
