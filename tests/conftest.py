@@ -47,7 +47,8 @@ async def make_server() -> AsyncIterator[ServerFactory]:
     async def start(**options: object) -> ChatServer:
         hub_opts = {k: v for k, v in options.items() if k in hub_fields}
         srv_opts = {k: v for k, v in options.items() if k not in hub_fields}
-        config = ServerConfig(host="127.0.0.1", port=0, hub=HubConfig(**hub_opts), **srv_opts)
+        srv_opts.setdefault("port", 0)  # a given port is for restarting on the same one
+        config = ServerConfig(host="127.0.0.1", hub=HubConfig(**hub_opts), **srv_opts)
         server = ChatServer(config)
         await server.start()
         servers.append(server)

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import pytest
@@ -158,30 +158,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-@pytest.fixture
-async def server_on_port() -> AsyncIterator[Callable[..., Awaitable[ChatServer]]]:
-    """`await server_on_port(port, rate=...)`: a server on that exact port
-    (a restart on the same address), stopped at the end of the test.
-
-    The shared `make_server(port=...)` cannot do this: it passes port=0 to
-    ServerConfig itself, so a `port` option is a duplicate keyword.
-    """
-    started: list[ChatServer] = []
-    hub_fields = set(HubConfig.__dataclass_fields__)
-
-    async def start(port: int, **options: Any) -> ChatServer:
-        hub = HubConfig(**{k: v for k, v in options.items() if k in hub_fields})
-        rest = {k: v for k, v in options.items() if k not in hub_fields}
-        server = ChatServer(ServerConfig(host="127.0.0.1", port=port, hub=hub, **rest))
-        await server.start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        await server.stop()
 
 
 # -- a server in a thread, for snapshot tests ------------------------------------

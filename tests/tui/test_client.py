@@ -257,9 +257,7 @@ async def test_lost_ack_is_resent_with_same_id_and_not_duplicated(server, peers,
         await proxy.close()
 
 
-async def test_offline_sends_queue_and_go_out_after_reconnect(
-    make_server, server_on_port, harness
-) -> None:
+async def test_offline_sends_queue_and_go_out_after_reconnect(make_server, harness) -> None:
     first = await make_server()
     port = first.port
     h = await harness(port)
@@ -269,7 +267,7 @@ async def test_offline_sends_queue_and_go_out_after_reconnect(
     await h.next(ConnectionLost)
     queued = [h.client.say(f"offline {n}") for n in range(3)]
     assert all(q.status is SendStatus.PENDING and q.written == 0 for q in queued)
-    second = await server_on_port(port)
+    second = await make_server(port=port)
     welcomed = await h.next(Welcomed)
     assert (welcomed.resent, welcomed.queued) == (0, 3)
     for out in queued:
@@ -299,7 +297,7 @@ async def test_dead_link_is_noticed_and_replaced(server, harness) -> None:
         await proxy.close()
 
 
-async def test_reconnect_keeps_the_new_nick(make_server, server_on_port, harness) -> None:
+async def test_reconnect_keeps_the_new_nick(make_server, harness) -> None:
     first = await make_server()
     port = first.port
     h = await harness(port)
@@ -308,7 +306,7 @@ async def test_reconnect_keeps_the_new_nick(make_server, server_on_port, harness
     assert renamed.frame.new == "anita"  # type: ignore[union-attr]
     assert h.client.name == "anita"
     await first.stop()
-    await server_on_port(port)
+    await make_server(port=port)
     welcomed = await h.next(Welcomed)
     assert welcomed.welcome.name == "anita"
 

@@ -21,7 +21,7 @@ from tests.tui.conftest import (
 from tests.tui.proxy import Proxy
 
 
-async def test_server_restart_on_the_same_port(make_server, server_on_port) -> None:
+async def test_server_restart_on_the_same_port(make_server) -> None:
     first = await make_server()
     port = first.port
     app = make_app(port)
@@ -42,7 +42,7 @@ async def test_server_restart_on_the_same_port(make_server, server_on_port) -> N
         await send_line(pilot, "typed offline 2")
         await wait_for(pilot, lambda: has_line(app, "typed offline 2 …"))
         assert has_line(app, "typed offline 1 …")
-        second = await server_on_port(port)
+        second = await make_server(port=port)
         await wait_for(pilot, lambda: has_line(app, "typed offline 2 ✓"), what="resent")
         assert has_line(app, "typed offline 1 ✓")
         assert has_line(app, f"reconnected at {FIXED_TIME}; 2 queued messages sent")

@@ -78,9 +78,7 @@ async def test_name_from_the_command_line_joins_at_once(server) -> None:
         assert screen.me == "ana"
 
 
-async def test_unreachable_server_shows_message_then_retry_connects(
-    server_on_port,
-) -> None:
+async def test_unreachable_server_shows_message_then_retry_connects(make_server) -> None:
     port = free_port()
     app = make_app(port, name="ana")
     async with running(app) as pilot:
@@ -96,7 +94,7 @@ async def test_unreachable_server_shows_message_then_retry_connects(
         await pilot.click("#start-join")
         await wait_for(pilot, lambda: "tried 2 times" in message_text(app), what="2nd try")
         assert "Cannot reach" in message_text(app)
-        await server_on_port(port)
+        await make_server(port=port)
         await pilot.press("enter")  # Enter retries as well
         await joined(pilot)
 
