@@ -70,12 +70,12 @@ class TextHandler:
         hub, dispatch = self.hub, self.server.dispatch
         match cmd.name:
             case "say" | "me":
-                ack, deliveries = hub.say(member, cmd.arg, action=cmd.name == "me")
-                self.say(f"* sent #{ack.seq}\n")
+                _, deliveries = hub.say(member, cmd.arg, action=cmd.name == "me")
+                self.say("* sent\n")
                 dispatch(deliveries)
             case "msg":
-                ack, deliveries = hub.dm(member, cmd.target, cmd.arg)
-                self.say(f"* sent to {deliveries[0].to[0].name} #{ack.seq}\n")
+                _, deliveries = hub.dm(member, cmd.target, cmd.arg)
+                self.say(f"* sent to {deliveries[0].to[0].name}\n")
                 dispatch(deliveries)
             case "nick":
                 dispatch(hub.rename(member, cmd.arg))

@@ -14,6 +14,7 @@ async def test_json_and_text_users_chat(peers, text_peers) -> None:
     assert (await bob.until("ana:")).endswith("ana: hola bob")
 
     await bob.type("hi ana")
-    assert (await bob.text()) == f"* sent #{ack['seq'] + 1}"
+    assert (await bob.text()) == "* sent"
     message = await ana.expect("message")
-    assert (message["from"], message["text"], message["seq"]) == ("bob", "hi ana", ack["seq"] + 1)
+    assert (message["from"], message["text"]) == ("bob", "hi ana")
+    assert message["seq"] > ack["seq"]
