@@ -1,5 +1,137 @@
-"""`python -m bench`: the server benchmarks (see bench/server_bench.py)."""
+"""`python -m bench`: the server benchmarks against the references, side by side.
 
-from bench.server_bench import main
+    python -m bench                 # every scenario, every target
+    python -m bench --quick         # smaller sizes, a smoke run
+    python -m bench fanout idle --targets conexion ngircd
+
+Prints a table (with ratios to the references) and writes
+bench/results/server.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import resource
+import sys
+from pathlib import Path
+
+from . import scenarios
+from .targets import Target, all_targets
+from .wire import wire_for
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def plan(quick: bool) -> list[tuple[str, str, dict[str, object], str]]:
+    """(title, scenario, keyword arguments, targets it applies to)."""
+    q = quick
+    return [
+        (
+            "fanout 10 clients, full speed",
+            "fanout",
+            {"clients": 10, "each": 100 if q else 200, "pace": None},
+            "all",
+        ),
+        (
+            "fanout 100 clients, full speed",
+            "fanout",
+            {"clients": 100, "each": 10 if q else 20, "pace": None},
+            "all",
+        ),
+        (
+            "fanout 300 clients, full speed",
+            "fanout",
+            {"clients": 300, "each": 3 if q else 10, "pace": None},
+            "all",
+        ),
+        (
+            "fanout 100 clients, 5 msg/s each, in step",
+            "fanout",
+            {"clients": 100, "each": 10 if q else 25, "pace": 5.0},
+            "all",
+        ),
+        ("idle 1,000 clients", "idle", {"clients": 500 if q else 1000}, "all"),
+        ("idle 10,000 clients", "idle", {"clients": 2000 if q else 10000}, "all"),
+        ("join storm, 2,000 clients", "join_storm", {"clients": 500 if q else 2000}, "all"),
+        ("slow peer among talkers", "slow_peer", {"messages": 1500 if q else 5000}, "conexion"),
+    ]
+
+
+# Figures worth a ratio; for each, whether higher or lower is better.
+RATIOS = {"deliveries_per_s", "p50_ms", "p99_ms", "join_s", "storm_s", "rss_per_client_kib"}
+
+
+def run_one(target_cls: type[Target], scenario: str, kwargs: dict[str, object]) -> dict[str, float]:
+    async def go() -> dict[str, float]:
+        with target_cls() as target:
+            return await getattr(scenarios, scenario)(target, wire_for(target.wire), **kwargs)
+
+    return asyncio.run(go())
+
+
+def show(value: float) -> str:
+    if math.isnan(value):
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
+
+
+def print_table(report: dict[str, dict[str, dict[str, float]]], targets: list[str]) -> None:
+    refs = [t for t in targets if t != "conexion"] if "conexion" in targets else []
+    head = f"{'scenario / figure':<34}" + "".join(f"{t:>12}" for t in targets)
+    head += "".join(f"{'conexion/' + r[:3]:>14}" for r in refs)
+    print(head)
+    print("-" * len(head))
+    for title, by_target in report.items():
+        print(title)
+        for fig in next(iter(by_target.values())):
+            cells = [by_target[t][fig] if t in by_target else float("nan") for t in targets]
+            row = f"  {fig:<32}" + "".join(f"{show(v):>12}" for v in cells)
+            if fig in RATIOS and "conexion" in by_target:
+                for r in refs:
+                    theirs = by_target.get(r, {}).get(fig)
+                    ratio = by_target["conexion"][fig] / theirs if theirs else float("nan")
+                    row += f"{show(ratio) + 'x':>14}" if not math.isnan(ratio) else " " * 14
+            print(row)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("only", nargs="*", help="scenarios: fanout idle join_storm slow_peer")
+    parser.add_argument("--targets", nargs="*", help="conexion minimal ngircd (default: all)")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    args = parser.parse_args(argv)
+    # Thousands of sockets on each side; the servers inherit this limit.
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    available = {cls.name: cls for cls in all_targets()}
+    if "ngircd" not in available:
+        print(
+            "ngircd is not installed (apt-get install ngircd); measuring without it",
+            file=sys.stderr,
+        )
+    chosen = [t for t in (args.targets or available) if t in available]
+    report: dict[str, dict[str, dict[str, float]]] = {}
+    for title, scenario, kwargs, applies in plan(args.quick):
+        if args.only and scenario not in args.only:
+            continue
+        for name in chosen:
+            if applies in ("all", name):
+                print(f"running: {title} on {name}", file=sys.stderr, flush=True)
+                report.setdefault(title, {})[name] = run_one(available[name], scenario, kwargs)
+    print()
+    print_table(report, chosen)
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / "server.json"
+    out.write_text(json.dumps(report, indent=2))
+    print(f"\nwritten to {out}")
+
 
 main()

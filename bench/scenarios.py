@@ -1,0 +1,219 @@
+"""Benchmark scenarios. Each takes a started target and returns figures; the
+load comes from this process, the server runs in its own."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable
+
+from .targets import Target
+from .wire import Wire
+
+Figures = dict[str, float]
+JOIN_CONCURRENCY = 200  # handshakes in flight at once while connecting many clients
+TIMEOUT = 180.0  # seconds a scenario may wait for deliveries before counting loss
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+def own_cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+async def discard(reader: asyncio.StreamReader) -> None:
+    """Keep reading and drop everything, so the server never sees us as slow."""
+    with contextlib.suppress(ConnectionError):
+        while await reader.read(1 << 16):
+            pass
+
+
+async def join_many(
+    target: Target, wire: Wire, count: int, prefix: str
+) -> tuple[list[tuple[asyncio.StreamReader, asyncio.StreamWriter]], float]:
+    """Join `count` clients (at most JOIN_CONCURRENCY handshakes at once);
+    return them and the seconds it took."""
+    gate = asyncio.Semaphore(JOIN_CONCURRENCY)
+
+    async def one(i: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        async with gate:
+            return await wire.join(target.port, f"{prefix}{i}")
+
+    start = time.perf_counter()
+    conns = await asyncio.gather(*(one(i) for i in range(count)))
+    return list(conns), time.perf_counter() - start
+
+
+async def close_all(conns: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]) -> None:
+    for _, writer in conns:
+        writer.close()
+    for _, writer in conns:
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
+
+async def fanout(
+    target: Target, wire: Wire, clients: int, each: int, pace: float | None
+) -> Figures:
+    """Every client sends `each` messages to the room; all others must get them.
+
+    `pace` is messages per second per client, all senders in step (None: as
+    fast as the sockets take them). Latency: send time written in the message
+    to the moment the receiving chunk was read.
+    """
+    conns, _ = await join_many(target, wire, clients, "u")
+    expected_each = each * (clients - 1)
+    latencies: list[float] = []
+    received = [0] * clients
+    stamp = wire.stamp
+
+    async def read(i: int, reader: asyncio.StreamReader) -> None:
+        pending = b""
+        got = 0
+        while got < expected_each:
+            chunk = await reader.read(1 << 18)
+            if not chunk:
+                break
+            now = time.perf_counter()
+            lines = (pending + chunk).split(b"\n")
+            pending = lines.pop()
+            for line in lines:
+                sent = stamp(line)
+                if sent is not None:
+                    latencies.append(now - sent)
+                    got += 1
+            received[i] = got
+
+    async def send_full(writer: asyncio.StreamWriter) -> None:
+        for n in range(each):
+            writer.write(wire.say(n, repr(time.perf_counter()).encode()))
+            if n % 50 == 49:
+                await writer.drain()
+        await writer.drain()
+
+    async def send_paced() -> None:
+        assert pace is not None
+        start = time.perf_counter()
+        for n in range(each):
+            await asyncio.sleep(max(0.0, start + n / pace - time.perf_counter()))
+            for _, writer in conns:
+                writer.write(wire.say(n, repr(time.perf_counter()).encode()))
+
+    await asyncio.sleep(0.3)  # let join notices settle before the clock starts
+    cpu0, own0 = target.cpu_seconds(), own_cpu_seconds()
+    start = time.perf_counter()
+    readers = [asyncio.create_task(read(i, r)) for i, (r, _) in enumerate(conns)]
+    if pace is None:
+        await asyncio.gather(*(send_full(w) for _, w in conns))
+    else:
+        await send_paced()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(TIMEOUT):
+            await asyncio.gather(*readers)
+    elapsed = time.perf_counter() - start
+    server_cpu, own_cpu = target.cpu_seconds() - cpu0, own_cpu_seconds() - own0
+    for task in readers:
+        task.cancel()
+    await close_all(conns)
+    total = sum(received)
+    return {
+        "deliveries_per_s": total / elapsed,
+        "lost": clients * expected_each - total,
+        "p50_ms": percentile(latencies, 50) * 1000,
+        "p99_ms": percentile(latencies, 99) * 1000,
+        "max_ms": max(latencies, default=float("nan")) * 1000,
+        "server_cpu_s": server_cpu,
+        "generator_cpu_s": own_cpu,
+        "elapsed_s": elapsed,
+    }
+
+
+async def idle(target: Target, wire: Wire, clients: int) -> Figures:
+    """Join `clients` silent users; report join time and server RSS per client."""
+    base = target.rss_bytes()
+    cpu0 = target.cpu_seconds()
+    conns, took = await join_many(target, wire, clients, "idle")
+    drains = [asyncio.create_task(discard(r)) for r, _ in conns]
+    await asyncio.sleep(1.0)  # let every join notice reach its reader
+    rss = target.rss_bytes()
+    cpu = target.cpu_seconds() - cpu0
+    await close_all(conns)
+    for task in drains:
+        task.cancel()
+    return {
+        "join_s": took,
+        "server_rss_mb": rss / 2**20,
+        "rss_per_client_kib": (rss - base) / clients / 1024,
+        "server_cpu_s": cpu,
+    }
+
+
+async def join_storm(target: Target, wire: Wire, clients: int) -> Figures:
+    """Join `clients` at once, every join announced to all already in the room."""
+    cpu0, own0 = target.cpu_seconds(), own_cpu_seconds()
+    conns, took = await join_many(target, wire, clients, "s")
+    cpu, own = target.cpu_seconds() - cpu0, own_cpu_seconds() - own0
+    drains = [asyncio.create_task(discard(r)) for r, _ in conns]
+    await close_all(conns)
+    for task in drains:
+        task.cancel()
+    return {"storm_s": took, "server_cpu_s": cpu, "generator_cpu_s": own}
+
+
+async def slow_peer(target: Target, wire: Wire, messages: int) -> Figures:
+    """One peer never reads while another talks: the server's memory must stay
+    bounded and the talker's round trips unaffected."""
+    stalled_reader, stalled = await asyncio.open_connection("127.0.0.1", target.port)
+    stalled.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    await wire.handshake(stalled_reader, stalled, "stalled")
+    (talk_r, talk_w), (listen_r, _listen_w) = (
+        await wire.join(target.port, "talker"),
+        await wire.join(target.port, "listener"),
+    )
+    base = peak = target.rss_bytes()
+    text = b"x" * 3900  # big lines fill the kernel's megabytes of socket buffer sooner
+    rtts: list[float] = []
+    listener = asyncio.create_task(discard(listen_r))
+    for n in range(messages):
+        t0 = time.perf_counter()
+        talk_w.write(wire.say(n, text))
+        while not (await talk_r.readline()).startswith(b'{"type":"ack"'):
+            pass
+        rtts.append(time.perf_counter() - t0)
+        if n % 100 == 0:
+            peak = max(peak, target.rss_bytes())
+    listener.cancel()
+    dropped = stalled.is_closing() or await _closed(stalled_reader)
+    stalled.close()
+    talk_w.close()
+    return {
+        "stalled_dropped": float(dropped),
+        "talker_rtt_p50_ms": percentile(rtts, 50) * 1000,
+        "talker_rtt_p99_ms": percentile(rtts, 99) * 1000,
+        "server_rss_growth_mb": (peak - base) / 2**20,
+    }
+
+
+async def _closed(reader: asyncio.StreamReader) -> bool:
+    """Whether the server has cut this connection (reads what is left to find out)."""
+    try:
+        async with asyncio.timeout(5):
+            while await reader.read(1 << 20):
+                pass
+    except TimeoutError:
+        return False
+    except ConnectionError:
+        return True
+    return True
+
+
+Scenario = Callable[..., Awaitable[Figures]]

@@ -1,0 +1,76 @@
+"""The load generator's side of each protocol: joining, sending a stamped line,
+and finding the stamp in a received line. Kept minimal so that the generator
+spends its CPU on reading, not parsing."""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+
+STREAM_LIMIT = 1 << 24
+
+
+class Wire(ABC):
+    """One protocol as the generator speaks it."""
+
+    async def join(self, port: int, name: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=STREAM_LIMIT)
+        await self.handshake(reader, writer, name)
+        return reader, writer
+
+    @abstractmethod
+    async def handshake(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str
+    ) -> None:
+        """Register `name` and enter the room; return once the server confirmed."""
+
+    @abstractmethod
+    def say(self, seq: int, text: bytes) -> bytes:
+        """The bytes that post `text` to the room."""
+
+    @abstractmethod
+    def stamp(self, line: bytes) -> float | None:
+        """The send time carried by a relayed chat line, or None for other lines."""
+
+
+class JsonWire(Wire):
+    async def handshake(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str
+    ) -> None:
+        writer.write(b'{"type":"hello","proto":1,"name":"%s"}\n' % name.encode())
+        while not (await reader.readline()).startswith(b'{"type":"welcome"'):
+            pass
+
+    def say(self, seq: int, text: bytes) -> bytes:
+        return b'{"type":"say","id":"%d","text":"%s"}\n' % (seq, text)
+
+    def stamp(self, line: bytes) -> float | None:
+        if not line.startswith(b'{"type":"message"'):
+            return None
+        start = line.index(b'"text":"') + 8
+        return float(line[start : line.index(b'"', start)])
+
+
+class IrcWire(Wire):
+    async def handshake(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str
+    ) -> None:
+        writer.write(b"NICK %s\r\nUSER %s 0 * :%s\r\n" % ((name.encode(),) * 3))
+        while b" 001 " not in await reader.readline():
+            pass
+        writer.write(b"JOIN #general\r\n")
+        while b" 366 " not in await reader.readline():
+            pass
+
+    def say(self, seq: int, text: bytes) -> bytes:
+        return b"PRIVMSG #general :%s\r\n" % text
+
+    def stamp(self, line: bytes) -> float | None:
+        at = line.find(b" PRIVMSG #general :")
+        if at < 0:
+            return None
+        return float(line[at + 19 :].rstrip(b"\r"))
+
+
+def wire_for(kind: str) -> Wire:
+    return IrcWire() if kind == "irc" else JsonWire()
