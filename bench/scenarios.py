@@ -16,6 +16,8 @@ from .wire import Wire
 Figures = dict[str, float]
 JOIN_CONCURRENCY = 200  # handshakes in flight at once while connecting many clients
 TIMEOUT = 180.0  # seconds a scenario may wait for deliveries before counting loss
+CONNECT_ATTEMPTS = 5
+RETRIES = [0]  # connections that had to be retried, reported with the join figures
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -38,19 +40,39 @@ async def discard(reader: asyncio.StreamReader) -> None:
 
 
 async def join_many(
-    target: Target, wire: Wire, count: int, prefix: str
-) -> tuple[list[tuple[asyncio.StreamReader, asyncio.StreamWriter]], float]:
-    """Join `count` clients (at most JOIN_CONCURRENCY handshakes at once);
-    return them and the seconds it took."""
+    target: Target, wire: Wire, count: int, prefix: str, *, drain: bool = False
+) -> tuple[
+    list[tuple[asyncio.StreamReader, asyncio.StreamWriter]], list[asyncio.Task[None]], float
+]:
+    """Join `count` clients (at most JOIN_CONCURRENCY handshakes at once).
+
+    With `drain`, each client keeps reading (and dropping) from the moment it
+    has joined, as a real client would: a server may cut a client whose queue
+    of join notices overflows (ngircd does), and that would measure the
+    generator, not the server. Returns the clients, their drain tasks and the
+    seconds the joins took.
+    """
     gate = asyncio.Semaphore(JOIN_CONCURRENCY)
+    drains: list[asyncio.Task[None]] = []
 
     async def one(i: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         async with gate:
-            return await wire.join(target.port, f"{prefix}{i}")
+            for attempt in range(CONNECT_ATTEMPTS):
+                try:
+                    conn = await wire.join(target.port, f"{prefix}{i}")
+                    break
+                except ConnectionError:  # a full listen backlog resets; a client retries
+                    if attempt == CONNECT_ATTEMPTS - 1:
+                        raise
+                    RETRIES[0] += 1
+        if drain:
+            drains.append(asyncio.create_task(discard(conn[0])))
+        return conn
 
     start = time.perf_counter()
+    RETRIES[0] = 0
     conns = await asyncio.gather(*(one(i) for i in range(count)))
-    return list(conns), time.perf_counter() - start
+    return list(conns), drains, time.perf_counter() - start
 
 
 async def close_all(conns: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]) -> None:
@@ -70,7 +92,7 @@ async def fanout(
     fast as the sockets take them). Latency: send time written in the message
     to the moment the receiving chunk was read.
     """
-    conns, _ = await join_many(target, wire, clients, "u")
+    conns, _, _ = await join_many(target, wire, clients, "u")
     expected_each = each * (clients - 1)
     latencies: list[float] = []
     received = [0] * clients
@@ -141,8 +163,7 @@ async def idle(target: Target, wire: Wire, clients: int) -> Figures:
     """Join `clients` silent users; report join time and server RSS per client."""
     base = target.rss_bytes()
     cpu0 = target.cpu_seconds()
-    conns, took = await join_many(target, wire, clients, "idle")
-    drains = [asyncio.create_task(discard(r)) for r, _ in conns]
+    conns, drains, took = await join_many(target, wire, clients, "idle", drain=True)
     await asyncio.sleep(1.0)  # let every join notice reach its reader
     rss = target.rss_bytes()
     cpu = target.cpu_seconds() - cpu0
@@ -154,19 +175,24 @@ async def idle(target: Target, wire: Wire, clients: int) -> Figures:
         "server_rss_mb": rss / 2**20,
         "rss_per_client_kib": (rss - base) / clients / 1024,
         "server_cpu_s": cpu,
+        "connect_retries": RETRIES[0],
     }
 
 
 async def join_storm(target: Target, wire: Wire, clients: int) -> Figures:
     """Join `clients` at once, every join announced to all already in the room."""
     cpu0, own0 = target.cpu_seconds(), own_cpu_seconds()
-    conns, took = await join_many(target, wire, clients, "s")
+    conns, drains, took = await join_many(target, wire, clients, "s", drain=True)
     cpu, own = target.cpu_seconds() - cpu0, own_cpu_seconds() - own0
-    drains = [asyncio.create_task(discard(r)) for r, _ in conns]
     await close_all(conns)
     for task in drains:
         task.cancel()
-    return {"storm_s": took, "server_cpu_s": cpu, "generator_cpu_s": own}
+    return {
+        "storm_s": took,
+        "server_cpu_s": cpu,
+        "generator_cpu_s": own,
+        "connect_retries": RETRIES[0],
+    }
 
 
 async def slow_peer(target: Target, wire: Wire, messages: int) -> Figures:

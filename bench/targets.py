@@ -132,11 +132,9 @@ class Ngircd(Target):
             self.port = s.getsockname()[1]
         self.conf = Path(self.dir.name) / "ngircd.conf"
         self.conf.write_text(NGIRCD_CONF.format(port=self.port, dir=self.dir.name))
+        self.log = open(Path(self.dir.name) / "ngircd.log", "w")
         self.proc = subprocess.Popen(
-            self.command(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            text=True,
+            self.command(), stdout=self.log, stderr=subprocess.STDOUT, text=True
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -153,6 +151,18 @@ class Ngircd(Target):
 
     def __exit__(self, *exc: object) -> None:
         super().__exit__(*exc)
+        self.log.close()
+        if exc and exc[0] is not None:  # show why ngircd misbehaved before the log goes
+            lines = (Path(self.dir.name) / "ngircd.log").read_text().splitlines()
+            notable = [
+                ln
+                for ln in lines
+                if "going down" not in ln
+                and "closed (in" not in ln
+                and "Accepted connection" not in ln
+                and "registered" not in ln
+            ]
+            print("ngircd log (notable lines):", *notable[-15:], sep="\n", file=sys.stderr)
         self.dir.cleanup()
 
 
