@@ -54,7 +54,9 @@ def plan(quick: bool) -> list[tuple[str, str, dict[str, object], str]]:
             "all",
         ),
         ("idle 1,000 clients", "idle", {"clients": 500 if q else 1000}, "all"),
-        ("idle 10,000 clients", "idle", {"clients": 2000 if q else 10000}, "all"),
+        # ngircd accepts about 18 joins a second here, so 10,000 would take ten
+        # minutes; it is compared at 1,000 and in the join storm instead.
+        ("idle 10,000 clients", "idle", {"clients": 2000 if q else 10000}, "conexion minimal"),
         ("join storm, 2,000 clients", "join_storm", {"clients": 500 if q else 2000}, "all"),
         ("slow peer among talkers", "slow_peer", {"messages": 1500 if q else 5000}, "conexion"),
     ]
@@ -123,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.only and scenario not in args.only:
             continue
         for name in chosen:
-            if applies in ("all", name):
+            if applies == "all" or name in applies.split():
                 print(f"running: {title} on {name}", file=sys.stderr, flush=True)
                 report.setdefault(title, {})[name] = run_one(available[name], scenario, kwargs)
     print()
