@@ -82,6 +82,8 @@ class Conexion(Target):
             "1000000",
             "--max-clients",
             "100000",
+            "--db",
+            ":memory:",
             *self.extra,
         ]
 
