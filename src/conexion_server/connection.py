@@ -141,10 +141,14 @@ class Connection(asyncio.Protocol):
     # -- bytes out ----------------------------------------------------------
 
     def deliver(self, out: Outbound) -> None:
-        """Queue a broadcast in this peer's wire format."""
+        """Queue a broadcast in this peer's wire format. Called by the server
+        once the broadcast may go out (after its commit), so it is not held
+        again here."""
         handler = self.handler
-        if handler is not None:
-            self.send(out.json if handler.json else out.text)
+        if handler is not None and not self.closing:
+            data = out.json if handler.json else out.text
+            if data:
+                self._queue(data)
 
     def send_frame(self, frame: Struct) -> None:
         self.send(encode(frame))

@@ -143,6 +143,11 @@ class ChatServer:
     # -- fan-out --------------------------------------------------------------
 
     def dispatch(self, deliveries: list[Delivery]) -> None:
+        # One held action per fan-out, not one per receiver.
+        if deliveries and not self.defer(lambda: self._dispatch(deliveries)):
+            self._dispatch(deliveries)
+
+    def _dispatch(self, deliveries: list[Delivery]) -> None:
         for delivery in deliveries:
             out = delivery.out
             for member in delivery.to:
