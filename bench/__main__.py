@@ -54,6 +54,12 @@ def plan(quick: bool) -> list[tuple[str, str, dict[str, object], str]]:
             {"clients": 100, "each": 10 if q else 25, "pace": 5.0},
             "all",
         ),
+        (
+            "say->ack, one client, one in flight",
+            "ack_rtt",
+            {"messages": 300 if q else 2000},
+            "all",
+        ),
         ("idle 1,000 clients", "idle", {"clients": 500 if q else 1000}, "all"),
         ("idle 10,000 clients", "idle", {"clients": 2000 if q else 10000}, "all"),
         ("join storm, 2,000 clients", "join_storm", {"clients": 500 if q else 2000}, "all"),
@@ -114,7 +120,9 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("only", nargs="*", help="scenarios: fanout idle join_storm slow_peer")
+    parser.add_argument(
+        "only", nargs="*", help="scenarios: fanout ack_rtt idle join_storm slow_peer"
+    )
     parser.add_argument(
         "--targets", nargs="*", help="conexion conexion-durable minimal ngircd (default: all)"
     )

@@ -154,6 +154,28 @@ async def fanout(
     }
 
 
+async def ack_rtt(target: Target, wire: Wire, messages: int) -> Figures:
+    """One client, one message in flight: the say -> ack round trip alone.
+    On a durable server every message is its own commit (nothing to group
+    with), so this is the price of one fsync."""
+    if not wire.acks:
+        return {"ack_p50_ms": float("nan"), "ack_p99_ms": float("nan")}
+    reader, writer = await wire.join(target.port, "pinger")
+    rtts: list[float] = []
+    for n in range(messages):
+        t0 = time.perf_counter()
+        writer.write(wire.say(n, b"x"))
+        while wire.ack(await reader.readline()) is None:
+            pass
+        rtts.append(time.perf_counter() - t0)
+    writer.close()
+    return {
+        "ack_p50_ms": percentile(rtts, 50) * 1000,
+        "ack_p99_ms": percentile(rtts, 99) * 1000,
+        "acks_per_s": messages / sum(rtts),
+    }
+
+
 async def idle(target: Target, wire: Wire, clients: int) -> Figures:
     """Join `clients` silent users; report join time and server RSS per client."""
     base = target.rss_bytes()
