@@ -423,3 +423,85 @@ async def test_sigkill_under_flood_loses_no_ack_and_resends_are_not_doubled(
         async with asyncio.timeout(PROCESS_WAIT):
             _, err = await proc.communicate()
         assert proc.returncode == 0, err
+
+
+# -- failures while running, and the CLI's defaults ---------------------------------------
+
+
+async def test_a_failed_commit_sends_nothing_held_and_fails_the_server(
+    make_server, connect, tmp_path
+) -> None:
+    server = await make_server(db=str(tmp_path / "h.db"), rate=1000.0, burst=1000)
+    ana = await connect(server, "ana")
+    bob = await connect(server, "bob")
+    await ana.expect("joined")
+    store = server.hub.store
+
+    def broken(batch: object) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    store.write = broken  # type: ignore[method-assign]
+    await ana.send(type="say", id="k1", text="never stored")
+    async with asyncio.timeout(PROCESS_WAIT):
+        await server.failed.wait()
+    assert isinstance(server.failure, sqlite3.OperationalError)
+    # Neither the ack nor the relay went out: the message is not on disk.
+    assert await ana.silent(0.2)
+    assert await bob.silent(0.2)
+
+
+async def test_default_database_is_created_in_the_user_data_folder(tmp_path: Path) -> None:
+    env = {"CONEXION_DB": "", "XDG_DATA_HOME": str(tmp_path / "data"), "HOME": str(tmp_path)}
+    proc = await run(*server_command(), "--port", "0", env=env)
+    try:
+        port = await wait_listening(proc)
+        peer = await JsonPeer.connect(port)
+        try:
+            await peer.hello("ana")
+            assert (await peer.say("kept"))["type"] == "ack"
+        finally:
+            await peer.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(PROCESS_WAIT):
+            await proc.communicate()
+    assert proc.returncode == 0
+    db = tmp_path / "data" / "conexion" / "history.db"
+    with contextlib.closing(sqlite3.connect(db)) as check:
+        assert check.execute("SELECT text FROM messages").fetchall() == [("kept",)]
+
+
+def test_cli_retention_and_db_options_reach_the_config(tmp_path: Path) -> None:
+    from conexion_server.cli import build_parser, config_from_args
+
+    path = str(tmp_path / "x.db")
+    args = build_parser().parse_args(["--db", path, "--keep-days", "2.5", "--keep-messages", "9"])
+    config = config_from_args(args)
+    assert (config.db, config.keep_days, config.keep_messages) == (path, 2.5, 9)
+    memory = config_from_args(build_parser().parse_args(["--db", ":memory:"]))
+    assert (memory.db, memory.keep_days, memory.keep_messages) == (":memory:", None, None)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--keep-messages", "0"])
+
+
+async def test_cli_keep_messages_prunes_at_start(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    store = open_store(path)
+    for seq in range(1, 21):
+        store.append(msg(seq, f"m{seq}"))
+    store.flush()
+    store.close()
+    proc = await run(*server_command(), "--port", "0", "--db", str(path), "--keep-messages", "5")
+    try:
+        port = await wait_listening(proc)
+        peer = await JsonPeer.connect(port)
+        try:
+            welcome = await peer.hello("ana")
+            assert [m["text"] for m in welcome["history"]] == [f"m{i}" for i in range(16, 21)]
+            assert (await peer.say("next"))["seq"] == 21
+        finally:
+            await peer.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(PROCESS_WAIT):
+            await proc.communicate()
