@@ -15,7 +15,7 @@ from .connection import Connection
 from .hub import Delivery, Hub, Outbound
 from .protocol import Shutdown
 from .sqlite_store import Retention, SqliteStore, StoreError
-from .store import Store
+from .store import DurableStore, Store
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class CommitGate:
     in `seq` order.
     """
 
-    def __init__(self, store: SqliteStore, on_failure: Callable[[BaseException], None]) -> None:
+    def __init__(self, store: DurableStore, on_failure: Callable[[BaseException], None]) -> None:
         self.store = store
         self._held: deque[tuple[int, Callable[[], None]]] = deque()
         self._committed = store.last_seq()
@@ -108,7 +108,9 @@ class ChatServer:
         self.hub = hub or Hub(self.config.hub, open_store(self.config))
         store = self.hub.store
         self.gate: CommitGate | None = (
-            CommitGate(store, self._commit_failed) if isinstance(store, SqliteStore) else None
+            CommitGate(store, self._commit_failed)  # type: ignore[arg-type]
+            if store.durable
+            else None
         )
         self.failure: BaseException | None = None
         self.failed = asyncio.Event()

@@ -69,6 +69,29 @@ class Store(Protocol):
     def recall(self, key: tuple[str, str], now: float) -> Receipt | None: ...
 
 
+class Batch(Protocol):
+    @property
+    def last_seq(self) -> int: ...
+
+
+class DurableStore(Store, Protocol):
+    """A store whose appends are only safe once committed: the I/O layer
+    takes a batch on the event loop, writes it on a writer thread, and marks
+    it done back on the loop (see `server.CommitGate`)."""
+
+    path: object
+
+    def has_pending(self) -> bool: ...
+
+    def take_batch(self) -> Batch: ...
+
+    def write(self, batch: Batch) -> None: ...
+
+    def done(self, batch: Batch) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class MemoryStore:
     """The last `history_size` messages and every send id for `id_ttl` seconds.
 
