@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import signal
 import sqlite3
@@ -299,6 +300,7 @@ class Sender:
         self.flowing = flowing or asyncio.Event()
         self.sent: dict[str, str] = {}  # id -> text
         self.acked: dict[str, int] = {}  # id -> seq
+        self.seen: dict[int, str] = {}  # seq -> text of what others' relays showed us
 
     async def flood(self, port: int, window: int = 64) -> None:
         peer = await JsonPeer.connect(port)
@@ -319,6 +321,8 @@ class Sender:
                     in_flight -= 1
                     if len(self.acked) >= ACKS_BEFORE_KILL:
                         self.flowing.set()
+                elif frame["type"] == "message":
+                    self.seen[frame["seq"]] = frame["text"]
         except (ConnectionError, EOFError, ValueError):
             return  # the server was killed mid-stream
         finally:
@@ -401,6 +405,10 @@ async def test_sigkill_under_flood_loses_no_ack_and_resends_are_not_doubled(
             for id, seq in s.acked.items():
                 assert by_seq[seq]["text"] == s.sent[id], f"acked {id} missing or wrong"
         assert len([m for m in history if m["text"] in texts]) == len(texts)
+        # Nobody was shown a message that the crash lost.
+        for s in senders:
+            for seq, text in s.seen.items():
+                assert by_seq[seq]["text"] == text, f"relayed seq {seq} missing"
 
         # Everyone resends everything: the acked ones get their old seq, the
         # rest are stored now, and nothing is stored twice.
@@ -505,3 +513,29 @@ async def test_cli_keep_messages_prunes_at_start(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         async with asyncio.timeout(PROCESS_WAIT):
             await proc.communicate()
+
+
+async def test_bye_right_after_says_still_gets_the_acks(make_server, connect, tmp_path) -> None:
+    server = await make_server(db=str(tmp_path / "h.db"), rate=1000.0, burst=1000)
+    ana = await connect(server, "ana")
+    lines = [
+        json.dumps({"type": "say", "id": f"k{i}", "text": f"m{i}"}).encode() + b"\n"
+        for i in range(5)
+    ]
+    await ana.send_raw(b"".join(lines) + b'{"type":"bye"}\n')
+    acks = [await ana.expect("ack") for _ in range(5)]
+    assert [a["id"] for a in acks] == [f"k{i}" for i in range(5)]
+    assert await ana.closed()
+
+
+async def test_text_exit_right_after_a_line_still_confirms_it(
+    make_server, connect, tmp_path
+) -> None:
+    server = await make_server(db=str(tmp_path / "h.db"), rate=1000.0, burst=1000)
+    bob = await connect(server, "bob", text=True)
+    await bob.send_raw(b"last words\n/exit\n")
+    assert await bob.until("* sent") == "* sent"
+    assert await bob.text() == "* bye"
+    assert await bob.closed()
+    store = server.hub.store
+    assert [m.text for m in store.recent("general", 10)] == ["last words"]
