@@ -539,3 +539,32 @@ async def test_text_exit_right_after_a_line_still_confirms_it(
     assert await bob.closed()
     store = server.hub.store
     assert [m.text for m in store.recent("general", 10)] == ["last words"]
+
+
+async def test_serve_ends_with_a_store_error_when_a_commit_fails(tmp_path, monkeypatch) -> None:
+    from conexion_server.config import ServerConfig
+    from conexion_server.server import serve
+
+    def broken(self: SqliteStore, batch: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(SqliteStore, "write", broken)
+    config = ServerConfig(host="127.0.0.1", port=0, db=str(tmp_path / "h.db"))
+    talkers: list[asyncio.Task[None]] = []
+
+    async def talk(port: int) -> None:
+        peer = await JsonPeer.connect(port)
+        try:
+            await peer.hello("ana")
+            await peer.send(type="say", id="k1", text="lost")
+            await peer.closed()
+        finally:
+            await peer.close()
+
+    def ready(server) -> None:  # type: ignore[no-untyped-def]
+        talkers.append(asyncio.create_task(talk(server.port)))
+
+    with pytest.raises(StoreError, match="cannot commit: database or disk is full"):
+        async with asyncio.timeout(PROCESS_WAIT):
+            await serve(config, ready)
+    await asyncio.gather(*talkers)
