@@ -78,3 +78,27 @@ async def test_prepending_keeps_the_same_line_at_the_top_of_the_view(make_server
         await pilot.pause()
         assert log.scroll_y == 17
         assert log_lines(app)[int(log.scroll_y)] == top_before
+
+
+async def test_stored_dms_show_in_the_welcome_history_both_ways(make_server, connect, tmp_path):
+    server = await make_server(db=str(tmp_path / "h.db"), rate=1000.0, burst=1000)
+    bob: JsonPeer = await connect(server, "bob")
+    ana: JsonPeer = await connect(server, "ana")
+    await bob.send(type="dm", id="d1", to="ana", text="psst")
+    await bob.expect("ack")
+    await ana.expect("dm")
+    await ana.send(type="dm", id="d2", to="bob", text="got it")
+    await ana.expect("ack")
+    await bob.expect("dm")
+    await bob.send(type="dm", id="d3", to="bob", text="note to self")  # not ana's
+    await bob.expect("ack")
+    await bob.expect("dm")
+    await ana.close()
+    await bob.expect("left")  # the name is free again before the app takes it
+
+    app = make_app(server.port)
+    async with running(app) as pilot:
+        await joined(pilot)
+        assert has_line(app, "← bob: psst")
+        assert has_line(app, "→ bob: got it")
+        assert not has_line(app, "note to self")
