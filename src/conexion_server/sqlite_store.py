@@ -200,12 +200,14 @@ class SqliteStore:
 
     def _load_ids(self) -> None:
         wall, mono = self._wallclock(), self._clock()
+        # The newest `max_ids`, inserted oldest first: the order `remember`
+        # keeps, so the purge there finds expired ids at the front.
         rows = self._writer.execute(
             "SELECT sender_key, id, seq, ts, expires FROM sent_ids"
-            " WHERE expires > ? ORDER BY expires LIMIT ?",
+            " WHERE expires > ? ORDER BY expires DESC LIMIT ?",
             (wall, self._max_ids),
-        )
-        for sender_key, id, seq, ts, expires in rows:
+        ).fetchall()
+        for sender_key, id, seq, ts, expires in reversed(rows):
             self._ids[(sender_key, id)] = (mono + (expires - wall), Receipt(seq, ts))
 
     def _explain(self, exc: sqlite3.DatabaseError) -> str:

@@ -70,6 +70,24 @@ def test_reopened_store_continues_seq_and_remembers_ids_and_history(tmp_path: Pa
         again.close()
 
 
+def test_reopened_store_keeps_the_newest_ids_when_over_max_ids(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    mono, wall = Wall(0.0), Wall()
+    store = open_store(path, clock=mono, wallclock=wall, max_ids=1000)
+    for n in range(10):
+        mono.now = float(n)
+        wall.now += 1.0
+        store.remember(("ana", f"k{n}"), Receipt(n, "t"), now=mono())
+    store.flush()
+    store.close()
+    again = open_store(path, clock=mono, wallclock=wall, max_ids=3)
+    try:
+        known = [n for n in range(10) if again.recall(("ana", f"k{n}"), now=mono()) is not None]
+        assert known == [7, 8, 9]
+    finally:
+        again.close()
+
+
 def test_reads_see_appended_but_uncommitted_messages_once(tmp_path: Path) -> None:
     store = open_store(tmp_path / "h.db")
     try:
