@@ -65,24 +65,31 @@ class CommitGate:
                 batch = store.take_batch()
                 try:
                     await asyncio.to_thread(store.write, batch)
+                except Exception as exc:  # disk full, I/O error: stop acking at all
+                    self._fail(exc)
+                    return
                 finally:
                     store.done(batch)
                 self._committed = max(self._committed, batch.last_seq)
                 self._release()
-        except Exception as exc:  # disk full, I/O error: stop acking at all
-            log.critical("cannot commit to %s: %s", store.path, exc)
-            self.failed = exc
-            self._held.clear()
-            self._on_failure(exc)
         finally:
             self._task = None
-        self._release()
+
+    def _fail(self, exc: Exception) -> None:
+        log.critical("cannot commit to %s: %s", self.store.path, exc)
+        self.failed = exc
+        self._held.clear()
+        self._on_failure(exc)
 
     def _release(self) -> None:
         held = self._held
         while held and held[0][0] <= self._committed:
             _, action = held.popleft()
-            action()
+            try:
+                action()
+            except Exception:
+                # One peer's broken send must not hold back everyone else's.
+                log.exception("a held send failed")
 
     async def drain(self) -> None:
         """Commit what is pending and run what is held (shutdown)."""
