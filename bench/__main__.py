@@ -3,6 +3,7 @@
     python -m bench                 # every scenario, every target
     python -m bench --quick         # smaller sizes, a smoke run
     python -m bench fanout idle --targets conexion ngircd
+    python -m bench fanout --targets conexion conexion-durable   # the cost of durable acks
 
 Prints a table (with ratios to the references) and writes
 bench/results/server.json.
@@ -53,6 +54,12 @@ def plan(quick: bool) -> list[tuple[str, str, dict[str, object], str]]:
             {"clients": 100, "each": 10 if q else 25, "pace": 5.0},
             "all",
         ),
+        (
+            "say->ack, one client, one in flight",
+            "ack_rtt",
+            {"messages": 300 if q else 2000},
+            "all",
+        ),
         ("idle 1,000 clients", "idle", {"clients": 500 if q else 1000}, "all"),
         # ngircd accepts about 18 joins a second here, so 10,000 would take ten
         # minutes; it is compared at 1,000 and in the join storm instead.
@@ -63,7 +70,17 @@ def plan(quick: bool) -> list[tuple[str, str, dict[str, object], str]]:
 
 
 # Figures worth a ratio; for each, whether higher or lower is better.
-RATIOS = {"deliveries_per_s", "p50_ms", "p99_ms", "join_s", "storm_s", "rss_per_client_kib"}
+RATIOS = {
+    "deliveries_per_s",
+    "messages_per_s",
+    "p50_ms",
+    "p99_ms",
+    "ack_p50_ms",
+    "ack_p99_ms",
+    "join_s",
+    "storm_s",
+    "rss_per_client_kib",
+}
 
 
 def run_one(target_cls: type[Target], scenario: str, kwargs: dict[str, object]) -> dict[str, float]:
@@ -105,8 +122,12 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("only", nargs="*", help="scenarios: fanout idle join_storm slow_peer")
-    parser.add_argument("--targets", nargs="*", help="conexion minimal ngircd (default: all)")
+    parser.add_argument(
+        "only", nargs="*", help="scenarios: fanout ack_rtt idle join_storm slow_peer"
+    )
+    parser.add_argument(
+        "--targets", nargs="*", help="conexion conexion-durable minimal ngircd (default: all)"
+    )
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     args = parser.parse_args(argv)
     # Thousands of sockets on each side; the servers inherit this limit.

@@ -90,18 +90,24 @@ async def fanout(
 
     `pace` is messages per second per client, all senders in step (None: as
     fast as the sockets take them). Latency: send time written in the message
-    to the moment the receiving chunk was read.
+    to the moment the receiving chunk was read. Ack latency (JSON targets):
+    the send to the moment its `ack` was read by the sender, which for a
+    durable server includes the commit.
     """
     conns, _, _ = await join_many(target, wire, clients, "u")
     expected_each = each * (clients - 1)
     latencies: list[float] = []
+    ack_latencies: list[float] = []
     received = [0] * clients
-    stamp = wire.stamp
+    stamp, ack_of = wire.stamp, wire.ack
+    acks_each = each if wire.acks else 0
+    sent_at: list[list[float]] = [[0.0] * each for _ in range(clients)]
 
     async def read(i: int, reader: asyncio.StreamReader) -> None:
         pending = b""
-        got = 0
-        while got < expected_each:
+        got = acked = 0
+        mine = sent_at[i]
+        while got < expected_each or acked < acks_each:
             chunk = await reader.read(1 << 18)
             if not chunk:
                 break
@@ -113,11 +119,18 @@ async def fanout(
                 if sent is not None:
                     latencies.append(now - sent)
                     got += 1
+                    continue
+                n = ack_of(line)
+                if n is not None:
+                    ack_latencies.append(now - mine[n])
+                    acked += 1
             received[i] = got
 
-    async def send_full(writer: asyncio.StreamWriter) -> None:
+    async def send_full(i: int, writer: asyncio.StreamWriter) -> None:
+        mine = sent_at[i]
         for n in range(each):
-            writer.write(wire.say(n, repr(time.perf_counter()).encode()))
+            mine[n] = now = time.perf_counter()
+            writer.write(wire.say(n, repr(now).encode()))
             if n % 50 == 49:
                 await writer.drain()
         await writer.drain()
@@ -127,15 +140,16 @@ async def fanout(
         start = time.perf_counter()
         for n in range(each):
             await asyncio.sleep(max(0.0, start + n / pace - time.perf_counter()))
-            for _, writer in conns:
-                writer.write(wire.say(n, repr(time.perf_counter()).encode()))
+            for i, (_, writer) in enumerate(conns):
+                sent_at[i][n] = now = time.perf_counter()
+                writer.write(wire.say(n, repr(now).encode()))
 
     await asyncio.sleep(0.3)  # let join notices settle before the clock starts
     cpu0, own0 = target.cpu_seconds(), own_cpu_seconds()
     start = time.perf_counter()
     readers = [asyncio.create_task(read(i, r)) for i, (r, _) in enumerate(conns)]
     if pace is None:
-        await asyncio.gather(*(send_full(w) for _, w in conns))
+        await asyncio.gather(*(send_full(i, w) for i, (_, w) in enumerate(conns)))
     else:
         await send_paced()
     with contextlib.suppress(TimeoutError):
@@ -153,9 +167,34 @@ async def fanout(
         "p50_ms": percentile(latencies, 50) * 1000,
         "p99_ms": percentile(latencies, 99) * 1000,
         "max_ms": max(latencies, default=float("nan")) * 1000,
+        "messages_per_s": clients * each / elapsed,
+        "ack_p50_ms": percentile(ack_latencies, 50) * 1000,
+        "ack_p99_ms": percentile(ack_latencies, 99) * 1000,
         "server_cpu_s": server_cpu,
         "generator_cpu_s": own_cpu,
         "elapsed_s": elapsed,
+    }
+
+
+async def ack_rtt(target: Target, wire: Wire, messages: int) -> Figures:
+    """One client, one message in flight: the say -> ack round trip alone.
+    On a durable server every message is its own commit (nothing to group
+    with), so this is the price of one fsync."""
+    if not wire.acks:
+        return {"ack_p50_ms": float("nan"), "ack_p99_ms": float("nan")}
+    reader, writer = await wire.join(target.port, "pinger")
+    rtts: list[float] = []
+    for n in range(messages):
+        t0 = time.perf_counter()
+        writer.write(wire.say(n, b"x"))
+        while wire.ack(await reader.readline()) is None:
+            pass
+        rtts.append(time.perf_counter() - t0)
+    writer.close()
+    return {
+        "ack_p50_ms": percentile(rtts, 50) * 1000,
+        "ack_p99_ms": percentile(rtts, 99) * 1000,
+        "acks_per_s": messages / sum(rtts),
     }
 
 

@@ -82,8 +82,25 @@ class Conexion(Target):
             "1000000",
             "--max-clients",
             "100000",
+            "--db",
+            ":memory:",
             *self.extra,
         ]
+
+
+class ConexionDurable(Conexion):
+    """Conexion with durable history: a SQLite file in a temporary folder, so
+    every ack waits for a (group) commit."""
+
+    name = "conexion-durable"
+
+    def __init__(self) -> None:
+        self.dir = tempfile.TemporaryDirectory(prefix="bench-conexion-db-")
+        super().__init__("--db", str(Path(self.dir.name) / "history.db"))
+
+    def __exit__(self, *exc: object) -> None:
+        super().__exit__(*exc)
+        self.dir.cleanup()
 
 
 class MinimalRelay(Target):
@@ -167,7 +184,7 @@ class Ngircd(Target):
 
 
 def all_targets() -> list[type[Target]]:
-    targets: list[type[Target]] = [Conexion, MinimalRelay]
+    targets: list[type[Target]] = [Conexion, ConexionDurable, MinimalRelay]
     if Ngircd.available():
         targets.append(Ngircd)
     return targets

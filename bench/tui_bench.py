@@ -149,7 +149,18 @@ async def bench_log_widget(count: int) -> dict[str, str]:
 def start_server(*args: str) -> tuple[subprocess.Popen[str], int]:
     """conexion-server in its own process, on a free port."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "conexion_server", "--port", "0", "--log-level", "warning", *args],
+        [
+            sys.executable,
+            "-m",
+            "conexion_server",
+            "--port",
+            "0",
+            "--db",
+            ":memory:",
+            "--log-level",
+            "warning",
+            *args,
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )

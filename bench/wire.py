@@ -32,6 +32,12 @@ class Wire(ABC):
     def stamp(self, line: bytes) -> float | None:
         """The send time carried by a relayed chat line, or None for other lines."""
 
+    acks = False  # whether the server confirms each send (so ack latency means something)
+
+    def ack(self, line: bytes) -> int | None:
+        """The `seq` argument of the send this line acknowledges, or None."""
+        return None
+
 
 class JsonWire(Wire):
     async def handshake(
@@ -41,8 +47,16 @@ class JsonWire(Wire):
         while not (await reader.readline()).startswith(b'{"type":"welcome"'):
             pass
 
+    acks = True
+
     def say(self, seq: int, text: bytes) -> bytes:
         return b'{"type":"say","id":"%d","text":"%s"}\n' % (seq, text)
+
+    def ack(self, line: bytes) -> int | None:
+        if not line.startswith(b'{"type":"ack"'):
+            return None
+        start = line.index(b'"id":"') + 6
+        return int(line[start : line.index(b'"', start)])
 
     def stamp(self, line: bytes) -> float | None:
         if not line.startswith(b'{"type":"message"'):

@@ -8,13 +8,24 @@ import errno
 import logging
 import os
 import sys
+from pathlib import Path
+
+import platformdirs
 
 from . import SERVER_ID
 from .config import DEFAULT_HOST, DEFAULT_PORT, ServerConfig
 from .hub import HubConfig
 from .server import ChatServer, serve
+from .sqlite_store import StoreError
 
 EXIT_CANNOT_LISTEN = 1
+EXIT_BAD_DATABASE = 3
+MEMORY_DB = ":memory:"
+
+
+def default_db() -> str:
+    """history.db in the platform's user data folder (~/.local/share/conexion on Linux)."""
+    return str(platformdirs.user_data_path("conexion") / "history.db")
 
 
 def _positive_int(text: str) -> int:
@@ -105,6 +116,25 @@ def build_parser() -> argparse.ArgumentParser:
         default=srv.max_output,
         help="bytes queued for one client before it is dropped as slow",
     )
+    p.add_argument(
+        "--db",
+        default=os.environ.get("CONEXION_DB") or None,
+        metavar="PATH",
+        help=f"SQLite file for the message history (env CONEXION_DB; default {default_db()}); "
+        f"{MEMORY_DB} keeps it in memory and loses it on exit",
+    )
+    p.add_argument(
+        "--keep-days",
+        type=_positive_float,
+        default=None,
+        help="delete stored messages older than this many days (default: keep them all)",
+    )
+    p.add_argument(
+        "--keep-messages",
+        type=_positive_int,
+        default=None,
+        help="keep only the newest N stored messages (default: keep them all)",
+    )
     p.add_argument("--motd", default=None, help="message of the day, sent on join")
     p.add_argument(
         "--log-level",
@@ -132,6 +162,9 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         ping_after=args.ping_after,
         idle_timeout=max(args.idle_timeout, args.ping_after),
         max_output=args.max_output,
+        db=args.db or default_db(),
+        keep_days=args.keep_days,
+        keep_messages=args.keep_messages,
     )
 
 
@@ -143,6 +176,13 @@ def main(argv: list[str] | None = None) -> int:
         datefmt="%H:%M:%S",
     )
     config = config_from_args(args)
+    if config.db != MEMORY_DB:
+        # The default folder may not exist yet: `make run` needs no setup.
+        try:
+            Path(config.db).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            print(f"conexion-server: cannot use database {config.db}: {exc}", file=sys.stderr)
+            return EXIT_BAD_DATABASE
 
     def ready(server: ChatServer) -> None:
         for host, port in server.addresses:
@@ -151,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         asyncio.run(serve(config, ready))
+    except StoreError as exc:
+        print(f"conexion-server: database error: {exc}", file=sys.stderr)
+        return EXIT_BAD_DATABASE
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             reason = "address already in use (is another server running?)"

@@ -22,3 +22,9 @@ class ServerConfig:
     max_frame: int = MAX_CLIENT_FRAME
     max_bad_frames: int = 20  # bad frames in a row before the server closes
     shutdown_grace: float = 5.0  # seconds to flush goodbyes on SIGINT/SIGTERM
+    # History on disk: a SQLite file, or None / ":memory:" for a throwaway
+    # in-memory store (the default here, so tests stay fast; the CLI's
+    # default is a file in the user data folder).
+    db: str | None = None
+    keep_days: float | None = None  # retention: delete messages older than this
+    keep_messages: int | None = None  # retention: keep only the newest N

@@ -50,6 +50,7 @@ class Connection(asyncio.Protocol):
         self.member: Member | None = None
         self.peer = "?"
         self.closing = False
+        self.ending = False  # a close is held behind a commit; read no more
         self.reason = LeftReason.LOST
         self._out: list[bytes] = []
         self._out_size = 0
@@ -77,7 +78,7 @@ class Connection(asyncio.Protocol):
         self._arm_timer(self.config.idle_timeout)
 
     def data_received(self, data: bytes) -> None:
-        if self.closing:
+        if self.closing or self.ending:
             return
         self.last_heard = self.loop.time()
         if self._pinged:
@@ -130,17 +131,24 @@ class Connection(asyncio.Protocol):
         handler = self.handler
         assert handler is not None or not lines
         for line in lines:
-            if self.closing:
-                return
+            if self.closing or self.ending:
+                break
             handler.handle(line)  # type: ignore[union-attr]
+        if self.server.gate is not None:
+            # Even a send whose answer had nowhere to go must get committed.
+            self.server.gate.kick()
 
     # -- bytes out ----------------------------------------------------------
 
     def deliver(self, out: Outbound) -> None:
-        """Queue a broadcast in this peer's wire format."""
+        """Queue a broadcast in this peer's wire format. Called by the server
+        once the broadcast may go out (after its commit), so it is not held
+        again here."""
         handler = self.handler
-        if handler is not None:
-            self.send(out.json if handler.json else out.text)
+        if handler is not None and not self.closing:
+            data = out.json if handler.json else out.text
+            if data:
+                self._queue(data)
 
     def send_frame(self, frame: Struct) -> None:
         self.send(encode(frame))
@@ -159,8 +167,16 @@ class Connection(asyncio.Protocol):
         return self._out_size + buffered
 
     def send(self, data: bytes) -> None:
-        """Queue bytes; they are written together at the end of this loop turn."""
+        """Queue bytes; they are written together at the end of this loop turn,
+        or, while a commit is pending, once it is done."""
         if self.closing or not data:
+            return
+        if self.server.defer(lambda: self._queue(data)):
+            return
+        self._queue(data)
+
+    def _queue(self, data: bytes) -> None:
+        if self.closing:
             return
         assert self.transport is not None
         if not self._out:
@@ -181,10 +197,23 @@ class Connection(asyncio.Protocol):
     # -- lifecycle ------------------------------------------------------------
 
     def close(self, reason: LeftReason, final: bytes = b"") -> None:
-        """Leave the chat now, flush what is queued (and `final`), then close."""
+        """Leave the chat, flush what is queued (and `final`), then close.
+
+        While a commit is pending the whole close waits for it, so that the
+        acks held for this peer still go out before the connection ends.
+        """
+        if self.closing or self.ending:
+            return
+        if self.server.defer(lambda: self._close(reason, final)):
+            self.ending = True
+            return
+        self._close(reason, final)
+
+    def _close(self, reason: LeftReason, final: bytes) -> None:
         if self.closing:
             return
-        self.send(final)
+        if final:
+            self._queue(final)  # not `send`: this runs in order, already released
         self.flush()
         self.closing = True
         self.reason = reason

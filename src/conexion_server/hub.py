@@ -142,9 +142,13 @@ class Hub:
     def who(self, room: str = DEFAULT_ROOM) -> Users:
         return Users(room=self._room(room), users=self.names())
 
-    def history(self, room: str, before: int | None, limit: int) -> HistoryReply:
+    def history(
+        self, room: str, before: int | None, limit: int, member: Member | None = None
+    ) -> HistoryReply:
+        """Room messages before `before`, plus `member`'s own DMs, oldest first."""
         room = self._room(room)
-        return HistoryReply(room=room, messages=self.store.before(room, before, limit))
+        viewer = member.key if member is not None else None
+        return HistoryReply(room=room, messages=self.store.before(room, before, limit, viewer))
 
     def find(self, name: str) -> Member | None:
         return self.members.get(name_key(name))
@@ -169,7 +173,7 @@ class Hub:
             server=SERVER_ID,
             users=self.names(),
             rooms=[DEFAULT_ROOM],
-            history=self.store.recent(DEFAULT_ROOM, self.config.welcome_history),
+            history=self.store.recent(DEFAULT_ROOM, self.config.welcome_history, key),
             motd=self.config.motd or UNSET,
         )
         event = Joined(name=name, ts=self._now(), room=DEFAULT_ROOM)
@@ -241,6 +245,7 @@ class Hub:
         text = self._admit(member, text, id)
         seq, ts = self._stamp()
         frame = DirectMessage(seq=seq, ts=ts, from_=member.name, to=target.name, text=text)
+        self.store.append(frame)
         self._remember(member, id, seq, ts)
         return Ack(id=id or "", seq=seq, ts=ts), [Delivery(Outbound(frame), [target])]
 

@@ -214,7 +214,8 @@ class Welcome(Struct, tag="welcome", **_FRAME_CONFIG):
     server: str
     users: list[str]
     rooms: list[str]
-    history: list[Message]
+    # Room messages, and the reader's own DMs (sent or received), oldest first.
+    history: list[Message | DirectMessage]
     motd: str | UnsetType = UNSET
 
 
@@ -260,7 +261,7 @@ class Users(Struct, tag="users", **_FRAME_CONFIG):
 
 class HistoryReply(Struct, tag="history", **_FRAME_CONFIG):
     room: str
-    messages: list[Message]
+    messages: list[Message | DirectMessage]
 
 
 class Error(Struct, tag="error", **_FRAME_CONFIG):

@@ -112,7 +112,7 @@ class JsonHandler:
                 hub.who(room)  # validates the room; leaving general changes nothing
             case History(room=room, before=before, limit=limit):
                 start = before if isinstance(before, int) else None
-                conn.send_frame(hub.history(room, start, limit))
+                conn.send_frame(hub.history(room, start, limit, member))
 
     def hello(self, hello: Hello) -> None:
         conn = self.conn

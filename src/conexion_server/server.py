@@ -7,20 +7,120 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections import deque
 from collections.abc import Callable
 
 from .config import ServerConfig
 from .connection import Connection
 from .hub import Delivery, Hub, Outbound
 from .protocol import Shutdown
+from .sqlite_store import Retention, SqliteStore, StoreError
+from .store import DurableStore, Store
 
 log = logging.getLogger(__name__)
+
+
+class CommitGate:
+    """Holds back every byte the server sends until what was stored before it
+    is committed, so an `ack`, a relayed message, a `welcome` or a `history`
+    reply never shows something a crash could still lose.
+
+    Group commit: everything appended while one transaction is being written
+    goes into the next one, so there is one fsync per batch, never one per
+    message, and none on the event loop (the writer is a thread). Held
+    actions run in the order they were held, which keeps each peer's frames
+    in `seq` order.
+    """
+
+    def __init__(self, store: DurableStore, on_failure: Callable[[BaseException], None]) -> None:
+        self.store = store
+        self._held: deque[tuple[int, Callable[[], None]]] = deque()
+        self._committed = store.last_seq()
+        self._task: asyncio.Task[None] | None = None
+        self._on_failure = on_failure
+        self.failed: BaseException | None = None
+
+    @property
+    def holding(self) -> bool:
+        return bool(self._held) or self.store.last_seq() > self._committed
+
+    def defer(self, action: Callable[[], None]) -> None:
+        """Run `action` once everything stored so far is committed."""
+        if self.failed is not None:
+            return  # nothing more goes out after a failed commit
+        self._held.append((self.store.last_seq(), action))
+        self.kick()
+
+    def kick(self) -> None:
+        if self._task is None and self.store.has_pending() and self.failed is None:
+            self._task = asyncio.get_running_loop().create_task(self._commit_loop())
+
+    async def _commit_loop(self) -> None:
+        store = self.store
+        try:
+            # Yield once so that everything accepted in this loop turn (all the
+            # lines of every peer that was readable) lands in the same batch.
+            await asyncio.sleep(0)
+            while store.has_pending():
+                batch = store.take_batch()
+                try:
+                    await asyncio.to_thread(store.write, batch)
+                except Exception as exc:  # disk full, I/O error: stop acking at all
+                    self._fail(exc)
+                    return
+                finally:
+                    store.done(batch)
+                self._committed = max(self._committed, batch.last_seq)
+                self._release()
+        finally:
+            self._task = None
+
+    def _fail(self, exc: Exception) -> None:
+        log.critical("cannot commit to %s: %s", self.store.path, exc)
+        self.failed = exc
+        self._held.clear()
+        self._on_failure(exc)
+
+    def _release(self) -> None:
+        held = self._held
+        while held and held[0][0] <= self._committed:
+            _, action = held.popleft()
+            try:
+                action()
+            except Exception:
+                # One peer's broken send must not hold back everyone else's.
+                log.exception("a held send failed")
+
+    async def drain(self) -> None:
+        """Commit what is pending and run what is held (shutdown)."""
+        while self.failed is None and (self._task is not None or self.store.has_pending()):
+            self.kick()
+            if self._task is not None:
+                await asyncio.wait({self._task})
+        self._release()
+
+
+def open_store(config: ServerConfig) -> Store | None:
+    """The store `config.db` asks for; None for the hub's in-memory default."""
+    if config.db is None or config.db == ":memory:":
+        return None
+    hub = config.hub
+    retention = Retention(keep_days=config.keep_days, keep_messages=config.keep_messages)
+    return SqliteStore(config.db, hub.id_ttl, hub.max_ids, retention=retention)
 
 
 class ChatServer:
     def __init__(self, config: ServerConfig | None = None, hub: Hub | None = None) -> None:
         self.config = config or ServerConfig()
-        self.hub = hub or Hub(self.config.hub)
+        self.hub = hub or Hub(self.config.hub, open_store(self.config))
+        store = self.hub.store
+        self.gate: CommitGate | None = (
+            CommitGate(store, self._commit_failed)  # type: ignore[arg-type]
+            if store.durable
+            else None
+        )
+        self.failure: BaseException | None = None
+        self.failed = asyncio.Event()
         self.connections: set[Connection] = set()
         self.stopping = False
         self._server: asyncio.Server | None = None
@@ -52,6 +152,11 @@ class ChatServer:
     # -- fan-out --------------------------------------------------------------
 
     def dispatch(self, deliveries: list[Delivery]) -> None:
+        # One held action per fan-out, not one per receiver.
+        if deliveries and not self.defer(lambda: self._dispatch(deliveries)):
+            self._dispatch(deliveries)
+
+    def _dispatch(self, deliveries: list[Delivery]) -> None:
         for delivery in deliveries:
             out = delivery.out
             for member in delivery.to:
@@ -64,6 +169,19 @@ class ChatServer:
         if not self._dirty:
             asyncio.get_running_loop().call_soon(self._flush)
         self._dirty.append(conn)
+
+    def defer(self, action: Callable[[], None]) -> bool:
+        """Hold `action` behind the pending commit; False when nothing is
+        pending, and the caller should act now."""
+        gate = self.gate
+        if gate is None or not gate.holding:
+            return False
+        gate.defer(action)
+        return True
+
+    def _commit_failed(self, exc: BaseException) -> None:
+        self.failure = exc
+        self.failed.set()
 
     def forget(self, conn: Connection) -> None:
         self.connections.discard(conn)
@@ -86,6 +204,10 @@ class ChatServer:
         log.info("stopping: %d connections", len(self.connections))
         if self._server is not None:
             self._server.close()
+        if self.gate is not None:
+            # What was accepted is committed, and its acks sent, before goodbye.
+            await self.gate.drain()
+            self._flush()
         out = Outbound(Shutdown(message=message))
         for conn in list(self.connections):
             conn.deliver(out)
@@ -103,6 +225,9 @@ class ChatServer:
                 conn.transport.abort()
         if self._server is not None:
             await self._server.wait_closed()
+        close = getattr(self.hub.store, "close", None)
+        if close is not None:
+            close()
         self._closed.set()
 
     async def __aenter__(self) -> ChatServer:
@@ -123,7 +248,13 @@ async def serve(config: ServerConfig, on_ready: Callable[[ChatServer], None] | N
         async with ChatServer(config) as server:
             if on_ready is not None:
                 on_ready(server)
-            await stop.wait()
+            failed = asyncio.ensure_future(server.failed.wait())
+            stopped = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({failed, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            failed.cancel()
+            stopped.cancel()
+            if server.failure is not None:
+                raise StoreError(f"cannot commit: {server.failure}") from server.failure
             log.info("signal received")
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -1,7 +1,7 @@
 """Message history and remembered send ids behind one small interface.
 
-Only the in-memory store exists so far; durable stores plug in behind the same
-`Store` protocol so that the hub and its tests do not change.
+The in-memory store lives here; the SQLite one (`sqlite_store`) plugs in
+behind the same `Store` protocol, so the hub and its tests do not change.
 """
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Protocol
 
-from .protocol import Message
+from .protocol import DirectMessage, Message, name_key
+
+Stored = Message | DirectMessage
 
 
 @dataclass(slots=True, frozen=True)
@@ -31,20 +33,63 @@ def seq_floor(epoch: float) -> int:
     return int(epoch * 1_000_000)
 
 
+def visible(message: Stored, room: str, viewer: str | None) -> bool:
+    """Whether `message` belongs in `room`'s history as `viewer` (a name key) sees it.
+
+    A DM appears only in the history of its two participants, so that a
+    client's scrollback holds the same DMs it saw live.
+    """
+    if isinstance(message, Message):
+        return message.room == room
+    return viewer is not None and viewer in (name_key(message.from_), name_key(message.to))
+
+
 class Store(Protocol):
-    """Where the hub keeps what must outlive a single delivery."""
+    """Where the hub keeps what must outlive a single delivery.
+
+    `append` may only buffer: a durable store makes appended messages safe in
+    `commit`, which the I/O layer calls (off the event loop) before it lets
+    anyone see them. Reads include appended but uncommitted messages.
+    """
+
+    durable: bool
 
     def last_seq(self) -> int: ...
 
-    def append(self, message: Message) -> None: ...
+    def append(self, message: Stored) -> None: ...
 
-    def recent(self, room: str, limit: int) -> list[Message]: ...
+    def recent(self, room: str, limit: int, viewer: str | None = None) -> list[Stored]: ...
 
-    def before(self, room: str, seq: int | None, limit: int) -> list[Message]: ...
+    def before(
+        self, room: str, seq: int | None, limit: int, viewer: str | None = None
+    ) -> list[Stored]: ...
 
     def remember(self, key: tuple[str, str], receipt: Receipt, now: float) -> None: ...
 
     def recall(self, key: tuple[str, str], now: float) -> Receipt | None: ...
+
+
+class Batch(Protocol):
+    @property
+    def last_seq(self) -> int: ...
+
+
+class DurableStore(Store, Protocol):
+    """A store whose appends are only safe once committed: the I/O layer
+    takes a batch on the event loop, writes it on a writer thread, and marks
+    it done back on the loop (see `server.CommitGate`)."""
+
+    path: object
+
+    def has_pending(self) -> bool: ...
+
+    def take_batch(self) -> Batch: ...
+
+    def write(self, batch: Batch) -> None: ...
+
+    def done(self, batch: Batch) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class MemoryStore:
@@ -55,8 +100,10 @@ class MemoryStore:
     number after which this store's `seq`s start.
     """
 
+    durable = False
+
     def __init__(self, history_size: int, id_ttl: float, max_ids: int, first_seq: int = 0) -> None:
-        self._messages: deque[Message] = deque(maxlen=history_size)
+        self._messages: deque[Stored] = deque(maxlen=history_size)
         self._ids: OrderedDict[tuple[str, str], tuple[float, Receipt]] = OrderedDict()
         self._id_ttl = id_ttl
         self._max_ids = max_ids
@@ -65,20 +112,22 @@ class MemoryStore:
     def last_seq(self) -> int:
         return self._seq
 
-    def append(self, message: Message) -> None:
+    def append(self, message: Stored) -> None:
         self._seq = max(self._seq, message.seq)
         if self._messages.maxlen:
             self._messages.append(message)
 
-    def recent(self, room: str, limit: int) -> list[Message]:
-        return self.before(room, None, limit)
+    def recent(self, room: str, limit: int, viewer: str | None = None) -> list[Stored]:
+        return self.before(room, None, limit, viewer)
 
-    def before(self, room: str, seq: int | None, limit: int) -> list[Message]:
-        found: list[Message] = []
+    def before(
+        self, room: str, seq: int | None, limit: int, viewer: str | None = None
+    ) -> list[Stored]:
+        found: list[Stored] = []
         for message in reversed(self._messages):
             if len(found) >= limit:
                 break
-            if message.room == room and (seq is None or message.seq < seq):
+            if (seq is None or message.seq < seq) and visible(message, room, viewer):
                 found.append(message)
         found.reverse()
         return found

@@ -19,6 +19,7 @@ from .protocol import (
     Struct,
     Users,
     Welcome,
+    name_key,
 )
 
 HELP_LINES = (
@@ -89,7 +90,13 @@ def render_welcome(welcome: Welcome) -> str:
         parts.append(_lines("* ", welcome.motd))
     if welcome.history:
         parts.append("* --- recent messages ---\n")
-        parts.extend(render_message(m) for m in welcome.history)
+        for m in welcome.history:
+            if isinstance(m, Message):
+                parts.append(render_message(m))
+            elif name_key(m.from_) == name_key(welcome.name):
+                parts.append(_lines(f"[{clock(m.ts)}] [dm to {m.to}] {m.from_}: ", m.text))
+            else:
+                parts.append(_lines(f"[{clock(m.ts)}] [dm] {m.from_}: ", m.text))
         parts.append("* --- end of recent messages ---\n")
     parts.append(render_users(welcome.users))
     return "".join(parts)

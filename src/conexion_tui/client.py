@@ -32,6 +32,7 @@ from conexion_server.protocol import (
     ErrorCode,
     FrameTooLong,
     Hello,
+    History,
     LineFramer,
     Nick,
     Ping,
@@ -295,6 +296,12 @@ class ChatClient:
 
     def who(self) -> bool:
         return self._send_now(Who())
+
+    def history(self, before: int | None, limit: int) -> bool:
+        """Ask for up to `limit` messages older than `before` (the newest when
+        None); the answer arrives as a `Received(HistoryReply)`."""
+        frame = History(limit=limit) if before is None else History(before=before, limit=limit)
+        return self._send_now(frame)
 
     async def close(self, reason: str | None = None) -> None:
         """Say `bye` and wait (at most `close_timeout`) for the server to hang

@@ -40,3 +40,4 @@ class UiConfig:
     batch_window: float = 0.01  # seconds: events within it reach the screen as one update
     min_flush_interval: float = 0.05  # seconds: under a flood, at most 20 updates a second
     strip_cache: int = 2_048  # rendered log entries kept (LRU)
+    history_page: int = 100  # older messages asked for each time the log hits the top

@@ -1,8 +1,14 @@
-"""The sans-I/O hub with an injected clock: no sockets, no event loop."""
+"""The sans-I/O hub with an injected clock: no sockets, no event loop.
+
+Every test runs against both stores (in memory and SQLite) unless it is
+marked `memory_only` because it is about the in-memory store's own bounds.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +24,43 @@ from conexion_server.protocol import (
     Renamed,
     Shutdown,
 )
-from conexion_server.store import MemoryStore, Receipt
+from conexion_server.sqlite_store import SqliteStore
+from conexion_server.store import MemoryStore, Receipt, Store
+
+memory_only = pytest.mark.memory_only
+
+STORES = ("memory", "sqlite")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "store_kind" in metafunc.fixturenames:
+        kinds = ["memory"] if metafunc.definition.get_closest_marker("memory_only") else STORES
+        metafunc.parametrize("store_kind", kinds)
+
+
+_open_stores: list[SqliteStore] = []
+_store_setup: dict[str, object] = {}
+
+
+@pytest.fixture(autouse=True)
+def store_kind(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Which store `make_hub` gives the hub; SQLite ones live in tmp_path."""
+    kind = getattr(request, "param", "memory")
+    _store_setup.update(kind=kind, dir=tmp_path, count=0)
+    yield kind
+    while _open_stores:
+        _open_stores.pop().close()
+
+
+def new_store(clock: Clock, wall: Clock, **options: object) -> Store | None:
+    if _store_setup.get("kind") != "sqlite":
+        return None  # the hub's own MemoryStore
+    config = HubConfig(**options)  # type: ignore[arg-type]
+    _store_setup["count"] = n = int(_store_setup["count"]) + 1  # type: ignore[call-overload]
+    path = Path(_store_setup["dir"]) / f"hub{n}.db"  # type: ignore[arg-type]
+    store = SqliteStore(path, config.id_ttl, config.max_ids, clock=clock, wallclock=wall)
+    _open_stores.append(store)
+    return store
 
 
 @dataclass
@@ -43,7 +85,9 @@ def make_hub(**options: object) -> tuple[Hub, Clock, Clock]:
     clock, wall = Clock(), Clock(EPOCH)
     options.setdefault("rate", 1000.0)
     options.setdefault("burst", 1000)
-    return Hub(HubConfig(**options), clock=clock, wallclock=wall), clock, wall  # type: ignore[arg-type]
+    store = new_store(clock, wall, **options)
+    hub = Hub(HubConfig(**options), store, clock=clock, wallclock=wall)  # type: ignore[arg-type]
+    return hub, clock, wall
 
 
 def join(hub: Hub, name: str) -> Member:
@@ -198,6 +242,7 @@ def test_seq_strictly_increases_across_says_and_dms() -> None:
     assert len(seqs) == 30
 
 
+@memory_only
 def test_seq_continues_from_the_store() -> None:
     store = MemoryStore(10, 600, 100)
     store.append(Message(seq=41, ts="t", room="general", from_="x", text="old"))
@@ -267,12 +312,27 @@ def test_dm_errors_carry_the_id() -> None:
     assert (err.code, err.id) == (ErrorCode.BAD_TEXT, "d10")
 
 
-def test_dms_are_not_in_history() -> None:
+def test_dms_are_in_the_history_of_their_two_participants_only() -> None:
     hub, _, _ = make_hub()
-    ana, _ = join(hub, "ana"), join(hub, "bob")
+    ana, bob, carol = join(hub, "ana"), join(hub, "bob"), join(hub, "carol")
     hub.dm(ana, "bob", "secret", id="d1")
     hub.say(ana, "public", id="s1")
-    assert [m.text for m in hub.history("general", None, 50).messages] == ["public"]
+    hub.dm(carol, "ana", "other", id="d2")
+
+    def texts(member: Member | None) -> list[str]:
+        return [m.text for m in hub.history("general", None, 50, member).messages]
+
+    assert texts(None) == ["public"]
+    assert texts(ana) == ["secret", "public", "other"]
+    assert texts(bob) == ["secret", "public"]
+    assert texts(carol) == ["public", "other"]
+    dm = hub.history("general", None, 50, bob).messages[0]
+    assert isinstance(dm, DirectMessage)
+    assert (dm.from_, dm.to) == ("ana", "bob")
+    # The welcome of someone who takes a participant's name shows them too.
+    hub.leave(bob, LeftReason.QUIT)
+    _, welcome, _ = hub.join("BOB", Peer("BOB"))
+    assert [m.text for m in welcome.history] == ["secret", "public"]
 
 
 def test_max_ids_caps_remembered_ids_oldest_first() -> None:
@@ -287,6 +347,7 @@ def test_max_ids_caps_remembered_ids_oldest_first() -> None:
     assert hub.say(ana, "m4", id="k4") == (acks[4], [])
 
 
+@memory_only
 def test_store_forgets_expired_ids() -> None:
     """Expired ids must not stay in memory until `max_ids` pushes them out,
     even when an expired id is sent again (and remembered again)."""
@@ -344,6 +405,7 @@ def test_a_refused_send_is_not_remembered() -> None:
 # -- history ----------------------------------------------------------------------
 
 
+@memory_only
 def test_history_is_oldest_first_and_bounded() -> None:
     hub, _, _ = make_hub(history_size=5, welcome_history=3)
     ana = join(hub, "ana")
@@ -362,6 +424,7 @@ def test_history_is_oldest_first_and_bounded() -> None:
     assert error_of(hub.history, "elsewhere", None, 5).code is ErrorCode.NO_SUCH_ROOM
 
 
+@memory_only
 def test_no_history_kept_when_history_size_is_zero() -> None:
     hub, _, _ = make_hub(history_size=0)
     ana = join(hub, "ana")
@@ -394,6 +457,7 @@ def test_names_stay_in_case_insensitive_order_through_joins_renames_and_leaves()
     assert welcome.users == ["Aaron", "ANA", "Bob", "zoe", "Émile"]
 
 
+@memory_only
 def test_a_restarted_hub_never_reuses_a_seq() -> None:
     wall = Clock(EPOCH)
     fast = HubConfig(rate=1e6, burst=10**6)

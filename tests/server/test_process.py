@@ -51,7 +51,8 @@ async def run(*args: str, env: dict[str, str] | None = None) -> asyncio.subproce
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, **(env or {})},
+        # In memory unless a test names a file: never the user's real history.
+        env={**os.environ, "CONEXION_DB": ":memory:", **(env or {})},
     )
 
 

@@ -297,3 +297,23 @@ async def test_text_and_json_users_share_history(peers, text_peers) -> None:
     assert await bob.text() == "* sent"
     welcome = await (await peers()).hello("ana")
     assert [(m["from"], m["text"]) for m in welcome["history"]] == [("bob", "said in plain text")]
+
+
+async def test_welcome_shows_stored_dms_of_a_returning_text_user(server, peers, text_peers) -> None:
+    ana = await peers("ana")
+    bob = await text_peers("bob")
+    await ana.send(type="dm", id="d1", to="bob", text="psst")
+    assert (await ana.expect("ack"))["type"] == "ack"
+    await bob.until("[dm] ana: psst")
+    await bob.type("/msg ana back at you")
+    await bob.until("* sent to ana")
+    await bob.type("/exit")
+    await bob.closed()
+
+    again = await text_peers()
+    await again.type("bob")
+    lines = [await again.text() for _ in range(5)]
+    assert lines[1] == "* --- recent messages ---"
+    assert lines[2].endswith("] [dm] ana: psst")
+    assert lines[3].endswith("] [dm to ana] bob: back at you")
+    assert lines[4] == "* --- end of recent messages ---"

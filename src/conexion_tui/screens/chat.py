@@ -105,6 +105,11 @@ class ChatScreen(Screen[None]):
         self._own: dict[str, Entry] = {}
         self._last_seq = 0
         self._lost_at: float | None = None
+        # Older pages: the oldest seq shown, whether a request is out, and
+        # whether the server said there is nothing older.
+        self._oldest_seq: int | None = None
+        self._history_asked = False
+        self._history_done = False
 
     # -- layout --------------------------------------------------------------
 
@@ -149,7 +154,7 @@ class ChatScreen(Screen[None]):
         entries: list[Entry] = []
         if welcome.history:
             entries.append(Entry(Kind.SEPARATOR, "", "earlier messages"))
-            entries.extend(self._message_entry(m) for m in welcome.history)
+            entries.extend(self._history_entry(m) for m in welcome.history)
             entries.append(Entry(Kind.SEPARATOR, "", "live"))
         others = len(welcome.users) - 1
         online = "nobody else is online" if others <= 0 else f"{others} more online"
@@ -251,8 +256,9 @@ class ChatScreen(Screen[None]):
                 return self._error(f"{message} ({code})")
             case Shutdown(message=message):
                 return self._system(f"server notice: {message}")
-            case HistoryReply():
-                return None  # this client never asks for older pages
+            case HistoryReply(messages=messages):
+                self._older(messages)
+                return None
         return None
 
     def _reconnected(self, event: Welcomed) -> list[Entry]:
@@ -273,7 +279,7 @@ class ChatScreen(Screen[None]):
             missed = [m for m in history if m.seq > self._last_seq]
         if missed:
             entries.append(Entry(Kind.SEPARATOR, "", "missed while offline"))
-            entries.extend(self._message_entry(m) for m in missed)
+            entries.extend(self._history_entry(m) for m in missed)
             entries.append(Entry(Kind.SEPARATOR, "", "live"))
             for m in missed:
                 self._note_seq(m.seq)
@@ -290,8 +296,44 @@ class ChatScreen(Screen[None]):
     # -- entries ---------------------------------------------------------------
 
     def _note_seq(self, seq: int | None) -> None:
-        if seq is not None and seq > self._last_seq:
+        if seq is None:
+            return
+        if seq > self._last_seq:
             self._last_seq = seq
+        if self._oldest_seq is None or seq < self._oldest_seq:
+            self._oldest_seq = seq
+
+    @on(MessageLog.ReachedTop)
+    def _reached_top(self) -> None:
+        """Scrolled to the top: ask the server for the page before it."""
+        if self._history_asked or self._history_done:
+            return
+        if self.client.history(self._oldest_seq, self.ui.history_page):
+            self._history_asked = True
+
+    def _older(self, messages: list[Message | DirectMessage]) -> None:
+        self._history_asked = False
+        oldest = self._oldest_seq
+        older = [m for m in messages if oldest is None or m.seq < oldest]
+        if not older:
+            self._history_done = True
+            self.log_view.prepend([Entry(Kind.SEPARATOR, "", "beginning of history")])
+            return
+        self.log_view.prepend([self._history_entry(m) for m in older])
+
+    def _history_entry(self, message: Message | DirectMessage) -> Entry:
+        """A stored message or DM as the log shows it (DMs we sent as DM_OUT)."""
+        if isinstance(message, Message):
+            return self._message_entry(message)
+        self._note_seq(message.seq)
+        mine = name_key(message.from_) == name_key(self.me)
+        return Entry(
+            Kind.DM_OUT if mine else Kind.DM_IN,
+            self.clock.hhmm(message.ts),
+            clean(message.text),
+            name=clean(message.to if mine else message.from_, single_line=True),
+            own=mine,
+        )
 
     def _message_entry(self, message: Message) -> Entry:
         self._note_seq(message.seq)
@@ -381,7 +423,7 @@ class ChatScreen(Screen[None]):
     # -- actions ---------------------------------------------------------------
 
     def action_page_up(self) -> None:
-        self.log_view.scroll_page_up(animate=False)
+        self.log_view.page_up()
 
     def action_page_down(self) -> None:
         self.log_view.scroll_page_down(animate=False)

@@ -13,6 +13,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from textual import events
 from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
@@ -55,6 +56,13 @@ class MessageLog(ScrollView, can_focus=False):
 
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, MessageLog.UnreadChanged)
+
+    @dataclass
+    class ReachedTop(Message):
+        """The user scrolled to the first line: time to ask for older ones."""
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, MessageLog.ReachedTop)
 
     def __init__(
         self,
@@ -117,6 +125,28 @@ class MessageLog(ScrollView, can_focus=False):
             if counted:
                 self.unread += counted
                 self.post_message(self.UnreadChanged(self.unread))
+        self.refresh()
+
+    def prepend(self, entries: Iterable[Entry]) -> None:
+        """Insert older entries above the rest without moving what is shown:
+        the scroll position grows by the lines added."""
+        new = list(entries)
+        if not new:
+            return
+        width = self._width
+        heights = [entry_height(entry, width) if width > 0 else 1 for entry in new]
+        added = sum(heights)
+        at_top_follow = self._follow and self.max_scroll_y == 0
+        self.entries[:0] = new
+        self._heights[:0] = heights
+        self._starts = list(itertools.accumulate(self._heights, initial=0))[:-1]
+        self._total += added
+        self._update_virtual_size()
+        if at_top_follow:
+            # Everything fitted on screen and followed the bottom: keep doing so.
+            self.scroll_to(y=self.max_scroll_y, animate=False, force=True)
+        else:
+            self.scroll_to(y=self.scroll_y + added, animate=False, force=True)
         self.refresh()
 
     def touch(self, entry: Entry) -> None:
@@ -231,6 +261,20 @@ class MessageLog(ScrollView, can_focus=False):
         self._follow = self._at_bottom()
         if self.unread and self._follow:
             self._set_unread(0)
+
+    # Only the user's own scrolling asks for older entries: layout changes
+    # (a resize, the first render) also move the view to the top.
+
+    def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        super()._on_mouse_scroll_up(event)
+        if self.scroll_y <= 0 and self.entries:
+            self.post_message(self.ReachedTop())
+
+    def page_up(self) -> None:
+        """Scroll a page up; on reaching the top, ask for older entries."""
+        self.scroll_page_up(animate=False)
+        if self.scroll_y <= 0 and self.entries:
+            self.post_message(self.ReachedTop())
 
     # -- rendering --------------------------------------------------------------
 

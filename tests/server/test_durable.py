@@ -1,0 +1,588 @@
+"""Durable history: the SQLite store, acks after commit, restarts and crashes
+of a real `conexion-server` process, paging, retention and database errors."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import signal
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conexion_server.protocol import DirectMessage, Message
+from conexion_server.sqlite_store import Retention, SqliteStore, StoreError
+from conexion_server.store import Receipt
+from tests.peers import JsonPeer
+from tests.server.test_process import PROCESS_WAIT, run, server_command, wait_listening
+
+ACKS_BEFORE_KILL = 50  # per sender, before the kill may come
+FAST = ("--rate", "1000000", "--burst", "1000000", "--log-level", "warning")
+
+
+def msg(seq: int, text: str = "", room: str = "general", sender: str = "ana") -> Message:
+    return Message(seq=seq, ts="2026-11-24T12:00:00.000Z", room=room, from_=sender, text=text)
+
+
+class Wall:
+    def __init__(self, now: float = 1_795_521_600.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def open_store(path: Path, **options: Any) -> SqliteStore:
+    options.setdefault("id_ttl", 600.0)
+    options.setdefault("max_ids", 1000)
+    return SqliteStore(path, **options)
+
+
+# -- the store on its own ------------------------------------------------------------
+
+
+def test_reopened_store_continues_seq_and_remembers_ids_and_history(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    mono = Wall(100.0)
+    store = open_store(path, clock=mono)
+    for seq in (11, 12, 13):
+        store.append(msg(seq, f"m{seq}"))
+    store.append(DirectMessage(seq=14, ts="t", from_="ana", to="bob", text="psst"))
+    store.remember(("ana", "k1"), Receipt(11, "t"), now=mono())
+    store.flush()
+    store.close()
+
+    mono.now = 5.0  # another process: its monotonic clock means nothing here
+    again = open_store(path, clock=mono)
+    try:
+        assert again.last_seq() == 14
+        assert again.recall(("ana", "k1"), now=mono()) == Receipt(11, "t")
+        assert again.recall(("ana", "k1"), now=mono() + 601) is None
+        assert [m.seq for m in again.recent("general", 10)] == [11, 12, 13]
+        assert [m.seq for m in again.recent("general", 10, "bob")] == [11, 12, 13, 14]
+        assert [m.seq for m in again.recent("general", 10, "carol")] == [11, 12, 13]
+        assert [m.seq for m in again.before("general", 13, 1)] == [12]
+    finally:
+        again.close()
+
+
+def test_reopened_store_keeps_the_newest_ids_when_over_max_ids(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    mono, wall = Wall(0.0), Wall()
+    store = open_store(path, clock=mono, wallclock=wall, max_ids=1000)
+    for n in range(10):
+        mono.now = float(n)
+        wall.now += 1.0
+        store.remember(("ana", f"k{n}"), Receipt(n, "t"), now=mono())
+    store.flush()
+    store.close()
+    again = open_store(path, clock=mono, wallclock=wall, max_ids=3)
+    try:
+        known = [n for n in range(10) if again.recall(("ana", f"k{n}"), now=mono()) is not None]
+        assert known == [7, 8, 9]
+    finally:
+        again.close()
+
+
+def test_reads_see_appended_but_uncommitted_messages_once(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "h.db")
+    try:
+        store.append(msg(1, "a"))
+        store.flush()
+        store.append(msg(2, "b"))
+        batch = store.take_batch()
+        store.append(msg(3, "c"))
+        store.write(batch)  # on disk and still in flight: must not show twice
+        assert [m.seq for m in store.recent("general", 10)] == [1, 2, 3]
+        store.done(batch)
+        assert [m.seq for m in store.recent("general", 10)] == [1, 2, 3]
+        assert store.count() == 2
+    finally:
+        store.close()
+
+
+def test_empty_database_starts_at_the_clock_like_memory(tmp_path: Path) -> None:
+    wall = Wall()
+    store = open_store(tmp_path / "h.db", wallclock=wall)
+    try:
+        assert store.last_seq() == int(wall.now * 1_000_000)
+    finally:
+        store.close()
+
+
+def test_keep_messages_prunes_the_oldest_and_seq_still_continues(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    store = open_store(path, retention=Retention(keep_messages=3, every=0.0))
+    for seq in range(1, 11):
+        store.append(msg(seq))
+        store.flush()
+    assert [m.seq for m in store.recent("general", 50)] == [8, 9, 10]
+    store.close()
+    again = open_store(path, retention=Retention(keep_messages=3))
+    try:
+        assert again.last_seq() == 10
+    finally:
+        again.close()
+
+
+def test_keep_days_prunes_old_messages_but_not_the_numbering(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    wall = Wall()
+    store = open_store(path, wallclock=wall)
+    store.append(msg(1, "old"))
+    store.flush()
+    wall.now += 3 * 86_400
+    store.append(msg(2, "new"))
+    store.flush()
+    store.close()
+    again = open_store(path, wallclock=wall, retention=Retention(keep_days=2))
+    try:
+        assert [m.text for m in again.recent("general", 50)] == ["new"]
+        assert again.last_seq() == 2
+    finally:
+        again.close()
+    # Everything gone: the numbering still goes on from where it was.
+    wall.now += 10 * 86_400
+    last = open_store(path, wallclock=wall, retention=Retention(keep_days=2))
+    try:
+        assert last.recent("general", 50) == []
+        assert last.last_seq() == 2
+    finally:
+        last.close()
+
+
+# -- database errors -------------------------------------------------------------------
+
+
+def test_unwritable_path_is_a_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StoreError, match="cannot open"):
+        open_store(blocker / "h.db")
+
+
+def test_second_store_on_the_same_file_is_refused(tmp_path: Path) -> None:
+    first = open_store(tmp_path / "h.db")
+    try:
+        with pytest.raises(StoreError, match="in use by another conexion-server"):
+            open_store(tmp_path / "h.db")
+    finally:
+        first.close()
+    open_store(tmp_path / "h.db").close()  # free again once the first is closed
+
+
+def test_corrupt_file_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    path.write_bytes(b"this is not sqlite at all" * 200)
+    with pytest.raises(StoreError, match="corrupt"):
+        open_store(path)
+
+
+async def cli_failure(*args: str) -> tuple[int, list[str]]:
+    proc = await run(*server_command(), "--port", "0", *args)
+    async with asyncio.timeout(PROCESS_WAIT):
+        out, err = await proc.communicate()
+    assert out == b""
+    assert proc.returncode is not None
+    return proc.returncode, err.decode().splitlines()
+
+
+async def test_cli_unwritable_db_is_one_line_and_status_3(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    status, lines = await cli_failure("--db", str(blocker / "sub" / "h.db"))
+    assert status == 3
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("conexion-server: cannot use database")
+
+
+async def test_cli_corrupt_db_is_one_line_and_status_3(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    path.write_bytes(b"garbage" * 1000)
+    status, lines = await cli_failure("--db", str(path))
+    assert status == 3
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("conexion-server: database error:")
+    assert "corrupt" in lines[0]
+
+
+async def test_cli_db_locked_by_a_running_server_is_one_line_and_status_3(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    first = await run(*server_command(), "--port", "0", "--db", str(path))
+    try:
+        await wait_listening(first)
+        status, lines = await cli_failure("--db", str(path))
+    finally:
+        first.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(PROCESS_WAIT):
+            await first.communicate()
+    assert status == 3
+    assert len(lines) == 1, lines
+    assert "in use by another conexion-server" in lines[0]
+
+
+# -- a durable server in this process ----------------------------------------------------
+
+
+async def test_ack_and_relay_come_only_after_the_commit(make_server, connect, tmp_path) -> None:
+    path = tmp_path / "h.db"
+    server = await make_server(db=str(path), rate=1000.0, burst=1000)
+    ana = await connect(server, "ana")
+    bob = await connect(server, "bob")
+    reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        for i in range(20):
+            await ana.send(type="say", id=f"k{i}", text=f"m{i}")
+        for i in range(20):
+            ack = await ana.expect("ack")
+            # The ack is on the wire, so the row must already be on disk.
+            row = reader.execute("SELECT text FROM messages WHERE seq = ?", (ack["seq"],))
+            assert row.fetchone() == (f"m{i}",)
+        for i in range(20):
+            relayed = await bob.expect("message")
+            assert relayed["text"] == f"m{i}"
+    finally:
+        reader.close()
+
+
+async def test_history_and_dms_survive_a_graceful_restart(make_server, connect, tmp_path) -> None:
+    path = str(tmp_path / "h.db")
+    server = await make_server(db=path, rate=1000.0, burst=1000)
+    ana = await connect(server, "ana")
+    bob = await connect(server, "bob")
+    first = await ana.say("hello")
+    await ana.send(type="dm", id="d1", to="bob", text="psst")
+    dm_ack = await ana.expect("ack")
+    await bob.expect("message")
+    await bob.expect("dm")
+    await server.stop()
+
+    again = await make_server(db=path, rate=1000.0, burst=1000)
+    carol = await connect(again, "carol")
+    bob2 = await connect(again, "bob")
+    await carol.send(type="history")
+    seen_by_carol = (await carol.expect("history"))["messages"]
+    await bob2.send(type="history")
+    seen_by_bob = (await bob2.expect("history"))["messages"]
+    assert [m["text"] for m in seen_by_carol] == ["hello"]
+    assert [(m["type"], m["text"]) for m in seen_by_bob] == [("message", "hello"), ("dm", "psst")]
+    assert seen_by_bob[1]["seq"] == dm_ack["seq"]
+    # The numbering goes on, and the old id still de-duplicates.
+    assert (await (await connect(again, "dave")).say("next"))["seq"] == dm_ack["seq"] + 1
+    ana2 = await connect(again, "ana")
+    assert await ana2.say("hello again?", id=first["id"]) == first
+
+
+async def test_paging_through_ten_thousand_messages_returns_each_once(
+    make_server, connect, tmp_path
+) -> None:
+    path = tmp_path / "h.db"
+    store = open_store(path)
+    total = 10_000
+    for seq in range(1, total + 1):
+        store.append(msg(seq, f"m{seq}", sender=f"u{seq % 7}"))
+    store.flush()
+    store.close()
+    server = await make_server(db=str(path))
+    peer = await connect(server, "reader")
+    pages: list[list[dict[str, Any]]] = []
+    before: int | None = None
+    while True:
+        frame: dict[str, Any] = {"type": "history", "limit": 200}
+        if before is not None:
+            frame["before"] = before
+        await peer.send(**frame)
+        page = (await peer.expect("history"))["messages"]
+        if not page:
+            break
+        assert len(page) <= 200
+        pages.append(page)
+        before = page[0]["seq"]
+    seqs = [m["seq"] for page in reversed(pages) for m in page]
+    assert seqs == list(range(1, total + 1))
+    assert len(pages) == total // 200
+
+
+# -- a real process, killed ------------------------------------------------------------------
+
+
+class Sender:
+    """One flooding client: sends with ids, keeps what was acked."""
+
+    def __init__(self, name: str, flowing: asyncio.Event | None = None) -> None:
+        self.name = name
+        self.flowing = flowing or asyncio.Event()
+        self.sent: dict[str, str] = {}  # id -> text
+        self.acked: dict[str, int] = {}  # id -> seq
+        self.seen: dict[int, str] = {}  # seq -> text of what others' relays showed us
+
+    async def flood(self, port: int, window: int = 64) -> None:
+        peer = await JsonPeer.connect(port)
+        try:
+            await peer.hello(self.name)
+            n = 0
+            in_flight = 0
+            while True:
+                while in_flight < window:
+                    id = f"{self.name}-{n}"
+                    self.sent[id] = f"{self.name} says {n}"
+                    await peer.send(type="say", id=id, text=self.sent[id])
+                    n += 1
+                    in_flight += 1
+                frame = await peer.recv(timeout=PROCESS_WAIT)
+                if frame["type"] == "ack":
+                    self.acked[frame["id"]] = frame["seq"]
+                    in_flight -= 1
+                    if len(self.acked) >= ACKS_BEFORE_KILL:
+                        self.flowing.set()
+                elif frame["type"] == "message":
+                    self.seen[frame["seq"]] = frame["text"]
+        except (ConnectionError, EOFError, ValueError):
+            return  # the server was killed mid-stream
+        finally:
+            await peer.close()
+
+    async def resend(self, port: int) -> None:
+        """Reconnect under the same name and resend everything (acked or not)."""
+        peer = await JsonPeer.connect(port)
+        try:
+            await peer.hello(self.name)
+            for id, text in self.sent.items():
+                await peer.send(type="say", id=id, text=text)
+            for _ in self.sent:
+                ack = await peer.expect_any("ack", timeout=PROCESS_WAIT)
+                if ack["id"] in self.acked:
+                    assert ack["seq"] == self.acked[ack["id"]], "a resend changed an ack"
+                self.acked[ack["id"]] = ack["seq"]
+        finally:
+            await peer.close()
+
+
+async def start_process(path: Path) -> tuple[asyncio.subprocess.Process, int]:
+    proc = await run(*server_command(), "--port", "0", "--db", str(path), *FAST)
+    return proc, await wait_listening(proc)
+
+
+async def all_history(port: int) -> list[dict[str, Any]]:
+    peer = await JsonPeer.connect(port)
+    try:
+        await peer.hello("auditor")
+        found: list[dict[str, Any]] = []
+        before: int | None = None
+        while True:
+            frame: dict[str, Any] = {"type": "history", "limit": 200}
+            if before is not None:
+                frame["before"] = before
+            await peer.send(**frame)
+            page = (await peer.expect("history", timeout=PROCESS_WAIT))["messages"]
+            if not page:
+                return found
+            found[:0] = page
+            before = page[0]["seq"]
+    finally:
+        await peer.close()
+
+
+@pytest.mark.parametrize("round", range(3))
+async def test_sigkill_under_flood_loses_no_ack_and_resends_are_not_doubled(
+    tmp_path: Path, round: int
+) -> None:
+    path = tmp_path / "h.db"
+    proc, port = await start_process(path)
+    flowing = asyncio.Event()
+    senders = [Sender(f"s{i}", flowing) for i in range(4)]
+    try:
+        floods = [asyncio.create_task(s.flood(port)) for s in senders]
+        # Kill at a random moment, but only once acks are flowing.
+        async with asyncio.timeout(PROCESS_WAIT):
+            await flowing.wait()
+        await asyncio.sleep(random.uniform(0.0, 1.0))
+        proc.kill()
+        await proc.wait()
+        async with asyncio.timeout(PROCESS_WAIT):
+            await asyncio.gather(*floods)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+    acked_before = {id: seq for s in senders for id, seq in s.acked.items()}
+    assert acked_before
+    proc, port = await start_process(path)
+    try:
+        history = await all_history(port)
+        seqs = [m["seq"] for m in history]
+        assert seqs == sorted(set(seqs)), "history out of order or doubled"
+        by_seq = {m["seq"]: m for m in history}
+        texts = {s.sent[id] for s in senders for id in s.acked}
+        for s in senders:
+            for id, seq in s.acked.items():
+                assert by_seq[seq]["text"] == s.sent[id], f"acked {id} missing or wrong"
+        assert len([m for m in history if m["text"] in texts]) == len(texts)
+        # Nobody was shown a message that the crash lost.
+        for s in senders:
+            for seq, text in s.seen.items():
+                assert by_seq[seq]["text"] == text, f"relayed seq {seq} missing"
+
+        # Everyone resends everything: the acked ones get their old seq, the
+        # rest are stored now, and nothing is stored twice.
+        await asyncio.gather(*(s.resend(port) for s in senders))
+        history = await all_history(port)
+        stored_texts = [m["text"] for m in history]
+        assert len(stored_texts) == len(set(stored_texts))
+        assert set(stored_texts) == {t for s in senders for t in s.sent.values()}
+        newest = max(m["seq"] for m in history)
+        assert newest >= max(acked_before.values())
+        peer = await JsonPeer.connect(port)
+        try:
+            await peer.hello("late")
+            assert (await peer.say("after the crash"))["seq"] == newest + 1
+        finally:
+            await peer.close()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(PROCESS_WAIT):
+            _, err = await proc.communicate()
+        assert proc.returncode == 0, err
+
+
+# -- failures while running, and the CLI's defaults ---------------------------------------
+
+
+async def test_a_failed_commit_sends_nothing_held_and_fails_the_server(
+    make_server, connect, tmp_path
+) -> None:
+    server = await make_server(db=str(tmp_path / "h.db"), rate=1000.0, burst=1000)
+    ana = await connect(server, "ana")
+    bob = await connect(server, "bob")
+    await ana.expect("joined")
+    store = server.hub.store
+
+    def broken(batch: object) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    store.write = broken  # type: ignore[method-assign]
+    await ana.send(type="say", id="k1", text="never stored")
+    async with asyncio.timeout(PROCESS_WAIT):
+        await server.failed.wait()
+    assert isinstance(server.failure, sqlite3.OperationalError)
+    # Neither the ack nor the relay went out: the message is not on disk.
+    assert await ana.silent(0.2)
+    assert await bob.silent(0.2)
+
+
+async def test_default_database_is_created_in_the_user_data_folder(tmp_path: Path) -> None:
+    env = {"CONEXION_DB": "", "XDG_DATA_HOME": str(tmp_path / "data"), "HOME": str(tmp_path)}
+    proc = await run(*server_command(), "--port", "0", env=env)
+    try:
+        port = await wait_listening(proc)
+        peer = await JsonPeer.connect(port)
+        try:
+            await peer.hello("ana")
+            assert (await peer.say("kept"))["type"] == "ack"
+        finally:
+            await peer.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(PROCESS_WAIT):
+            await proc.communicate()
+    assert proc.returncode == 0
+    db = tmp_path / "data" / "conexion" / "history.db"
+    with contextlib.closing(sqlite3.connect(db)) as check:
+        assert check.execute("SELECT text FROM messages").fetchall() == [("kept",)]
+
+
+def test_cli_retention_and_db_options_reach_the_config(tmp_path: Path) -> None:
+    from conexion_server.cli import build_parser, config_from_args
+
+    path = str(tmp_path / "x.db")
+    args = build_parser().parse_args(["--db", path, "--keep-days", "2.5", "--keep-messages", "9"])
+    config = config_from_args(args)
+    assert (config.db, config.keep_days, config.keep_messages) == (path, 2.5, 9)
+    memory = config_from_args(build_parser().parse_args(["--db", ":memory:"]))
+    assert (memory.db, memory.keep_days, memory.keep_messages) == (":memory:", None, None)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--keep-messages", "0"])
+
+
+async def test_cli_keep_messages_prunes_at_start(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    store = open_store(path)
+    for seq in range(1, 21):
+        store.append(msg(seq, f"m{seq}"))
+    store.flush()
+    store.close()
+    proc = await run(*server_command(), "--port", "0", "--db", str(path), "--keep-messages", "5")
+    try:
+        port = await wait_listening(proc)
+        peer = await JsonPeer.connect(port)
+        try:
+            welcome = await peer.hello("ana")
+            assert [m["text"] for m in welcome["history"]] == [f"m{i}" for i in range(16, 21)]
+            assert (await peer.say("next"))["seq"] == 21
+        finally:
+            await peer.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(PROCESS_WAIT):
+            await proc.communicate()
+
+
+async def test_bye_right_after_says_still_gets_the_acks(make_server, connect, tmp_path) -> None:
+    server = await make_server(db=str(tmp_path / "h.db"), rate=1000.0, burst=1000)
+    ana = await connect(server, "ana")
+    lines = [
+        json.dumps({"type": "say", "id": f"k{i}", "text": f"m{i}"}).encode() + b"\n"
+        for i in range(5)
+    ]
+    await ana.send_raw(b"".join(lines) + b'{"type":"bye"}\n')
+    acks = [await ana.expect("ack") for _ in range(5)]
+    assert [a["id"] for a in acks] == [f"k{i}" for i in range(5)]
+    assert await ana.closed()
+
+
+async def test_text_exit_right_after_a_line_still_confirms_it(
+    make_server, connect, tmp_path
+) -> None:
+    server = await make_server(db=str(tmp_path / "h.db"), rate=1000.0, burst=1000)
+    bob = await connect(server, "bob", text=True)
+    await bob.send_raw(b"last words\n/exit\n")
+    assert await bob.until("* sent") == "* sent"
+    assert await bob.text() == "* bye"
+    assert await bob.closed()
+    store = server.hub.store
+    assert [m.text for m in store.recent("general", 10)] == ["last words"]
+
+
+async def test_serve_ends_with_a_store_error_when_a_commit_fails(tmp_path, monkeypatch) -> None:
+    from conexion_server.config import ServerConfig
+    from conexion_server.server import serve
+
+    def broken(self: SqliteStore, batch: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(SqliteStore, "write", broken)
+    config = ServerConfig(host="127.0.0.1", port=0, db=str(tmp_path / "h.db"))
+    talkers: list[asyncio.Task[None]] = []
+
+    async def talk(port: int) -> None:
+        peer = await JsonPeer.connect(port)
+        try:
+            await peer.hello("ana")
+            await peer.send(type="say", id="k1", text="lost")
+            await peer.closed()
+        finally:
+            await peer.close()
+
+    def ready(server) -> None:  # type: ignore[no-untyped-def]
+        talkers.append(asyncio.create_task(talk(server.port)))
+
+    with pytest.raises(StoreError, match="cannot commit: database or disk is full"):
+        async with asyncio.timeout(PROCESS_WAIT):
+            await serve(config, ready)
+    await asyncio.gather(*talkers)
