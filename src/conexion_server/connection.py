@@ -10,8 +10,11 @@ import logging
 import socket
 from typing import TYPE_CHECKING, Protocol
 
+from .guard import password_ok
 from .hub import Member, Outbound
 from .protocol import (
+    Error,
+    ErrorCode,
     FrameTooLong,
     LeftReason,
     LineFramer,
@@ -49,6 +52,8 @@ class Connection(asyncio.Protocol):
         self.handler: Handler | None = None
         self.member: Member | None = None
         self.peer = "?"
+        self.address = "?"  # the peer's IP address, the unit of per-address limits
+        self._admitted = False
         self.closing = False
         self.reason = LeftReason.LOST
         self._out: list[bytes] = []
@@ -57,6 +62,11 @@ class Connection(asyncio.Protocol):
         self._pinged = False
         self._timer: asyncio.TimerHandle | None = None
         self._linger: asyncio.TimerHandle | None = None
+        self._hello_timer: asyncio.TimerHandle | None = None
+        # While a wrong password's answer is held back, reading is paused and
+        # lines already read wait here (at most one read's worth).
+        self._hold: asyncio.TimerHandle | None = None
+        self._held: list[bytes] = []
 
     # -- asyncio.Protocol -------------------------------------------------
 
@@ -65,6 +75,7 @@ class Connection(asyncio.Protocol):
         self.transport = transport
         peername = transport.get_extra_info("peername")
         if peername:
+            self.address = peername[0]
             self.peer = (
                 f"[{peername[0]}]:{peername[1]}"
                 if ":" in peername[0]
@@ -74,7 +85,20 @@ class Connection(asyncio.Protocol):
         if sock is not None:
             _tune_socket(sock)
         self.server.connections.add(self)
+        if not self.server.admit(self.address):
+            # The mode is not known yet, so the refusal is a JSON error frame:
+            # one line that a JSON client parses and a person can read.
+            limit = self.config.max_per_address
+            log.warning("%s: over %d connections from one address; refusing", self.peer, limit)
+            refusal = Error(
+                code=ErrorCode.SERVER_FULL,
+                message=f"too many connections from your address (the limit is {limit})",
+            )
+            self.close(LeftReason.ERROR, encode(refusal))
+            return
+        self._admitted = True
         self._arm_timer(self.config.idle_timeout)
+        self._hello_timer = self.loop.call_later(self.config.hello_timeout, self._hello_expired)
 
     def data_received(self, data: bytes) -> None:
         if self.closing:
@@ -104,9 +128,13 @@ class Connection(asyncio.Protocol):
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
-        for timer in (self._timer, self._linger):
+        for timer in (self._timer, self._linger, self._hello_timer, self._hold):
             if timer is not None:
                 timer.cancel()
+        self._held.clear()
+        if self._admitted:
+            self._admitted = False
+            self.server.release(self.address)
         self.closing = True
         self._out.clear()
         self._leave(self.reason)
@@ -129,10 +157,69 @@ class Connection(asyncio.Protocol):
     def _handle_lines(self, lines: list[bytes]) -> None:
         handler = self.handler
         assert handler is not None or not lines
-        for line in lines:
+        for i, line in enumerate(lines):
             if self.closing:
                 return
+            if self._hold is not None:
+                self._held.extend(lines[i:])
+                return
             handler.handle(line)  # type: ignore[union-attr]
+
+    # -- the shared password --------------------------------------------------
+
+    def authenticate(self, given: str | None) -> bool:
+        """True when no password is needed or `given` is right.
+
+        A wrong one is counted against the peer's address, and everything
+        this connection would send next (the caller's refusal first) is held
+        back for the backoff delay while its input is paused; other peers
+        are not affected.
+        """
+        server = self.server
+        if self.config.password is None:
+            return True
+        if password_ok(self.config.password, given):
+            server.backoff.succeeded(self.address)
+            return True
+        delay = server.backoff.failed(self.address)
+        # Never log the attempt itself: it may be a real password mistyped.
+        log.info(
+            "%s: wrong password (%d in a row from this address); answering in %.1f s",
+            self.peer,
+            server.backoff.failures(self.address),
+            delay,
+        )
+        if delay > 0:
+            self._hold_back(delay)
+        return False
+
+    def _hold_back(self, delay: float) -> None:
+        assert self.transport is not None
+        if self._hold is not None:
+            self._hold.cancel()
+        self.transport.pause_reading()
+        self._hold = self.loop.call_later(delay, self._release)
+
+    def _release(self) -> None:
+        self._hold = None
+        if self.closing or self.transport is None:
+            return
+        self.transport.resume_reading()
+        if self._out:
+            self.server.mark_dirty(self)
+        held, self._held = self._held, []
+        self._handle_lines(held)
+
+    def _hello_expired(self) -> None:
+        self._hello_timer = None
+        if self.closing or self.member is not None:
+            return
+        log.info("%s did not join within %.0f s; closing", self.peer, self.config.hello_timeout)
+        if self.handler is None or self.handler.json:
+            final = b""  # JSON peers see the close; nothing else is owed
+        else:
+            final = b"! no name given in time; bye\n"
+        self.close(LeftReason.TIMEOUT, final)
 
     # -- bytes out ----------------------------------------------------------
 
@@ -172,6 +259,8 @@ class Connection(asyncio.Protocol):
             self.abort(LeftReason.SLOW)
 
     def flush(self) -> None:
+        if self._hold is not None:
+            return  # released later by `_release`
         if self._out and self.transport is not None and not self.transport.is_closing():
             data = self._out[0] if len(self._out) == 1 else b"".join(self._out)
             self.transport.write(data)
@@ -184,6 +273,9 @@ class Connection(asyncio.Protocol):
         """Leave the chat now, flush what is queued (and `final`), then close."""
         if self.closing:
             return
+        if self._hold is not None:
+            self._hold.cancel()
+            self._hold = None
         self.send(final)
         self.flush()
         self.closing = True
@@ -218,6 +310,9 @@ class Connection(asyncio.Protocol):
 
     def joined(self, member: Member) -> None:
         self.member = member
+        if self._hello_timer is not None:
+            self._hello_timer.cancel()
+            self._hello_timer = None
         log.info("%s joined from %s", member.name, self.peer)
 
     def _leave(self, reason: LeftReason) -> None:

@@ -7,14 +7,27 @@ import asyncio
 import contextlib
 import logging
 import signal
+import ssl
 from collections.abc import Callable
 
 from .config import ServerConfig
 from .connection import Connection
+from .guard import FailureBackoff
 from .hub import Delivery, Hub, Outbound
 from .protocol import Shutdown
 
 log = logging.getLogger(__name__)
+
+
+def ssl_context(config: ServerConfig) -> ssl.SSLContext | None:
+    """The server's TLS context, or None for plain TCP. Raises OSError or
+    ssl.SSLError when the certificate or key cannot be loaded."""
+    if not config.tls_cert:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(config.tls_cert, config.tls_key)
+    return context
 
 
 class ChatServer:
@@ -27,6 +40,12 @@ class ChatServer:
         self._dirty: list[Connection] = []
         self._closed = asyncio.Event()
         self._drained = asyncio.Event()
+        cfg = self.config
+        self.backoff = FailureBackoff(
+            cfg.password_delays, cfg.password_forget, cfg.password_max_addresses
+        )
+        # Open connections per IP address, for `max_per_address`.
+        self.per_address: dict[str, int] = {}
 
     @property
     def addresses(self) -> list[tuple[str, int]]:
@@ -39,15 +58,36 @@ class ChatServer:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
+        cfg = self.config
         self._server = await loop.create_server(
             lambda: Connection(self),
-            self.config.host,
-            self.config.port,
+            cfg.host,
+            cfg.port,
             reuse_address=True,
             backlog=1024,
+            ssl=ssl_context(cfg),
+            # A peer stuck in the TLS handshake is an unjoined peer too.
+            ssl_handshake_timeout=cfg.hello_timeout if cfg.tls_cert else None,
         )
         for host, port in self.addresses:
             log.info("listening on %s:%d", host, port)
+
+    # -- per-address accounting ------------------------------------------------
+
+    def admit(self, address: str) -> bool:
+        """Count a new connection from `address`; False when it is one too many."""
+        count = self.per_address.get(address, 0)
+        if count >= self.config.max_per_address:
+            return False
+        self.per_address[address] = count + 1
+        return True
+
+    def release(self, address: str) -> None:
+        count = self.per_address.get(address, 0) - 1
+        if count > 0:
+            self.per_address[address] = count
+        else:
+            self.per_address.pop(address, None)
 
     # -- fan-out --------------------------------------------------------------
 

@@ -195,10 +195,13 @@ async def test_help_mentions_the_limits() -> None:
         ("--history", "100"),
         ("--port", "8000"),
         ("--host", "127.0.0.1"),
+        ("--hello-timeout", "30.0"),
+        ("--max-per-address", "64"),
     ]:
         assert option in text
         assert f"(default: {default})" in text, option
     assert "CONEXION_PORT" in text
+    assert "CONEXION_PASSWORD" in text
 
 
 async def test_python_m_version() -> None:
