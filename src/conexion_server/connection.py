@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 from typing import TYPE_CHECKING, Protocol
 
 from .guard import password_ok
@@ -67,6 +68,9 @@ class Connection(asyncio.Protocol):
         # lines already read wait here (at most one read's worth).
         self._hold: asyncio.TimerHandle | None = None
         self._held: list[bytes] = []
+        # TLS: the handshake runs on the raw transport before anything else.
+        self._handshake: asyncio.Task[None] | None = None
+        self._lost = False
 
     # -- asyncio.Protocol -------------------------------------------------
 
@@ -85,7 +89,49 @@ class Connection(asyncio.Protocol):
         if sock is not None:
             _tune_socket(sock)
         self.server.connections.add(self)
-        if not self.server.admit(self.address):
+        # Counted from the first moment, TLS handshake included, so that
+        # handshakes cannot be used to get around the cap.
+        self._admitted = self.server.admit(self.address)
+        self._hello_timer = self.loop.call_later(self.config.hello_timeout, self._hello_expired)
+        context = self.server.tls
+        if context is not None:
+            self._handshake = self.loop.create_task(self._start_tls(transport, context))
+            return
+        self._ready()
+
+    async def _start_tls(self, raw: asyncio.Transport, context: ssl.SSLContext) -> None:
+        """Wrap the raw transport in TLS; log and drop the peer if that fails.
+
+        Done here rather than with `create_server(ssl=...)` because asyncio
+        drops failed handshakes silently, and an operator wants to see a
+        plain-TCP client (an `nc` without `openssl s_client`) in the log.
+        """
+        try:
+            wrapped = await self.loop.start_tls(
+                raw,
+                self,
+                context,
+                server_side=True,
+                ssl_handshake_timeout=self.config.hello_timeout,
+            )
+        except (OSError, TimeoutError, EOFError) as exc:
+            why = exc.reason if isinstance(exc, ssl.SSLError) and exc.reason else exc
+            log.info("%s: TLS handshake failed (%s); closing", self.peer, why or "timed out")
+            wrapped = None
+        finally:
+            self._handshake = None
+        if wrapped is None or self.closing:
+            # Lost during the handshake (or stopped meanwhile).
+            raw.abort()
+            self.connection_lost(None)
+            return
+        self.transport = wrapped
+        self._ready()
+
+    def _ready(self) -> None:
+        """The byte stream is usable (after TLS, if any): apply the cap, start
+        the heartbeat."""
+        if not self._admitted:
             # The mode is not known yet, so the refusal is a JSON error frame:
             # one line that a JSON client parses and a person can read.
             limit = self.config.max_per_address
@@ -96,9 +142,7 @@ class Connection(asyncio.Protocol):
             )
             self.close(LeftReason.ERROR, encode(refusal))
             return
-        self._admitted = True
         self._arm_timer(self.config.idle_timeout)
-        self._hello_timer = self.loop.call_later(self.config.hello_timeout, self._hello_expired)
 
     def data_received(self, data: bytes) -> None:
         if self.closing:
@@ -128,6 +172,9 @@ class Connection(asyncio.Protocol):
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._lost:
+            return  # a failed TLS handshake can report its loss twice
+        self._lost = True
         for timer in (self._timer, self._linger, self._hello_timer, self._hold):
             if timer is not None:
                 timer.cancel()
@@ -214,6 +261,14 @@ class Connection(asyncio.Protocol):
         self._hello_timer = None
         if self.closing or self.member is not None:
             return
+        if self._handshake is not None:
+            log.info(
+                "%s: TLS handshake not finished within %.0f s (a plain-TCP client?); closing",
+                self.peer,
+                self.config.hello_timeout,
+            )
+            self.abort(LeftReason.TIMEOUT)
+            return
         log.info("%s did not join within %.0f s; closing", self.peer, self.config.hello_timeout)
         if self.handler is None or self.handler.json:
             final = b""  # JSON peers see the close; nothing else is owed
@@ -272,6 +327,9 @@ class Connection(asyncio.Protocol):
     def close(self, reason: LeftReason, final: bytes = b"") -> None:
         """Leave the chat now, flush what is queued (and `final`), then close."""
         if self.closing:
+            return
+        if self._handshake is not None:
+            self.abort(reason)  # nothing can be said before TLS is up
             return
         if self._hold is not None:
             self._hold.cancel()

@@ -46,6 +46,7 @@ class ChatServer:
         )
         # Open connections per IP address, for `max_per_address`.
         self.per_address: dict[str, int] = {}
+        self.tls: ssl.SSLContext | None = None
 
     @property
     def addresses(self) -> list[tuple[str, int]]:
@@ -59,15 +60,14 @@ class ChatServer:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         cfg = self.config
+        # Each connection starts TLS itself (see Connection._start_tls).
+        self.tls = ssl_context(cfg)
         self._server = await loop.create_server(
             lambda: Connection(self),
             cfg.host,
             cfg.port,
             reuse_address=True,
             backlog=1024,
-            ssl=ssl_context(cfg),
-            # A peer stuck in the TLS handshake is an unjoined peer too.
-            ssl_handshake_timeout=cfg.hello_timeout if cfg.tls_cert else None,
         )
         for host, port in self.addresses:
             log.info("listening on %s:%d", host, port)

@@ -7,21 +7,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 
-from tests.peers import WAIT, JsonPeer, TextPeer
+from tests.peers import JsonPeer, TextPeer, until
 
 SECRET = b"s3cret pass"
 NO_DELAY = {"password": SECRET, "password_delays": (0.0,)}
-
-
-async def until(condition: Callable[[], bool], timeout: float = WAIT) -> None:
-    """Wait for server-side state that no frame announces (a closed socket's count)."""
-    async with asyncio.timeout(timeout):
-        while True:
-            if condition():
-                return
-            await asyncio.sleep(0.01)
 
 
 # -- the password, JSON clients ----------------------------------------------------------
