@@ -106,6 +106,7 @@ class Connection(asyncio.Protocol):
         drops failed handshakes silently, and an operator wants to see a
         plain-TCP client (an `nc` without `openssl s_client`) in the log.
         """
+        failed = False
         try:
             wrapped = await self.loop.start_tls(
                 raw,
@@ -115,11 +116,18 @@ class Connection(asyncio.Protocol):
                 ssl_handshake_timeout=self.config.hello_timeout,
             )
         except (OSError, TimeoutError, EOFError) as exc:
-            why = exc.reason if isinstance(exc, ssl.SSLError) and exc.reason else exc
-            log.info("%s: TLS handshake failed (%s); closing", self.peer, why or "timed out")
-            wrapped = None
+            if isinstance(exc, ssl.SSLError) and exc.reason:
+                why = exc.reason
+            elif isinstance(exc, TimeoutError):
+                why = "timed out"
+            else:
+                why = str(exc) or f"{type(exc).__name__}: the peer hung up"
+            log.info("%s: TLS handshake failed (%s); closing", self.peer, why)
+            wrapped, failed = None, True
         finally:
             self._handshake = None
+        if wrapped is None and not self.closing and not failed:
+            log.info("%s: TLS handshake failed (the peer hung up); closing", self.peer)
         if wrapped is None or self.closing:
             # Lost during the handshake (or stopped meanwhile).
             raw.abort()

@@ -110,3 +110,16 @@ async def test_stop_during_a_handshake(make_server, tls_files) -> None:
         assert await stalled.closed()
     finally:
         await stalled.close()
+
+
+async def test_a_plain_client_that_hangs_up_mid_handshake_is_logged(
+    make_server, tls_files, caplog
+) -> None:
+    server = await make_server(**tls_files.server_options())
+    caplog.set_level(logging.INFO, logger="conexion_server")
+    plain = await TextPeer.connect(server.port)
+    await plain.send_raw(b"bob\n")  # shorter than a TLS record header
+    await plain.close()
+    await until(lambda: not server.connections and not server.per_address)
+    assert "TLS handshake failed" in caplog.text
+    assert "()" not in caplog.text  # always a reason in the brackets
