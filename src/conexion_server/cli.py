@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--idle-timeout",
         type=_positive_float,
         default=srv.idle_timeout,
-        help="seconds of silence before a JSON client (or anyone not yet joined) is dropped",
+        help="seconds of silence before a JSON client is dropped (see also --hello-timeout)",
     )
     p.add_argument(
         "--max-output",
