@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 
 from conexion_server.config import ServerConfig
 from conexion_server.connection import Connection
@@ -129,3 +133,39 @@ async def connect() -> AsyncIterator[Callable[..., Awaitable[Any]]]:
     yield open_peer
     for peer in opened:
         await peer.close()
+
+
+# -- TLS: certificates made on the spot with trustme, never downloaded -----------
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """A CA, a server certificate for 127.0.0.1 and localhost signed by it,
+    as files (what `--tls-cert`, `--tls-key` and `--ca` take)."""
+
+    ca: trustme.CA
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+
+    def client_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context()
+        self.ca.configure_trust(context)
+        return context
+
+    def server_options(self) -> dict[str, str]:
+        return {"tls_cert": str(self.cert_file), "tls_key": str(self.key_file)}
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    folder = tmp_path_factory.mktemp("tls")
+    files = TlsFiles(ca, folder / "ca.pem", folder / "cert.pem", folder / "key.pem")
+    ca.cert_pem.write_to_path(files.ca_file)
+    cert.cert_chain_pems[0].write_to_path(files.cert_file)
+    for extra in cert.cert_chain_pems[1:]:
+        extra.write_to_path(files.cert_file, append=True)
+    cert.private_key_pem.write_to_path(files.key_file)
+    return files

@@ -8,12 +8,24 @@ import contextlib
 import itertools
 import json
 import socket
+import ssl
 import struct
+from collections.abc import Callable
 from typing import Any, Self
 
 WAIT = 5.0  # seconds any single expectation may take before the test fails
 
 _ids = itertools.count(1)
+
+
+async def until(condition: Callable[[], object], timeout: float = WAIT) -> None:
+    """Wait for server-side state that no frame announces (a closed socket's
+    count, say), polling briefly; fail after `timeout`."""
+    async with asyncio.timeout(timeout):
+        while True:
+            if condition():
+                return
+            await asyncio.sleep(0.01)
 
 
 class LinePeer:
@@ -22,11 +34,24 @@ class LinePeer:
         self.writer = writer
 
     @classmethod
-    async def connect(cls, port: int, host: str = "127.0.0.1", rcvbuf: int | None = None) -> Self:
+    async def connect(
+        cls,
+        port: int,
+        host: str = "127.0.0.1",
+        rcvbuf: int | None = None,
+        tls: ssl.SSLContext | None = None,
+    ) -> Self:
         """Open a connection; `rcvbuf` shrinks the socket's receive buffer
-        (set before connecting, so the TCP window is small from the start)."""
+        (set before connecting, so the TCP window is small from the start);
+        `tls` wraps it in TLS."""
         if rcvbuf is None:
-            reader, writer = await asyncio.open_connection(host, port, limit=16 * 1024 * 1024)
+            reader, writer = await asyncio.open_connection(
+                host,
+                port,
+                limit=16 * 1024 * 1024,
+                ssl=tls,
+                server_hostname=host if tls is not None else None,
+            )
             return cls(reader, writer)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)

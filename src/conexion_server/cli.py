@@ -7,6 +7,7 @@ import asyncio
 import errno
 import logging
 import os
+import ssl
 import sys
 from pathlib import Path
 
@@ -15,10 +16,11 @@ import platformdirs
 from . import SERVER_ID
 from .config import DEFAULT_HOST, DEFAULT_PORT, ServerConfig
 from .hub import HubConfig
-from .server import ChatServer, serve
+from .server import ChatServer, serve, ssl_context
 from .sqlite_store import StoreError
 
 EXIT_CANNOT_LISTEN = 1
+EXIT_USAGE = 2
 EXIT_BAD_DATABASE = 3
 MEMORY_DB = ":memory:"
 
@@ -108,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--idle-timeout",
         type=_positive_float,
         default=srv.idle_timeout,
-        help="seconds of silence before a JSON client (or anyone not yet joined) is dropped",
+        help="seconds of silence before a JSON client is dropped (see also --hello-timeout)",
     )
     p.add_argument(
         "--max-output",
@@ -135,6 +137,34 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="keep only the newest N stored messages (default: keep them all)",
     )
+    p.add_argument(
+        "--hello-timeout",
+        type=_positive_float,
+        default=srv.hello_timeout,
+        help="seconds a connection may take to join (name, and password if any) "
+        "before it is dropped",
+    )
+    p.add_argument(
+        "--max-per-address",
+        type=_positive_int,
+        default=srv.max_per_address,
+        help="concurrent connections from one IP address; one more is refused and closed",
+    )
+    p.add_argument(
+        "--password-file",
+        default=None,
+        metavar="FILE",
+        help="ask every client for the password in FILE (its first line); "
+        "env CONEXION_PASSWORD gives it directly. Without either, no password is asked",
+    )
+    p.add_argument(
+        "--tls-cert",
+        default=None,
+        metavar="FILE",
+        help="PEM certificate (chain) for TLS; needs --tls-key. Without it the server speaks "
+        "plain TCP",
+    )
+    p.add_argument("--tls-key", default=None, metavar="FILE", help="PEM private key for TLS")
     p.add_argument("--motd", default=None, help="message of the day, sent on join")
     p.add_argument(
         "--log-level",
@@ -146,7 +176,33 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class UsageError(Exception):
+    """A bad option value found after parsing (a file that cannot be read)."""
+
+
+def read_password(path: str | None, env: str | None) -> bytes | None:
+    """The password from FILE's first line (the file wins) or the env value.
+
+    Only the line ending is dropped: spaces may be part of a password.
+    """
+    if path is not None:
+        try:
+            with open(path, "rb") as f:
+                first = f.readline()
+        except OSError as exc:
+            raise UsageError(f"cannot read the password file {path}: {exc.strerror}") from None
+        password = first.rstrip(b"\r\n")
+        if not password:
+            raise UsageError(f"the password file {path} is empty")
+        return password
+    if env:
+        return env.encode()
+    return None
+
+
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise UsageError("--tls-cert and --tls-key go together")
     hub = HubConfig(
         max_clients=args.max_clients,
         history_size=max(0, args.history),
@@ -165,6 +221,11 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         db=args.db or default_db(),
         keep_days=args.keep_days,
         keep_messages=args.keep_messages,
+        hello_timeout=args.hello_timeout,
+        max_per_address=args.max_per_address,
+        password=read_password(args.password_file, os.environ.get("CONEXION_PASSWORD")),
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
     )
 
 
@@ -175,7 +236,17 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(message)s",
         datefmt="%H:%M:%S",
     )
-    config = config_from_args(args)
+    try:
+        config = config_from_args(args)
+        if config.tls_cert:
+            # Load it now so a bad file is one clear line, not a traceback.
+            ssl_context(config)
+    except UsageError as exc:
+        print(f"conexion-server: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (OSError, ssl.SSLError) as exc:
+        print(f"conexion-server: cannot load the TLS certificate or key: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if config.db != MEMORY_DB:
         # The default folder may not exist yet: `make run` needs no setup.
         try:

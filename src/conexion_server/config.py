@@ -28,3 +28,17 @@ class ServerConfig:
     db: str | None = None
     keep_days: float | None = None  # retention: delete messages older than this
     keep_messages: int | None = None  # retention: keep only the newest N
+    # -- access and abuse limits (see docs/security.md) --
+    # The shared password as UTF-8 bytes; None means no password is asked.
+    password: bytes | None = field(default=None, repr=False)
+    # Seconds to hold back the answer to the n-th wrong password in a row
+    # from one address (the last value repeats).
+    password_delays: tuple[float, ...] = (0.0, 0.0, 1.0, 2.0, 4.0, 8.0)
+    password_forget: float = 600.0  # seconds after which an address's failures are forgotten
+    password_max_addresses: int = 10_000  # addresses whose failures are remembered
+    # Seconds from connect to a joined name; long enough for a person typing
+    # a name and a password into `nc`, short enough to starve slowloris.
+    hello_timeout: float = 30.0
+    max_per_address: int = 64  # concurrent connections from one IP address
+    tls_cert: str | None = None  # PEM certificate chain; with tls_key, the server speaks TLS
+    tls_key: str | None = None

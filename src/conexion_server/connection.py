@@ -8,10 +8,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 from typing import TYPE_CHECKING, Protocol
 
+from .guard import password_ok
 from .hub import Member, Outbound
 from .protocol import (
+    Error,
+    ErrorCode,
     FrameTooLong,
     LeftReason,
     LineFramer,
@@ -49,6 +53,8 @@ class Connection(asyncio.Protocol):
         self.handler: Handler | None = None
         self.member: Member | None = None
         self.peer = "?"
+        self.address = "?"  # the peer's IP address, the unit of per-address limits
+        self._admitted = False
         self.closing = False
         self.ending = False  # a close is held behind a commit; read no more
         self.reason = LeftReason.LOST
@@ -58,6 +64,14 @@ class Connection(asyncio.Protocol):
         self._pinged = False
         self._timer: asyncio.TimerHandle | None = None
         self._linger: asyncio.TimerHandle | None = None
+        self._hello_timer: asyncio.TimerHandle | None = None
+        # While a wrong password's answer is held back, reading is paused and
+        # lines already read wait here (at most one read's worth).
+        self._hold: asyncio.TimerHandle | None = None
+        self._held: list[bytes] = []
+        # TLS: the handshake runs on the raw transport before anything else.
+        self._handshake: asyncio.Task[None] | None = None
+        self._lost = False
 
     # -- asyncio.Protocol -------------------------------------------------
 
@@ -66,6 +80,7 @@ class Connection(asyncio.Protocol):
         self.transport = transport
         peername = transport.get_extra_info("peername")
         if peername:
+            self.address = peername[0]
             self.peer = (
                 f"[{peername[0]}]:{peername[1]}"
                 if ":" in peername[0]
@@ -75,6 +90,67 @@ class Connection(asyncio.Protocol):
         if sock is not None:
             _tune_socket(sock)
         self.server.connections.add(self)
+        # Counted from the first moment, TLS handshake included, so that
+        # handshakes cannot be used to get around the cap.
+        self._admitted = self.server.admit(self.address)
+        self._hello_timer = self.loop.call_later(self.config.hello_timeout, self._hello_expired)
+        context = self.server.tls
+        if context is not None:
+            self._handshake = self.loop.create_task(self._start_tls(transport, context))
+            return
+        self._ready()
+
+    async def _start_tls(self, raw: asyncio.Transport, context: ssl.SSLContext) -> None:
+        """Wrap the raw transport in TLS; log and drop the peer if that fails.
+
+        Done here rather than with `create_server(ssl=...)` because asyncio
+        drops failed handshakes silently, and an operator wants to see a
+        plain-TCP client (an `nc` without `openssl s_client`) in the log.
+        """
+        failed = False
+        try:
+            wrapped = await self.loop.start_tls(
+                raw,
+                self,
+                context,
+                server_side=True,
+                ssl_handshake_timeout=self.config.hello_timeout,
+            )
+        except (OSError, TimeoutError, EOFError) as exc:
+            if isinstance(exc, ssl.SSLError) and exc.reason:
+                why = exc.reason
+            elif isinstance(exc, TimeoutError):
+                why = "timed out"
+            else:
+                why = str(exc) or f"{type(exc).__name__}: the peer hung up"
+            log.info("%s: TLS handshake failed (%s); closing", self.peer, why)
+            wrapped, failed = None, True
+        finally:
+            self._handshake = None
+        if wrapped is None and not self.closing and not failed:
+            log.info("%s: TLS handshake failed (the peer hung up); closing", self.peer)
+        if wrapped is None or self.closing:
+            # Lost during the handshake (or stopped meanwhile).
+            raw.abort()
+            self.connection_lost(None)
+            return
+        self.transport = wrapped
+        self._ready()
+
+    def _ready(self) -> None:
+        """The byte stream is usable (after TLS, if any): apply the cap, start
+        the heartbeat."""
+        if not self._admitted:
+            # The mode is not known yet, so the refusal is a JSON error frame:
+            # one line that a JSON client parses and a person can read.
+            limit = self.config.max_per_address
+            log.warning("%s: over %d connections from one address; refusing", self.peer, limit)
+            refusal = Error(
+                code=ErrorCode.SERVER_FULL,
+                message=f"too many connections from your address (the limit is {limit})",
+            )
+            self.close(LeftReason.ERROR, encode(refusal))
+            return
         self._arm_timer(self.config.idle_timeout)
 
     def data_received(self, data: bytes) -> None:
@@ -105,9 +181,16 @@ class Connection(asyncio.Protocol):
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
-        for timer in (self._timer, self._linger):
+        if self._lost:
+            return  # a failed TLS handshake can report its loss twice
+        self._lost = True
+        for timer in (self._timer, self._linger, self._hello_timer, self._hold):
             if timer is not None:
                 timer.cancel()
+        self._held.clear()
+        if self._admitted:
+            self._admitted = False
+            self.server.release(self.address)
         self.closing = True
         self._out.clear()
         self._leave(self.reason)
@@ -130,13 +213,80 @@ class Connection(asyncio.Protocol):
     def _handle_lines(self, lines: list[bytes]) -> None:
         handler = self.handler
         assert handler is not None or not lines
-        for line in lines:
+        for i, line in enumerate(lines):
             if self.closing or self.ending:
+                break
+            if self._hold is not None:  # a wrong password's backoff: keep the rest for later
+                self._held.extend(lines[i:])
                 break
             handler.handle(line)  # type: ignore[union-attr]
         if self.server.gate is not None:
             # Even a send whose answer had nowhere to go must get committed.
             self.server.gate.kick()
+
+    # -- the shared password --------------------------------------------------
+
+    def authenticate(self, given: str | None) -> bool:
+        """True when no password is needed or `given` is right.
+
+        A wrong one is counted against the peer's address, and everything
+        this connection would send next (the caller's refusal first) is held
+        back for the backoff delay while its input is paused; other peers
+        are not affected.
+        """
+        server = self.server
+        if self.config.password is None:
+            return True
+        if password_ok(self.config.password, given):
+            server.backoff.succeeded(self.address)
+            return True
+        delay = server.backoff.failed(self.address)
+        # Never log the attempt itself: it may be a real password mistyped.
+        log.info(
+            "%s: wrong password (%d in a row from this address); answering in %.1f s",
+            self.peer,
+            server.backoff.failures(self.address),
+            delay,
+        )
+        if delay > 0:
+            self._hold_back(delay)
+        return False
+
+    def _hold_back(self, delay: float) -> None:
+        assert self.transport is not None
+        if self._hold is not None:
+            self._hold.cancel()
+        self.transport.pause_reading()
+        self._hold = self.loop.call_later(delay, self._release)
+
+    def _release(self) -> None:
+        self._hold = None
+        if self.closing or self.transport is None:
+            return
+        self.transport.resume_reading()
+        if self._out:
+            self.server.mark_dirty(self)
+        held, self._held = self._held, []
+        self._handle_lines(held)
+
+    def _hello_expired(self) -> None:
+        self._hello_timer = None
+        if self.closing or self.member is not None:
+            return
+        if self._handshake is not None:
+            log.info(
+                "%s: TLS handshake not finished within %.0f s (a plain-TCP client?); closing",
+                self.peer,
+                self.config.hello_timeout,
+            )
+            self.abort(LeftReason.TIMEOUT)
+            return
+        log.info("%s did not join within %.0f s; closing", self.peer, self.config.hello_timeout)
+        if self.handler is None or self.handler.json:
+            final = b""  # JSON peers see the close; nothing else is owed
+        else:
+            final = b"! no name given in time; bye\n"
+        self.close(LeftReason.TIMEOUT, final)
 
     # -- bytes out ----------------------------------------------------------
 
@@ -188,6 +338,8 @@ class Connection(asyncio.Protocol):
             self.abort(LeftReason.SLOW)
 
     def flush(self) -> None:
+        if self._hold is not None:
+            return  # released later by `_release`
         if self._out and self.transport is not None and not self.transport.is_closing():
             data = self._out[0] if len(self._out) == 1 else b"".join(self._out)
             self.transport.write(data)
@@ -204,6 +356,9 @@ class Connection(asyncio.Protocol):
         """
         if self.closing or self.ending:
             return
+        if self._handshake is not None:
+            self.abort(reason)  # nothing can be said before TLS is up
+            return
         if self.server.defer(lambda: self._close(reason, final)):
             self.ending = True
             return
@@ -212,6 +367,9 @@ class Connection(asyncio.Protocol):
     def _close(self, reason: LeftReason, final: bytes) -> None:
         if self.closing:
             return
+        if self._hold is not None:
+            self._hold.cancel()
+            self._hold = None
         if final:
             self._queue(final)  # not `send`: this runs in order, already released
         self.flush()
@@ -247,6 +405,9 @@ class Connection(asyncio.Protocol):
 
     def joined(self, member: Member) -> None:
         self.member = member
+        if self._hello_timer is not None:
+            self._hello_timer.cancel()
+            self._hello_timer = None
         log.info("%s joined from %s", member.name, self.peer)
 
     def _leave(self, reason: LeftReason) -> None:

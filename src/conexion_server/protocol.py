@@ -454,12 +454,74 @@ def normalize_name(raw: str) -> str:
             ErrorCode.BAD_NAME,
             f"a name may hold only letters, digits, marks and _ - . (not {what})",
         )
+    scripts = {_confusable_script(ch) for ch in name if ch.isalpha()} - {None}
+    if len(scripts) > 1:
+        # One Cyrillic `а` in a Latin name is the classic impersonation; the
+        # skeleton catches the known look-alikes, this catches the rest.
+        mixed = " and ".join(sorted(s.title() for s in scripts if s is not None))
+        raise ProtocolError(
+            ErrorCode.BAD_NAME, f"a name cannot mix {mixed} letters (they look alike)"
+        )
     return name
 
 
+# Look-alike letters of the Greek and Cyrillic scripts (and a few Latin
+# oddities), mapped to the Latin letter they are mistaken for. Applied after
+# NFKD + casefold, so only lowercase forms appear; where a letter's capital
+# and small forms resemble different Latin letters (Greek Ν/ν: N/v), the
+# capital wins, because names are shown as typed and capitals are where the
+# scripts overlap most. A compact, hand-checked subset of Unicode's
+# confusables.txt (UTS #39) for the scripts our users mix up; see
+# docs/protocol.md for the rule and its limits.
+_LOOKALIKES = str.maketrans(
+    {
+        # Cyrillic
+        "а": "a", "в": "b", "г": "r", "е": "e", "з": "3", "і": "i", "ј": "j",
+        "к": "k", "м": "m", "н": "h", "о": "o", "п": "n", "р": "p", "с": "c",
+        "т": "t", "у": "y", "х": "x", "ѕ": "s", "һ": "h", "ԁ": "d", "ԛ": "q",
+        "ԝ": "w", "ӏ": "l", "ь": "b", "ү": "y", "ɡ": "g",
+        # Greek
+        "α": "a", "β": "b", "γ": "y", "ε": "e", "ζ": "z", "η": "h", "ι": "i",
+        "κ": "k", "μ": "m", "ν": "n", "ο": "o", "ρ": "p", "τ": "t", "υ": "y",
+        "χ": "x", "ω": "w", "ϲ": "c", "ϳ": "j",
+        # Latin letters that pass for plain ones
+        "ı": "i", "ȷ": "j", "ɑ": "a",
+    }
+)  # fmt: skip
+
+# Marks that draw nothing (grapheme joiner, variation selectors): a name
+# that differs from another only by them looks the same.
+_INVISIBLE_MARKS = dict.fromkeys(
+    [0x034F, *range(0x180B, 0x180E), *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)]
+)
+
+_CONFUSABLE_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC")
+
+
 def name_key(name: str) -> str:
-    """The key that makes names unique: the casefold of the NFC form."""
-    return unicodedata.normalize("NFC", name).casefold()
+    """The key that makes names unique, the name's "skeleton": NFKC (so a
+    fullwidth Ａ is A), casefold, look-alike letters of other scripts mapped
+    to the Latin letter they resemble, invisible marks dropped.
+
+    Two names with the same key cannot both be online, and a DM to any
+    spelling with the same key reaches the one holder.
+    """
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    decomposed = unicodedata.normalize("NFKD", folded)
+    return unicodedata.normalize("NFC", decomposed.translate(_LOOKALIKES)).translate(
+        _INVISIBLE_MARKS
+    )
+
+
+def _confusable_script(ch: str) -> str | None:
+    """LATIN, GREEK or CYRILLIC for a letter of those scripts (fullwidth
+    forms included), else None."""
+    base = unicodedata.normalize("NFKD", ch)[:1] or ch
+    label = unicodedata.name(base, "")
+    for script in _CONFUSABLE_SCRIPTS:
+        if label.startswith(script):
+            return script
+    return None
 
 
 def normalize_room(raw: str) -> str:

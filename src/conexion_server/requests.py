@@ -123,6 +123,12 @@ class JsonHandler:
                 ErrorCode.UNSUPPORTED_PROTO,
                 f"this server speaks protocol {PROTO_VERSION}, not {hello.proto}",
             )
+        given = hello.password if isinstance(hello.password, str) else None
+        if not conn.authenticate(given):
+            raise ProtocolError(
+                ErrorCode.BAD_PASSWORD,
+                "wrong password" if given is not None else "this server asks for a password",
+            )
         member, welcome, deliveries = self.hub.join(hello.name, conn)
         conn.joined(member)
         conn.send_frame(welcome)

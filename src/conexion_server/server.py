@@ -7,11 +7,13 @@ import asyncio
 import contextlib
 import logging
 import signal
+import ssl
 from collections import deque
 from collections.abc import Callable
 
 from .config import ServerConfig
 from .connection import Connection
+from .guard import FailureBackoff
 from .hub import Delivery, Hub, Outbound
 from .protocol import Shutdown
 from .sqlite_store import Retention, SqliteStore, StoreError
@@ -109,6 +111,17 @@ def open_store(config: ServerConfig) -> Store | None:
     return SqliteStore(config.db, hub.id_ttl, hub.max_ids, retention=retention)
 
 
+def ssl_context(config: ServerConfig) -> ssl.SSLContext | None:
+    """The server's TLS context, or None for plain TCP. Raises OSError or
+    ssl.SSLError when the certificate or key cannot be loaded."""
+    if not config.tls_cert:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(config.tls_cert, config.tls_key)
+    return context
+
+
 class ChatServer:
     def __init__(self, config: ServerConfig | None = None, hub: Hub | None = None) -> None:
         self.config = config or ServerConfig()
@@ -127,6 +140,13 @@ class ChatServer:
         self._dirty: list[Connection] = []
         self._closed = asyncio.Event()
         self._drained = asyncio.Event()
+        cfg = self.config
+        self.backoff = FailureBackoff(
+            cfg.password_delays, cfg.password_forget, cfg.password_max_addresses
+        )
+        # Open connections per IP address, for `max_per_address`.
+        self.per_address: dict[str, int] = {}
+        self.tls: ssl.SSLContext | None = None
 
     @property
     def addresses(self) -> list[tuple[str, int]]:
@@ -139,15 +159,35 @@ class ChatServer:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
+        cfg = self.config
+        # Each connection starts TLS itself (see Connection._start_tls).
+        self.tls = ssl_context(cfg)
         self._server = await loop.create_server(
             lambda: Connection(self),
-            self.config.host,
-            self.config.port,
+            cfg.host,
+            cfg.port,
             reuse_address=True,
             backlog=1024,
         )
         for host, port in self.addresses:
             log.info("listening on %s:%d", host, port)
+
+    # -- per-address accounting ------------------------------------------------
+
+    def admit(self, address: str) -> bool:
+        """Count a new connection from `address`; False when it is one too many."""
+        count = self.per_address.get(address, 0)
+        if count >= self.config.max_per_address:
+            return False
+        self.per_address[address] = count + 1
+        return True
+
+    def release(self, address: str) -> None:
+        count = self.per_address.get(address, 0) - 1
+        if count > 0:
+            self.per_address[address] = count
+        else:
+            self.per_address.pop(address, None)
 
     # -- fan-out --------------------------------------------------------------
 

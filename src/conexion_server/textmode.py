@@ -1,6 +1,7 @@
 """The plain-text session, so that `nc` and `telnet` are chat clients: the
-first line is a name, then every line is a message or a /command. It shares
-the hub with JSON peers; only the rendering differs (see `textformat`).
+first line is a name (then, on a server with a password, the next line is the
+password), then every line is a message or a /command. It shares the hub with
+JSON peers; only the rendering differs (see `textformat`).
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import textformat
-from .protocol import LeftReason, ProtocolError
+from .protocol import LeftReason, ProtocolError, normalize_name
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -21,6 +22,11 @@ class TextHandler:
         self.conn = conn
         self.server = conn.server
         self.hub = conn.server.hub
+        # The name waiting for its password line; None while asking for a name.
+        self.pending_name: str | None = None
+        # A right password is asked once per connection, even if the name
+        # then turns out to be taken.
+        self.authenticated = conn.config.password is None
 
     def too_long(self) -> bytes:
         limit = self.conn.config.max_frame
@@ -38,7 +44,9 @@ class TextHandler:
         if line.endswith("\r"):
             line = line[:-1]
         try:
-            if self.conn.member is None:
+            if self.conn.member is None and self.pending_name is not None:
+                self.check_password(line)
+            elif self.conn.member is None:
                 self.choose_name(line.strip())
             else:
                 self.command(line)
@@ -48,6 +56,14 @@ class TextHandler:
     def choose_name(self, name: str) -> None:
         if not name:
             return  # blank lines are ignored, even before the name
+        if not self.authenticated:
+            try:
+                self.pending_name = normalize_name(name)
+            except ProtocolError as exc:
+                self.say(f"! {exc.message}; type another name:\n")
+                return
+            self.say("* password:\n")
+            return
         try:
             member, welcome, deliveries = self.hub.join(name, self.conn)
         except ProtocolError as exc:
@@ -56,6 +72,19 @@ class TextHandler:
         self.conn.joined(member)
         self.say(textformat.render_welcome(welcome))
         self.server.dispatch(deliveries)
+
+    def check_password(self, password: str) -> None:
+        # The line is never echoed back or logged. Only a line ending is
+        # trimmed: spaces may be part of a password.
+        if not password:
+            return  # a blank line is not an attempt
+        if not self.conn.authenticate(password):
+            self.say("! wrong password; password:\n")
+            return
+        self.authenticated = True
+        name, self.pending_name = self.pending_name, None
+        assert name is not None
+        self.choose_name(name)
 
     def command(self, line: str) -> None:
         member = self.conn.member

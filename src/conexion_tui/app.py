@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from pathlib import Path
 from typing import ClassVar
 
@@ -94,8 +95,12 @@ class ConexionApp(App[int]):
         clock: Clock | None = None,
         client_config: ClientConfig | None = None,
         ui_config: UiConfig | None = None,
+        password: str | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         super().__init__()
+        self.password = password  # pre-fills the start screen; never shown in clear
+        self.tls = tls
         self.host = host
         self.port = port
         self.name_given = name
@@ -121,23 +126,31 @@ class ConexionApp(App[int]):
 
     def on_mount(self) -> None:
         name = self.name_given or self.suggested_name
-        self.push_screen(StartScreen(self.address, name, autojoin=self.name_given is not None))
+        self.push_screen(
+            StartScreen(
+                self.address,
+                name,
+                autojoin=self.name_given is not None,
+                password=self.password,
+                secure=self.tls is not None,
+            )
+        )
 
     # -- joining -------------------------------------------------------------
 
     def on_start_screen_join_requested(self, message: StartScreen.JoinRequested) -> None:
-        self.connect(message.name)
+        self.connect(message.name, message.password)
 
     @work(exclusive=True, group="net", exit_on_error=False)
-    async def connect(self, name: str) -> None:
+    async def connect(self, name: str, password: str | None = None) -> None:
         """The network worker: join, then serve the connection until quit.
 
         It owns the socket (inside the client) and only posts messages; the
         screens never wait for it.
         """
-        client = ChatClient(self.host, self.port, self._batcher, self.client_config)
+        client = ChatClient(self.host, self.port, self._batcher, self.client_config, tls=self.tls)
         try:
-            welcome = await client.join(name)
+            welcome = await client.join(name, password)
         except JoinError as exc:
             self.post_message(JoinFailed(exc.code, exc.message))
             return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import ssl
 import sys
 import unicodedata
 
@@ -12,6 +13,7 @@ from conexion_server.protocol import MAX_NAME_LEN, ProtocolError, normalize_name
 
 from . import CLIENT_ID
 from .app import ConexionApp
+from .client import tls_context
 from .config import DEFAULT_HOST, DEFAULT_PORT, FALLBACK_NAME, UiConfig
 
 EXIT_USAGE = 2
@@ -67,6 +69,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=UiConfig().scrollback,
         help="messages kept in the log; older ones are dropped",
     )
+    p.add_argument(
+        "--tls",
+        action="store_true",
+        help="connect with TLS, checking the server's certificate against this computer's "
+        "trusted authorities (or --ca)",
+    )
+    p.add_argument(
+        "--ca",
+        metavar="FILE",
+        default=None,
+        help="trust only this CA certificate (PEM) for the server's certificate; implies --tls",
+    )
     p.add_argument("--version", action="version", version=CLIENT_ID)
     return p
 
@@ -98,13 +112,24 @@ def login_name() -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    tls = None
+    if args.tls or args.ca:
+        try:
+            tls = tls_context(args.ca)
+        except (OSError, ssl.SSLError) as exc:
+            parser.error(f"cannot use {args.ca} as the CA file: {exc}")
+    # The password is never an option (it would show in `ps` and shell
+    # history); the environment may pre-fill the start screen's field.
     app = ConexionApp(
         args.host,
         args.port,
         args.name,
         suggested_name=suggest_name(login_name()),
         ui_config=UiConfig(scrollback=args.scrollback),
+        password=os.environ.get("CONEXION_PASSWORD") or None,
+        tls=tls,
     )
     result = app.run()
     if app.return_code not in (None, 0):

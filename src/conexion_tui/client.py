@@ -17,6 +17,7 @@ import logging
 import random
 import secrets
 import socket
+import ssl
 import time
 from collections import deque
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from conexion_server.protocol import (
     MAX_CLIENT_FRAME,
     PROTO_VERSION,
+    UNSET,
     Ack,
     Bye,
     Dm,
@@ -56,6 +58,7 @@ log = logging.getLogger(__name__)
 
 UNREACHABLE = "unreachable"  # JoinError code when no connection could be made
 CLOSED = "closed"  # JoinError code when the server hung up during `hello`
+TLS_FAILED = "tls_failed"  # JoinError code when the TLS handshake or certificate failed
 
 
 class State(enum.StrEnum):
@@ -173,6 +176,42 @@ class _Link:
     backlog: list[bytes]  # lines that arrived in the same read as `welcome`
 
 
+def tls_context(ca_file: str | None = None) -> ssl.SSLContext:
+    """Verify the server against the system's trusted authorities, or only
+    against `ca_file` (a PEM file) when one is given."""
+    context = ssl.create_default_context(cafile=ca_file)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def describe_tls_error(exc: ssl.SSLError, host: str) -> str:
+    """A certificate or handshake failure in plain words (the library's own
+    words in brackets, for whoever has to fix the server)."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        detail = exc.verify_message or exc.reason or str(exc)
+        code = exc.verify_code
+        # OpenSSL's X509_V_ERR_* numbers: the ones a user can meet and act on.
+        if code in (18, 19, 20, 21):  # self-signed, self-signed in chain, unknown issuer
+            return (
+                "the server's certificate is not signed by an authority this computer "
+                f"trusts ({detail}); ask for the CA file and use --ca FILE"
+            )
+        if code == 10:
+            return f"the server's certificate has expired ({detail})"
+        if code == 9:
+            return f"the server's certificate is not valid yet ({detail})"
+        if code == 62 or "hostname" in detail.lower() or "ip address" in detail.lower():
+            return f"the server's certificate is not for {host} ({detail})"
+        return f"the server's certificate was refused ({detail})"
+    reason = exc.reason or str(exc)
+    if reason in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "UNEXPECTED_EOF_WHILE_READING"):
+        return (
+            f"the server did not answer in TLS ({reason}); is it running without "
+            "--tls-cert? Try without --tls"
+        )
+    return f"the TLS handshake failed ({reason})"
+
+
 def describe_os_error(exc: BaseException) -> str:
     """A short human reason for a failed connect."""
     if isinstance(exc, ConnectionRefusedError):
@@ -204,9 +243,13 @@ class ChatClient:
         *,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.host = host
         self.port = port
+        self.tls = tls
+        # Kept in memory only, for reconnects; never logged or shown.
+        self.password: str | None = None
         self.config = config or ClientConfig()
         self.name: str | None = None
         self.state = State.CLOSED
@@ -246,8 +289,9 @@ class ChatClient:
     def new_id(self) -> str:
         return f"{self._id_prefix}-{next(self._ids)}"
 
-    async def join(self, name: str) -> Welcome:
+    async def join(self, name: str, password: str | None = None) -> Welcome:
         """Connect and say hello once; the welcome, or `JoinError` saying why not."""
+        self.password = password
         self._set_state(State.CONNECTING, f"connecting to {self.address}")
         try:
             welcome, link = await self._open(name)
@@ -461,7 +505,17 @@ class ChatClient:
         cfg = self.config
         try:
             async with asyncio.timeout(cfg.connect_timeout):
-                reader, writer = await asyncio.open_connection(self.host, self.port)
+                reader, writer = await asyncio.open_connection(
+                    self.host,
+                    self.port,
+                    ssl=self.tls,
+                    server_hostname=self.host if self.tls is not None else None,
+                )
+        except ssl.SSLError as exc:
+            why = describe_tls_error(exc, self.host)
+            raise JoinError(
+                TLS_FAILED, f"cannot connect securely to {self.address}: {why}", brief=why
+            ) from None
         except (OSError, TimeoutError) as exc:
             why = describe_os_error(exc)
             hint = ". Is the server running?" if isinstance(exc, ConnectionRefusedError) else ""
@@ -470,13 +524,21 @@ class ChatClient:
             ) from None
         framer = LineFramer(cfg.max_frame)
         try:
-            writer.write(encode(Hello(name=name, proto=PROTO_VERSION, client=CLIENT_ID)))
+            hello = Hello(
+                name=name,
+                proto=PROTO_VERSION,
+                client=CLIENT_ID,
+                password=self.password if self.password is not None else UNSET,
+            )
+            writer.write(encode(hello))
             async with asyncio.timeout(cfg.hello_timeout):
                 await writer.drain()
                 while True:
                     data = await reader.read(cfg.read_chunk)
                     if not data:
-                        raise JoinError(CLOSED, "the server closed the connection")
+                        # A TLS server hangs up on a plain hello at once.
+                        hint = "; if it uses TLS, start with --tls" if self.tls is None else ""
+                        raise JoinError(CLOSED, f"the server closed the connection{hint}")
                     lines = framer.feed(data)
                     for i, line in enumerate(lines):
                         try:
@@ -588,6 +650,7 @@ class ChatClient:
 
 __all__ = [
     "CLOSED",
+    "TLS_FAILED",
     "UNREACHABLE",
     "Acked",
     "ChatClient",

@@ -222,10 +222,20 @@ def _obeys_name_rules(name: str) -> bool:
     first = unicodedata.category(name[0])
     if not (first[0] == "L" or first == "Nd"):
         return False
-    return all(
+    if not all(
         unicodedata.category(ch)[0] in "LM" or unicodedata.category(ch) == "Nd" or ch in "_-."
         for ch in name
-    )
+    ):
+        return False
+    # Letters of at most one of the scripts that look alike (Latin, Greek,
+    # Cyrillic), judged on the compatibility form (fullwidth Ａ is Latin).
+    scripts = set()
+    for ch in unicodedata.normalize("NFKD", name):
+        if ch.isalpha():
+            words = unicodedata.name(ch, "").split()
+            if words and words[0] in ("LATIN", "GREEK", "CYRILLIC"):
+                scripts.add(words[0])
+    return len(scripts) <= 1
 
 
 @PROPS

@@ -196,10 +196,50 @@ async def test_help_mentions_the_limits() -> None:
         ("--history", "100"),
         ("--port", "8000"),
         ("--host", "127.0.0.1"),
+        ("--hello-timeout", "30.0"),
+        ("--max-per-address", "64"),
     ]:
         assert option in text
         assert f"(default: {default})" in text, option
     assert "CONEXION_PORT" in text
+    assert "CONEXION_PASSWORD" in text
+
+
+async def test_an_unreadable_tls_key_is_one_line_and_status_2(tmp_path) -> None:
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a certificate\n")
+    proc = await run(
+        *server_command(), "--port", "0", "--tls-cert", str(bad), "--tls-key", str(bad)
+    )
+    async with asyncio.timeout(PROCESS_WAIT):
+        _, err = await proc.communicate()
+    assert proc.returncode == 2
+    assert b"cannot load the TLS certificate or key" in err
+    assert b"Traceback" not in err
+
+
+async def test_a_missing_password_file_is_one_line_and_status_2(tmp_path) -> None:
+    proc = await run(*server_command(), "--password-file", str(tmp_path / "nope"))
+    async with asyncio.timeout(PROCESS_WAIT):
+        _, err = await proc.communicate()
+    assert proc.returncode == 2
+    assert b"cannot read the password file" in err
+    assert b"Traceback" not in err
+
+
+async def test_password_and_tls_options_reach_the_server(start, tls_files, tmp_path) -> None:
+    password = tmp_path / "pw.txt"
+    password.write_text("open sesame\n")
+    server = await start(
+        "--port", "0", "--password-file", str(password),
+        "--tls-cert", str(tls_files.cert_file), "--tls-key", str(tls_files.key_file),
+    )  # fmt: skip
+    peer = await JsonPeer.connect(server.port, tls=tls_files.client_context())
+    try:
+        await peer.send(type="hello", name="ana", proto=1, password="open sesame")
+        assert (await peer.recv())["type"] == "welcome"
+    finally:
+        await peer.close()
 
 
 async def test_python_m_version() -> None:

@@ -63,15 +63,19 @@ def make_app(
     config: ClientConfig = FAST,
     ui: UiConfig | None = None,
     suggested: str = "ana",
+    host: str = "127.0.0.1",
+    **options: Any,
 ) -> BellApp:
+    """The app against a local server; `options` go to the app (`password`, `tls`)."""
     return BellApp(
-        "127.0.0.1",
+        host,
         port,
         name,
         suggested_name=suggested,
         clock=FixedClock(),
         client_config=config,
         ui_config=ui,
+        **options,
     )
 
 

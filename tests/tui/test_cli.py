@@ -82,3 +82,23 @@ def test_python_dash_m_runs_the_cli() -> None:
     )
     assert "CONEXION_HOST" in done.stdout
     assert "--name" in done.stdout
+
+
+def test_tls_options(tmp_path) -> None:
+    args = build_parser().parse_args(["--tls"])
+    assert (args.tls, args.ca) == (True, None)
+    args = build_parser().parse_args(["--ca", str(tmp_path / "ca.pem")])
+    assert args.ca.endswith("ca.pem")
+    assert "--password" not in build_parser().format_help().replace("CONEXION_PASSWORD", "")
+
+
+def test_a_missing_ca_file_is_a_usage_error(tmp_path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "conexion_tui", "--ca", str(tmp_path / "missing.pem")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 2
+    assert "cannot use" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -38,6 +38,19 @@ def test_start_screen_with_a_name_error(snap_compare) -> None:
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
 
+def test_start_screen_asking_for_a_password(snap_compare) -> None:
+    app = make_app(8000, name=None, suggested="ana")
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        # What the worker posts when the server answers bad_password; then a
+        # password is typed: the field shows only bullets.
+        pilot.app.post_message(JoinFailed("bad_password", "this server asks for a password"))
+        await pilot.pause()
+        await pilot.press(*"secret")
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
 @pytest.mark.parametrize("size", [(100, 28), (60, 20)], ids=["wide", "narrow"])
 def test_chat_screen(snap_compare, threaded_server: ThreadedServer, size) -> None:
     port = threaded_server.port

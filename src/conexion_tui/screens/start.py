@@ -1,6 +1,6 @@
 """The start screen: pick a name and join. Shows why a join failed (the
 server's reason, or why the server could not be reached) and lets the user
-try again."""
+try again. A server that asks for a password gets a masked password field."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
-from ..client import UNREACHABLE
+from ..client import TLS_FAILED, UNREACHABLE
+
+BAD_PASSWORD = "bad_password"
 
 
 class StartScreen(Screen[None]):
@@ -25,10 +27,21 @@ class StartScreen(Screen[None]):
     @dataclass
     class JoinRequested(Message):
         name: str
+        password: str | None = None
 
-    def __init__(self, address: str, name: str, *, autojoin: bool = False) -> None:
+    def __init__(
+        self,
+        address: str,
+        name: str,
+        *,
+        autojoin: bool = False,
+        password: str | None = None,
+        secure: bool = False,
+    ) -> None:
         super().__init__()
         self.address = address
+        self.initial_password = password
+        self.secure = secure
         self.initial_name = name
         self.autojoin = autojoin
         self.busy = False
@@ -37,13 +50,26 @@ class StartScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with Middle(), Center(), Vertical(id="start-box"):
             yield Static("Conexion", id="start-title")
-            yield Static(Text(f"server {self.address}"), id="start-server")
+            how = " (TLS)" if self.secure else ""
+            yield Static(Text(f"server {self.address}{how}"), id="start-server")
             yield Label("Your name", id="start-label")
             yield Input(
                 value=self.initial_name,
                 placeholder="letters, digits, _ - .",
                 id="start-name",
             )
+            # Hidden until the server asks for a password (or one was given
+            # through CONEXION_PASSWORD). `password=True` masks every key.
+            with Vertical(
+                id="start-password-row", classes="-shown" if self.initial_password else ""
+            ):
+                yield Label("Server password", id="start-password-label")
+                yield Input(
+                    value=self.initial_password or "",
+                    password=True,
+                    placeholder="the password the server's owner gave you",
+                    id="start-password",
+                )
             yield Button("Join", id="start-join", variant="primary")
             yield Static(id="start-message", markup=False)
         yield Footer()
@@ -54,6 +80,7 @@ class StartScreen(Screen[None]):
             self.request_join()
 
     @on(Input.Submitted, "#start-name")
+    @on(Input.Submitted, "#start-password")
     @on(Button.Pressed, "#start-join")
     def request_join(self) -> None:
         if self.busy:
@@ -62,12 +89,16 @@ class StartScreen(Screen[None]):
         if not name:
             self.show_error("bad_name", "Type a name first.")
             return
+        password: str | None = None
+        if self.query_one("#start-password-row").has_class("-shown"):
+            password = self.query_one("#start-password", Input).value
         self.set_busy(True, f"Connecting to {self.address} as {name}…")
-        self.post_message(self.JoinRequested(name))
+        self.post_message(self.JoinRequested(name, password))
 
     def set_busy(self, busy: bool, status: str = "") -> None:
         self.busy = busy
         self.query_one("#start-name", Input).disabled = busy
+        self.query_one("#start-password", Input).disabled = busy
         self.query_one("#start-join", Button).disabled = busy
         message = self.query_one("#start-message", Static)
         message.set_class(False, "-error")
@@ -83,7 +114,10 @@ class StartScreen(Screen[None]):
         sentence = reason[:1].upper() + reason[1:]
         if not sentence.endswith((".", "?", "!")):
             sentence += "."
-        if code == UNREACHABLE:
+        if code == BAD_PASSWORD:
+            self.show_password_field(message, button)
+            return
+        if code in (UNREACHABLE, TLS_FAILED):
             self.unreachable += 1
             # Without the count a failed retry would look like nothing happened.
             tries = f" (tried {self.unreachable} times)" if self.unreachable > 1 else ""
@@ -96,5 +130,20 @@ class StartScreen(Screen[None]):
         message.set_class(True, "-shown")
         message.update(Text(text))
         name_input.focus()
-        if code != UNREACHABLE:
+        if code not in (UNREACHABLE, TLS_FAILED):
             name_input.select_all()
+
+    def show_password_field(self, message: Static, button: Button) -> None:
+        row = self.query_one("#start-password-row")
+        field = self.query_one("#start-password", Input)
+        if row.has_class("-shown"):
+            text = "Wrong password.\nType it again and press Enter."
+        else:
+            text = "This server asks for a password.\nType it and press Enter."
+        row.set_class(True, "-shown")
+        button.label = "Join"
+        message.set_class(True, "-error")
+        message.set_class(True, "-shown")
+        message.update(Text(text))
+        field.focus()
+        field.select_all()
