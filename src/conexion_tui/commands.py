@@ -36,22 +36,22 @@ class ChangeNick:
 
 @dataclass(slots=True, frozen=True)
 class ListUsers:
-    pass
+    """`/who`: show who is online."""
 
 
 @dataclass(slots=True, frozen=True)
 class ClearLog:
-    pass
+    """`/clear`: empty the log on this screen."""
 
 
 @dataclass(slots=True, frozen=True)
 class ShowHelp:
-    pass
+    """`/help`: list the commands."""
 
 
 @dataclass(slots=True, frozen=True)
 class Quit:
-    pass
+    """`/exit` or `/quit`: say bye and leave."""
 
 
 @dataclass(slots=True, frozen=True)
