@@ -82,6 +82,12 @@ class Conexion(Target):
             "1000000",
             "--max-clients",
             "100000",
+            # Every generated client comes from 127.0.0.1, and joins queue up
+            # behind each other in a storm.
+            "--max-per-address",
+            "1000000",
+            "--hello-timeout",
+            "600",
             "--db",
             ":memory:",
             *self.extra,

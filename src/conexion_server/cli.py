@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     def ready(server: ChatServer) -> None:
         for host, port in server.addresses:
             shown = f"[{host}]" if ":" in host else host
-            print(f"conexion-server listening on {shown}:{port}", flush=True)
+            _tell(f"conexion-server listening on {shown}:{port}")
 
     try:
         asyncio.run(serve(config, ready))
@@ -275,8 +275,18 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_CANNOT_LISTEN
-    print("conexion-server stopped", flush=True)
+    _tell("conexion-server stopped")
     return 0
+
+
+def _tell(line: str) -> None:
+    """Print a status line. Whoever started the server may have stopped
+    reading (a closed pipe); that must not turn a clean run into a traceback."""
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:
+        # Point stdout at /dev/null so the interpreter's final flush is quiet too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":

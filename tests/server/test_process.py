@@ -281,3 +281,25 @@ async def test_stop_flushes_then_closes_everyone(make_server, connect) -> None:
     assert any(line.endswith("ana: queued just before the stop") for line in lines), (lines, ack)
     assert await bob.closed()
     assert not server.connections
+
+
+def test_a_closed_stdout_does_not_turn_a_clean_stop_into_a_traceback() -> None:
+    # Regression: whoever started the server (a benchmark, a supervisor) read
+    # the "listening" line and went away; "conexion-server stopped" then raised
+    # BrokenPipeError and the exit status was 1.
+    import subprocess
+
+    proc = subprocess.Popen(
+        [*server_command(), "--port", "0"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "CONEXION_DB": ":memory:"},
+    )
+    assert proc.stdout is not None
+    assert LISTENING.match(proc.stdout.readline().rstrip(b"\n"))
+    proc.stdout.close()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=PROCESS_WAIT)
+    assert proc.returncode == 0, err
+    assert b"Traceback" not in err
