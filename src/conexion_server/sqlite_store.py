@@ -14,13 +14,12 @@ import logging
 import os
 import sqlite3
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .protocol import DirectMessage, Message, name_key
-from .store import Receipt, Stored, seq_floor, visible
+from .store import IdCache, Receipt, Stored, seq_floor, visible
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +133,7 @@ class SqliteStore:
         self._retention = retention or Retention()
         self._clock = clock
         self._wallclock = wallclock
-        self._ids: OrderedDict[tuple[str, str], tuple[float, Receipt]] = OrderedDict()
+        self._ids = IdCache(id_ttl, max_ids)
         self._pending = Batch()
         self._in_flight: list[Batch] = []
         self._last_prune = float("-inf")
@@ -208,7 +207,7 @@ class SqliteStore:
             (wall, self._max_ids),
         ).fetchall()
         for sender_key, id, seq, ts, expires in reversed(rows):
-            self._ids[(sender_key, id)] = (mono + (expires - wall), Receipt(seq, ts))
+            self._ids.load((sender_key, id), Receipt(seq, ts), mono + (expires - wall))
 
     def _explain(self, exc: sqlite3.DatabaseError) -> str:
         text = str(exc)
@@ -274,22 +273,12 @@ class SqliteStore:
         return merged[-limit:]
 
     def remember(self, key: tuple[str, str], receipt: Receipt, now: float) -> None:
-        ids = self._ids
-        ids.pop(key, None)
-        ids[key] = (now + self._id_ttl, receipt)
+        self._ids.remember(key, receipt, now)
         expires_wall = self._wallclock() + self._id_ttl
         self._pending.ids.append((key[0], key[1], receipt, expires_wall))
-        while ids:
-            oldest_key, (expires, _) = next(iter(ids.items()))
-            if expires > now and len(ids) <= self._max_ids:
-                break
-            del ids[oldest_key]
 
     def recall(self, key: tuple[str, str], now: float) -> Receipt | None:
-        entry = self._ids.get(key)
-        if entry is None or entry[0] <= now:
-            return None
-        return entry[1]
+        return self._ids.recall(key, now)
 
     # -- group commit ---------------------------------------------------------
 

@@ -92,6 +92,43 @@ class DurableStore(Store, Protocol):
     def close(self) -> None: ...
 
 
+class IdCache:
+    """Send ids and their receipts, each for `ttl` seconds on the monotonic
+    clock, at most `max_ids` of them (oldest dropped first), so that a flood
+    of distinct ids cannot grow memory without bound."""
+
+    def __init__(self, ttl: float, max_ids: int) -> None:
+        self.ttl = ttl
+        self.max_ids = max_ids
+        # Insertion order is expiry order, so expired ids sit at the front.
+        self._ids: OrderedDict[tuple[str, str], tuple[float, Receipt]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def load(self, key: tuple[str, str], receipt: Receipt, expires: float) -> None:
+        """Add an id saved earlier; callers load them oldest first."""
+        self._ids[key] = (expires, receipt)
+
+    def remember(self, key: tuple[str, str], receipt: Receipt, now: float) -> None:
+        ids = self._ids
+        # An expired id sent again must move to the back, or it would hide the
+        # expired entries behind it from the purge below.
+        ids.pop(key, None)
+        ids[key] = (now + self.ttl, receipt)
+        while ids:
+            oldest_key, (expires, _) = next(iter(ids.items()))
+            if expires > now and len(ids) <= self.max_ids:
+                break
+            del ids[oldest_key]
+
+    def recall(self, key: tuple[str, str], now: float) -> Receipt | None:
+        entry = self._ids.get(key)
+        if entry is None or entry[0] <= now:
+            return None
+        return entry[1]
+
+
 class MemoryStore:
     """The last `history_size` messages and every send id for `id_ttl` seconds.
 
@@ -104,9 +141,7 @@ class MemoryStore:
 
     def __init__(self, history_size: int, id_ttl: float, max_ids: int, first_seq: int = 0) -> None:
         self._messages: deque[Stored] = deque(maxlen=history_size)
-        self._ids: OrderedDict[tuple[str, str], tuple[float, Receipt]] = OrderedDict()
-        self._id_ttl = id_ttl
-        self._max_ids = max_ids
+        self._ids = IdCache(id_ttl, max_ids)
         self._seq = first_seq
 
     def last_seq(self) -> int:
@@ -138,20 +173,7 @@ class MemoryStore:
         return len(self._ids)
 
     def remember(self, key: tuple[str, str], receipt: Receipt, now: float) -> None:
-        ids = self._ids
-        # An expired id sent again must move to the back, or it would hide the
-        # expired entries behind it from the purge below.
-        ids.pop(key, None)
-        ids[key] = (now + self._id_ttl, receipt)
-        # Entries are in insertion order, so expired ones sit at the front.
-        while ids:
-            oldest_key, (expires, _) = next(iter(ids.items()))
-            if expires > now and len(ids) <= self._max_ids:
-                break
-            del ids[oldest_key]
+        self._ids.remember(key, receipt, now)
 
     def recall(self, key: tuple[str, str], now: float) -> Receipt | None:
-        entry = self._ids.get(key)
-        if entry is None or entry[0] <= now:
-            return None
-        return entry[1]
+        return self._ids.recall(key, now)

@@ -3,6 +3,8 @@ with a raw-socket peer checking what reached the wire."""
 
 from __future__ import annotations
 
+import pytest
+
 from conexion_tui.widgets import ChatHeader, MessageLog
 from tests.tui.conftest import (
     has_line,
@@ -133,29 +135,18 @@ async def test_unknown_command_explains_and_sends_nothing(server, peers) -> None
         assert got["text"] == "/dance is text"
 
 
-async def test_exit_says_bye(server, peers) -> None:
+@pytest.mark.parametrize("command", ["/exit", "/quit"])
+async def test_exit_and_quit_say_bye(server, peers, command: str) -> None:
     bob = await peers("bob")
     app = make_app(server.port)
     async with running(app) as pilot:
         await joined(pilot)
         await bob.expect("joined")
-        await type_line(pilot, "/exit")
+        await type_line(pilot, command)
         await wait_for(pilot, lambda: not app.is_running, what="the app to exit")
     left = await bob.expect("left")
     assert (left["name"], left["reason"]) == ("ana", "quit")
     assert app.return_code == 0
-
-
-async def test_quit_says_bye(server, peers) -> None:
-    bob = await peers("bob")
-    app = make_app(server.port)
-    async with running(app) as pilot:
-        await joined(pilot)
-        await bob.expect("joined")
-        await type_line(pilot, "/quit")
-        await wait_for(pilot, lambda: not app.is_running, what="the app to exit")
-    left = await bob.expect("left")
-    assert (left["name"], left["reason"]) == ("ana", "quit")
 
 
 async def test_ctrl_q_says_bye(server, peers) -> None:
