@@ -38,7 +38,7 @@ from .protocol import (
     normalize_name,
     normalize_room,
 )
-from .store import MemoryStore, Receipt, Store, seq_floor
+from .store import MemoryStore, Receipt, Store, Stored, seq_floor
 
 
 @dataclass(slots=True, frozen=True)
@@ -100,16 +100,29 @@ class TokenBucket:
 @dataclass(slots=True, eq=False)
 class Member:
     """Someone who has joined. `peer` belongs to the I/O layer; the hub only
-    hands it back inside deliveries."""
+    hands it back inside deliveries. In a cluster, people on other instances
+    are members too (so that the user list is the cluster's) with no peer."""
 
     name: str
     key: str
     peer: Any
     bucket: TokenBucket
     rooms: set[str] = field(default_factory=lambda: {DEFAULT_ROOM})
+    # Which connection on which instance this is; only a cluster sets it.
+    token: str = ""
 
 
 class Hub:
+    """The chat's state and rules.
+
+    Each change comes in two steps: a check (`check_name`, `check_text`, ...)
+    that may refuse it, and an apply step (`admit`, `relay`, `remove`,
+    `apply_rename`) that changes the state and says who must hear of it. A
+    single server does both at once (`join`, `say`, ...). In a cluster the
+    order of changes comes from the shared log, so every instance runs only
+    the apply steps, for its own users and everyone else's alike.
+    """
+
     def __init__(
         self,
         config: HubConfig | None = None,
@@ -129,6 +142,9 @@ class Hub:
         self._wallclock = wallclock
         self._seq = self.store.last_seq()
         self.members: dict[str, Member] = {}
+        # The members connected here, who receive deliveries; in a single
+        # server, everyone.
+        self.local: dict[str, Member] = {}
         # The same members sorted by key, kept in order on every change so
         # that a join storm does not re-sort the whole room for each welcome.
         self._roster: list[Member] = []
@@ -140,71 +156,133 @@ class Hub:
         return [m.name for m in self._roster]
 
     def who(self, room: str = DEFAULT_ROOM) -> Users:
-        return Users(room=self._room(room), users=self.names())
+        return Users(room=self.check_room(room), users=self.names())
 
     def history(
         self, room: str, before: int | None, limit: int, member: Member | None = None
     ) -> HistoryReply:
         """Room messages before `before`, plus `member`'s own DMs, oldest first."""
-        room = self._room(room)
+        room = self.check_room(room)
         viewer = member.key if member is not None else None
         return HistoryReply(room=room, messages=self.store.before(room, before, limit, viewer))
 
     def find(self, name: str) -> Member | None:
         return self.members.get(name_key(name))
 
-    # -- membership ------------------------------------------------------
+    # -- checks: may refuse, change nothing ------------------------------
 
-    def join(self, raw_name: str, peer: Any) -> tuple[Member, Welcome, list[Delivery]]:
-        name = normalize_name(raw_name)
-        key = name_key(name)
-        if key in self.members:
-            raise ProtocolError(ErrorCode.NAME_TAKEN, f"the name {name} is taken")
-        if len(self.members) >= self.config.max_clients:
-            raise ProtocolError(ErrorCode.SERVER_FULL, "the server is full; try again later")
-        others = list(self.members.values())
-        member = Member(
-            name, key, peer, TokenBucket(self.config.rate, self.config.burst, self._clock())
-        )
-        self._add(member)
-        welcome = Welcome(
-            proto=PROTO_VERSION,
-            name=name,
-            server=SERVER_ID,
-            users=self.names(),
-            rooms=[DEFAULT_ROOM],
-            history=self.store.recent(DEFAULT_ROOM, self.config.welcome_history, key),
-            motd=self.config.motd or UNSET,
-        )
-        event = Joined(name=name, ts=self._now(), room=DEFAULT_ROOM)
-        return member, welcome, [Delivery(Outbound(event), others)]
-
-    def leave(self, member: Member, reason: LeftReason) -> list[Delivery]:
-        if self.members.get(member.key) is not member:
-            return []  # already gone: leave is idempotent
-        self._remove(member)
-        event = Left(name=member.name, ts=self._now(), reason=reason, room=DEFAULT_ROOM)
-        return [Delivery(Outbound(event), list(self.members.values()))]
-
-    def rename(self, member: Member, raw_name: str) -> list[Delivery]:
+    def check_name(self, raw_name: str, member: Member | None = None) -> tuple[str, str]:
+        """The name and its key, if nobody but `member` holds it."""
         name = normalize_name(raw_name)
         key = name_key(name)
         holder = self.members.get(key)
         if holder is not None and holder is not member:
             raise ProtocolError(ErrorCode.NAME_TAKEN, f"the name {name} is taken")
+        return name, key
+
+    def check_capacity(self) -> None:
+        # Counted per server (per instance in a cluster): the limit protects
+        # one process's memory and sockets.
+        if len(self.local) >= self.config.max_clients:
+            raise ProtocolError(ErrorCode.SERVER_FULL, "the server is full; try again later")
+
+    def check_room(self, raw: str) -> str:
+        room = normalize_room(raw)
+        if room != DEFAULT_ROOM:
+            raise ProtocolError(
+                ErrorCode.NO_SUCH_ROOM, f"there is no room {raw}; this server has only general"
+            )
+        return room
+
+    def check_text(self, member: Member, raw_text: str, id: str | None) -> str:
+        """The cleaned text, if it is valid and the sender is within its rate."""
+        try:
+            text = clean_text(raw_text)
+        except ProtocolError as exc:
+            exc.id = id
+            raise
+        if not member.bucket.take(self._clock()):
+            raise ProtocolError(
+                ErrorCode.RATE_LIMITED,
+                f"too many messages; the limit is {self.config.rate:g} a second",
+                id,
+            )
+        return text
+
+    def new_member(self, name: str, key: str, peer: Any, token: str = "") -> Member:
+        bucket = TokenBucket(self.config.rate, self.config.burst, self._clock())
+        return Member(name, key, peer, bucket, token=token)
+
+    # -- apply: change the state, say who hears of it --------------------
+
+    def admit(self, member: Member) -> tuple[Welcome | None, list[Delivery]]:
+        """Add `member`; a local one gets a `welcome`, the local others a `joined`."""
+        others = list(self.local.values())
+        self._add(member)
+        welcome = None
+        if member.peer is not None:
+            welcome = Welcome(
+                proto=PROTO_VERSION,
+                name=member.name,
+                server=SERVER_ID,
+                users=self.names(),
+                rooms=[DEFAULT_ROOM],
+                history=self.store.recent(DEFAULT_ROOM, self.config.welcome_history, member.key),
+                motd=self.config.motd or UNSET,
+            )
+        event = Joined(name=member.name, ts=self._now(), room=DEFAULT_ROOM)
+        return welcome, [Delivery(Outbound(event), others)]
+
+    def remove(self, member: Member, reason: LeftReason, ts: str | None = None) -> list[Delivery]:
+        if self.members.get(member.key) is not member:
+            return []  # already gone: leave is idempotent
+        self._remove(member)
+        event = Left(name=member.name, ts=ts or self._now(), reason=reason, room=DEFAULT_ROOM)
+        return [Delivery(Outbound(event), list(self.local.values()))]
+
+    def apply_rename(
+        self, member: Member, name: str, key: str, ts: str | None = None
+    ) -> list[Delivery]:
         old = member.name
-        event = Outbound(Renamed(old=old, new=name, ts=self._now()))
+        event = Outbound(Renamed(old=old, new=name, ts=ts or self._now()))
         if name == old:
             return [Delivery(event, [member])]  # a confirmation, nothing changed
         self._remove(member)
         member.name, member.key = name, key
         self._add(member)
-        return [Delivery(event, list(self.members.values()))]
+        return [Delivery(event, list(self.local.values()))]
+
+    def relay(self, frame: Stored, origin: Member | None = None) -> list[Delivery]:
+        """Keep a message in the history and deliver it: a room message to
+        every local member but its sender, a DM to its local recipient."""
+        self.store.append(frame)
+        self._seq = max(self._seq, frame.seq)
+        if isinstance(frame, Message):
+            to = [m for m in self.local.values() if m is not origin]
+        else:
+            target = self.local.get(name_key(frame.to))
+            to = [target] if target is not None else []
+        return [Delivery(Outbound(frame), to)] if to else []
+
+    # -- a single server: check and apply at once ------------------------
+
+    def join(self, raw_name: str, peer: Any) -> tuple[Member, Welcome, list[Delivery]]:
+        name, key = self.check_name(raw_name)
+        self.check_capacity()
+        member = self.new_member(name, key, peer)
+        welcome, deliveries = self.admit(member)
+        assert welcome is not None
+        return member, welcome, deliveries
+
+    def leave(self, member: Member, reason: LeftReason) -> list[Delivery]:
+        return self.remove(member, reason)
+
+    def rename(self, member: Member, raw_name: str) -> list[Delivery]:
+        name, key = self.check_name(raw_name, member)
+        return self.apply_rename(member, name, key)
 
     def shutdown(self, message: str) -> list[Delivery]:
-        return [Delivery(Outbound(Shutdown(message=message)), list(self.members.values()))]
-
-    # -- messages --------------------------------------------------------
+        return [Delivery(Outbound(Shutdown(message=message)), list(self.local.values()))]
 
     def say(
         self,
@@ -221,17 +299,16 @@ class Hub:
         one, as from a plain-text user) and what everyone else receives. A
         repeated id returns the original `ack` and relays nothing.
         """
-        room = self._room(room)
+        room = self.check_room(room)
         repeat = self._repeat(member, id)
         if repeat is not None:
             return repeat, []
-        text = self._admit(member, text, id)
+        text = self.check_text(member, text, id)
         seq, ts = self._stamp()
         message = Message(seq=seq, ts=ts, room=room, from_=member.name, text=text, action=action)
-        self.store.append(message)
+        deliveries = self.relay(message, member)
         self._remember(member, id, seq, ts)
-        others = [m for m in self.members.values() if m is not member]
-        return Ack(id=id or "", seq=seq, ts=ts), [Delivery(Outbound(message), others)]
+        return Ack(id=id or "", seq=seq, ts=ts), deliveries
 
     def dm(
         self, member: Member, to: str, text: str, *, id: str | None = None
@@ -242,30 +319,25 @@ class Hub:
         target = self.find(to)
         if target is None:
             raise ProtocolError(ErrorCode.NO_SUCH_USER, f"nobody called {to} is online", id)
-        text = self._admit(member, text, id)
+        text = self.check_text(member, text, id)
         seq, ts = self._stamp()
         frame = DirectMessage(seq=seq, ts=ts, from_=member.name, to=target.name, text=text)
-        self.store.append(frame)
+        deliveries = self.relay(frame, member)
         self._remember(member, id, seq, ts)
-        return Ack(id=id or "", seq=seq, ts=ts), [Delivery(Outbound(frame), [target])]
+        return Ack(id=id or "", seq=seq, ts=ts), deliveries
 
     # -- internals -------------------------------------------------------
 
     def _add(self, member: Member) -> None:
         self.members[member.key] = member
+        if member.peer is not None:
+            self.local[member.key] = member
         bisect.insort(self._roster, member, key=_by_key)
 
     def _remove(self, member: Member) -> None:
         del self.members[member.key]
+        self.local.pop(member.key, None)
         del self._roster[bisect.bisect_left(self._roster, member.key, key=_by_key)]
-
-    def _room(self, raw: str) -> str:
-        room = normalize_room(raw)
-        if room != DEFAULT_ROOM:
-            raise ProtocolError(
-                ErrorCode.NO_SUCH_ROOM, f"there is no room {raw}; this server has only general"
-            )
-        return room
 
     def _repeat(self, member: Member, id: str | None) -> Ack | None:
         if id is None:
@@ -274,20 +346,6 @@ class Hub:
         if receipt is None:
             return None
         return Ack(id=id, seq=receipt.seq, ts=receipt.ts)
-
-    def _admit(self, member: Member, raw_text: str, id: str | None) -> str:
-        try:
-            text = clean_text(raw_text)
-        except ProtocolError as exc:
-            exc.id = id
-            raise
-        if not member.bucket.take(self._clock()):
-            raise ProtocolError(
-                ErrorCode.RATE_LIMITED,
-                f"too many messages; the limit is {self.config.rate:g} a second",
-                id,
-            )
-        return text
 
     def _remember(self, member: Member, id: str | None, seq: int, ts: str) -> None:
         if id is not None:
