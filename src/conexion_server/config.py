@@ -40,5 +40,12 @@ class ServerConfig:
     # a name and a password into `nc`, short enough to starve slowloris.
     hello_timeout: float = 30.0
     max_per_address: int = 64  # concurrent connections from one IP address
+    # -- a cluster of instances on one Redis (see docs/scaling.md) --
+    cluster: str | None = None  # redis://HOST:PORT/DB; None: a single server
+    cluster_prefix: str = "conexion:"  # Redis key prefix, so chats can share a Redis
+    # An instance that has not refreshed its presence for this long is dead:
+    # the others announce its users as `left` (reason `lost`).
+    presence_ttl: float = 5.0
+    presence_refresh: float = 1.0  # seconds between presence refreshes
     tls_cert: str | None = None  # PEM certificate chain; with tls_key, the server speaks TLS
     tls_key: str | None = None

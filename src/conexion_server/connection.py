@@ -9,8 +9,11 @@ import asyncio
 import logging
 import socket
 import ssl
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable, Coroutine
+from types import CoroutineType
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
+from .backplane import Maybe
 from .guard import password_ok
 from .hub import Member, Outbound
 from .protocol import (
@@ -22,6 +25,7 @@ from .protocol import (
     Ping,
     ProtocolError,
     Struct,
+    Welcome,
     encode,
 )
 
@@ -29,6 +33,7 @@ if TYPE_CHECKING:
     from .server import ChatServer
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # How long a closing connection may take to flush its last bytes before it is
 # cut; a peer that stopped reading must not keep a socket alive.
@@ -41,6 +46,8 @@ class Handler(Protocol):
     def handle(self, line: bytes) -> None: ...
 
     def too_long(self) -> bytes: ...
+
+    def welcome(self, welcome: Welcome) -> None: ...
 
 
 class Connection(asyncio.Protocol):
@@ -72,6 +79,14 @@ class Connection(asyncio.Protocol):
         # TLS: the handshake runs on the raw transport before anything else.
         self._handshake: asyncio.Task[None] | None = None
         self._lost = False
+        # A request the backplane answers later (a cluster): until it is done,
+        # reading is paused and lines already read wait in `_held`, so that
+        # requests are answered in the order they came.
+        self._busy: asyncio.Task[None] | None = None
+        self._eof = False  # the peer half-closed while lines were waiting
+        # What must reach this peer after the answer to its current request
+        # (a DM to oneself comes after its ack).
+        self._after: list[Callable[[], None]] = []
 
     # -- asyncio.Protocol -------------------------------------------------
 
@@ -177,6 +192,9 @@ class Connection(asyncio.Protocol):
     def eof_received(self) -> bool | None:
         # The peer has nothing more to say (a dropped `nc`, or a script that
         # piped its lines in): answer what it sent, then close.
+        if self._busy is not None or self._hold is not None:
+            self._eof = True  # after the waiting lines are answered
+            return True
         self.close(self.reason)
         return None
 
@@ -216,7 +234,9 @@ class Connection(asyncio.Protocol):
         for i, line in enumerate(lines):
             if self.closing or self.ending:
                 break
-            if self._hold is not None:  # a wrong password's backoff: keep the rest for later
+            if self._hold is not None or self._busy is not None:
+                # A wrong password's backoff, or an answer still to come:
+                # keep the rest for later.
                 self._held.extend(lines[i:])
                 break
             handler.handle(line)  # type: ignore[union-attr]
@@ -263,11 +283,80 @@ class Connection(asyncio.Protocol):
         self._hold = None
         if self.closing or self.transport is None:
             return
-        self.transport.resume_reading()
         if self._out:
             self.server.mark_dirty(self)
+        self._resume()
+
+    def _resume(self) -> None:
+        """Go on with the lines that waited, then read again."""
+        assert self.transport is not None
         held, self._held = self._held, []
         self._handle_lines(held)
+        if self.closing or self.ending or self._busy is not None or self._hold is not None:
+            return  # still waiting (or done); the next release comes back here
+        if self._eof:
+            self.close(self.reason)
+        else:
+            self.transport.resume_reading()
+
+    # -- answers that come later (a cluster) ---------------------------------
+
+    def then(
+        self,
+        answer: Maybe[T],
+        on_answer: Callable[[T], None],
+        on_refusal: Callable[[ProtocolError], None],
+    ) -> None:
+        """Pass the backplane's `answer` to `on_answer`: at once for a value,
+        or when an awaitable is done, holding this peer's later lines until
+        then. A refusal that comes later goes to `on_refusal`."""
+        if not isinstance(answer, CoroutineType):
+            on_answer(answer)  # type: ignore[arg-type]
+            if self._after:
+                self._run_after()
+            return
+        assert self.transport is not None
+        assert self._busy is None
+        self.transport.pause_reading()
+        self._busy = self.loop.create_task(self._await(answer, on_answer, on_refusal))
+
+    @property
+    def awaiting_answer(self) -> bool:
+        """A request of this peer's is with the backplane (a cluster's Redis)."""
+        return self._busy is not None
+
+    def after_answer(self, action: Callable[[], None]) -> None:
+        """Run `action` once the request being served has been answered."""
+        self._after.append(action)
+
+    def _run_after(self) -> None:
+        after, self._after = self._after, []
+        for action in after:
+            action()
+
+    async def _await(
+        self,
+        answer: Coroutine[object, object, T],
+        on_answer: Callable[[T], None],
+        on_refusal: Callable[[ProtocolError], None],
+    ) -> None:
+        try:
+            value = await answer
+        except ProtocolError as exc:
+            if not self.closing:
+                on_refusal(exc)
+        except Exception:
+            log.exception("%s (%s): a request failed", self.peer, self._who())
+            if not self.closing:
+                on_refusal(ProtocolError(ErrorCode.SERVER_FULL, "the server failed; try again"))
+        else:
+            if not self.closing:
+                on_answer(value)
+        finally:
+            self._busy = None
+            self._run_after()
+        if not self.closing and self._hold is None:
+            self._resume()
 
     def _hello_expired(self) -> None:
         self._hello_timer = None
@@ -403,6 +492,12 @@ class Connection(asyncio.Protocol):
         assert self.transport is not None
         self.transport.abort()
 
+    def welcomed(self, member: Member, welcome: Welcome) -> None:
+        """`member` has joined: send the welcome before anything else it hears."""
+        self.joined(member)
+        assert self.handler is not None
+        self.handler.welcome(welcome)
+
     def joined(self, member: Member) -> None:
         self.member = member
         if self._hello_timer is not None:
@@ -415,9 +510,7 @@ class Connection(asyncio.Protocol):
         if member is None:
             return
         log.info("%s left (%s) from %s", member.name, reason, self.peer)
-        deliveries = self.server.hub.leave(member, reason)
-        if not self.server.stopping:
-            self.server.dispatch(deliveries)
+        self.server.backplane.leave(member, reason)
 
     def _who(self) -> str:
         return self.member.name if self.member else "not joined"

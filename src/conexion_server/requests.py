@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from .protocol import (
     PROTO_VERSION,
+    Ack,
     Bye,
     Dm,
     Error,
@@ -25,6 +26,7 @@ from .protocol import (
     Pong,
     ProtocolError,
     Say,
+    Welcome,
     Who,
     decode_client,
     encode,
@@ -55,25 +57,30 @@ class JsonHandler:
             frame = decode_client(line)
             self.serve(frame)
         except ProtocolError as exc:
-            if exc.id is None:
-                # Whatever failed (the room, the text, the rate), a client
-                # waiting for this frame's ack must learn that it failed.
-                exc.id = getattr(frame, "id", None)
-            self.conn.send_error(exc)
-            if exc.code is ErrorCode.BAD_FRAME:
-                self.bad_in_a_row += 1
-                if self.bad_in_a_row >= self.conn.config.max_bad_frames:
-                    log.info(
-                        "%s sent %d bad frames in a row; closing", self.conn.peer, self.bad_in_a_row
-                    )
-                    self.conn.close(LeftReason.ERROR)
-                return
+            self.refuse(exc, frame)
+            return
         # Only `bad_frame`s count; any other answer, even a refusal such as
         # `bad_text` or `unknown_type`, ends the row.
         self.bad_in_a_row = 0
 
+    def refuse(self, exc: ProtocolError, frame: object = None) -> None:
+        if exc.id is None:
+            # Whatever failed (the room, the text, the rate), a client
+            # waiting for this frame's ack must learn that it failed.
+            exc.id = getattr(frame, "id", None)
+        self.conn.send_error(exc)
+        if exc.code is ErrorCode.BAD_FRAME:
+            self.bad_in_a_row += 1
+            if self.bad_in_a_row >= self.conn.config.max_bad_frames:
+                log.info(
+                    "%s sent %d bad frames in a row; closing", self.conn.peer, self.bad_in_a_row
+                )
+                self.conn.close(LeftReason.ERROR)
+        else:
+            self.bad_in_a_row = 0
+
     def serve(self, frame: object) -> None:
-        conn, hub = self.conn, self.hub
+        conn, hub, chat = self.conn, self.hub, self.server.backplane
         member = conn.member
         match frame:
             case Ping(t=t):
@@ -89,30 +96,34 @@ class JsonHandler:
                 return
         if member is None:
             raise ProtocolError(ErrorCode.NOT_JOINED, "send hello first")
+
+        def refuse(exc: ProtocolError) -> None:
+            self.refuse(exc, frame)
+
         match frame:
             case Say(id=id, text=text, room=room, action=action):
-                ack, deliveries = hub.say(member, text, id=id, room=room, action=action)
-                conn.send_frame(ack)
-                self.server.dispatch(deliveries)
+                conn.then(
+                    chat.say(member, text, id=id, room=room, action=action),
+                    conn.send_frame,
+                    refuse,
+                )
             case Dm(id=id, to=to, text=text):
-                ack, deliveries = hub.dm(member, to, text, id=id)
-                conn.send_frame(ack)
-                self.server.dispatch(deliveries)
+                conn.then(chat.dm(member, to, text, id=id), self._dm_acked, refuse)
             case Nick(name=name):
-                old = member.name
-                self.server.dispatch(hub.rename(member, name))
-                if member.name != old:
-                    log.info("%s is now %s", old, member.name)
+                conn.then(chat.rename(member, name), _nothing, refuse)
             case Who(room=room):
                 conn.send_frame(hub.who(room))
             case Join(room=room):
                 # Only `general` exists: joining it answers with its members.
                 conn.send_frame(hub.who(room))
             case Part(room=room):
-                hub.who(room)  # validates the room; leaving general changes nothing
+                hub.check_room(room)  # leaving general changes nothing
             case History(room=room, before=before, limit=limit):
                 start = before if isinstance(before, int) else None
-                conn.send_frame(hub.history(room, start, limit, member))
+                conn.then(chat.history(room, start, limit, member), conn.send_frame, refuse)
+
+    def _dm_acked(self, answer: tuple[Ack, str]) -> None:
+        self.conn.send_frame(answer[0])
 
     def hello(self, hello: Hello) -> None:
         conn = self.conn
@@ -129,7 +140,11 @@ class JsonHandler:
                 ErrorCode.BAD_PASSWORD,
                 "wrong password" if given is not None else "this server asks for a password",
             )
-        member, welcome, deliveries = self.hub.join(hello.name, conn)
-        conn.joined(member)
-        conn.send_frame(welcome)
-        self.server.dispatch(deliveries)
+        conn.then(self.server.backplane.join(conn, hello.name), _nothing, self.refuse)
+
+    def welcome(self, welcome: Welcome) -> None:
+        self.conn.send_frame(welcome)
+
+
+def _nothing(_: object) -> None:
+    """The answer is sent by the backplane (a welcome, a renamed event)."""

@@ -11,6 +11,7 @@ import ssl
 from collections import deque
 from collections.abc import Callable
 
+from .backplane import Backplane, LocalBackplane
 from .config import ServerConfig
 from .connection import Connection
 from .guard import FailureBackoff
@@ -103,8 +104,9 @@ class CommitGate:
 
 
 def open_store(config: ServerConfig) -> Store | None:
-    """The store `config.db` asks for; None for the hub's in-memory default."""
-    if config.db is None or config.db == ":memory:":
+    """The store `config.db` asks for; None for the hub's in-memory default
+    (also a cluster's: there the history lives in Redis)."""
+    if config.db is None or config.db == ":memory:" or config.cluster:
         return None
     hub = config.hub
     retention = Retention(keep_days=config.keep_days, keep_messages=config.keep_messages)
@@ -132,6 +134,13 @@ class ChatServer:
             if store.durable
             else None
         )
+        self.backplane: Backplane
+        if self.config.cluster:
+            from .cluster import RedisBackplane  # only a cluster needs redis
+
+            self.backplane = RedisBackplane(self, self.hub, self.config)
+        else:
+            self.backplane = LocalBackplane(self, self.hub)
         self.failure: BaseException | None = None
         self.failed = asyncio.Event()
         self.connections: set[Connection] = set()
@@ -162,6 +171,7 @@ class ChatServer:
         cfg = self.config
         # Each connection starts TLS itself (see Connection._start_tls).
         self.tls = ssl_context(cfg)
+        await self.backplane.start()
         self._server = await loop.create_server(
             lambda: Connection(self),
             cfg.host,
@@ -265,6 +275,7 @@ class ChatServer:
                 conn.transport.abort()
         if self._server is not None:
             await self._server.wait_closed()
+        await self.backplane.stop()
         close = getattr(self.hub.store, "close", None)
         if close is not None:
             close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import textformat
-from .protocol import LeftReason, ProtocolError, normalize_name
+from .protocol import DEFAULT_ROOM, Ack, LeftReason, ProtocolError, Welcome, normalize_name
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -65,13 +65,20 @@ class TextHandler:
             self.say("* password:\n")
             return
         try:
-            member, welcome, deliveries = self.hub.join(name, self.conn)
+            answer = self.server.backplane.join(self.conn, name)
         except ProtocolError as exc:
-            self.say(f"! {exc.message}; type another name:\n")
+            self._name_refused(exc)
             return
-        self.conn.joined(member)
+        self.conn.then(answer, _nothing, self._name_refused)
+
+    def _name_refused(self, exc: ProtocolError) -> None:
+        self.say(f"! {exc.message}; type another name:\n")
+
+    def _refused(self, exc: ProtocolError) -> None:
+        self.say(f"! {exc.message}\n")
+
+    def welcome(self, welcome: Welcome) -> None:
         self.say(textformat.render_welcome(welcome))
-        self.server.dispatch(deliveries)
 
     def check_password(self, password: str) -> None:
         # The line is never echoed back or logged. Only a line ending is
@@ -96,21 +103,30 @@ class TextHandler:
             return
         if cmd is None:
             return
-        hub, dispatch = self.hub, self.server.dispatch
+        conn, chat = self.conn, self.server.backplane
         match cmd.name:
             case "say" | "me":
-                _, deliveries = hub.say(member, cmd.arg, action=cmd.name == "me")
-                self.say("* sent\n")
-                dispatch(deliveries)
+                action = cmd.name == "me"
+                answer = chat.say(member, cmd.arg, id=None, room=DEFAULT_ROOM, action=action)
+                conn.then(answer, self._sent, self._refused)
             case "msg":
-                _, deliveries = hub.dm(member, cmd.target, cmd.arg)
-                self.say(f"* sent to {deliveries[0].to[0].name}\n")
-                dispatch(deliveries)
+                sent = chat.dm(member, cmd.target, cmd.arg, id=None)
+                conn.then(sent, self._sent_to, self._refused)
             case "nick":
-                dispatch(hub.rename(member, cmd.arg))
+                conn.then(chat.rename(member, cmd.arg), _nothing, self._refused)
             case "who":
-                self.say(textformat.render_users(hub.names()))
+                self.say(textformat.render_users(self.hub.names()))
             case "help":
                 self.say("\n".join(textformat.HELP_LINES) + "\n")
             case "exit":
                 self.conn.close(LeftReason.QUIT, b"* bye\n")
+
+    def _sent(self, _: Ack) -> None:
+        self.say("* sent\n")
+
+    def _sent_to(self, answer: tuple[Ack, str]) -> None:
+        self.say(f"* sent to {answer[1]}\n")
+
+
+def _nothing(_: object) -> None:
+    """The answer is sent by the backplane (a welcome, a renamed event)."""

@@ -1,0 +1,561 @@
+"""A cluster: any number of instances serving one chat through one Redis.
+
+Redis holds the truth: one stream is the chat's log (messages, DMs, joins,
+leaves, renames, in one order), a counter gives `seq`, hashes hold who is
+online, and each change is one Lua script (see `cluster_scripts`), so no two
+instances can interleave. Each instance keeps a replica of the chat in its
+hub (the user list and recent history) by applying the log in order, and
+delivers each entry to its own peers. A sender's `ack` follows the append.
+
+Presence: each instance refreshes its deadline in `alive`; one that misses it
+(killed, cut off) is reaped by any other, which announces its users as
+`left` with reason `lost`.
+
+When Redis is unreachable, requests that need it are refused with a clear
+error, connections stay open, and the instance catches up by itself, from
+where it was in the log, when Redis returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from . import cluster_scripts as lua
+from .hub import Hub, Member
+from .protocol import (
+    DEFAULT_ROOM,
+    Ack,
+    DirectMessage,
+    ErrorCode,
+    HistoryReply,
+    LeftReason,
+    Message,
+    ProtocolError,
+    format_ts,
+    name_key,
+)
+from .sqlite_store import StoreError
+from .store import Stored, seq_floor, visible
+
+if TYPE_CHECKING:
+    from .config import ServerConfig
+    from .connection import Connection
+    from .server import ChatServer
+
+log = logging.getLogger(__name__)
+
+UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+MAX_LOG = 10_000_000  # stream entries kept (approximately): the history's bound
+READ_BATCH = 1000  # log entries taken per read
+READ_BLOCK_MS = 1000  # how long one read waits for new entries
+HISTORY_CHUNK = 500  # log entries scanned per step of a `history` request
+
+
+class Unavailable(ProtocolError):
+    """Redis cannot be reached: the request is refused, nothing was stored."""
+
+    def __init__(self, id: str | None = None) -> None:
+        # `server_full` is the protocol's code for "not now, try again later".
+        super().__init__(
+            ErrorCode.SERVER_FULL,
+            "the chat's database is unreachable, so nothing was stored; try again shortly",
+            id,
+        )
+
+
+def redacted(url: str) -> str:
+    """The URL without a password, for logs."""
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+class Keys:
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.seq = prefix + "seq"
+        self.log = prefix + "log"
+        self.names = prefix + "names"
+        self.owners = prefix + "owners"
+        self.alive = prefix + "alive"
+
+    def instance(self, instance: str) -> str:
+        return f"{self.prefix}inst:{instance}"
+
+    def send_id(self, key: str, id: str) -> str:
+        # The key's length first, so that no (key, id) pair can spell another.
+        return f"{self.prefix}id:{len(key)}:{key}:{id}"
+
+
+class RedisBackplane:
+    def __init__(self, server: ChatServer, hub: Hub, config: ServerConfig) -> None:
+        assert config.cluster is not None
+        self.server = server
+        self.hub = hub
+        self.config = config
+        self.url = config.cluster
+        self.keys = Keys(config.cluster_prefix)
+        host = socket.gethostname().replace("/", "-")
+        self.instance = f"{host}-{os.getpid()}-{secrets.token_hex(3)}"
+        self._counter = itertools.count(1)
+        self._redis = Redis.from_url(
+            self.url,
+            decode_responses=True,
+            socket_connect_timeout=1.0,
+            socket_timeout=READ_BLOCK_MS / 1000 + 2.0,
+            # One quick retry on a fresh connection covers a pooled connection
+            # that died with a Redis restart; an outage must fail fast.
+            retry=Retry(NoBackoff(), 1),
+        )
+        self._scripts = {
+            name: self._redis.register_script(source)
+            for name, source in (
+                ("join", lua.JOIN),
+                ("leave", lua.LEAVE),
+                ("rename", lua.RENAME),
+                ("send", lua.SEND),
+                ("alive", lua.ALIVE),
+                ("reap", lua.REAP),
+                ("snapshot", lua.SNAPSHOT),
+            )
+        }
+        self._floor = str(seq_floor(hub._wallclock()))
+        self._last_id = "0-0"
+        self._joining: dict[str, tuple[Connection, asyncio.Future[None]]] = {}
+        self._renaming: dict[str, asyncio.Future[None]] = {}
+        self._unsent_leaves: list[tuple[str, str, str]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loops: list[asyncio.Task[None]] = []
+        self.reachable = True
+        self._reachable_since = 0.0
+        self.registered = False
+
+    # -- lifecycle ------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load who is online and the recent history, then follow the log."""
+        loop = asyncio.get_running_loop()
+        try:
+            await self._load()
+            await self._refresh()
+        except (RedisError, OSError) as exc:
+            await self._redis.aclose()
+            raise StoreError(f"cannot use the cluster at {redacted(self.url)}: {exc}") from exc
+        self._reachable_since = loop.time()
+        log.info("instance %s joined the cluster at %s", self.instance, redacted(self.url))
+        self._loops = [
+            loop.create_task(self._follow(), name="cluster-log"),
+            loop.create_task(self._maintain(), name="cluster-presence"),
+        ]
+
+    async def stop(self) -> None:
+        """Finish announcing leaves, then leave the cluster."""
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=2.0)
+        for task in self._loops:
+            task.cancel()
+        for task in self._loops:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        with contextlib.suppress(RedisError, OSError):
+            if not self._unsent_leaves and not self.hub.local:
+                # Everyone here has left in the log: nothing to reap.
+                await self._redis.zrem(self.keys.alive, self.instance)
+                await self._redis.delete(self.keys.instance(self.instance))
+        await self._redis.aclose()
+
+    async def _load(self) -> None:
+        keys = self.keys
+        last_id, names, owners = await self._run(
+            "snapshot", [keys.log, keys.names, keys.owners], []
+        )
+        hub = self.hub
+        names_by_key = dict(zip(names[::2], names[1::2], strict=True))
+        owner_by_key = dict(zip(owners[::2], owners[1::2], strict=True))
+        for key, name in names_by_key.items():
+            hub.admit(hub.new_member(name, key, None, owner_by_key.get(key, "")))
+        recent = await self._scan(
+            None if last_id == "0-0" else last_id, hub.config.history_size, DEFAULT_ROOM, None
+        )
+        for frame in recent:
+            hub.relay(frame)
+        self._last_id = last_id
+
+    # -- the Backplane interface -----------------------------------------------
+
+    async def join(self, conn: Connection, raw_name: str) -> None:
+        hub = self.hub
+        name, key = hub.check_name(raw_name)
+        if len(hub.local) + len(self._joining) >= hub.config.max_clients:
+            raise ProtocolError(ErrorCode.SERVER_FULL, "the server is full; try again later")
+        token = self._token()
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._joining[token] = (conn, done)
+        keys = self.keys
+        try:
+            entry = await self._run(
+                "join",
+                [keys.names, keys.owners, keys.instance(self.instance), keys.log, keys.seq],
+                [key, name, token, self._floor, MAX_LOG],
+            )
+        except BaseException:
+            self._joining.pop(token, None)
+            raise
+        if entry is None:
+            self._joining.pop(token, None)
+            raise ProtocolError(ErrorCode.NAME_TAKEN, f"the name {name} is taken")
+        await done  # the welcome goes out when this instance reads the join
+
+    async def say(
+        self, member: Member, text: str, *, id: str | None, room: str, action: bool
+    ) -> Ack:
+        room = self.hub.check_room(room)
+        text = self.hub.check_text(member, text, id)
+        reply = await self._send(member, id, "m", text, room=room, action=action)
+        return reply[0]
+
+    async def dm(self, member: Member, to: str, text: str, *, id: str | None) -> tuple[Ack, str]:
+        if name_key(to) not in self.hub.members:
+            # The replica may lag behind a join elsewhere; Redis decides if
+            # this says no, and this answer is only a quick one.
+            raise ProtocolError(ErrorCode.NO_SUCH_USER, f"nobody called {to} is online", id)
+        text = self.hub.check_text(member, text, id)
+        return await self._send(member, id, "d", text, to=to)
+
+    async def rename(self, member: Member, raw_name: str) -> None:
+        hub = self.hub
+        name, key = hub.check_name(raw_name, member)
+        if name == member.name:
+            self.server.dispatch(hub.apply_rename(member, name, key))  # a confirmation
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._renaming[member.token] = done
+        keys = self.keys
+        try:
+            result = await self._run(
+                "rename",
+                [keys.names, keys.owners, keys.instance(self.instance), keys.log, keys.seq],
+                [member.key, key, name, member.token, self._floor, MAX_LOG],
+            )
+        except BaseException:
+            self._renaming.pop(member.token, None)
+            raise
+        if result != "ok":
+            self._renaming.pop(member.token, None)
+            if result == "taken":
+                raise ProtocolError(ErrorCode.NAME_TAKEN, f"the name {name} is taken")
+            raise ProtocolError(ErrorCode.NOT_JOINED, "you are no longer in the chat")
+        await done  # applied here, so the next message carries the new name
+
+    async def history(
+        self, room: str, before: int | None, limit: int, member: Member
+    ) -> HistoryReply:
+        room = self.hub.check_room(room)
+        start = None if before is None else f"{before}-0"
+        messages = await self._scan(start, limit, room, member.key)
+        return HistoryReply(room=room, messages=messages)
+
+    def leave(self, member: Member, reason: LeftReason) -> None:
+        # Nothing more is delivered to it; the log's `left` removes it from
+        # the user list here and everywhere else.
+        self.hub.local.pop(member.key, None)
+        self._spawn(self._leave(member.key, member.token, reason.value))
+
+    # -- writing ------------------------------------------------------------------
+
+    async def _send(
+        self,
+        member: Member,
+        id: str | None,
+        kind: str,
+        text: str,
+        *,
+        room: str = "",
+        action: bool = False,
+        to: str = "",
+    ) -> tuple[Ack, str]:
+        keys = self.keys
+        # A send without an id gets one here, so that the one retry on a
+        # broken connection can never store it twice.
+        send_id = id if id is not None else f"~{self._token()}"
+        try:
+            reply = await self._run(
+                "send",
+                [keys.seq, keys.log, keys.send_id(member.key, send_id), keys.names, keys.owners],
+                [
+                    self._floor,
+                    MAX_LOG,
+                    int(self.hub.config.id_ttl * 1000),
+                    kind,
+                    member.name,
+                    member.key,
+                    member.token,
+                    room,
+                    text,
+                    "1" if action else "0",
+                    name_key(to) if to else "",
+                ],
+                id=id,
+            )
+        except ProtocolError:
+            _refund(member)
+            raise
+        status = reply[0]
+        if status == "again":
+            _refund(member)  # repeats are free, as on a single server
+            seq, ms = reply[1].split(" ")
+            return Ack(id=id or "", seq=int(seq), ts=_ts(ms)), to
+        if status == "gone":
+            _refund(member)
+            raise ProtocolError(ErrorCode.NOT_JOINED, "you are no longer in the chat", id)
+        if status == "nobody":
+            _refund(member)
+            raise ProtocolError(ErrorCode.NO_SUCH_USER, f"nobody called {to} is online", id)
+        _, seq, ms, target = reply
+        return Ack(id=id or "", seq=int(seq), ts=_ts(ms)), target
+
+    async def _leave(self, key: str, token: str, reason: str) -> None:
+        keys = self.keys
+        try:
+            await self._run(
+                "leave",
+                [keys.names, keys.owners, keys.instance(self.instance), keys.log, keys.seq],
+                [key, token, reason, self._floor, MAX_LOG],
+            )
+        except Unavailable:
+            self._unsent_leaves.append((key, token, reason))
+
+    async def _run(
+        self, script: str, keys: list[str], args: list[Any], id: str | None = None
+    ) -> Any:
+        try:
+            result = await self._scripts[script](keys=keys, args=args)
+        except UNREACHABLE as exc:
+            self._unreachable(exc)
+            raise Unavailable(id) from exc
+        self._reached()
+        return result
+
+    # -- reading the log -------------------------------------------------------
+
+    async def _follow(self) -> None:
+        log_key = self.keys.log
+        while True:
+            try:
+                reply = await self._redis.xread(
+                    {log_key: self._last_id}, count=READ_BATCH, block=READ_BLOCK_MS
+                )
+            except UNREACHABLE as exc:
+                self._unreachable(exc)
+                await asyncio.sleep(self.config.presence_refresh / 2)
+                continue
+            self._reached()
+            for entry_id, fields in _entries(reply, log_key):
+                self._last_id = entry_id
+                try:
+                    self._apply(entry_id, fields)
+                except Exception:  # one bad entry must not stop the chat
+                    log.exception("cannot apply log entry %s: %r", entry_id, fields)
+            await asyncio.sleep(0)  # let the deliveries flush between batches
+
+    def _apply(self, entry_id: str, f: dict[str, str]) -> None:
+        hub, server = self.hub, self.server
+        kind = f.get("k")
+        token = f.get("o", "")
+        if kind in ("m", "d"):
+            frame = _frame(entry_id, f)
+            origin = hub.local.get(name_key(frame.from_))
+            if origin is not None and origin.token != token:
+                origin = None
+            deliveries = hub.relay(frame, origin)
+            if origin is not None and deliveries and deliveries[0].to[0] is origin:
+                # A note to oneself: after its ack, which may still be on its way.
+                conn = origin.peer
+                if conn.awaiting_answer:
+                    conn.after_answer(lambda: server.dispatch(deliveries))
+                    return
+            server.dispatch(deliveries)
+            return
+        ts = _ts(f.get("ms", "0"))
+        if kind == "j":
+            name = f["n"]
+            key = name_key(name)
+            stale = hub.members.get(key)
+            if stale is not None:  # missed its leave (a replica restart): replace it
+                hub.remove(stale, LeftReason.LOST)
+            pending = self._joining.pop(token, None)
+            conn = pending[0] if pending is not None else None
+            if conn is not None and conn.closing:
+                self._spawn(self._leave(key, token, LeftReason.LOST.value))
+                conn = None
+            member = hub.new_member(name, key, conn, token)
+            welcome, deliveries = hub.admit(member)
+            if conn is not None and welcome is not None:
+                conn.welcomed(member, welcome)
+            server.dispatch(deliveries)
+            if pending is not None and not pending[1].done():
+                pending[1].set_result(None)
+        elif kind == "l":
+            member = hub.members.get(name_key(f["n"]))
+            if member is None or member.token != token:
+                return
+            peer = member.peer
+            server.dispatch(hub.remove(member, LeftReason(f.get("w", "lost")), ts))
+            if peer is not None and not peer.closing:
+                # The cluster gave this instance up for dead while it was cut
+                # off; its users must come back in (the TUI reconnects).
+                log.warning("%s was dropped by the cluster; closing its connection", member.name)
+                peer.close(LeftReason.LOST)
+        elif kind == "r":
+            member = hub.members.get(name_key(f["p"]))
+            if member is None or member.token != token:
+                return
+            name = f["n"]
+            server.dispatch(hub.apply_rename(member, name, name_key(name), ts))
+            done = self._renaming.pop(token, None)
+            if done is not None and not done.done():
+                done.set_result(None)
+
+    async def _scan(
+        self, before: str | None, limit: int, room: str, viewer: str | None
+    ) -> list[Stored]:
+        """Up to `limit` messages before the entry `before`, newest last, as
+        `viewer` may see them (walking back over presence events)."""
+        found: list[Stored] = []
+        end = "+" if before is None else f"({before}"
+        while len(found) < limit:
+            try:
+                entries = await self._redis.xrevrange(self.keys.log, end, "-", count=HISTORY_CHUNK)
+            except UNREACHABLE as exc:
+                self._unreachable(exc)
+                raise Unavailable() from exc
+            for entry_id, fields in entries:
+                if fields.get("k") in ("m", "d"):
+                    frame = _frame(entry_id, fields)
+                    if visible(frame, room, viewer):
+                        found.append(frame)
+                        if len(found) == limit:
+                            break
+            if len(entries) < HISTORY_CHUNK:
+                break
+            end = f"({entries[-1][0]}"
+        found.reverse()
+        return found
+
+    # -- presence ---------------------------------------------------------------
+
+    async def _maintain(self) -> None:
+        loop = asyncio.get_running_loop()
+        cfg = self.config
+        while True:
+            await asyncio.sleep(cfg.presence_refresh)
+            try:
+                await self._refresh()
+                await self._resend_leaves()
+                # After an outage every instance needs a moment to refresh
+                # its own deadline; until then nobody can be judged dead.
+                if loop.time() - self._reachable_since >= cfg.presence_ttl:
+                    await self._reap()
+            except Unavailable:
+                pass  # already logged; the next round tries again
+            except (RedisError, OSError):
+                log.exception("cluster presence round failed")
+
+    async def _refresh(self) -> None:
+        ttl_ms = int(self.config.presence_ttl * 1000)
+        added = await self._run("alive", [self.keys.alive], [self.instance, ttl_ms])
+        if added and self.registered:
+            log.warning(
+                "the cluster had given instance %s up for dead; its users were announced "
+                "as lost and their connections are closed",
+                self.instance,
+            )
+        self.registered = True
+
+    async def _reap(self) -> None:
+        keys = self.keys
+        gone = await self._run(
+            "reap",
+            [keys.alive, keys.names, keys.owners, keys.log, keys.seq],
+            [self._floor, MAX_LOG, keys.prefix],
+        )
+        if gone:
+            log.info("announced %d users of dead instances as lost", gone)
+
+    async def _resend_leaves(self) -> None:
+        pending, self._unsent_leaves = self._unsent_leaves, []
+        for key, token, reason in pending:
+            await self._leave(key, token, reason)
+
+    # -- helpers -------------------------------------------------------------------
+
+    def _token(self) -> str:
+        return f"{self.instance}/{next(self._counter)}"
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _unreachable(self, exc: BaseException) -> None:
+        if self.reachable:
+            self.reachable = False
+            log.error(
+                "redis at %s is unreachable (%s); refusing new messages until it is back",
+                redacted(self.url),
+                exc or type(exc).__name__,
+            )
+
+    def _reached(self) -> None:
+        if not self.reachable:
+            self.reachable = True
+            self._reachable_since = asyncio.get_running_loop().time()
+            log.warning("redis at %s is reachable again", redacted(self.url))
+
+
+def _refund(member: Member) -> None:
+    """Give back the rate token of a send that stored nothing."""
+    bucket = member.bucket
+    bucket.tokens = min(float(bucket.burst), bucket.tokens + 1.0)
+
+
+def _ts(ms: str) -> str:
+    return format_ts(int(ms) / 1000)
+
+
+def _frame(entry_id: str, f: dict[str, str]) -> Stored:
+    seq = int(entry_id.partition("-")[0])
+    if f["k"] == "m":
+        return Message(
+            seq=seq, ts=_ts(f["ms"]), room=f["r"], from_=f["f"], text=f["x"], action=f["a"] == "1"
+        )
+    return DirectMessage(seq=seq, ts=_ts(f["ms"]), from_=f["f"], to=f["t"], text=f["x"])
+
+
+def _entries(reply: Any, stream: str) -> list[tuple[str, dict[str, str]]]:
+    """The entries of one stream in an XREAD reply (RESP2 list or RESP3 map)."""
+    if not reply:
+        return []
+    if isinstance(reply, dict):
+        return list(reply.get(stream, [[]])[0])
+    for name, entries in reply:
+        if name == stream:
+            return list(entries)
+    return []
