@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,17 +18,88 @@ from conexion_server.connection import Connection
 from conexion_server.hub import HubConfig
 from conexion_server.server import ChatServer
 from tests.peers import JsonPeer, TextPeer
+from tests.redis_server import RedisServer
 
 ServerFactory = Callable[..., Awaitable[ChatServer]]
 
 
+# -- clusters: the same tests against two instances on one Redis ----------------
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server for the session; each cluster uses its own key prefix."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-async def make_server() -> AsyncIterator[ServerFactory]:
+def deployment() -> str:
+    """What `make_server` starts: one process here; tests/server/conftest.py
+    runs the protocol tests against a cluster of two instances as well."""
+    return "single"
+
+
+class ClusterUnderTest:
+    """Instances of one chat that look like one server to a test: each read
+    of `port` gives the next instance's port, as a load balancer would, so
+    consecutive peers land on different instances."""
+
+    def __init__(self, instances: list[ChatServer]) -> None:
+        self.instances = instances
+        self._turn = itertools.cycle(instances)
+        self.config = instances[0].config
+
+    @property
+    def port(self) -> int:
+        return next(self._turn).port
+
+    @property
+    def connections(self) -> set[Connection]:
+        return set().union(*(server.connections for server in self.instances))
+
+    @property
+    def hub(self) -> ClusterUnderTest:
+        return self  # names() and find() below answer for the whole cluster
+
+    def names(self) -> list[str]:
+        return self.instances[0].hub.names()
+
+    def find(self, name: str) -> Any:
+        """The member as the instance it is connected to sees it."""
+        for server in self.instances:
+            member = server.hub.find(name)
+            if member is not None and member.peer is not None:
+                return member
+        return None
+
+    async def stop(self) -> None:
+        for server in self.instances:
+            await server.stop()
+
+
+_prefixes = itertools.count(1)
+
+
+@pytest.fixture
+async def make_server(
+    request: pytest.FixtureRequest, deployment: str
+) -> AsyncIterator[ServerFactory]:
     """Start servers with custom options: `await make_server(rate=100, ping_after=0.2)`.
 
     Keyword arguments go to ServerConfig, or to HubConfig when they name one
-    of its fields. Every server is stopped at the end of the test.
+    of its fields. Every server is stopped at the end of the test. When the
+    test runs against a cluster, each call starts two instances on the
+    session's Redis and returns them as one `ClusterUnderTest`.
     """
+    redis: RedisServer | None = None
+    if deployment == "cluster":
+        marker = request.node.get_closest_marker("single_server")
+        if marker is not None:
+            pytest.skip(f"single server only: {marker.args[0]}")
+        redis = request.getfixturevalue("redis_server")
     servers: list[ChatServer] = []
     hub_fields = set(HubConfig.__dataclass_fields__)
     loop = asyncio.get_running_loop()
@@ -53,6 +125,13 @@ async def make_server() -> AsyncIterator[ServerFactory]:
         srv_opts = {k: v for k, v in options.items() if k not in hub_fields}
         srv_opts.setdefault("port", 0)  # a given port is for restarting on the same one
         config = ServerConfig(host="127.0.0.1", hub=HubConfig(**hub_opts), **srv_opts)
+        if redis is not None:
+            config = replace(config, cluster=redis.url, cluster_prefix=f"t{next(_prefixes)}:")
+            instances = [ChatServer(config) for _ in range(2)]
+            for instance in instances:
+                await instance.start()
+                servers.append(instance)
+            return ClusterUnderTest(instances)  # type: ignore[return-value]
         server = ChatServer(config)
         await server.start()
         servers.append(server)

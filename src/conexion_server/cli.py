@@ -10,6 +10,7 @@ import os
 import ssl
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import platformdirs
 
@@ -165,6 +166,19 @@ def build_parser() -> argparse.ArgumentParser:
         "plain TCP",
     )
     p.add_argument("--tls-key", default=None, metavar="FILE", help="PEM private key for TLS")
+    p.add_argument(
+        "--cluster",
+        default=os.environ.get("CONEXION_CLUSTER") or None,
+        metavar="URL",
+        help="serve one chat with every instance on this Redis, redis://HOST:PORT/DB "
+        "(env CONEXION_CLUSTER); history then lives in Redis and --db is not used",
+    )
+    p.add_argument(
+        "--cluster-prefix",
+        default=srv.cluster_prefix,
+        metavar="PREFIX",
+        help="prefix of this chat's Redis keys, so several chats can share one Redis",
+    )
     p.add_argument("--motd", default=None, help="message of the day, sent on join")
     p.add_argument(
         "--log-level",
@@ -200,9 +214,23 @@ def read_password(path: str | None, env: str | None) -> bytes | None:
     return None
 
 
+def check_cluster_url(url: str) -> None:
+    """A usage error unless `url` is a Redis URL and redis-py is installed."""
+    if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+        raise UsageError(f"--cluster wants a redis:// URL, not {url!r}")
+    try:
+        import redis  # noqa: F401
+    except ImportError:
+        raise UsageError(
+            "--cluster needs the redis package: pip install 'conexion[cluster]'"
+        ) from None
+
+
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
     if (args.tls_cert is None) != (args.tls_key is None):
         raise UsageError("--tls-cert and --tls-key go together")
+    if args.cluster is not None:
+        check_cluster_url(args.cluster)
     hub = HubConfig(
         max_clients=args.max_clients,
         history_size=max(0, args.history),
@@ -226,6 +254,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         password=read_password(args.password_file, os.environ.get("CONEXION_PASSWORD")),
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
+        cluster=args.cluster,
+        cluster_prefix=args.cluster_prefix,
     )
 
 
@@ -247,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ssl.SSLError) as exc:
         print(f"conexion-server: cannot load the TLS certificate or key: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if config.db != MEMORY_DB:
+    if config.db != MEMORY_DB and config.cluster is None:
         # The default folder may not exist yet: `make run` needs no setup.
         try:
             Path(config.db).parent.mkdir(parents=True, exist_ok=True)

@@ -146,6 +146,7 @@ class RedisBackplane:
         self.reachable = True
         self._reachable_since = 0.0
         self.registered = False
+        self._stopping = False
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -169,11 +170,8 @@ class RedisBackplane:
         """Finish announcing leaves, then leave the cluster."""
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=2.0)
-        for task in self._loops:
-            task.cancel()
-        for task in self._loops:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        self._stopping = True
+        await _cancel(self._loops)
         with contextlib.suppress(RedisError, OSError):
             if not self._unsent_leaves and not self.hub.local:
                 # Everyone here has left in the log: nothing to reap.
@@ -227,8 +225,10 @@ class RedisBackplane:
         self, member: Member, text: str, *, id: str | None, room: str, action: bool
     ) -> Ack:
         room = self.hub.check_room(room)
-        text = self.hub.check_text(member, text, id)
-        reply = await self._send(member, id, "m", text, room=room, action=action)
+        checked = await self._check_text(member, text, id)
+        if isinstance(checked, Ack):
+            return checked
+        reply = await self._send(member, id, "m", checked, room=room, action=action)
         return reply[0]
 
     async def dm(self, member: Member, to: str, text: str, *, id: str | None) -> tuple[Ack, str]:
@@ -236,8 +236,10 @@ class RedisBackplane:
             # The replica may lag behind a join elsewhere; Redis decides if
             # this says no, and this answer is only a quick one.
             raise ProtocolError(ErrorCode.NO_SUCH_USER, f"nobody called {to} is online", id)
-        text = self.hub.check_text(member, text, id)
-        return await self._send(member, id, "d", text, to=to)
+        checked = await self._check_text(member, text, id)
+        if isinstance(checked, Ack):
+            return checked, to
+        return await self._send(member, id, "d", checked, to=to)
 
     async def rename(self, member: Member, raw_name: str) -> None:
         hub = self.hub
@@ -280,6 +282,23 @@ class RedisBackplane:
 
     # -- writing ------------------------------------------------------------------
 
+    async def _check_text(self, member: Member, text: str, id: str | None) -> str | Ack:
+        """The cleaned text, or the original ack of a repeated id that the
+        rate limit would refuse: repeats are free, and only Redis knows them."""
+        try:
+            return self.hub.check_text(member, text, id)
+        except ProtocolError as exc:
+            if exc.code is not ErrorCode.RATE_LIMITED or id is None:
+                raise
+            try:
+                seen = await self._redis.get(self.keys.send_id(member.key, id))
+            except UNREACHABLE as unreachable:
+                self._unreachable(unreachable)
+                raise Unavailable(id) from unreachable
+            if seen is None:
+                raise
+            return _receipt(id, seen)
+
     async def _send(
         self,
         member: Member,
@@ -320,8 +339,7 @@ class RedisBackplane:
         status = reply[0]
         if status == "again":
             _refund(member)  # repeats are free, as on a single server
-            seq, ms = reply[1].split(" ")
-            return Ack(id=id or "", seq=int(seq), ts=_ts(ms)), to
+            return _receipt(id or "", reply[1]), to
         if status == "gone":
             _refund(member)
             raise ProtocolError(ErrorCode.NOT_JOINED, "you are no longer in the chat", id)
@@ -357,12 +375,14 @@ class RedisBackplane:
 
     async def _follow(self) -> None:
         log_key = self.keys.log
-        while True:
+        while not self._stopping:
             try:
                 reply = await self._redis.xread(
                     {log_key: self._last_id}, count=READ_BATCH, block=READ_BLOCK_MS
                 )
             except UNREACHABLE as exc:
+                if self._stopping:
+                    return
                 self._unreachable(exc)
                 await asyncio.sleep(self.config.presence_refresh / 2)
                 continue
@@ -464,7 +484,7 @@ class RedisBackplane:
     async def _maintain(self) -> None:
         loop = asyncio.get_running_loop()
         cfg = self.config
-        while True:
+        while not self._stopping:
             await asyncio.sleep(cfg.presence_refresh)
             try:
                 await self._refresh()
@@ -530,10 +550,30 @@ class RedisBackplane:
             log.warning("redis at %s is reachable again", redacted(self.url))
 
 
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel `tasks` and wait for them to end. Cancel again while one runs
+    on: on Python 3.11, `asyncio.wait_for` (inside redis-py's writes) can
+    swallow a cancel that lands just as the write completes, and the task
+    would then block in its next read."""
+    while pending := [task for task in tasks if not task.done()]:
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=0.05)
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("cluster task %s failed", task.get_name(), exc_info=task.exception())
+
+
 def _refund(member: Member) -> None:
     """Give back the rate token of a send that stored nothing."""
     bucket = member.bucket
     bucket.tokens = min(float(bucket.burst), bucket.tokens + 1.0)
+
+
+def _receipt(id: str, seen: str) -> Ack:
+    """The ack of a remembered send id, stored as "<seq> <ms>"."""
+    seq, ms = seen.split(" ")
+    return Ack(id=id, seq=int(seq), ts=_ts(ms))
 
 
 def _ts(ms: str) -> str:

@@ -20,6 +20,8 @@ from conexion_server.store import Receipt
 from tests.peers import JsonPeer
 from tests.server.test_process import PROCESS_WAIT, run, server_command, wait_listening
 
+pytestmark = pytest.mark.single_server("SQLite history belongs to one process")
+
 ACKS_BEFORE_KILL = 50  # per sender, before the kill may come
 FAST = ("--rate", "1000000", "--burst", "1000000", "--log-level", "warning")
 

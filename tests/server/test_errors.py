@@ -411,6 +411,7 @@ async def test_unsupported_proto_then_a_correct_hello(peers, proto: int) -> None
     assert (await anon.hello("ana"))["name"] == "ana"
 
 
+@pytest.mark.single_server("--max-clients counts the users of one instance")
 async def test_server_full_until_someone_leaves(make_server, connect) -> None:
     server = await make_server(max_clients=2)
     ana, bob = await connect(server, "ana"), await connect(server, "bob")
