@@ -5,7 +5,10 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test server lint bench clean
+REDIS_PORT ?= 6390
+CLUSTER_PORTS ?= 8000 8001 8002
+
+.PHONY: run test server cluster lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +28,20 @@ run: $(STAMP)
 server: $(STAMP)
 	$(BIN)/conexion-server --port $(PORT)
 
+# Three instances of one chat on one Redis (append-only file in .cluster/),
+# in the foreground; Ctrl+C stops the instances first, then Redis.
+cluster: $(STAMP)
+	@mkdir -p .cluster; \
+	  redis-server --port $(REDIS_PORT) --bind 127.0.0.1 --dir "$(CURDIR)/.cluster" \
+	    --appendonly yes --save "" --logfile redis.log & redis=$$!; \
+	  instances=; trap 'kill $$instances 2>/dev/null; wait $$instances; kill $$redis; wait' EXIT INT TERM; \
+	  sleep 0.5; \
+	  for port in $(CLUSTER_PORTS); do \
+	    $(BIN)/conexion-server --port $$port --cluster redis://127.0.0.1:$(REDIS_PORT)/0 & \
+	    instances="$$instances $$!"; \
+	  done; \
+	  wait $$instances
+
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -34,4 +51,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis src/*.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .cluster src/*.egg-info

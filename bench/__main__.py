@@ -4,6 +4,7 @@
     python -m bench --quick         # smaller sizes, a smoke run
     python -m bench fanout idle --targets conexion ngircd
     python -m bench fanout --targets conexion conexion-durable   # the cost of durable acks
+    python -m bench fanout --targets conexion cluster-1 cluster-3  # a cluster on Redis
 
 Prints a table (with ratios to the references) and writes
 bench/results/server.json.
@@ -24,6 +25,9 @@ from .targets import Target, all_targets
 from .wire import wire_for
 
 RESULTS = Path(__file__).parent / "results"
+# The targets that are one process; the clusters run only where they say
+# something about Redis in the path (fan-out, acks, memory per client).
+SINGLE = "conexion conexion-durable minimal ngircd"
 
 
 def plan(quick: bool) -> list[tuple[str, str, dict[str, object], str]]:
@@ -64,7 +68,7 @@ def plan(quick: bool) -> list[tuple[str, str, dict[str, object], str]]:
         # ngircd accepts about 18 joins a second here, so 10,000 would take ten
         # minutes; it is compared at 1,000 and in the join storm instead.
         ("idle 10,000 clients", "idle", {"clients": 2000 if q else 10000}, "conexion minimal"),
-        ("join storm, 2,000 clients", "join_storm", {"clients": 500 if q else 2000}, "all"),
+        ("join storm, 2,000 clients", "join_storm", {"clients": 500 if q else 2000}, SINGLE),
         ("slow peer among talkers", "slow_peer", {"messages": 1500 if q else 5000}, "conexion"),
     ]
 
@@ -98,22 +102,32 @@ def show(value: float) -> str:
 
 
 def print_table(report: dict[str, dict[str, dict[str, float]]], targets: list[str]) -> None:
+    # A ratio column "/X" holds conexion's figure divided by X's; every column
+    # is as wide as its heading needs.
     refs = [t for t in targets if t != "conexion"] if "conexion" in targets else []
-    head = f"{'scenario / figure':<34}" + "".join(f"{t:>12}" for t in targets)
-    head += "".join(f"{'conexion/' + r[:3]:>14}" for r in refs)
+    width = {t: max(12, len(t) + 2) for t in targets}
+    ratio_width = {r: max(12, len(r) + 3) for r in refs}
+    head = f"{'scenario / figure':<34}" + "".join(f"{t:>{width[t]}}" for t in targets)
+    head += "".join(f"{'/' + r:>{ratio_width[r]}}" for r in refs)
+    if refs:
+        print("ratio columns /X: conexion's figure divided by X's")
     print(head)
     print("-" * len(head))
     for title, by_target in report.items():
         print(title)
-        for fig in next(iter(by_target.values())):
-            cells = [by_target[t][fig] if t in by_target else float("nan") for t in targets]
-            row = f"  {fig:<32}" + "".join(f"{show(v):>12}" for v in cells)
+        # Every figure any target reported (a cluster adds Redis's own), in order.
+        figures = dict.fromkeys(fig for figs in by_target.values() for fig in figs)
+        for fig in figures:
+            row = f"  {fig:<32}"
+            for t in targets:
+                row += f"{show(by_target.get(t, {}).get(fig, float('nan'))):>{width[t]}}"
             if fig in RATIOS and "conexion" in by_target:
                 for r in refs:
                     theirs = by_target.get(r, {}).get(fig)
                     ratio = by_target["conexion"][fig] / theirs if theirs else float("nan")
-                    row += f"{show(ratio) + 'x':>14}" if not math.isnan(ratio) else " " * 14
-            print(row)
+                    cell = "" if math.isnan(ratio) else show(ratio) + "x"
+                    row += f"{cell:>{ratio_width[r]}}"
+            print(row.rstrip())
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -126,7 +140,9 @@ def main(argv: list[str] | None = None) -> None:
         "only", nargs="*", help="scenarios: fanout ack_rtt idle join_storm slow_peer"
     )
     parser.add_argument(
-        "--targets", nargs="*", help="conexion conexion-durable minimal ngircd (default: all)"
+        "--targets",
+        nargs="*",
+        help="conexion conexion-durable minimal ngircd cluster-1 cluster-3 (default: all)",
     )
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     args = parser.parse_args(argv)
@@ -138,6 +154,11 @@ def main(argv: list[str] | None = None) -> None:
     if "ngircd" not in available:
         print(
             "ngircd is not installed (apt-get install ngircd); measuring without it",
+            file=sys.stderr,
+        )
+    if "cluster-1" not in available:
+        print(
+            "redis-server or the redis package is missing; measuring without the clusters",
             file=sys.stderr,
         )
     chosen = [t for t in (args.targets or available) if t in available]

@@ -10,7 +10,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 
-from .targets import Target
+from .targets import Target, cpu_of, rss_of
 from .wire import Wire
 
 Figures = dict[str, float]
@@ -59,7 +59,7 @@ async def join_many(
         async with gate:
             for attempt in range(CONNECT_ATTEMPTS):
                 try:
-                    conn = await wire.join(target.port, f"{prefix}{i}")
+                    conn = await wire.join(target.port_for(i), f"{prefix}{i}")
                     break
                 except ConnectionError:  # a full listen backlog resets; a client retries
                     if attempt == CONNECT_ATTEMPTS - 1:
@@ -145,6 +145,8 @@ async def fanout(
                 writer.write(wire.say(n, repr(now).encode()))
 
     await asyncio.sleep(0.3)  # let join notices settle before the clock starts
+    sides = target.side_pids()
+    side0 = {name: cpu_of(pid) for name, pid in sides.items()}
     cpu0, own0 = target.cpu_seconds(), own_cpu_seconds()
     start = time.perf_counter()
     readers = [asyncio.create_task(read(i, r)) for i, (r, _) in enumerate(conns)]
@@ -157,11 +159,12 @@ async def fanout(
             await asyncio.gather(*readers)
     elapsed = time.perf_counter() - start
     server_cpu, own_cpu = target.cpu_seconds() - cpu0, own_cpu_seconds() - own0
+    side_cpu = {name: cpu_of(pid) - side0[name] for name, pid in sides.items()}
     for task in readers:
         task.cancel()
     await close_all(conns)
     total = sum(received)
-    return {
+    figures = {
         "deliveries_per_s": total / elapsed,
         "lost": clients * expected_each - total,
         "p50_ms": percentile(latencies, 50) * 1000,
@@ -174,6 +177,10 @@ async def fanout(
         "generator_cpu_s": own_cpu,
         "elapsed_s": elapsed,
     }
+    for name, cpu in side_cpu.items():  # e.g. a cluster's Redis, also in server_cpu_s
+        figures[f"{name}_cpu_s"] = cpu
+        figures[f"{name}_us_per_msg"] = cpu / (clients * each) * 1e6
+    return figures
 
 
 async def ack_rtt(target: Target, wire: Wire, messages: int) -> Figures:
@@ -200,22 +207,28 @@ async def ack_rtt(target: Target, wire: Wire, messages: int) -> Figures:
 
 async def idle(target: Target, wire: Wire, clients: int) -> Figures:
     """Join `clients` silent users; report join time and server RSS per client."""
+    sides = target.side_pids()
     base = target.rss_bytes()
+    side0 = {name: rss_of(pid) for name, pid in sides.items()}
     cpu0 = target.cpu_seconds()
     conns, drains, took = await join_many(target, wire, clients, "idle", drain=True)
     await asyncio.sleep(1.0)  # let every join notice reach its reader
     rss = target.rss_bytes()
+    side = {name: rss_of(pid) - side0[name] for name, pid in sides.items()}
     cpu = target.cpu_seconds() - cpu0
     await close_all(conns)
     for task in drains:
         task.cancel()
-    return {
+    figures = {
         "join_s": took,
         "server_rss_mb": rss / 2**20,
         "rss_per_client_kib": (rss - base) / clients / 1024,
         "server_cpu_s": cpu,
         "connect_retries": RETRIES[0],
     }
+    for name, grown in side.items():  # also in rss_per_client_kib
+        figures[f"{name}_rss_per_client_kib"] = grown / clients / 1024
+    return figures
 
 
 async def join_storm(target: Target, wire: Wire, clients: int) -> Figures:

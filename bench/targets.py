@@ -1,6 +1,7 @@
 """The servers a benchmark runs against, each as its own process: Conexion, the
-naive asyncio relay, and ngircd (a C IRC server, Debian package `ngircd`).
-CPU time and RSS are read from /proc."""
+naive asyncio relay, ngircd (a C IRC server, Debian package `ngircd`), and
+Conexion clusters (instances on a redis-server of their own). CPU time and
+RSS are read from /proc."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import sys
 import tempfile
 import time
 from abc import ABC, abstractmethod
+from importlib.util import find_spec
 from pathlib import Path
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -26,12 +28,25 @@ class Target(ABC):
         self.proc: subprocess.Popen[str] | None = None
         self.port = 0
 
+    def port_for(self, i: int) -> int:
+        """The port client number `i` connects to (a cluster spreads them)."""
+        return self.port
+
+    def side_pids(self) -> dict[str, int]:
+        """Processes beside the server that it needs (a cluster's Redis), by a
+        short name: their usage is part of `cpu_seconds` and `rss_bytes`, and
+        scenarios also report it on its own."""
+        return {}
+
     @abstractmethod
     def command(self) -> list[str]:
         """The argv that starts this server on a free port."""
 
     def __enter__(self) -> Target:
-        self.proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE, text=True)
+        # Without the variable, so that a CONEXION_CLUSTER set in the shell
+        # cannot turn the single server into a cluster.
+        env = {k: v for k, v in os.environ.items() if k != "CONEXION_CLUSTER"}
+        self.proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE, text=True, env=env)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if "listening on" not in line:
@@ -42,21 +57,42 @@ class Target(ABC):
 
     def __exit__(self, *exc: object) -> None:
         assert self.proc is not None
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop(self.proc)
 
     def cpu_seconds(self) -> float:
         assert self.proc is not None
-        stat = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(stat[11]) + int(stat[12])) / CLK_TCK
+        return cpu_of(self.proc.pid)
 
     def rss_bytes(self) -> int:
         assert self.proc is not None
-        return int(Path(f"/proc/{self.proc.pid}/statm").read_text().split()[1]) * PAGE
+        return rss_of(self.proc.pid)
+
+
+def cpu_of(pid: int) -> float:
+    """User + system CPU seconds of process `pid` (all its threads)."""
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(stat[11]) + int(stat[12])) / CLK_TCK
+
+
+def rss_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    """SIGTERM (a clean stop), then SIGKILL after 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def free_port() -> int:
+    """A free loopback port, for servers that cannot pick one themselves."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 class Conexion(Target):
@@ -150,9 +186,7 @@ class Ngircd(Target):
 
     def __enter__(self) -> Target:
         self.dir = tempfile.TemporaryDirectory(prefix="bench-ngircd-")
-        with socket.socket() as s:  # a free port; ngircd cannot pick one itself
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = free_port()
         self.conf = Path(self.dir.name) / "ngircd.conf"
         self.conf.write_text(NGIRCD_CONF.format(port=self.port, dir=self.dir.name))
         self.log = open(Path(self.dir.name) / "ngircd.log", "w")
@@ -189,8 +223,107 @@ class Ngircd(Target):
         self.dir.cleanup()
 
 
+def start_redis(folder: Path) -> tuple[subprocess.Popen[str], int]:
+    """A redis-server on a free loopback port, its files in `folder`, set up
+    as a deployment would be: the append-only file on and fsynced once a
+    second (so an fsync is never in a message's path), no RDB snapshots."""
+    port = free_port()
+    argv = [shutil.which("redis-server") or "redis-server", "--port", str(port)]
+    argv += ["--bind", "127.0.0.1", "--dir", str(folder), "--daemonize", "no"]
+    argv += ["--appendonly", "yes", "--appendfsync", "everysec", "--save", ""]
+    argv += ["--logfile", str(folder / "redis.log")]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+                conn.sendall(b"PING\r\n")
+                if conn.recv(64).startswith(b"+PONG"):
+                    return proc, port
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop(proc)
+            tail = (folder / "redis.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"redis-server did not start:\n{tail}")
+        time.sleep(0.05)
+
+
+class ConexionCluster(Target):
+    """`instances` Conexion servers (`--cluster`, benchmark options as for
+    `conexion`) serving one chat through a redis-server started for the run.
+    Client i connects to instance i % instances. CPU and RSS cover every
+    process, Redis included; Redis is also reported on its own."""
+
+    instances = 1
+
+    @staticmethod
+    def available() -> bool:
+        return shutil.which("redis-server") is not None and find_spec("redis") is not None
+
+    def __enter__(self) -> Target:
+        self.dir = tempfile.TemporaryDirectory(prefix="bench-redis-")
+        self.redis: subprocess.Popen[str] | None = None
+        self.servers: list[Conexion] = []
+        try:
+            self.redis, redis_port = start_redis(Path(self.dir.name))
+            self.url = f"redis://127.0.0.1:{redis_port}/0"
+            for _ in range(self.instances):
+                server = Conexion("--cluster", self.url)
+                server.__enter__()  # returns once it listens, i.e. has joined the cluster
+                self.servers.append(server)
+        except BaseException:
+            self.__exit__()
+            raise
+        self.proc, self.port = self.servers[0].proc, self.servers[0].port
+        return self
+
+    def command(self) -> list[str]:
+        raise NotImplementedError("a cluster is several processes, started by __enter__")
+
+    def port_for(self, i: int) -> int:
+        return self.servers[i % len(self.servers)].port
+
+    def side_pids(self) -> dict[str, int]:
+        assert self.redis is not None
+        return {"redis": self.redis.pid}
+
+    def pids(self) -> list[int]:
+        servers = [s.proc.pid for s in self.servers if s.proc is not None]
+        return servers + list(self.side_pids().values())
+
+    def cpu_seconds(self) -> float:
+        return sum(cpu_of(pid) for pid in self.pids())
+
+    def rss_bytes(self) -> int:
+        return sum(rss_of(pid) for pid in self.pids())
+
+    def __exit__(self, *exc: object) -> None:
+        for server in self.servers:  # all at once, so that they stop in parallel
+            assert server.proc is not None
+            server.proc.terminate()
+        for server in self.servers:
+            server.__exit__()
+        # Redis last: a stopping instance still writes its users' leaves.
+        if self.redis is not None:
+            stop(self.redis)
+        self.dir.cleanup()
+
+
+class Cluster1(ConexionCluster):
+    name = "cluster-1"
+    instances = 1
+
+
+class Cluster3(ConexionCluster):
+    name = "cluster-3"
+    instances = 3
+
+
 def all_targets() -> list[type[Target]]:
     targets: list[type[Target]] = [Conexion, ConexionDurable, MinimalRelay]
     if Ngircd.available():
         targets.append(Ngircd)
+    if ConexionCluster.available():
+        targets += [Cluster1, Cluster3]
     return targets

@@ -61,6 +61,14 @@ class ClusterUnderTest:
         return set().union(*(server.connections for server in self.instances))
 
     @property
+    def per_address(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for server in self.instances:
+            for address, count in server.per_address.items():
+                counts[address] = counts.get(address, 0) + count
+        return counts
+
+    @property
     def hub(self) -> ClusterUnderTest:
         return self  # names() and find() below answer for the whole cluster
 

@@ -98,7 +98,9 @@ class LinePeer:
 
     async def close(self) -> None:
         self.writer.close()
-        with contextlib.suppress(ConnectionError):
+        # Over TLS, frames the server sent while we were closing (another
+        # user's `left`, say) make the close_notify exchange fail: harmless.
+        with contextlib.suppress(ConnectionError, ssl.SSLError):
             await self.writer.wait_closed()
 
     def reset(self) -> None:
@@ -121,7 +123,7 @@ class JsonPeer(LinePeer):
         """The next frame of `type`, skipping pings, joins and leaves of others."""
         async with asyncio.timeout(timeout):
             while True:
-                frame = await self.recv()
+                frame = await self.recv(timeout)  # the outer bound is the one that counts
                 if frame["type"] == type:
                     return frame
                 if frame["type"] not in ("ping", "joined", "left", "pong"):
@@ -150,7 +152,7 @@ class JsonPeer(LinePeer):
         before: list[dict[str, Any]] = []
         async with asyncio.timeout(timeout):
             while True:
-                frame = await self.recv()
+                frame = await self.recv(timeout)
                 if frame["type"] == "pong" and frame.get("t") == token:
                     return before
                 if frame["type"] != "ping":
@@ -159,7 +161,7 @@ class JsonPeer(LinePeer):
     async def expect_any(self, *types: str, timeout: float = WAIT) -> dict[str, Any]:
         async with asyncio.timeout(timeout):
             while True:
-                frame = await self.recv()
+                frame = await self.recv(timeout)
                 if frame["type"] in types:
                     return frame
                 if frame["type"] not in ("ping", "joined", "left", "pong", "message"):
@@ -174,7 +176,7 @@ class TextPeer(LinePeer):
         """Lines up to and including the first that contains `predicate`."""
         async with asyncio.timeout(timeout):
             while True:
-                line = await self.text()
+                line = await self.text(timeout)
                 if predicate in line:
                     return line
 
@@ -187,7 +189,7 @@ class TextPeer(LinePeer):
         before: list[str] = []
         async with asyncio.timeout(timeout):
             while True:
-                line = await self.text()
+                line = await self.text(timeout)
                 if line.startswith("* ") and " online: " in line:
                     return before
                 before.append(line)

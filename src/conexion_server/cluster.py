@@ -64,6 +64,7 @@ UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 MAX_LOG = 10_000_000  # stream entries kept (approximately): the history's bound
 READ_BATCH = 1000  # log entries taken per read
 READ_BLOCK_MS = 1000  # how long one read waits for new entries
+MAX_STREAM_ID = 2**64 - 1  # the largest first part of a Redis stream entry id
 HISTORY_CHUNK = 500  # log entries scanned per step of a `history` request
 
 
@@ -156,9 +157,10 @@ class RedisBackplane:
         try:
             await self._load()
             await self._refresh()
-        except (RedisError, OSError) as exc:
+        except (Unavailable, RedisError, OSError) as exc:
             await self._redis.aclose()
-            raise StoreError(f"cannot use the cluster at {redacted(self.url)}: {exc}") from exc
+            reason = exc.__cause__ if isinstance(exc, Unavailable) else exc
+            raise StoreError(f"cannot use the cluster at {redacted(self.url)}: {reason}") from exc
         self._reachable_since = loop.time()
         log.info("instance %s joined the cluster at %s", self.instance, redacted(self.url))
         self._loops = [
@@ -189,9 +191,8 @@ class RedisBackplane:
         owner_by_key = dict(zip(owners[::2], owners[1::2], strict=True))
         for key, name in names_by_key.items():
             hub.admit(hub.new_member(name, key, None, owner_by_key.get(key, "")))
-        recent = await self._scan(
-            None if last_id == "0-0" else last_id, hub.config.history_size, DEFAULT_ROOM, None
-        )
+        # Up to and including `last_id`: the follower reads what comes after.
+        recent = await self._scan(last_id, hub.config.history_size, DEFAULT_ROOM, None)
         for frame in recent:
             hub.relay(frame)
         self._last_id = last_id
@@ -270,8 +271,12 @@ class RedisBackplane:
         self, room: str, before: int | None, limit: int, member: Member
     ) -> HistoryReply:
         room = self.hub.check_room(room)
-        start = None if before is None else f"{before}-0"
-        messages = await self._scan(start, limit, room, member.key)
+        if before is not None and before <= 0:
+            return HistoryReply(room=room, messages=[])  # no seq is that small
+        # A message's entry id is `<seq>-0`: everything before it is older.
+        # Stream ids are 64-bit; any larger `before` is after every message.
+        end = "+" if before is None or before > MAX_STREAM_ID else f"({before}-0"
+        messages = await self._scan(end, limit, room, member.key)
         return HistoryReply(room=room, messages=messages)
 
     def leave(self, member: Member, reason: LeftReason) -> None:
@@ -453,13 +458,11 @@ class RedisBackplane:
             if done is not None and not done.done():
                 done.set_result(None)
 
-    async def _scan(
-        self, before: str | None, limit: int, room: str, viewer: str | None
-    ) -> list[Stored]:
-        """Up to `limit` messages before the entry `before`, newest last, as
-        `viewer` may see them (walking back over presence events)."""
+    async def _scan(self, end: str, limit: int, room: str, viewer: str | None) -> list[Stored]:
+        """Up to `limit` messages at or before the log position `end` (an
+        XREVRANGE bound: `+`, an entry id, or `(id` for "before id"), oldest
+        first, as `viewer` may see them (walking back over presence events)."""
         found: list[Stored] = []
-        end = "+" if before is None else f"({before}"
         while len(found) < limit:
             try:
                 entries = await self._redis.xrevrange(self.keys.log, end, "-", count=HISTORY_CHUNK)
@@ -535,7 +538,7 @@ class RedisBackplane:
         task.add_done_callback(self._tasks.discard)
 
     def _unreachable(self, exc: BaseException) -> None:
-        if self.reachable:
+        if self.reachable and self._loops:  # at start, `start` says it in one line
             self.reachable = False
             log.error(
                 "redis at %s is unreachable (%s); refusing new messages until it is back",

@@ -78,12 +78,14 @@ class Connection(asyncio.Protocol):
         self._held: list[bytes] = []
         # TLS: the handshake runs on the raw transport before anything else.
         self._handshake: asyncio.Task[None] | None = None
+        self._early = bytearray()  # bytes that came before the handshake was done
         self._lost = False
         # A request the backplane answers later (a cluster): until it is done,
         # reading is paused and lines already read wait in `_held`, so that
         # requests are answered in the order they came.
         self._busy: asyncio.Task[None] | None = None
         self._eof = False  # the peer half-closed while lines were waiting
+        self._too_long = False  # a line over the limit came while lines were waiting
         # What must reach this peer after the answer to its current request
         # (a DM to oneself comes after its ack).
         self._after: list[Callable[[], None]] = []
@@ -151,6 +153,9 @@ class Connection(asyncio.Protocol):
             return
         self.transport = wrapped
         self._ready()
+        early, self._early = bytes(self._early), bytearray()
+        if early:
+            self.data_received(early)
 
     def _ready(self) -> None:
         """The byte stream is usable (after TLS, if any): apply the cap, start
@@ -169,7 +174,13 @@ class Connection(asyncio.Protocol):
         self._arm_timer(self.config.idle_timeout)
 
     def data_received(self, data: bytes) -> None:
-        if self.closing or self.ending:
+        if self.closing or self.ending or self._too_long:
+            return
+        if self._handshake is not None:
+            # TLS can hand over the first bytes before `start_tls` returns the
+            # wrapped transport; they wait, so that a pause or a reply never
+            # goes to the raw socket underneath.
+            self._early += data
             return
         self.last_heard = self.loop.time()
         if self._pinged:
@@ -183,11 +194,20 @@ class Connection(asyncio.Protocol):
             lines = self.framer.feed(data)
         except FrameTooLong as exc:
             self._handle_lines(exc.lines)
-            if not self.closing and self.handler is not None:
-                log.info("%s sent a line over %d bytes; closing", self.peer, self.framer.max_line)
-                self.close(LeftReason.ERROR, self.handler.too_long())
+            if self._busy is not None or self._hold is not None:
+                # Lines before the long one still wait for their answers;
+                # the refusal comes after them (see `_resume`).
+                self._too_long = True
+                self.transport.pause_reading()  # type: ignore[union-attr]
+            else:
+                self._refuse_too_long()
             return
         self._handle_lines(lines)
+
+    def _refuse_too_long(self) -> None:
+        if not self.closing and self.handler is not None:
+            log.info("%s sent a line over %d bytes; closing", self.peer, self.framer.max_line)
+            self.close(LeftReason.ERROR, self.handler.too_long())
 
     def eof_received(self) -> bool | None:
         # The peer has nothing more to say (a dropped `nc`, or a script that
@@ -294,7 +314,9 @@ class Connection(asyncio.Protocol):
         self._handle_lines(held)
         if self.closing or self.ending or self._busy is not None or self._hold is not None:
             return  # still waiting (or done); the next release comes back here
-        if self._eof:
+        if self._too_long:
+            self._refuse_too_long()
+        elif self._eof:
             self.close(self.reason)
         else:
             self.transport.resume_reading()

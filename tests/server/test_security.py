@@ -8,6 +8,8 @@ import asyncio
 import logging
 import time
 
+import pytest
+
 from tests.peers import JsonPeer, TextPeer, until
 
 SECRET = b"s3cret pass"
@@ -155,6 +157,7 @@ async def test_repeated_failures_are_answered_ever_more_slowly(make_server, conn
     assert 0.6 <= took[2] < 3.0
 
 
+@pytest.mark.single_server("each instance counts wrong passwords by address")
 async def test_backoff_follows_the_address_across_connections(make_server, connect) -> None:
     server = await make_server(password=SECRET, password_delays=(0.0, 0.5))
     first = await connect(server)
@@ -183,6 +186,7 @@ async def test_a_held_back_answer_does_not_stall_other_peers(make_server, connec
     assert (await guesser.recv())["t"] == "after"
 
 
+@pytest.mark.single_server("each instance counts wrong passwords by address")
 async def test_a_right_password_resets_the_count(make_server, connect) -> None:
     server = await make_server(password=SECRET, password_delays=(0.0, 5.0))
     peer = await connect(server)
@@ -263,6 +267,7 @@ async def test_joining_in_time_cancels_the_hello_deadline(make_server, connect) 
 # -- connections per address ----------------------------------------------------------------
 
 
+@pytest.mark.single_server("--max-per-address counts one instance's connections")
 async def test_one_connection_over_the_cap_is_refused_and_closed(make_server, connect) -> None:
     server = await make_server(max_per_address=3)
     held = [await connect(server) for _ in range(3)]
@@ -277,6 +282,7 @@ async def test_one_connection_over_the_cap_is_refused_and_closed(make_server, co
         await peer.hello(f"user{i}")
 
 
+@pytest.mark.single_server("--max-per-address counts one instance's connections")
 async def test_the_cap_frees_a_slot_when_a_connection_closes(make_server, connect) -> None:
     server = await make_server(max_per_address=2)
     first = await connect(server, "ana")
@@ -288,6 +294,7 @@ async def test_the_cap_frees_a_slot_when_a_connection_closes(make_server, connec
     assert sorted(server.hub.names()) == ["bob", "cleo"]
 
 
+@pytest.mark.single_server("--max-per-address counts one instance's connections")
 async def test_the_refusal_is_readable_for_a_text_user(make_server) -> None:
     server = await make_server(max_per_address=1)
     first = await TextPeer.connect(server.port)
@@ -301,6 +308,7 @@ async def test_the_refusal_is_readable_for_a_text_user(make_server) -> None:
         await second.close()
 
 
+@pytest.mark.single_server("--max-per-address counts one instance's connections")
 async def test_the_cap_leaves_no_count_behind(make_server) -> None:
     server = await make_server(max_per_address=2)
     peers = [await JsonPeer.connect(server.port) for _ in range(4)]

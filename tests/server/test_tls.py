@@ -82,6 +82,7 @@ async def test_a_plain_client_on_a_tls_port_is_logged_and_dropped(
         await peer.close()
 
 
+@pytest.mark.single_server("--max-per-address counts one instance's connections")
 async def test_password_and_limits_apply_over_tls(make_server, tls_files) -> None:
     server = await make_server(
         password=b"pw", password_delays=(0.0,), max_per_address=1, **tls_files.server_options()
