@@ -137,7 +137,6 @@ class RedisBackplane:
                 ("snapshot", lua.SNAPSHOT),
             )
         }
-        self._floor = str(seq_floor(hub._wallclock()))
         self._last_id = "0-0"
         self._joining: dict[str, tuple[Connection, asyncio.Future[None]]] = {}
         self._renaming: dict[str, asyncio.Future[None]] = {}
@@ -196,6 +195,13 @@ class RedisBackplane:
         for frame in recent:
             hub.relay(frame)
         self._last_id = last_id
+
+    @property
+    def _floor(self) -> str:
+        """Where `seq` starts if Redis has no counter: the time now in µs,
+        so that even a Redis that lost its data never hands out a `seq`
+        given before."""
+        return str(seq_floor(self.hub._wallclock()))
 
     # -- the Backplane interface -----------------------------------------------
 
