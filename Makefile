@@ -34,7 +34,7 @@ cluster: $(STAMP)
 	@mkdir -p .cluster; \
 	  redis-server --port $(REDIS_PORT) --bind 127.0.0.1 --dir "$(CURDIR)/.cluster" \
 	    --appendonly yes --save "" --logfile redis.log & redis=$$!; \
-	  instances=; trap 'kill $$instances 2>/dev/null; wait $$instances; kill $$redis; wait' EXIT INT TERM; \
+	  instances=; trap 'kill $$instances 2>/dev/null; wait $$instances; kill $$redis 2>/dev/null; wait' EXIT INT TERM; \
 	  sleep 0.5; \
 	  for port in $(CLUSTER_PORTS); do \
 	    $(BIN)/conexion-server --port $$port --cluster redis://127.0.0.1:$(REDIS_PORT)/0 & \

@@ -10,6 +10,15 @@ from abc import ABC, abstractmethod
 STREAM_LIMIT = 1 << 24
 
 
+async def next_line(reader: asyncio.StreamReader, last: bytes = b"") -> bytes:
+    """The next line of a handshake; a server that hangs up instead (a
+    refused join) raises, with the line before, rather than spinning on EOF."""
+    line = await reader.readline()
+    if not line:
+        raise ConnectionError(f"the server closed the connection; last line: {last[:200]!r}")
+    return line
+
+
 class Wire(ABC):
     """One protocol as the generator speaks it."""
 
@@ -44,7 +53,8 @@ class JsonWire(Wire):
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str
     ) -> None:
         writer.write(b'{"type":"hello","proto":1,"name":"%s"}\n' % name.encode())
-        while not (await reader.readline()).startswith(b'{"type":"welcome"'):
+        line = b""
+        while not (line := await next_line(reader, line)).startswith(b'{"type":"welcome"'):
             pass
 
     acks = True
@@ -70,10 +80,11 @@ class IrcWire(Wire):
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str
     ) -> None:
         writer.write(b"NICK %s\r\nUSER %s 0 * :%s\r\n" % ((name.encode(),) * 3))
-        while b" 001 " not in await reader.readline():
+        line = b""
+        while b" 001 " not in (line := await next_line(reader, line)):
             pass
         writer.write(b"JOIN #general\r\n")
-        while b" 366 " not in await reader.readline():
+        while b" 366 " not in (line := await next_line(reader, line)):
             pass
 
     def say(self, seq: int, text: bytes) -> bytes:
