@@ -176,6 +176,7 @@ async def fanout(
         "server_cpu_s": server_cpu,
         "generator_cpu_s": own_cpu,
         "elapsed_s": elapsed,
+        "connect_retries": RETRIES[0],
     }
     for name, cpu in side_cpu.items():  # e.g. a cluster's Redis, also in server_cpu_s
         figures[f"{name}_cpu_s"] = cpu

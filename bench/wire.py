@@ -11,11 +11,14 @@ STREAM_LIMIT = 1 << 24
 
 
 async def next_line(reader: asyncio.StreamReader, last: bytes = b"") -> bytes:
-    """The next line of a handshake; a server that hangs up instead (a
-    refused join) raises, with the line before, rather than spinning on EOF."""
+    """The next line of a handshake. A refused join (an `error`, or a hang-up)
+    raises ConnectionError, so that the caller retries as a client would,
+    rather than spinning on EOF."""
     line = await reader.readline()
     if not line:
         raise ConnectionError(f"the server closed the connection; last line: {last[:200]!r}")
+    if line.startswith(b'{"type":"error"'):
+        raise ConnectionError(f"the server refused the join: {line[:200]!r}")
     return line
 
 

@@ -11,7 +11,7 @@ import socket
 import ssl
 from collections.abc import Callable, Coroutine
 from types import CoroutineType
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
 from .backplane import Maybe
 from .guard import password_ok
@@ -93,8 +93,8 @@ class Connection(asyncio.Protocol):
     # -- asyncio.Protocol -------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A stream transport (uvloop's is not an asyncio.Transport subclass).
+        self.transport = cast(asyncio.Transport, transport)
         peername = transport.get_extra_info("peername")
         if peername:
             self.address = peername[0]
@@ -113,7 +113,10 @@ class Connection(asyncio.Protocol):
         self._hello_timer = self.loop.call_later(self.config.hello_timeout, self._hello_expired)
         context = self.server.tls
         if context is not None:
-            self._handshake = self.loop.create_task(self._start_tls(transport, context))
+            # Not a byte for the plain protocol: the ClientHello must wait for
+            # `start_tls`, which resumes reading (uvloop reads at once).
+            self.transport.pause_reading()
+            self._handshake = self.loop.create_task(self._start_tls(self.transport, context))
             return
         self._ready()
 

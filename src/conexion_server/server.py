@@ -292,6 +292,7 @@ class ChatServer:
 async def serve(config: ServerConfig, on_ready: Callable[[ChatServer], None] | None = None) -> None:
     """Run until SIGINT or SIGTERM, then stop gracefully."""
     loop = asyncio.get_running_loop()
+    log.debug("event loop: %s", "uvloop" if "uvloop" in type(loop).__module__ else "asyncio")
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)

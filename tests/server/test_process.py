@@ -242,6 +242,39 @@ async def test_password_and_tls_options_reach_the_server(start, tls_files, tmp_p
         await peer.close()
 
 
+@pytest.mark.parametrize("choice", ["asyncio", "uvloop"])
+async def test_either_event_loop_serves_the_chat(start, choice: str) -> None:
+    server = await start("--port", "0", "--loop", choice, "--log-level", "debug")
+    ana, bob = await JsonPeer.connect(server.port), await JsonPeer.connect(server.port)
+    try:
+        await ana.hello("ana")
+        await bob.hello("bob")
+        ack = await ana.say("hola")
+        assert (await bob.expect("message"))["seq"] == ack["seq"]
+    finally:
+        await ana.close()
+        await bob.close()
+    server.proc.send_signal(signal.SIGTERM)
+    status, _, err = await server.finish()
+    assert status == 0
+    assert f"event loop: {choice}".encode() in err
+
+
+async def test_tls_runs_on_the_standard_loop(start, tls_files) -> None:
+    tls = ("--tls-cert", str(tls_files.cert_file), "--tls-key", str(tls_files.key_file))
+    server = await start("--port", "0", "--log-level", "debug", *tls)  # --loop auto
+    server.proc.send_signal(signal.SIGTERM)
+    status, _, err = await server.finish()
+    assert (status, b"event loop: asyncio" in err) == (0, True)
+    proc = await run(*server_command(), "--port", "0", "--loop", "uvloop", *tls)
+    async with asyncio.timeout(PROCESS_WAIT):
+        _, err = await proc.communicate()
+    assert proc.returncode == 2
+    assert err.decode().strip() == (
+        "conexion-server: --loop uvloop does not serve TLS; use --loop auto or asyncio"
+    )
+
+
 async def test_python_m_version() -> None:
     proc = await run(sys.executable, "-m", "conexion_server", "--version")
     async with asyncio.timeout(PROCESS_WAIT):
