@@ -67,6 +67,11 @@ class Connection(asyncio.Protocol):
         self.reason = LeftReason.LOST
         self._out: list[bytes] = []
         self._out_size = 0
+        # What the transport still held when this turn's first frame was
+        # queued. It can only shrink before our flush, so checking the bound
+        # against it errs on the safe side and saves a call per frame.
+        self._buffered = 0
+        self._max_output = self.config.max_output
         self.last_heard = self.loop.time()
         self._pinged = False
         self._timer: asyncio.TimerHandle | None = None
@@ -440,14 +445,16 @@ class Connection(asyncio.Protocol):
         self._queue(data)
 
     def _queue(self, data: bytes) -> None:
+        # The fan-out's inner loop: once per frame per receiver.
         if self.closing:
             return
-        assert self.transport is not None
-        if not self._out:
+        out = self._out
+        if not out:
             self.server.mark_dirty(self)
-        self._out.append(data)
+            self._buffered = self.transport.get_write_buffer_size()  # type: ignore[union-attr]
+        out.append(data)
         self._out_size += len(data)
-        if self.queued > self.config.max_output:
+        if self._out_size + self._buffered > self._max_output:
             log.warning("%s (%s) is not reading; dropping it as slow", self.peer, self._who())
             self.abort(LeftReason.SLOW)
 
