@@ -49,6 +49,7 @@ from .protocol import (
     ProtocolError,
     format_ts,
     name_key,
+    normalize_name,
 )
 from .sqlite_store import StoreError
 from .store import Stored, seq_floor, visible
@@ -207,7 +208,10 @@ class RedisBackplane:
 
     async def join(self, conn: Connection, raw_name: str) -> None:
         hub = self.hub
-        name, key = hub.check_name(raw_name)
+        # Only Redis knows whether the name is free: the replica here may not
+        # have read yet that its last holder left.
+        name = normalize_name(raw_name)
+        key = name_key(name)
         if len(hub.local) + len(self._joining) >= hub.config.max_clients:
             raise ProtocolError(ErrorCode.SERVER_FULL, "the server is full; try again later")
         token = self._token()
@@ -239,10 +243,8 @@ class RedisBackplane:
         return reply[0]
 
     async def dm(self, member: Member, to: str, text: str, *, id: str | None) -> tuple[Ack, str]:
-        if name_key(to) not in self.hub.members:
-            # The replica may lag behind a join elsewhere; Redis decides if
-            # this says no, and this answer is only a quick one.
-            raise ProtocolError(ErrorCode.NO_SUCH_USER, f"nobody called {to} is online", id)
+        # Whether `to` is online is checked in Redis when the DM is stored:
+        # the replica here may lag behind a join elsewhere.
         checked = await self._check_text(member, text, id)
         if isinstance(checked, Ack):
             return checked, to
@@ -250,7 +252,8 @@ class RedisBackplane:
 
     async def rename(self, member: Member, raw_name: str) -> None:
         hub = self.hub
-        name, key = hub.check_name(raw_name, member)
+        name = normalize_name(raw_name)  # free or not: Redis decides, as for a join
+        key = name_key(name)
         if name == member.name:
             self.server.dispatch(hub.apply_rename(member, name, key))  # a confirmation
             return
@@ -416,7 +419,7 @@ class RedisBackplane:
             if origin is not None and origin.token != token:
                 origin = None
             deliveries = hub.relay(frame, origin)
-            if origin is not None and deliveries and deliveries[0].to[0] is origin:
+            if kind == "d" and origin is not None and deliveries and deliveries[0].to[0] is origin:
                 # A note to oneself: after its ack, which may still be on its way.
                 conn = origin.peer
                 if conn.awaiting_answer:

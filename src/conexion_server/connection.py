@@ -72,6 +72,13 @@ class Connection(asyncio.Protocol):
         # against it errs on the safe side and saves a call per frame.
         self._buffered = 0
         self._max_output = self.config.max_output
+        # The turn's room broadcasts (server.stream) reach this peer at flush
+        # time: from `stream_from` on, minus its own (`_own`), with each of
+        # its own frames put back where it was queued (`_marks`: the stream's
+        # length then).
+        self.stream_from = 0
+        self._marks: list[int] = []
+        self._own: list[int] = []
         self.last_heard = self.loop.time()
         self._pinged = False
         self._timer: asyncio.TimerHandle | None = None
@@ -453,18 +460,48 @@ class Connection(asyncio.Protocol):
             self.server.mark_dirty(self)
             self._buffered = self.transport.get_write_buffer_size()  # type: ignore[union-attr]
         out.append(data)
+        self._marks.append(len(self.server.stream))
         self._out_size += len(data)
         if self._out_size + self._buffered > self._max_output:
             log.warning("%s (%s) is not reading; dropping it as slow", self.peer, self._who())
             self.abort(LeftReason.SLOW)
 
+    def skip_own(self, index: int) -> None:
+        """The turn's broadcast `index` is this peer's own message."""
+        self._own.append(index)
+
     def flush(self) -> None:
+        """Write this peer's frames and the turn's broadcasts, in one write."""
         if self._hold is not None:
             return  # released later by `_release`
-        if self._out and self.transport is not None and not self.transport.is_closing():
-            data = self._out[0] if len(self._out) == 1 else b"".join(self._out)
-            self.transport.write(data)
+        stream, start, member = self.server.stream, self.stream_from, self.member
+        end = len(stream)
+        if member is not None and start < end:
+            start = max(start, stream.first_after(member.since))
+        pieces: list[bytes] | list[bytes | memoryview] = self._out
+        if member is not None and start < end:
+            json = self.handler is None or self.handler.json
+            pieces = []
+            for data, mark in zip(self._out, self._marks, strict=True):
+                if mark > start:
+                    pieces += stream.slices(start, mark, self._own, json)
+                    start = mark
+                pieces.append(data)
+            pieces += stream.slices(start, end, self._own, json)
+            if not self.stream_from:
+                self.server.mark_advanced(self)
+            self.stream_from = end
+        transport = self.transport
+        if pieces and transport is not None and not transport.is_closing():
+            data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+            if transport.get_write_buffer_size() + len(data) > self._max_output:
+                log.warning("%s (%s) is not reading; dropping it as slow", self.peer, self._who())
+                self.abort(LeftReason.SLOW)
+            else:
+                transport.write(data)
         self._out.clear()
+        self._marks.clear()
+        self._own.clear()
         self._out_size = 0
 
     # -- lifecycle ------------------------------------------------------------
@@ -520,6 +557,8 @@ class Connection(asyncio.Protocol):
         self.closing = True
         self.reason = reason
         self._out.clear()
+        self._marks.clear()
+        self._own.clear()
         self._out_size = 0
         assert self.transport is not None
         self.transport.abort()

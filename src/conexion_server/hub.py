@@ -75,8 +75,25 @@ class Outbound:
 
 @dataclass(slots=True)
 class Delivery:
+    """A frame and who receives it: the members in `targets`, or, when
+    `targets` is None, every member connected here (`room`) but `skip`.
+    The room form costs nothing per receiver; the server fans it out."""
+
     out: Outbound
-    to: list[Member]
+    targets: list[Member] | None = None
+    room: dict[str, Member] | None = None
+    skip: Member | None = None
+    # Room events are numbered in the order the hub made them; a member
+    # hears those after its own join (`Member.since`) however late the
+    # server sends them (after a commit, say).
+    mark: int = 0
+
+    @property
+    def to(self) -> list[Member]:
+        if self.targets is not None:
+            return self.targets
+        assert self.room is not None
+        return [m for m in self.room.values() if m is not self.skip and m.since < self.mark]
 
 
 class TokenBucket:
@@ -110,6 +127,7 @@ class Member:
     rooms: set[str] = field(default_factory=lambda: {DEFAULT_ROOM})
     # Which connection on which instance this is; only a cluster sets it.
     token: str = ""
+    since: int = 0  # the mark of its own `joined` (see Delivery.mark)
 
 
 class Hub:
@@ -148,6 +166,7 @@ class Hub:
         # The same members sorted by key, kept in order on every change so
         # that a join storm does not re-sort the whole room for each welcome.
         self._roster: list[Member] = []
+        self._room_events = 0  # the last Delivery.mark given
 
     # -- queries ---------------------------------------------------------
 
@@ -217,7 +236,6 @@ class Hub:
 
     def admit(self, member: Member) -> tuple[Welcome | None, list[Delivery]]:
         """Add `member`; a local one gets a `welcome`, the local others a `joined`."""
-        others = list(self.local.values())
         self._add(member)
         welcome = None
         if member.peer is not None:
@@ -230,27 +248,28 @@ class Hub:
                 history=self.store.recent(DEFAULT_ROOM, self.config.welcome_history, member.key),
                 motd=self.config.motd or UNSET,
             )
-        event = Joined(name=member.name, ts=self._now(), room=DEFAULT_ROOM)
-        return welcome, [Delivery(Outbound(event), others)]
+        delivery = self._to_room(Joined(name=member.name, ts=self._now(), room=DEFAULT_ROOM))
+        member.since = delivery.mark
+        return welcome, [delivery]
 
     def remove(self, member: Member, reason: LeftReason, ts: str | None = None) -> list[Delivery]:
         if self.members.get(member.key) is not member:
             return []  # already gone: leave is idempotent
         self._remove(member)
         event = Left(name=member.name, ts=ts or self._now(), reason=reason, room=DEFAULT_ROOM)
-        return [Delivery(Outbound(event), list(self.local.values()))]
+        return [self._to_room(event)]
 
     def apply_rename(
         self, member: Member, name: str, key: str, ts: str | None = None
     ) -> list[Delivery]:
         old = member.name
-        event = Outbound(Renamed(old=old, new=name, ts=ts or self._now()))
+        event = Renamed(old=old, new=name, ts=ts or self._now())
         if name == old:
-            return [Delivery(event, [member])]  # a confirmation, nothing changed
+            return [Delivery(Outbound(event), [member])]  # a confirmation, nothing changed
         self._remove(member)
         member.name, member.key = name, key
         self._add(member)
-        return [Delivery(event, list(self.local.values()))]
+        return [self._to_room(event)]
 
     def relay(self, frame: Stored, origin: Member | None = None) -> list[Delivery]:
         """Keep a message in the history and deliver it: a room message to
@@ -258,11 +277,9 @@ class Hub:
         self.store.append(frame)
         self._seq = max(self._seq, frame.seq)
         if isinstance(frame, Message):
-            to = [m for m in self.local.values() if m is not origin]
-        else:
-            target = self.local.get(name_key(frame.to))
-            to = [target] if target is not None else []
-        return [Delivery(Outbound(frame), to)] if to else []
+            return [self._to_room(frame, skip=origin)]
+        target = self.local.get(name_key(frame.to))
+        return [Delivery(Outbound(frame), [target])] if target is not None else []
 
     # -- a single server: check and apply at once ------------------------
 
@@ -282,7 +299,7 @@ class Hub:
         return self.apply_rename(member, name, key)
 
     def shutdown(self, message: str) -> list[Delivery]:
-        return [Delivery(Outbound(Shutdown(message=message)), list(self.local.values()))]
+        return [self._to_room(Shutdown(message=message))]
 
     def say(
         self,
@@ -327,6 +344,10 @@ class Hub:
         return Ack(id=id or "", seq=seq, ts=ts), deliveries
 
     # -- internals -------------------------------------------------------
+
+    def _to_room(self, frame: Struct, skip: Member | None = None) -> Delivery:
+        self._room_events += 1
+        return Delivery(Outbound(frame), room=self.local, skip=skip, mark=self._room_events)
 
     def _add(self, member: Member) -> None:
         self.members[member.key] = member

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from .backplane import Backplane, LocalBackplane
 from .config import ServerConfig
 from .connection import Connection
+from .fanout import TurnStream
 from .guard import FailureBackoff
 from .hub import Delivery, Hub, Outbound
 from .protocol import Shutdown
@@ -147,6 +148,11 @@ class ChatServer:
         self.stopping = False
         self._server: asyncio.Server | None = None
         self._dirty: list[Connection] = []
+        self._flush_due = False
+        # Room broadcasts of this loop turn (see fanout.py), and the
+        # connections that joined or flushed partway through it.
+        self.stream = TurnStream()
+        self._advanced: list[Connection] = []
         self._closed = asyncio.Event()
         self._drained = asyncio.Event()
         cfg = self.config
@@ -209,16 +215,32 @@ class ChatServer:
     def _dispatch(self, deliveries: list[Delivery]) -> None:
         for delivery in deliveries:
             out = delivery.out
-            for member in delivery.to:
-                member.peer.deliver(out)
+            if delivery.targets is None:
+                # Everyone here but `skip`: once into the turn's stream.
+                index = self.stream.append(out, delivery.mark)
+                skip = delivery.skip
+                if skip is not None and skip.peer is not None:
+                    skip.peer.skip_own(index)
+                self._schedule_flush()
+            else:
+                for member in delivery.targets:
+                    member.peer.deliver(out)
 
     def mark_dirty(self, conn: Connection) -> None:
         """Note a connection with queued output; all of them are flushed once,
         at the end of this loop turn, so a burst of frames costs one write per
         peer instead of one per frame."""
-        if not self._dirty:
-            asyncio.get_running_loop().call_soon(self._flush)
+        self._schedule_flush()
         self._dirty.append(conn)
+
+    def mark_advanced(self, conn: Connection) -> None:
+        """Note a connection whose place in the turn's stream is not its start."""
+        self._advanced.append(conn)
+
+    def _schedule_flush(self) -> None:
+        if not self._flush_due:
+            self._flush_due = True
+            asyncio.get_running_loop().call_soon(self._flush)
 
     def defer(self, action: Callable[[], None]) -> bool:
         """Hold `action` behind the pending commit; False when nothing is
@@ -239,7 +261,17 @@ class ChatServer:
             self._drained.set()
 
     def _flush(self) -> None:
+        self._flush_due = False
         dirty, self._dirty = self._dirty, []
+        if self.stream:
+            # Every member here reads the turn's broadcasts; flushing one
+            # twice (it was also dirty) finds nothing the second time.
+            for member in list(self.hub.local.values()):
+                member.peer.flush()
+            self.stream.clear()
+            advanced, self._advanced = self._advanced, []
+            for conn in advanced:
+                conn.stream_from = 0
         for conn in dirty:
             conn.flush()
 

@@ -108,7 +108,8 @@ async def test_user_list_follows_joins_renames_and_leaves(server, peers) -> None
         assert users.border_title == "users · 1"
         bob = await peers("bob")
         await wait_for(pilot, lambda: user_names(app) == ["ana", "bob"])
-        assert users.border_title == "users · 2"
+        # The title is redrawn on the next callback, after the names change.
+        await wait_for(pilot, lambda: users.border_title == "users · 2")
         assert has_line(app, "· bob joined")
         await bob.send(type="nick", name="Roberto")
         await wait_for(pilot, lambda: user_names(app) == ["ana", "Roberto"])
@@ -116,7 +117,7 @@ async def test_user_list_follows_joins_renames_and_leaves(server, peers) -> None
         await bob.send(type="bye")
         await wait_for(pilot, lambda: user_names(app) == ["ana"])
         assert has_line(app, "· Roberto left (quit)")
-        assert users.border_title == "users · 1"
+        await wait_for(pilot, lambda: users.border_title == "users · 1")
 
 
 async def test_header_shows_address_name_state_and_rtt(server) -> None:
