@@ -25,11 +25,12 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -106,6 +107,56 @@ class Keys:
         return f"{self.prefix}id:{len(key)}:{key}:{id}"
 
 
+class TurnPipeline:
+    """Every Redis call made in one loop turn goes out as one pipeline on one
+    connection; calls made while it is in flight go out in the next. Under
+    load that is one round trip for many messages (as the SQLite store's
+    group commit is one fsync), and an instance holds two connections to
+    Redis (this one and the log follower's) however many users are sending,
+    never one per request in flight."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._queued: list[tuple[Callable[[Pipeline], object], asyncio.Future[Any]]] = []
+        self.task: asyncio.Task[None] | None = None
+
+    def call(self, add: Callable[[Pipeline], object]) -> asyncio.Future[Any]:
+        """`add` puts one command on the pipeline; the future gets its reply."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queued.append((add, future))
+        if self.task is None:
+            self.task = loop.create_task(self._send(), name="cluster-pipeline")
+        return future
+
+    async def _send(self) -> None:
+        batch: list[tuple[Callable[[Pipeline], object], asyncio.Future[Any]]] = []
+        try:
+            await asyncio.sleep(0)  # the rest of this turn's calls join in
+            while self._queued:
+                batch, self._queued = self._queued, []
+                pipe = self._redis.pipeline(transaction=False)
+                for add, _ in batch:
+                    add(pipe)
+                try:
+                    replies = await pipe.execute(raise_on_error=False)
+                except Exception as exc:  # Redis unreachable: every caller hears it
+                    replies = [exc] * len(batch)
+                for (_, future), reply in zip(batch, replies, strict=True):
+                    if future.done():  # its caller gave up (a stop)
+                        continue
+                    if isinstance(reply, Exception):
+                        future.set_exception(reply)
+                    else:
+                        future.set_result(reply)
+        finally:
+            self.task = None
+            # Cancelled (the instance is stopping): nobody waits forever.
+            for _, future in (*batch, *self._queued):
+                future.cancel()
+            self._queued = []
+
+
 class RedisBackplane:
     def __init__(self, server: ChatServer, hub: Hub, config: ServerConfig) -> None:
         assert config.cluster is not None
@@ -126,6 +177,7 @@ class RedisBackplane:
             # that died with a Redis restart; an outage must fail fast.
             retry=Retry(NoBackoff(), 1),
         )
+        self._pipeline = TurnPipeline(self._redis)
         self._scripts = {
             name: self._redis.register_script(source)
             for name, source in (
@@ -174,6 +226,8 @@ class RedisBackplane:
             await asyncio.wait(self._tasks, timeout=2.0)
         self._stopping = True
         await _cancel(self._loops)
+        if self._pipeline.task is not None:
+            await _cancel([self._pipeline.task])
         with contextlib.suppress(RedisError, OSError):
             if not self._unsent_leaves and not self.hub.local:
                 # Everyone here has left in the log: nothing to reap.
@@ -305,7 +359,8 @@ class RedisBackplane:
             if exc.code is not ErrorCode.RATE_LIMITED or id is None:
                 raise
             try:
-                seen = await self._redis.get(self.keys.send_id(member.key, id))
+                key = self.keys.send_id(member.key, id)
+                seen = await self._pipeline.call(lambda pipe: pipe.get(key))
             except UNREACHABLE as unreachable:
                 self._unreachable(unreachable)
                 raise Unavailable(id) from unreachable
@@ -377,8 +432,14 @@ class RedisBackplane:
     async def _run(
         self, script: str, keys: list[str], args: list[Any], id: str | None = None
     ) -> Any:
+        code = self._scripts[script]
+
+        def add(pipe: Pipeline) -> None:
+            pipe.scripts.add(code)  # loaded first if Redis lost it (a restart)
+            pipe.evalsha(code.sha, len(keys), *keys, *args)
+
         try:
-            result = await self._scripts[script](keys=keys, args=args)
+            result = await self._pipeline.call(add)
         except UNREACHABLE as exc:
             self._unreachable(exc)
             raise Unavailable(id) from exc
@@ -472,9 +533,12 @@ class RedisBackplane:
         XREVRANGE bound: `+`, an entry id, or `(id` for "before id"), oldest
         first, as `viewer` may see them (walking back over presence events)."""
         found: list[Stored] = []
+        log_key = self.keys.log
         while len(found) < limit:
             try:
-                entries = await self._redis.xrevrange(self.keys.log, end, "-", count=HISTORY_CHUNK)
+                entries = await self._pipeline.call(
+                    lambda pipe, end=end: pipe.xrevrange(log_key, end, "-", count=HISTORY_CHUNK)
+                )
             except UNREACHABLE as exc:
                 self._unreachable(exc)
                 raise Unavailable() from exc
