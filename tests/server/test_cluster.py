@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import signal
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -344,3 +345,51 @@ async def test_a_bad_cluster_url_is_a_usage_error() -> None:
         _, err = await proc.communicate()
     assert proc.returncode == 2
     assert b"redis://" in err
+
+
+async def test_many_requests_in_flight_share_one_redis_connection(
+    tmp_path: Path, instances: Instances
+) -> None:
+    """150 users join at once, then each sends at once: every one is welcomed
+    and acked (more requests in flight than redis-py's pool has connections),
+    and the instance holds a handful of connections to Redis, not one per
+    request."""
+    redis = RedisServer(tmp_path)
+    redis.start()
+    count = 150
+    try:
+        [server] = await instances(1, url=redis.url, max_per_address=1000)
+        peers = [await JsonPeer.connect(server.port) for _ in range(count)]
+        try:
+            for i, peer in enumerate(peers):
+                await peer.send(type="hello", name=f"p{i}", proto=1)
+            for peer in peers:
+                assert (await peer.expect("welcome"))["type"] == "welcome"
+            for i, peer in enumerate(peers):
+                await peer.send(type="say", id=f"s{i}", text=f"hi from {i}")
+            replies = [await peer.expect_any("ack", "error") for peer in peers]
+            assert {reply["type"] for reply in replies} == {"ack"}
+            assert len({reply["seq"] for reply in replies}) == count
+            info = redis_info(redis.port, "clients")
+            assert int(info["connected_clients"]) <= 3  # pipeline, follower, this query
+        finally:
+            for peer in peers:
+                await peer.close()
+    finally:
+        redis.stop()
+
+
+def redis_info(port: int, section: str) -> dict[str, str]:
+    """INFO over a plain socket (one RESP bulk string), so the test needs no
+    client library of its own."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(f"INFO {section}\r\n".encode())
+        data = b""
+        while b"\r\n" not in data:
+            data += sock.recv(65536)
+        header, _, body = data.partition(b"\r\n")
+        size = int(header[1:])  # b"$<length>"
+        while len(body) < size:
+            body += sock.recv(65536)
+    lines = body[:size].decode().split("\r\n")
+    return dict(line.split(":", 1) for line in lines if ":" in line)
