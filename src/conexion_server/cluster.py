@@ -327,7 +327,7 @@ class RedisBackplane:
             self._renaming.pop(member.token, None)
             if result == "taken":
                 raise ProtocolError(ErrorCode.NAME_TAKEN, f"the name {name} is taken")
-            raise ProtocolError(ErrorCode.NOT_JOINED, "you are no longer in the chat")
+            raise self._lost_claim(member)
         await done  # applied here, so the next message carries the new name
 
     async def history(
@@ -411,12 +411,24 @@ class RedisBackplane:
             return _receipt(id or "", reply[1]), to
         if status == "gone":
             _refund(member)
-            raise ProtocolError(ErrorCode.NOT_JOINED, "you are no longer in the chat", id)
+            raise self._lost_claim(member, id)
         if status == "nobody":
             _refund(member)
             raise ProtocolError(ErrorCode.NO_SUCH_USER, f"nobody called {to} is online", id)
         _, seq, ms, target = reply
         return Ack(id=id or "", seq=int(seq), ts=_ts(ms)), target
+
+    def _lost_claim(self, member: Member, id: str | None = None) -> ProtocolError:
+        """Redis no longer holds `member`'s name (it lost its data, or gave
+        this instance up for dead): refuse, then close the connection, so
+        the client comes back and joins again."""
+        log.warning("%s is no longer known to the cluster; closing its connection", member.name)
+        peer = member.peer
+        if peer is not None:
+            peer.after_answer(lambda: peer.close(LeftReason.LOST))
+        return ProtocolError(
+            ErrorCode.NOT_JOINED, "you are no longer in the chat; connect again to rejoin", id
+        )
 
     async def _leave(self, key: str, token: str, reason: str) -> None:
         keys = self.keys

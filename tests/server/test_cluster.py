@@ -393,3 +393,29 @@ def redis_info(port: int, section: str) -> dict[str, str]:
             body += sock.recv(65536)
     lines = body[:size].decode().split("\r\n")
     return dict(line.split(":", 1) for line in lines if ":" in line)
+
+
+async def test_a_user_redis_forgot_is_told_and_disconnected(
+    redis_server: RedisServer, instances: Instances, join
+) -> None:
+    """Redis came back without its data (no append-only file): the next
+    message of a user it no longer knows is refused, and the connection is
+    closed so that the client reconnects and joins again."""
+    [server] = await instances(1)
+    ana = await join(server, "ana")
+    assert (await ana.say("before"))["type"] == "ack"
+    prefix = server.config.cluster_prefix
+    redis_command(redis_server.port, "DEL", prefix + "names", prefix + "owners")
+    refused = await ana.say("after", id="lost-1")
+    assert (refused["type"], refused["code"], refused["id"]) == ("error", "not_joined", "lost-1")
+    assert await ana.closed()
+    again = await join(server, "ana")  # the name is free again in Redis
+    assert (await again.say("after", id="lost-1"))["type"] == "ack"
+
+
+def redis_command(port: int, *args: str) -> bytes:
+    """One command over a plain socket (RESP); the raw reply."""
+    request = f"*{len(args)}\r\n" + "".join(f"${len(a.encode())}\r\n{a}\r\n" for a in args)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(request.encode())
+        return sock.recv(65536)
