@@ -262,7 +262,7 @@ async def test_either_event_loop_serves_the_chat(start, choice: str) -> None:
 
 async def test_tls_runs_on_the_standard_loop(start, tls_files) -> None:
     tls = ("--tls-cert", str(tls_files.cert_file), "--tls-key", str(tls_files.key_file))
-    server = await start("--port", "0", "--log-level", "debug", *tls)  # --loop auto
+    server = await start("--port", "0", "--log-level", "debug", *tls)  # the default loop
     server.proc.send_signal(signal.SIGTERM)
     status, _, err = await server.finish()
     assert (status, b"event loop: asyncio" in err) == (0, True)
@@ -271,7 +271,7 @@ async def test_tls_runs_on_the_standard_loop(start, tls_files) -> None:
         _, err = await proc.communicate()
     assert proc.returncode == 2
     assert err.decode().strip() == (
-        "conexion-server: --loop uvloop does not serve TLS; use --loop auto or asyncio"
+        "conexion-server: --loop uvloop does not serve TLS; use the standard loop"
     )
 
 
