@@ -76,6 +76,7 @@ def plan(quick: bool) -> list[tuple[str, str, dict[str, object], str]]:
 # Figures worth a ratio; for each, whether higher or lower is better.
 RATIOS = {
     "deliveries_per_s",
+    "deliveries_per_cpu_s",
     "messages_per_s",
     "p50_ms",
     "p99_ms",

@@ -27,7 +27,11 @@ class Wire(ABC):
 
     async def join(self, port: int, name: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=STREAM_LIMIT)
-        await self.handshake(reader, writer, name)
+        try:
+            await self.handshake(reader, writer, name)
+        except ConnectionError:
+            writer.close()  # a refused join: the caller may retry on a new connection
+            raise
         return reader, writer
 
     @abstractmethod
@@ -50,6 +54,10 @@ class Wire(ABC):
         """The `seq` argument of the send this line acknowledges, or None."""
         return None
 
+    def refusal(self, line: bytes) -> bool:
+        """Whether this line refuses a send (only servers with acks say so)."""
+        return False
+
 
 class JsonWire(Wire):
     async def handshake(
@@ -70,6 +78,9 @@ class JsonWire(Wire):
             return None
         start = line.index(b'"id":"') + 6
         return int(line[start : line.index(b'"', start)])
+
+    def refusal(self, line: bytes) -> bool:
+        return line.startswith(b'{"type":"error"')
 
     def stamp(self, line: bytes) -> float | None:
         if not line.startswith(b'{"type":"message"'):

@@ -34,7 +34,7 @@ from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import cluster_scripts as lua
@@ -207,6 +207,7 @@ class RedisBackplane:
         """Load who is online and the recent history, then follow the log."""
         loop = asyncio.get_running_loop()
         try:
+            await self._load_scripts()
             await self._load()
             await self._refresh()
         except (Unavailable, RedisError, OSError) as exc:
@@ -234,6 +235,12 @@ class RedisBackplane:
                 await self._redis.zrem(self.keys.alive, self.instance)
                 await self._redis.delete(self.keys.instance(self.instance))
         await self._redis.aclose()
+
+    async def _load_scripts(self) -> None:
+        """Put every script in Redis's cache, so each call is one EVALSHA
+        (redis-py's own loading would ask SCRIPT EXISTS before every batch)."""
+        for code in self._scripts.values():
+            await self._pipeline.call(lambda pipe, code=code: pipe.script_load(code.script))
 
     async def _load(self) -> None:
         keys = self.keys
@@ -447,11 +454,15 @@ class RedisBackplane:
         code = self._scripts[script]
 
         def add(pipe: Pipeline) -> None:
-            pipe.scripts.add(code)  # loaded first if Redis lost it (a restart)
             pipe.evalsha(code.sha, len(keys), *keys, *args)
 
         try:
-            result = await self._pipeline.call(add)
+            try:
+                result = await self._pipeline.call(add)
+            except NoScriptError:
+                # Redis restarted and lost its script cache: load them again.
+                await self._load_scripts()
+                result = await self._pipeline.call(add)
         except UNREACHABLE as exc:
             self._unreachable(exc)
             raise Unavailable(id) from exc
