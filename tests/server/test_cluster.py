@@ -56,23 +56,6 @@ async def instances(redis_server: RedisServer) -> AsyncIterator[Instances]:
         await server.stop()
 
 
-@pytest.fixture
-async def join() -> AsyncIterator[Callable[..., Awaitable[JsonPeer]]]:
-    """`await join(server, "ana")`: a JSON peer joined on that instance."""
-    opened: list[JsonPeer] = []
-
-    async def open_peer(server: ChatServer | int, name: str) -> JsonPeer:
-        port = server if isinstance(server, int) else server.port
-        peer = await JsonPeer.connect(port)
-        opened.append(peer)
-        await peer.hello(name)
-        return peer
-
-    yield open_peer
-    for peer in opened:
-        await peer.close()
-
-
 async def messages(peer: JsonPeer, count: int) -> list[dict[str, Any]]:
     """The next `count` room messages this peer receives."""
     got = []
@@ -83,11 +66,11 @@ async def messages(peer: JsonPeer, count: int) -> list[dict[str, Any]]:
     return got
 
 
-async def test_three_instances_are_one_chat(instances: Instances, join) -> None:
+async def test_three_instances_are_one_chat(instances: Instances, connect) -> None:
     a, b, c = await instances(3)
-    ana = await join(a, "ana")
-    bob = await join(b, "bob")
-    cho = await join(c, "cho")
+    ana = await connect(a, "ana")
+    bob = await connect(b, "bob")
+    cho = await connect(c, "cho")
     # Everyone hears of the later joins, wherever they happened.
     assert (await ana.expect("joined"))["name"] == "bob"
     assert (await ana.expect("joined"))["name"] == "cho"
@@ -111,12 +94,12 @@ async def test_three_instances_are_one_chat(instances: Instances, join) -> None:
 
 
 async def test_concurrent_senders_on_three_instances_get_one_seq_order(
-    instances: Instances, join
+    instances: Instances, connect
 ) -> None:
     servers = await instances(3)
     names = ["ana", "bob", "cho"]
-    peers = [await join(server, name) for server, name in zip(servers, names, strict=True)]
-    listener = await join(servers[0], "dan")
+    peers = [await connect(server, name) for server, name in zip(servers, names, strict=True)]
+    listener = await connect(servers[0], "dan")
     each = 30
 
     async def talk(peer: JsonPeer) -> tuple[list[int], list[int]]:
@@ -143,17 +126,19 @@ async def test_concurrent_senders_on_three_instances_get_one_seq_order(
     assert [m["seq"] for m in heard] == all_acked
 
 
-async def test_a_resend_through_another_instance_is_not_doubled(instances: Instances, join) -> None:
+async def test_a_resend_through_another_instance_is_not_doubled(
+    instances: Instances, connect
+) -> None:
     a, b = await instances(2)
-    bob = await join(b, "bob")
-    ana = await join(a, "ana")
+    bob = await connect(b, "bob")
+    ana = await connect(a, "ana")
     first = await ana.say("only once", id="k3f9-1")
     [relayed] = await messages(bob, 1)
     await ana.close()
     assert (await bob.expect("left"))["name"] == "ana"
 
     # The client reconnects through the other instance and resends.
-    again = await join(b, "ana")
+    again = await connect(b, "ana")
     repeat = await again.say("only once", id="k3f9-1")
     assert (repeat["type"], repeat["seq"], repeat["ts"]) == ("ack", first["seq"], first["ts"])
     assert relayed["seq"] == first["seq"]
@@ -165,9 +150,9 @@ async def test_a_resend_through_another_instance_is_not_doubled(instances: Insta
     assert [m["text"] for m in history["messages"]].count("only once") == 1
 
 
-async def test_names_are_unique_across_the_cluster(instances: Instances, join) -> None:
+async def test_names_are_unique_across_the_cluster(instances: Instances, connect) -> None:
     a, b = await instances(2)
-    await join(a, "José")
+    await connect(a, "José")
     rival = await JsonPeer.connect(b.port)
     try:
         await rival.send(type="hello", name="JOSÉ", proto=1)
@@ -181,10 +166,10 @@ async def test_names_are_unique_across_the_cluster(instances: Instances, join) -
         await rival.close()
 
 
-async def test_dm_and_rename_cross_instances(instances: Instances, join) -> None:
+async def test_dm_and_rename_cross_instances(instances: Instances, connect) -> None:
     a, b = await instances(2)
-    ana = await join(a, "ana")
-    bob = await join(b, "bob")
+    ana = await connect(a, "ana")
+    bob = await connect(b, "bob")
     await ana.send(type="dm", id="d1", to="BOB", text="psst")
     ack = await ana.expect("ack")
     dm = await bob.expect("dm")
@@ -217,9 +202,9 @@ async def test_text_users_on_different_instances_chat(instances: Instances) -> N
         await bob.close()
 
 
-async def test_a_new_instance_loads_users_and_history(instances: Instances, join) -> None:
+async def test_a_new_instance_loads_users_and_history(instances: Instances, connect) -> None:
     [a] = await instances(1)
-    ana = await join(a, "ana")
+    ana = await connect(a, "ana")
     for i in range(5):
         assert (await ana.say(f"before {i}"))["type"] == "ack"
     # Another instance of the same chat, started later.
@@ -259,14 +244,14 @@ async def start_instance(url: str, prefix: str) -> Running:
 
 
 async def test_a_killed_instance_s_users_are_announced_lost(
-    redis_server: RedisServer, join
+    redis_server: RedisServer, connect
 ) -> None:
     prefix = f"k{next(_chats)}:"
     doomed = await start_instance(redis_server.url, prefix)
     alive = await start_instance(redis_server.url, prefix)
     try:
-        bob = await join(alive.port, "bob")
-        await join(doomed.port, "ana")
+        bob = await connect(alive, "bob")
+        await connect(doomed, "ana")
         assert (await bob.expect("joined"))["name"] == "ana"
 
         doomed.proc.send_signal(signal.SIGKILL)
@@ -276,11 +261,11 @@ async def test_a_killed_instance_s_users_are_announced_lost(
         assert (left["name"], left["reason"]) == ("ana", "lost")
 
         # The survivors keep serving: a new user joins, chats, takes the name back.
-        cho = await join(alive.port, "cho")
+        cho = await connect(alive, "cho")
         assert (await bob.expect("joined"))["name"] == "cho"
         assert (await cho.say("still here"))["type"] == "ack"
         assert (await messages(bob, 1))[0]["text"] == "still here"
-        again = await join(alive.port, "ana")
+        again = await connect(alive, "ana")
         assert again.name == "ana"
     finally:
         for running in (doomed, alive):
@@ -290,14 +275,14 @@ async def test_a_killed_instance_s_users_are_announced_lost(
 
 
 async def test_redis_restart_loses_nothing_acked(
-    tmp_path: Path, instances: Instances, join
+    tmp_path: Path, instances: Instances, connect
 ) -> None:
     redis = RedisServer(tmp_path)
     redis.start()
     try:
         a, b = await instances(2, url=redis.url)
-        ana = await join(a, "ana")
-        bob = await join(b, "bob")
+        ana = await connect(a, "ana")
+        bob = await connect(b, "bob")
         acked = [await ana.say(f"before {i}") for i in range(5)]
         assert {ack["type"] for ack in acked} == {"ack"}
         await messages(bob, 5)
@@ -396,20 +381,20 @@ def redis_info(port: int, section: str) -> dict[str, str]:
 
 
 async def test_a_user_redis_forgot_is_told_and_disconnected(
-    redis_server: RedisServer, instances: Instances, join
+    redis_server: RedisServer, instances: Instances, connect
 ) -> None:
     """Redis came back without its data (no append-only file): the next
     message of a user it no longer knows is refused, and the connection is
     closed so that the client reconnects and joins again."""
     [server] = await instances(1)
-    ana = await join(server, "ana")
+    ana = await connect(server, "ana")
     assert (await ana.say("before"))["type"] == "ack"
     prefix = server.config.cluster_prefix
     redis_command(redis_server.port, "DEL", prefix + "names", prefix + "owners")
     refused = await ana.say("after", id="lost-1")
     assert (refused["type"], refused["code"], refused["id"]) == ("error", "not_joined", "lost-1")
     assert await ana.closed()
-    again = await join(server, "ana")  # the name is free again in Redis
+    again = await connect(server, "ana")  # the name is free again in Redis
     assert (await again.say("after", id="lost-1"))["type"] == "ack"
 
 
