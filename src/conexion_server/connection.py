@@ -488,9 +488,7 @@ class Connection(asyncio.Protocol):
                     start = mark
                 pieces.append(data)
             pieces += stream.slices(start, end, self._own, json)
-            if not self.stream_from:
-                self.server.mark_advanced(self)
-            self.stream_from = end
+            self.stream_from = end  # a flush mid-turn (a close) does not repeat these
         transport = self.transport
         if pieces and transport is not None and not transport.is_closing():
             data = pieces[0] if len(pieces) == 1 else b"".join(pieces)

@@ -149,10 +149,8 @@ class ChatServer:
         self._server: asyncio.Server | None = None
         self._dirty: list[Connection] = []
         self._flush_due = False
-        # Room broadcasts of this loop turn (see fanout.py), and the
-        # connections that joined or flushed partway through it.
+        # Room broadcasts of this loop turn (see fanout.py).
         self.stream = TurnStream()
-        self._advanced: list[Connection] = []
         self._closed = asyncio.Event()
         self._drained = asyncio.Event()
         cfg = self.config
@@ -233,10 +231,6 @@ class ChatServer:
         self._schedule_flush()
         self._dirty.append(conn)
 
-    def mark_advanced(self, conn: Connection) -> None:
-        """Note a connection whose place in the turn's stream is not its start."""
-        self._advanced.append(conn)
-
     def _schedule_flush(self) -> None:
         if not self._flush_due:
             self._flush_due = True
@@ -267,11 +261,10 @@ class ChatServer:
             # Every member here reads the turn's broadcasts; flushing one
             # twice (it was also dirty) finds nothing the second time.
             for member in list(self.hub.local.values()):
-                member.peer.flush()
+                peer = member.peer
+                peer.flush()
+                peer.stream_from = 0  # the next turn's stream starts empty
             self.stream.clear()
-            advanced, self._advanced = self._advanced, []
-            for conn in advanced:
-                conn.stream_from = 0
         for conn in dirty:
             conn.flush()
 
