@@ -38,7 +38,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` and `src` importa
 from textual import events
 from textual.app import App, ComposeResult
 
-from conexion_server.protocol import Message, format_ts
+from conexion_protocol import Message, format_ts
 from conexion_tui.app import ConexionApp
 from conexion_tui.client import Received
 from conexion_tui.config import ClientConfig, UiConfig

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from .protocol import Ack, HistoryReply, LeftReason
+from conexion_protocol import Ack, HistoryReply, LeftReason
 
 if TYPE_CHECKING:
     from .connection import Connection

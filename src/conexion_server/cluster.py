@@ -37,9 +37,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from . import cluster_scripts as lua
-from .hub import Hub, Member
-from .protocol import (
+from conexion_protocol import (
     DEFAULT_ROOM,
     Ack,
     DirectMessage,
@@ -52,6 +50,9 @@ from .protocol import (
     name_key,
     normalize_name,
 )
+
+from . import cluster_scripts as lua
+from .hub import Hub, Member
 from .sqlite_store import StoreError
 from .store import Stored, seq_floor, visible
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .hub import HubConfig
-from .protocol import MAX_CLIENT_FRAME
+from conexion_protocol import DEFAULT_HOST, DEFAULT_PORT, MAX_CLIENT_FRAME
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8000
+from .hub import HubConfig
 
 
 @dataclass(slots=True, frozen=True)

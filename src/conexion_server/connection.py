@@ -13,10 +13,7 @@ from collections.abc import Callable, Coroutine
 from types import CoroutineType
 from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
-from .backplane import Maybe
-from .guard import password_ok
-from .hub import Member, Outbound
-from .protocol import (
+from conexion_protocol import (
     Error,
     ErrorCode,
     FrameTooLong,
@@ -28,6 +25,10 @@ from .protocol import (
     Welcome,
     encode,
 )
+
+from .backplane import Maybe
+from .guard import password_ok
+from .hub import Member, Outbound
 
 if TYPE_CHECKING:
     from .server import ChatServer

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 
-from . import SERVER_ID, textformat
-from .protocol import (
+from conexion_protocol import (
     DEFAULT_ROOM,
     PROTO_VERSION,
     UNSET,
@@ -38,6 +37,8 @@ from .protocol import (
     normalize_name,
     normalize_room,
 )
+
+from . import SERVER_ID, textformat
 from .store import MemoryStore, Receipt, Store, Stored, seq_floor
 
 

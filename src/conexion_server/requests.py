@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from .protocol import (
+from conexion_protocol import (
     PROTO_VERSION,
     Ack,
     Bye,

@@ -11,13 +11,14 @@ import ssl
 from collections import deque
 from collections.abc import Callable
 
+from conexion_protocol import Shutdown
+
 from .backplane import Backplane, LocalBackplane
 from .config import ServerConfig
 from .connection import Connection
 from .fanout import TurnStream
 from .guard import FailureBackoff
 from .hub import Delivery, Hub, Outbound
-from .protocol import Shutdown
 from .sqlite_store import Retention, SqliteStore, StoreError
 from .store import DurableStore, Store
 

@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .protocol import DirectMessage, Message, name_key
+from conexion_protocol import DirectMessage, Message, name_key
+
 from .store import IdCache, Receipt, Stored, seq_floor, visible
 
 log = logging.getLogger(__name__)

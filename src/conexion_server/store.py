@@ -10,9 +10,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Protocol
 
-from .protocol import DirectMessage, Message, name_key
-
-Stored = Message | DirectMessage
+from conexion_protocol import Message, Stored, name_key
 
 
 @dataclass(slots=True, frozen=True)

@@ -4,11 +4,9 @@ lines are parsed. Pure functions: no sockets, no hub.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from datetime import datetime
 
-from .protocol import (
+from conexion_protocol import (
     DirectMessage,
     Error,
     Joined,
@@ -19,6 +17,7 @@ from .protocol import (
     Struct,
     Users,
     Welcome,
+    local_hhmm,
     name_key,
 )
 
@@ -37,11 +36,7 @@ INDENT = "    "
 
 def clock(ts: str) -> str:
     """`HH:MM` in the server's local time for an RFC 3339 UTC timestamp."""
-    try:
-        epoch = datetime.fromisoformat(ts).timestamp()
-    except ValueError:
-        return "--:--"
-    return time.strftime("%H:%M", time.localtime(epoch))
+    return local_hhmm(ts)
 
 
 def _lines(first: str, text: str) -> str:

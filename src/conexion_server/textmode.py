@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from conexion_protocol import DEFAULT_ROOM, Ack, LeftReason, ProtocolError, Welcome, normalize_name
+
 from . import textformat
-from .protocol import DEFAULT_ROOM, Ack, LeftReason, ProtocolError, Welcome, normalize_name
 
 if TYPE_CHECKING:
     from .connection import Connection

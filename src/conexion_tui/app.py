@@ -15,6 +15,8 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.worker import Worker, WorkerState
 
+from conexion_protocol import format_address
+
 from .client import ChatClient, ClientEvent, JoinError, RttMeasured, State, StateChanged
 from .clock import Clock, LocalClock
 from .config import ClientConfig, UiConfig
@@ -121,8 +123,7 @@ class ConexionApp(App[int]):
 
     @property
     def address(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        return format_address(self.host, self.port)
 
     def on_mount(self) -> None:
         name = self.name_given or self.suggested_name

@@ -9,7 +9,7 @@ import ssl
 import sys
 import unicodedata
 
-from conexion_server.protocol import MAX_NAME_LEN, ProtocolError, normalize_name
+from conexion_protocol import MAX_NAME_LEN, ProtocolError, normalize_name
 
 from . import CLIENT_ID
 from .app import ConexionApp

@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from conexion_server.protocol import (
+from conexion_protocol import (
     MAX_CLIENT_FRAME,
     PROTO_VERSION,
     UNSET,
@@ -48,6 +48,7 @@ from conexion_server.protocol import (
     Who,
     decode_server,
     encode,
+    format_address,
     name_key,
 )
 
@@ -278,8 +279,7 @@ class ChatClient:
 
     @property
     def address(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        return format_address(self.host, self.port)
 
     @property
     def online(self) -> bool:

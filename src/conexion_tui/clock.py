@@ -7,8 +7,9 @@ screen on every run and in every time zone.
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from typing import Protocol
+
+from conexion_protocol import local_hhmm
 
 
 class Clock(Protocol):
@@ -21,13 +22,4 @@ class LocalClock:
     """The real clock: local wall time."""
 
     def hhmm(self, when: str | float | None = None) -> str:
-        if isinstance(when, str):
-            try:
-                epoch = datetime.fromisoformat(when).timestamp()
-            except ValueError:
-                return "--:--"
-        elif when is None:
-            epoch = time.time()
-        else:
-            epoch = when
-        return time.strftime("%H:%M", time.localtime(epoch))
+        return local_hhmm(time.time() if when is None else when)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from conexion_server.protocol import name_key
+from conexion_protocol import name_key
 
 
 @dataclass(slots=True, frozen=True)

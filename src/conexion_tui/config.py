@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from conexion_server.protocol import MAX_SERVER_FRAME
+from conexion_protocol import DEFAULT_HOST, DEFAULT_PORT, MAX_SERVER_FRAME
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8000
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "FALLBACK_NAME", "ClientConfig", "UiConfig"]
+
 FALLBACK_NAME = "guest"
 
 

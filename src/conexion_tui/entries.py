@@ -19,7 +19,7 @@ from rich.cells import cell_len, get_character_cell_size
 from rich.style import Style
 from rich.text import Text
 
-from conexion_server.protocol import name_key
+from conexion_protocol import BIDI_CONTROLS, CONTROLS, name_key
 
 from .client import SendStatus
 
@@ -28,10 +28,7 @@ NAME_COLOURS = 8  # palette size; `app.tcss` defines message-log--nick-0 .. -7
 
 # C0 and C1 controls and DEL (newline is handled separately), bidi embedding,
 # override and isolate controls: none of them may reach the terminal.
-_STRIP = {c: None for c in range(0x20) if c not in (0x09, 0x0A)}
-_STRIP.update({c: None for c in range(0x7F, 0xA0)})
-_STRIP.update({c: None for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))})
-_STRIP.update({0x2028: "\n", 0x2029: "\n"})
+_STRIP: dict[int, str | None] = {**CONTROLS, **BIDI_CONTROLS, 0x2028: "\n", 0x2029: "\n"}
 
 
 def clean(text: str, *, single_line: bool = False) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from conexion_server.protocol import Welcome
+from conexion_protocol import Welcome
 
 from .client import ClientEvent, State
 

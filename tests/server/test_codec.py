@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conexion_server.protocol import (
+from conexion_protocol import (
     MAX_CLIENT_FRAME,
     MAX_ID_LEN,
     MAX_NAME_LEN,

@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conexion_server.protocol import (
+from conexion_protocol import (
     MAX_NAME_LEN,
     MAX_TEXT_LEN,
     Ack,

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from conexion_server.protocol import DirectMessage, Message
+from conexion_protocol import DirectMessage, Message
 from conexion_server.sqlite_store import Retention, SqliteStore, StoreError
 from conexion_server.store import Receipt
 from tests.peers import JsonPeer

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from conexion_server.protocol import MAX_CLIENT_FRAME, MAX_TEXT_LEN
+from conexion_protocol import MAX_CLIENT_FRAME, MAX_TEXT_LEN
 from tests.peers import JsonPeer
 
 PRESENCE = ("joined", "left")

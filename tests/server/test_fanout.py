@@ -8,9 +8,9 @@ import json
 
 import pytest
 
+from conexion_protocol import Message
 from conexion_server.fanout import TurnStream
 from conexion_server.hub import Outbound
-from conexion_server.protocol import Message
 
 
 def message(seq: int, text: str) -> Outbound:

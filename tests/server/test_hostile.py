@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conexion_protocol import MAX_CLIENT_FRAME, LineFramer, encode
 from conexion_server.config import ServerConfig
 from conexion_server.connection import Connection
 from conexion_server.hub import HubConfig
-from conexion_server.protocol import MAX_CLIENT_FRAME, LineFramer, encode
 from conexion_server.server import ChatServer
 from tests.peers import WAIT, JsonPeer, LinePeer, TextPeer
 from tests.server.test_codec_properties import client_frames, frame_like_objects

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conexion_server.hub import Delivery, Hub, HubConfig, Member
-from conexion_server.protocol import (
+from conexion_protocol import (
     DirectMessage,
     ErrorCode,
     Joined,
@@ -24,6 +23,7 @@ from conexion_server.protocol import (
     Renamed,
     Shutdown,
 )
+from conexion_server.hub import Delivery, Hub, HubConfig, Member
 from conexion_server.sqlite_store import SqliteStore
 from conexion_server.store import MemoryStore, Receipt, Store
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from conexion_protocol import ErrorCode, ProtocolError, name_key, normalize_name
 from conexion_server.hub import Hub, HubConfig
-from conexion_server.protocol import ErrorCode, ProtocolError, name_key, normalize_name
 
 
 class Peer:

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from conexion_server.protocol import MAX_TEXT_LEN
+from conexion_protocol import MAX_TEXT_LEN
 from conexion_tui.client import (
     UNREACHABLE,
     Acked,

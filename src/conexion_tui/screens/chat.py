@@ -18,7 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from conexion_server.protocol import (
+from conexion_protocol import (
     DirectMessage,
     Error,
     HistoryReply,

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from conexion_server.protocol import name_key
+from conexion_protocol import name_key
 
 from ..entries import NAME_COLOURS, clean, name_colour
 from .styles import component_style
