@@ -28,12 +28,14 @@ import redis
 
 from bench.targets import cpu_of, start_redis, stop
 from conexion_server import cluster_scripts as lua
-from conexion_server.cluster import MAX_LOG, Keys
+from conexion_server.cluster import Keys
+from conexion_server.config import ServerConfig
 
 TEXT = "the quick brown fox jumps over a lazy do"  # 40 bytes, a short chat line
 SEQ0 = 1_764_000_000_000_000  # a seq as the server starts them (the time in µs)
 USERS = 300
 BATCH = 1000  # scripts per pipeline round trip
+MAX_LOG = ServerConfig().cluster_max_log
 KEYS = Keys("conexion:")
 INSTANCE = "bench-host-12345-a1b2c3"
 

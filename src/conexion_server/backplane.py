@@ -1,29 +1,76 @@
-"""How a change reaches the chat: the interface the request handlers use.
+"""How a request reaches the chat: the interface the mode handlers use, and
+the single server's implementation of it. No asyncio here.
 
 A single server decides everything at once in its hub (`LocalBackplane`).
 A cluster (`cluster.RedisBackplane`) must first order the change in Redis, so
-its answers are awaitables. The handlers pass every answer to
-`Connection.then`, which runs the continuation at once for a plain value and,
-for an awaitable, holds the connection's later lines until it is done; so one
-connection's requests are answered in order either way, and a single server
-pays nothing for the cluster's existence.
+some of its answers are awaitables. The handlers pass every answer to
+`Peer.then`, which runs the continuation at once for a plain value and, for
+an awaitable, holds the peer's later lines until it is done; so one peer's
+requests are answered in order either way, and a single server pays nothing
+for the cluster's existence.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 
-from conexion_protocol import Ack, HistoryReply, LeftReason
+from conexion_protocol import Ack, HistoryReply, LeftReason, ProtocolError, Struct, Users, Welcome
 
-if TYPE_CHECKING:
-    from .connection import Connection
-    from .hub import Hub, Member
-    from .server import ChatServer
+from .hub import Delivery, Hub, Member
 
 T = TypeVar("T")
 Maybe = T | Awaitable[T]
 """A result now (single server) or later (cluster)."""
+
+Dispatch = Callable[[list[Delivery]], None]
+"""Hands deliveries to the I/O layer, which sends them (after any commit)."""
+
+
+class Peer(Protocol):
+    """What the handlers and the backplanes see of one connection: a
+    `session.Session`, written down here so that nothing above the hub needs
+    to import it."""
+
+    peer: str  # who it is in logs: the remote address and port
+    member: Member | None  # set once it has joined
+
+    @property
+    def closing(self) -> bool: ...
+
+    def send(self, data: bytes) -> None: ...
+
+    def send_frame(self, frame: Struct) -> None: ...
+
+    def send_error(self, error: ProtocolError) -> None: ...
+
+    def close(self, reason: LeftReason, final: bytes = b"") -> None: ...
+
+    def then(
+        self,
+        answer: Maybe[T],
+        on_answer: Callable[[T], None],
+        on_refusal: Callable[[ProtocolError], None],
+    ) -> None:
+        """Hand the backplane's answer on, now or when it comes."""
+        ...
+
+    def after_answer(self, action: Callable[[], None]) -> None:
+        """Run `action` once the request being served has been answered."""
+        ...
+
+    def authenticate(self, given: str | None) -> bool:
+        """The shared password's check (with its backoff)."""
+        ...
+
+    def welcomed(self, member: Member, welcome: Welcome) -> None:
+        """The join succeeded; `welcome` is the peer's first news of it."""
+        ...
+
+
+def ignore(_: object) -> None:
+    """The continuation of a request whose answer the backplane sends itself
+    (a welcome, a renamed event)."""
 
 
 class Backplane(Protocol):
@@ -31,8 +78,8 @@ class Backplane(Protocol):
     applies the change or hands it on. Deliveries to other peers are the
     backplane's business; the return value is the answer for the asker."""
 
-    def join(self, conn: Connection, raw_name: str) -> Maybe[None]:
-        """On success, `conn.welcomed(member, welcome)` has been called."""
+    def join(self, peer: Peer, raw_name: str) -> Maybe[None]:
+        """On success, `peer.welcomed(member, welcome)` has been called."""
         ...
 
     def say(
@@ -49,6 +96,16 @@ class Backplane(Protocol):
         self, room: str, before: int | None, limit: int, member: Member
     ) -> Maybe[HistoryReply]: ...
 
+    def who(self, room: str) -> Users:
+        """Who is in `room`, from this process's view of the chat."""
+        ...
+
+    def enter(self, member: Member, room: str) -> Users:
+        """`member` joins `room`; the answer is its user list."""
+        ...
+
+    def part(self, member: Member, room: str) -> None: ...
+
     def leave(self, member: Member, reason: LeftReason) -> None:
         """Fire and forget: the connection is gone either way."""
         ...
@@ -60,43 +117,58 @@ class Backplane(Protocol):
         ...
 
 
+def relay_dm(deliveries: list[Delivery], origin: Member | None, dispatch: Dispatch) -> None:
+    """Send a relayed DM. A note to oneself reaches its sender after the
+    `ack`, as any other DM's recipient would see it after the sender's ack."""
+    if origin is not None and deliveries and deliveries[0].to[0] is origin:
+        origin.peer.after_answer(lambda: dispatch(deliveries))
+    else:
+        dispatch(deliveries)
+
+
 class LocalBackplane:
-    """One process: the hub decides, the server dispatches, nothing waits."""
+    """One process: the hub decides, the I/O layer dispatches, nothing waits."""
 
-    def __init__(self, server: ChatServer, hub: Hub) -> None:
-        self.server = server
+    def __init__(self, hub: Hub, dispatch: Dispatch, *, stopping: Callable[[], bool]) -> None:
         self.hub = hub
+        self.dispatch = dispatch
+        self._stopping = stopping
 
-    def join(self, conn: Connection, raw_name: str) -> None:
-        member, welcome, deliveries = self.hub.join(raw_name, conn)
-        conn.welcomed(member, welcome)
-        self.server.dispatch(deliveries)
+    def join(self, peer: Peer, raw_name: str) -> None:
+        member, welcome, deliveries = self.hub.join(raw_name, peer)
+        peer.welcomed(member, welcome)
+        self.dispatch(deliveries)
 
     def say(self, member: Member, text: str, *, id: str | None, room: str, action: bool) -> Ack:
         ack, deliveries = self.hub.say(member, text, id=id, room=room, action=action)
-        self.server.dispatch(deliveries)
+        self.dispatch(deliveries)
         return ack
 
     def dm(self, member: Member, to: str, text: str, *, id: str | None) -> tuple[Ack, str]:
         ack, deliveries = self.hub.dm(member, to, text, id=id)
-        if deliveries and deliveries[0].to[0] is member:
-            # A note to oneself: the ack comes first, as for any other DM.
-            member.peer.after_answer(lambda: self.server.dispatch(deliveries))
-        else:
-            self.server.dispatch(deliveries)
+        relay_dm(deliveries, member, self.dispatch)
         # A repeated id relays nothing; the recipient is then the one asked for.
         return ack, deliveries[0].to[0].name if deliveries else to
 
     def rename(self, member: Member, raw_name: str) -> None:
-        self.server.dispatch(self.hub.rename(member, raw_name))
+        self.dispatch(self.hub.rename(member, raw_name))
 
     def history(self, room: str, before: int | None, limit: int, member: Member) -> HistoryReply:
         return self.hub.history(room, before, limit, member)
 
+    def who(self, room: str) -> Users:
+        return self.hub.who(room)
+
+    def enter(self, member: Member, room: str) -> Users:
+        return self.hub.who(room)  # only `general` exists, and everyone is in it
+
+    def part(self, member: Member, room: str) -> None:
+        self.hub.check_room(room)  # leaving general changes nothing
+
     def leave(self, member: Member, reason: LeftReason) -> None:
-        deliveries = self.hub.leave(member, reason)
-        if not self.server.stopping:
-            self.server.dispatch(deliveries)
+        deliveries = self.hub.remove(member, reason)
+        if not self._stopping():
+            self.dispatch(deliveries)
 
     async def start(self) -> None:
         return None

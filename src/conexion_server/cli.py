@@ -19,7 +19,7 @@ from . import SERVER_ID
 from .config import DEFAULT_HOST, DEFAULT_PORT, ServerConfig
 from .hub import HubConfig
 from .server import ChatServer, serve, ssl_context
-from .sqlite_store import StoreError
+from .store import StoreError
 
 EXIT_CANNOT_LISTEN = 1
 EXIT_USAGE = 2

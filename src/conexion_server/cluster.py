@@ -14,6 +14,10 @@ Presence: each instance refreshes its deadline in `alive`; one that misses it
 When Redis is unreachable, requests that need it are refused with a clear
 error, connections stay open, and the instance catches up by itself, from
 where it was in the log, when Redis returns.
+
+This module holds only the Redis I/O: what an entry means and how it changes
+the chat is `cluster_log`'s (pure, tested without Redis), and every rule that
+may refuse a request is the hub's, as on a single server.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import os
 import secrets
 import socket
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
@@ -40,47 +44,27 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from conexion_protocol import (
     DEFAULT_ROOM,
     Ack,
-    DirectMessage,
     ErrorCode,
     HistoryReply,
     LeftReason,
-    Message,
     ProtocolError,
-    format_ts,
+    Users,
     name_key,
-    normalize_name,
 )
 
+from . import cluster_log, refusals
 from . import cluster_scripts as lua
+from .backplane import Dispatch, Peer
+from .cluster_log import LogError, Replica
+from .config import ServerConfig
 from .hub import Hub, Member
-from .sqlite_store import StoreError
-from .store import Stored, seq_floor, visible
-
-if TYPE_CHECKING:
-    from .config import ServerConfig
-    from .connection import Connection
-    from .server import ChatServer
+from .refusals import Unavailable
+from .store import Stored, StoreError, take_visible
 
 log = logging.getLogger(__name__)
 
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
-MAX_LOG = 10_000_000  # stream entries kept (approximately): the history's bound
-READ_BATCH = 1000  # log entries taken per read
-READ_BLOCK_MS = 1000  # how long one read waits for new entries
 MAX_STREAM_ID = 2**64 - 1  # the largest first part of a Redis stream entry id
-HISTORY_CHUNK = 500  # log entries scanned per step of a `history` request
-
-
-class Unavailable(ProtocolError):
-    """Redis cannot be reached: the request is refused, nothing was stored."""
-
-    def __init__(self, id: str | None = None) -> None:
-        # `server_full` is the protocol's code for "not now, try again later".
-        super().__init__(
-            ErrorCode.SERVER_FULL,
-            "the chat's database is unreachable, so nothing was stored; try again shortly",
-            id,
-        )
 
 
 def redacted(url: str) -> str:
@@ -159,21 +143,23 @@ class TurnPipeline:
 
 
 class RedisBackplane:
-    def __init__(self, server: ChatServer, hub: Hub, config: ServerConfig) -> None:
+    def __init__(self, hub: Hub, dispatch: Dispatch, config: ServerConfig) -> None:
         assert config.cluster is not None
-        self.server = server
         self.hub = hub
+        self.dispatch = dispatch
         self.config = config
         self.url = config.cluster
         self.keys = Keys(config.cluster_prefix)
+        self.replica = Replica(hub, dispatch)
         host = socket.gethostname().replace("/", "-")
         self.instance = f"{host}-{os.getpid()}-{secrets.token_hex(3)}"
         self._counter = itertools.count(1)
+        self._max_log = config.cluster_max_log
         self._redis = Redis.from_url(
             self.url,
             decode_responses=True,
-            socket_connect_timeout=1.0,
-            socket_timeout=READ_BLOCK_MS / 1000 + 2.0,
+            socket_connect_timeout=config.cluster_connect_timeout,
+            socket_timeout=config.cluster_read_block + config.cluster_reply_timeout,
             # One quick retry on a fresh connection covers a pooled connection
             # that died with a Redis restart; an outage must fail fast.
             retry=Retry(NoBackoff(), 1),
@@ -192,8 +178,10 @@ class RedisBackplane:
             )
         }
         self._last_id = "0-0"
-        self._joining: dict[str, tuple[Connection, asyncio.Future[None]]] = {}
-        self._renaming: dict[str, asyncio.Future[None]] = {}
+        # Requests whose outcome the log will show: a join's welcome, a
+        # rename's confirmation, by the connection's token.
+        self._joined: dict[str, asyncio.Future[None]] = {}
+        self._renamed: dict[str, asyncio.Future[None]] = {}
         self._unsent_leaves: list[tuple[str, str, str]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[None]] = []
@@ -211,7 +199,7 @@ class RedisBackplane:
             await self._load_scripts()
             await self._load()
             await self._refresh()
-        except (Unavailable, RedisError, OSError) as exc:
+        except (Unavailable, RedisError, OSError, LogError) as exc:
             await self._redis.aclose()
             reason = exc.__cause__ if isinstance(exc, Unavailable) else exc
             raise StoreError(f"cannot use the cluster at {redacted(self.url)}: {reason}") from exc
@@ -225,7 +213,7 @@ class RedisBackplane:
     async def stop(self) -> None:
         """Finish announcing leaves, then leave the cluster."""
         if self._tasks:
-            await asyncio.wait(self._tasks, timeout=2.0)
+            await asyncio.wait(self._tasks, timeout=self.config.cluster_stop_wait)
         self._stopping = True
         await _cancel(self._loops)
         if self._pipeline.task is not None:
@@ -248,50 +236,36 @@ class RedisBackplane:
         last_id, names, owners = await self._run(
             "snapshot", [keys.log, keys.names, keys.owners], []
         )
-        hub = self.hub
-        names_by_key = dict(zip(names[::2], names[1::2], strict=True))
-        owner_by_key = dict(zip(owners[::2], owners[1::2], strict=True))
-        for key, name in names_by_key.items():
-            hub.admit(hub.new_member(name, key, None, owner_by_key.get(key, "")))
         # Up to and including `last_id`: the follower reads what comes after.
-        recent = await self._scan(last_id, hub.config.history_size, DEFAULT_ROOM, None)
-        for frame in recent:
-            hub.relay(frame)
+        recent = await self._scan(last_id, self.hub.config.history_size, DEFAULT_ROOM, None)
+        self.replica.load(_pairs(names), _pairs(owners), recent)
         self._last_id = last_id
-
-    @property
-    def _floor(self) -> str:
-        """Where `seq` starts if Redis has no counter: the time now in µs,
-        so that even a Redis that lost its data never hands out a `seq`
-        given before."""
-        return str(seq_floor(self.hub._wallclock()))
 
     # -- the Backplane interface -----------------------------------------------
 
-    async def join(self, conn: Connection, raw_name: str) -> None:
+    async def join(self, peer: Peer, raw_name: str) -> None:
         hub = self.hub
         # Only Redis knows whether the name is free: the replica here may not
         # have read yet that its last holder left.
-        name = normalize_name(raw_name)
-        key = name_key(name)
-        if len(hub.local) + len(self._joining) >= hub.config.max_clients:
-            raise ProtocolError(ErrorCode.SERVER_FULL, "the server is full; try again later")
+        name, key = hub.parse_name(raw_name)
+        hub.check_capacity(joining=len(self.replica.joining))
         token = self._token()
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._joining[token] = (conn, done)
+        self.replica.joining[token] = peer
+        self._joined[token] = done
         keys = self.keys
         try:
             entry = await self._run(
                 "join",
                 [keys.names, keys.owners, keys.instance(self.instance), keys.log, keys.seq],
-                [key, name, token, self._floor, MAX_LOG],
+                [key, name, token, self._floor, self._max_log],
             )
+            if entry is None:
+                raise refusals.name_taken(name)
         except BaseException:
-            self._joining.pop(token, None)
+            self.replica.joining.pop(token, None)
+            self._joined.pop(token, None)
             raise
-        if entry is None:
-            self._joining.pop(token, None)
-            raise ProtocolError(ErrorCode.NAME_TAKEN, f"the name {name} is taken")
         await done  # the welcome goes out when this instance reads the join
 
     async def say(
@@ -301,7 +275,7 @@ class RedisBackplane:
         checked = await self._check_text(member, text, id)
         if isinstance(checked, Ack):
             return checked
-        reply = await self._send(member, id, "m", checked, room=room, action=action)
+        reply = await self._send(member, id, cluster_log.MESSAGE, checked, room=room, action=action)
         return reply[0]
 
     async def dm(self, member: Member, to: str, text: str, *, id: str | None) -> tuple[Ack, str]:
@@ -310,32 +284,30 @@ class RedisBackplane:
         checked = await self._check_text(member, text, id)
         if isinstance(checked, Ack):
             return checked, to
-        return await self._send(member, id, "d", checked, to=to)
+        return await self._send(member, id, cluster_log.DM, checked, to=to)
 
     async def rename(self, member: Member, raw_name: str) -> None:
         hub = self.hub
-        name = normalize_name(raw_name)  # free or not: Redis decides, as for a join
-        key = name_key(name)
+        name, key = hub.parse_name(raw_name)  # free or not: Redis decides, as for a join
         if name == member.name:
-            self.server.dispatch(hub.apply_rename(member, name, key))  # a confirmation
+            self.dispatch(hub.apply_rename(member, name, key))  # a confirmation
             return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._renaming[member.token] = done
+        self._renamed[member.token] = done
         keys = self.keys
         try:
             result = await self._run(
                 "rename",
                 [keys.names, keys.owners, keys.instance(self.instance), keys.log, keys.seq],
-                [member.key, key, name, member.token, self._floor, MAX_LOG],
+                [member.key, key, name, member.token, self._floor, self._max_log],
             )
-        except BaseException:
-            self._renaming.pop(member.token, None)
-            raise
-        if result != "ok":
-            self._renaming.pop(member.token, None)
             if result == "taken":
-                raise ProtocolError(ErrorCode.NAME_TAKEN, f"the name {name} is taken")
-            raise self._lost_claim(member)
+                raise refusals.name_taken(name)
+            if result != "ok":
+                raise self._lost_claim(member)
+        except BaseException:
+            self._renamed.pop(member.token, None)
+            raise
         await done  # applied here, so the next message carries the new name
 
     async def history(
@@ -349,6 +321,15 @@ class RedisBackplane:
         end = "+" if before is None or before > MAX_STREAM_ID else f"({before}-0"
         messages = await self._scan(end, limit, room, member.key)
         return HistoryReply(room=room, messages=messages)
+
+    def who(self, room: str) -> Users:
+        return self.hub.who(room)
+
+    def enter(self, member: Member, room: str) -> Users:
+        return self.hub.who(room)  # only `general` exists, and everyone is in it
+
+    def part(self, member: Member, room: str) -> None:
+        self.hub.check_room(room)  # leaving general changes nothing
 
     def leave(self, member: Member, reason: LeftReason) -> None:
         # Nothing more is delivered to it; the log's `left` removes it from
@@ -374,7 +355,7 @@ class RedisBackplane:
                 raise Unavailable(id) from unreachable
             if seen is None:
                 raise
-            return _receipt(id, seen)
+            return cluster_log.receipt(id, seen)
 
     async def _send(
         self,
@@ -388,17 +369,19 @@ class RedisBackplane:
         to: str = "",
     ) -> tuple[Ack, str]:
         keys = self.keys
+        hub = self.hub
         # A send without an id gets one here, so that the one retry on a
         # broken connection can never store it twice.
         send_id = id if id is not None else f"~{self._token()}"
+        to_key = name_key(to) if to else ""
         try:
             reply = await self._run(
                 "send",
                 [keys.seq, keys.log, keys.send_id(member.key, send_id), keys.names, keys.owners],
                 [
                     self._floor,
-                    MAX_LOG,
-                    int(self.hub.config.id_ttl * 1000),
+                    self._max_log,
+                    int(hub.config.id_ttl * 1000),
                     kind,
                     member.name,
                     member.key,
@@ -406,25 +389,23 @@ class RedisBackplane:
                     room,
                     text,
                     "1" if action else "0",
-                    name_key(to) if to else "",
+                    to_key,
                 ],
                 id=id,
             )
         except ProtocolError:
-            _refund(member)
+            member.bucket.refund()
             raise
         status = reply[0]
+        if status == "ok":
+            _, seq, millis, target = reply
+            return Ack(id=id or "", seq=int(seq), ts=cluster_log.ts_of(millis)), target
+        member.bucket.refund()  # nothing new was stored: repeats are free
         if status == "again":
-            _refund(member)  # repeats are free, as on a single server
-            return _receipt(id or "", reply[1]), to
+            return cluster_log.receipt(id or "", reply[1]), to
         if status == "gone":
-            _refund(member)
             raise self._lost_claim(member, id)
-        if status == "nobody":
-            _refund(member)
-            raise ProtocolError(ErrorCode.NO_SUCH_USER, f"nobody called {to} is online", id)
-        _, seq, ms, target = reply
-        return Ack(id=id or "", seq=int(seq), ts=_ts(ms)), target
+        raise refusals.no_such_user(to, id)
 
     def _lost_claim(self, member: Member, id: str | None = None) -> ProtocolError:
         """Redis no longer holds `member`'s name (it lost its data, or gave
@@ -434,9 +415,7 @@ class RedisBackplane:
         peer = member.peer
         if peer is not None:
             peer.after_answer(lambda: peer.close(LeftReason.LOST))
-        return ProtocolError(
-            ErrorCode.NOT_JOINED, "you are no longer in the chat; connect again to rejoin", id
-        )
+        return refusals.lost_claim(id)
 
     async def _leave(self, key: str, token: str, reason: str) -> None:
         keys = self.keys
@@ -444,7 +423,7 @@ class RedisBackplane:
             await self._run(
                 "leave",
                 [keys.names, keys.owners, keys.instance(self.instance), keys.log, keys.seq],
-                [key, token, reason, self._floor, MAX_LOG],
+                [key, token, reason, self._floor, self._max_log],
             )
         except Unavailable:
             self._unsent_leaves.append((key, token, reason))
@@ -470,85 +449,44 @@ class RedisBackplane:
         self._reached()
         return result
 
+    @property
+    def _floor(self) -> str:
+        """Where `seq` starts if Redis has no counter (see `Hub.seq_floor`)."""
+        return str(self.hub.seq_floor())
+
     # -- reading the log -------------------------------------------------------
 
     async def _follow(self) -> None:
         log_key = self.keys.log
+        cfg = self.config
         while not self._stopping:
             try:
                 reply = await self._redis.xread(
-                    {log_key: self._last_id}, count=READ_BATCH, block=READ_BLOCK_MS
+                    {log_key: self._last_id},
+                    count=cfg.cluster_read_batch,
+                    block=int(cfg.cluster_read_block * 1000),
                 )
             except UNREACHABLE as exc:
                 if self._stopping:
                     return
                 self._unreachable(exc)
-                await asyncio.sleep(self.config.presence_refresh / 2)
+                await asyncio.sleep(cfg.presence_refresh / 2)
                 continue
             self._reached()
             for entry_id, fields in _entries(reply, log_key):
                 self._last_id = entry_id
                 try:
-                    self._apply(entry_id, fields)
+                    self._apply(cluster_log.decode(entry_id, fields))
                 except Exception:  # one bad entry must not stop the chat
                     log.exception("cannot apply log entry %s: %r", entry_id, fields)
             await asyncio.sleep(0)  # let the deliveries flush between batches
 
-    def _apply(self, entry_id: str, f: dict[str, str]) -> None:
-        hub, server = self.hub, self.server
-        kind = f.get("k")
-        token = f.get("o", "")
-        if kind in ("m", "d"):
-            frame = _frame(entry_id, f)
-            origin = hub.local.get(name_key(frame.from_))
-            if origin is not None and origin.token != token:
-                origin = None
-            deliveries = hub.relay(frame, origin)
-            if kind == "d" and origin is not None and deliveries and deliveries[0].to[0] is origin:
-                # A note to oneself: after its ack, which may still be on its way.
-                conn = origin.peer
-                if conn.awaiting_answer:
-                    conn.after_answer(lambda: server.dispatch(deliveries))
-                    return
-            server.dispatch(deliveries)
-            return
-        ts = _ts(f.get("ms", "0"))
-        if kind == "j":
-            name = f["n"]
-            key = name_key(name)
-            stale = hub.members.get(key)
-            if stale is not None:  # missed its leave (a replica restart): replace it
-                hub.remove(stale, LeftReason.LOST)
-            pending = self._joining.pop(token, None)
-            conn = pending[0] if pending is not None else None
-            if conn is not None and conn.closing:
-                self._spawn(self._leave(key, token, LeftReason.LOST.value))
-                conn = None
-            member = hub.new_member(name, key, conn, token)
-            welcome, deliveries = hub.admit(member)
-            if conn is not None and welcome is not None:
-                conn.welcomed(member, welcome)
-            server.dispatch(deliveries)
-            if pending is not None and not pending[1].done():
-                pending[1].set_result(None)
-        elif kind == "l":
-            member = hub.members.get(name_key(f["n"]))
-            if member is None or member.token != token:
-                return
-            peer = member.peer
-            server.dispatch(hub.remove(member, LeftReason(f.get("w", "lost")), ts))
-            if peer is not None and not peer.closing:
-                # The cluster gave this instance up for dead while it was cut
-                # off; its users must come back in (the TUI reconnects).
-                log.warning("%s was dropped by the cluster; closing its connection", member.name)
-                peer.close(LeftReason.LOST)
-        elif kind == "r":
-            member = hub.members.get(name_key(f["p"]))
-            if member is None or member.token != token:
-                return
-            name = f["n"]
-            server.dispatch(hub.apply_rename(member, name, name_key(name), ts))
-            done = self._renaming.pop(token, None)
+    def _apply(self, entry: cluster_log.Entry) -> None:
+        applied = self.replica.apply(entry)
+        if applied.orphan is not None:
+            self._spawn(self._leave(*applied.orphan, LeftReason.LOST.value))
+        for token, pending in ((applied.joined, self._joined), (applied.renamed, self._renamed)):
+            done = pending.pop(token, None) if token is not None else None
             if done is not None and not done.done():
                 done.set_result(None)
 
@@ -558,22 +496,18 @@ class RedisBackplane:
         first, as `viewer` may see them (walking back over presence events)."""
         found: list[Stored] = []
         log_key = self.keys.log
-        while len(found) < limit:
+        chunk = self.config.cluster_history_chunk
+        while True:
             try:
                 entries = await self._pipeline.call(
-                    lambda pipe, end=end: pipe.xrevrange(log_key, end, "-", count=HISTORY_CHUNK)
+                    lambda pipe, end=end: pipe.xrevrange(log_key, end, "-", count=chunk)
                 )
             except UNREACHABLE as exc:
                 self._unreachable(exc)
                 raise Unavailable() from exc
-            for entry_id, fields in entries:
-                if fields.get("k") in ("m", "d"):
-                    frame = _frame(entry_id, fields)
-                    if visible(frame, room, viewer):
-                        found.append(frame)
-                        if len(found) == limit:
-                            break
-            if len(entries) < HISTORY_CHUNK:
+            sent = (cluster_log.decode(entry_id, fields) for entry_id, fields in entries)
+            frames = (entry.frame for entry in sent if isinstance(entry, cluster_log.Sent))
+            if take_visible(found, frames, room, None, limit, viewer) or len(entries) < chunk:
                 break
             end = f"({entries[-1][0]}"
         found.reverse()
@@ -614,7 +548,7 @@ class RedisBackplane:
         gone = await self._run(
             "reap",
             [keys.alive, keys.names, keys.owners, keys.log, keys.seq],
-            [self._floor, MAX_LOG, keys.prefix],
+            [self._floor, self._max_log, keys.prefix],
         )
         if gone:
             log.info("announced %d users of dead instances as lost", gone)
@@ -664,29 +598,9 @@ async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
             log.error("cluster task %s failed", task.get_name(), exc_info=task.exception())
 
 
-def _refund(member: Member) -> None:
-    """Give back the rate token of a send that stored nothing."""
-    bucket = member.bucket
-    bucket.tokens = min(float(bucket.burst), bucket.tokens + 1.0)
-
-
-def _receipt(id: str, seen: str) -> Ack:
-    """The ack of a remembered send id, stored as "<seq> <ms>"."""
-    seq, ms = seen.split(" ")
-    return Ack(id=id, seq=int(seq), ts=_ts(ms))
-
-
-def _ts(ms: str) -> str:
-    return format_ts(int(ms) / 1000)
-
-
-def _frame(entry_id: str, f: dict[str, str]) -> Stored:
-    seq = int(entry_id.partition("-")[0])
-    if f["k"] == "m":
-        return Message(
-            seq=seq, ts=_ts(f["ms"]), room=f["r"], from_=f["f"], text=f["x"], action=f["a"] == "1"
-        )
-    return DirectMessage(seq=seq, ts=_ts(f["ms"]), from_=f["f"], to=f["t"], text=f["x"])
+def _pairs(flat: list[str]) -> dict[str, str]:
+    """A Redis HGETALL reply (key, value, key, value ...) as a dict."""
+    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 def _entries(reply: Any, stream: str) -> list[tuple[str, dict[str, str]]]:

@@ -1,12 +1,26 @@
-"""Every limit and default of the server in one place."""
+"""Every limit and default of the server in one place: the chat's rules
+(`HubConfig`) and the process around them (`ServerConfig`). Data only; the
+command line (`cli.py`) fills these in, and nothing else holds a limit.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from conexion_protocol import DEFAULT_HOST, DEFAULT_PORT, MAX_CLIENT_FRAME
+from conexion_protocol import DEFAULT_HOST, DEFAULT_PORT, MAX_CLIENT_FRAME, MAX_TEXT_LEN
 
-from .hub import HubConfig
+
+@dataclass(slots=True, frozen=True)
+class HubConfig:
+    max_clients: int = 10_000
+    history_size: int = 100  # messages kept in memory and sent in `welcome`
+    welcome_history: int = 50
+    rate: float = 10.0  # say + dm per second, sustained
+    burst: int = 20
+    id_ttl: float = 600.0  # how long sent ids de-duplicate resends
+    max_ids: int = 1_000_000
+    max_text: int = MAX_TEXT_LEN  # code points; the protocol's limit
+    motd: str | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -20,12 +34,25 @@ class ServerConfig:
     max_frame: int = MAX_CLIENT_FRAME
     max_bad_frames: int = 20  # bad frames in a row before the server closes
     shutdown_grace: float = 5.0  # seconds to flush goodbyes on SIGINT/SIGTERM
+    # How long a closing connection may take to flush its last bytes before
+    # it is cut: a peer that stopped reading must not keep a socket alive.
+    linger: float = 5.0
+    backlog: int = 1024  # connections the kernel queues before we accept them
+    # TCP keepalive finds dead plain-text peers (they cannot answer pings):
+    # first probe after `idle` seconds of silence, then every `interval`,
+    # and the peer is dead after `count` unanswered probes (2 minutes).
+    keepalive_idle: int = 60
+    keepalive_interval: int = 15
+    keepalive_count: int = 4
     # History on disk: a SQLite file, or None / ":memory:" for a throwaway
     # in-memory store (the default here, so tests stay fast; the CLI's
     # default is a file in the user data folder).
     db: str | None = None
     keep_days: float | None = None  # retention: delete messages older than this
     keep_messages: int | None = None  # retention: keep only the newest N
+    # Seconds a SQLite call waits for a lock held by someone else (an
+    # operator's `sqlite3` shell, a backup) before it fails.
+    db_busy_timeout: float = 5.0
     # -- access and abuse limits (see docs/security.md) --
     # The shared password as UTF-8 bytes; None means no password is asked.
     password: bytes | None = field(default=None, repr=False)
@@ -45,5 +72,14 @@ class ServerConfig:
     # the others announce its users as `left` (reason `lost`).
     presence_ttl: float = 5.0
     presence_refresh: float = 1.0  # seconds between presence refreshes
+    cluster_max_log: int = 10_000_000  # log entries Redis keeps (approximately)
+    cluster_read_batch: int = 1000  # log entries taken per read
+    cluster_read_block: float = 1.0  # seconds one read waits for new entries
+    cluster_history_chunk: int = 500  # log entries scanned per step of a `history`
+    cluster_connect_timeout: float = 1.0  # seconds to open a connection to Redis
+    # Seconds a Redis reply may take; a blocking read waits `cluster_read_block`
+    # on top of this.
+    cluster_reply_timeout: float = 2.0
+    cluster_stop_wait: float = 2.0  # seconds to finish announcing leaves when stopping
     tls_cert: str | None = None  # PEM certificate chain; with tls_key, the server speaks TLS
     tls_key: str | None = None

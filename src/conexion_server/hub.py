@@ -1,6 +1,7 @@
 """The chat itself: members, the `general` room, `seq`, history, idempotent
-sends, rate limits and fan-out decisions. No sockets and no asyncio here: the
-hub returns what must be sent to whom, and the connection layer sends it.
+sends, rate limits and fan-out decisions, and every rule that may refuse a
+change, shared by a single server and a cluster. No sockets and no asyncio
+here: the hub returns what must be sent to whom, and the I/O layer sends it.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import bisect
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
@@ -18,7 +19,6 @@ from conexion_protocol import (
     UNSET,
     Ack,
     DirectMessage,
-    ErrorCode,
     HistoryReply,
     Joined,
     Left,
@@ -38,20 +38,11 @@ from conexion_protocol import (
     normalize_room,
 )
 
-from . import SERVER_ID, textformat
+from . import SERVER_ID, refusals, textformat
+from .config import HubConfig
 from .store import MemoryStore, Receipt, Store, Stored, seq_floor
 
-
-@dataclass(slots=True, frozen=True)
-class HubConfig:
-    max_clients: int = 10_000
-    history_size: int = 100  # messages kept in memory and sent in `welcome`
-    welcome_history: int = 50
-    rate: float = 10.0  # say + dm per second, sustained
-    burst: int = 20
-    id_ttl: float = 600.0  # how long sent ids de-duplicate resends
-    max_ids: int = 1_000_000
-    motd: str | None = None
+__all__ = ["Delivery", "Hub", "HubConfig", "Member", "Outbound", "TokenBucket"]
 
 
 class Outbound:
@@ -114,6 +105,10 @@ class TokenBucket:
         self.tokens -= 1.0
         return True
 
+    def refund(self) -> None:
+        """Give back the token of a send that stored nothing."""
+        self.tokens = min(float(self.burst), self.tokens + 1.0)
+
 
 @dataclass(slots=True, eq=False)
 class Member:
@@ -125,7 +120,6 @@ class Member:
     key: str
     peer: Any
     bucket: TokenBucket
-    rooms: set[str] = field(default_factory=lambda: {DEFAULT_ROOM})
     # Which connection on which instance this is; only a cluster sets it.
     token: str = ""
     since: int = 0  # the mark of its own `joined` (see Delivery.mark)
@@ -189,44 +183,55 @@ class Hub:
     def find(self, name: str) -> Member | None:
         return self.members.get(name_key(name))
 
+    def seq_floor(self) -> int:
+        """Where `seq` starts when nothing is known of the past: the time now
+        in microseconds, so that a store (or a Redis) that lost its counter
+        never hands out a `seq` given before."""
+        return seq_floor(self._wallclock())
+
+    def now(self) -> str:
+        """The wall-clock time as a wire timestamp."""
+        return format_ts(self._wallclock())
+
     # -- checks: may refuse, change nothing ------------------------------
+
+    @staticmethod
+    def parse_name(raw_name: str) -> tuple[str, str]:
+        """A valid name and its look-alike key, whoever holds it."""
+        name = normalize_name(raw_name)
+        return name, name_key(name)
 
     def check_name(self, raw_name: str, member: Member | None = None) -> tuple[str, str]:
         """The name and its key, if nobody but `member` holds it."""
-        name = normalize_name(raw_name)
-        key = name_key(name)
+        name, key = self.parse_name(raw_name)
         holder = self.members.get(key)
         if holder is not None and holder is not member:
-            raise ProtocolError(ErrorCode.NAME_TAKEN, f"the name {name} is taken")
+            raise refusals.name_taken(name)
         return name, key
 
-    def check_capacity(self) -> None:
-        # Counted per server (per instance in a cluster): the limit protects
-        # one process's memory and sockets.
-        if len(self.local) >= self.config.max_clients:
-            raise ProtocolError(ErrorCode.SERVER_FULL, "the server is full; try again later")
+    def check_capacity(self, joining: int = 0) -> None:
+        """Room for one more member here, with `joining` more on their way in.
+
+        Counted per server (per instance in a cluster): the limit protects
+        one process's memory and sockets."""
+        if len(self.local) + joining >= self.config.max_clients:
+            raise refusals.server_full()
 
     def check_room(self, raw: str) -> str:
         room = normalize_room(raw)
         if room != DEFAULT_ROOM:
-            raise ProtocolError(
-                ErrorCode.NO_SUCH_ROOM, f"there is no room {raw}; this server has only general"
-            )
+            raise refusals.no_such_room(raw)
         return room
 
     def check_text(self, member: Member, raw_text: str, id: str | None) -> str:
         """The cleaned text, if it is valid and the sender is within its rate."""
         try:
-            text = clean_text(raw_text)
+            text = clean_text(raw_text, self.config.max_text)
         except ProtocolError as exc:
             exc.id = id
             raise
         if not member.bucket.take(self._clock()):
-            raise ProtocolError(
-                ErrorCode.RATE_LIMITED,
-                f"too many messages; the limit is {self.config.rate:g} a second",
-                id,
-            )
+            raise refusals.rate_limited(self.config.rate, id)
         return text
 
     def new_member(self, name: str, key: str, peer: Any, token: str = "") -> Member:
@@ -249,7 +254,7 @@ class Hub:
                 history=self.store.recent(DEFAULT_ROOM, self.config.welcome_history, member.key),
                 motd=self.config.motd or UNSET,
             )
-        delivery = self._to_room(Joined(name=member.name, ts=self._now(), room=DEFAULT_ROOM))
+        delivery = self._to_room(Joined(name=member.name, ts=self.now(), room=DEFAULT_ROOM))
         member.since = delivery.mark
         return welcome, [delivery]
 
@@ -257,14 +262,14 @@ class Hub:
         if self.members.get(member.key) is not member:
             return []  # already gone: leave is idempotent
         self._remove(member)
-        event = Left(name=member.name, ts=ts or self._now(), reason=reason, room=DEFAULT_ROOM)
+        event = Left(name=member.name, ts=ts or self.now(), reason=reason, room=DEFAULT_ROOM)
         return [self._to_room(event)]
 
     def apply_rename(
         self, member: Member, name: str, key: str, ts: str | None = None
     ) -> list[Delivery]:
         old = member.name
-        event = Renamed(old=old, new=name, ts=ts or self._now())
+        event = Renamed(old=old, new=name, ts=ts or self.now())
         if name == old:
             return [Delivery(Outbound(event), [member])]  # a confirmation, nothing changed
         self._remove(member)
@@ -291,9 +296,6 @@ class Hub:
         welcome, deliveries = self.admit(member)
         assert welcome is not None
         return member, welcome, deliveries
-
-    def leave(self, member: Member, reason: LeftReason) -> list[Delivery]:
-        return self.remove(member, reason)
 
     def rename(self, member: Member, raw_name: str) -> list[Delivery]:
         name, key = self.check_name(raw_name, member)
@@ -336,7 +338,7 @@ class Hub:
             return repeat, []
         target = self.find(to)
         if target is None:
-            raise ProtocolError(ErrorCode.NO_SUCH_USER, f"nobody called {to} is online", id)
+            raise refusals.no_such_user(to, id)
         text = self.check_text(member, text, id)
         seq, ts = self._stamp()
         frame = DirectMessage(seq=seq, ts=ts, from_=member.name, to=target.name, text=text)
@@ -375,10 +377,7 @@ class Hub:
 
     def _stamp(self) -> tuple[int, str]:
         self._seq += 1
-        return self._seq, self._now()
-
-    def _now(self) -> str:
-        return format_ts(self._wallclock())
+        return self._seq, self.now()
 
 
 _by_key = attrgetter("key")

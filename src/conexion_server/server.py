@@ -19,8 +19,8 @@ from .connection import Connection
 from .fanout import TurnStream
 from .guard import FailureBackoff
 from .hub import Delivery, Hub, Outbound
-from .sqlite_store import Retention, SqliteStore, StoreError
-from .store import DurableStore, Store
+from .sqlite_store import Retention, SqliteStore
+from .store import DurableStore, Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,13 @@ def open_store(config: ServerConfig) -> Store | None:
         return None
     hub = config.hub
     retention = Retention(keep_days=config.keep_days, keep_messages=config.keep_messages)
-    return SqliteStore(config.db, hub.id_ttl, hub.max_ids, retention=retention)
+    return SqliteStore(
+        config.db,
+        hub.id_ttl,
+        hub.max_ids,
+        retention=retention,
+        busy_timeout=config.db_busy_timeout,
+    )
 
 
 def ssl_context(config: ServerConfig) -> ssl.SSLContext | None:
@@ -140,9 +146,9 @@ class ChatServer:
         if self.config.cluster:
             from .cluster import RedisBackplane  # only a cluster needs redis
 
-            self.backplane = RedisBackplane(self, self.hub, self.config)
+            self.backplane = RedisBackplane(self.hub, self.dispatch, self.config)
         else:
-            self.backplane = LocalBackplane(self, self.hub)
+            self.backplane = LocalBackplane(self.hub, self.dispatch, stopping=lambda: self.stopping)
         self.failure: BaseException | None = None
         self.failed = asyncio.Event()
         self.connections: set[Connection] = set()
@@ -182,12 +188,19 @@ class ChatServer:
             cfg.host,
             cfg.port,
             reuse_address=True,
-            backlog=1024,
+            backlog=cfg.backlog,
         )
         for host, port in self.addresses:
             log.info("listening on %s:%d", host, port)
 
-    # -- per-address accounting ------------------------------------------------
+    # -- what connections ask of the server -----------------------------------
+
+    def opened(self, conn: Connection) -> None:
+        self.connections.add(conn)
+
+    def kick_commit(self) -> None:
+        if self.gate is not None:
+            self.gate.kick()
 
     def admit(self, address: str) -> bool:
         """Count a new connection from `address`; False when it is one too many."""
@@ -219,7 +232,7 @@ class ChatServer:
                 index = self.stream.append(out, delivery.mark)
                 skip = delivery.skip
                 if skip is not None and skip.peer is not None:
-                    skip.peer.skip_own(index)
+                    skip.peer.io.skip_own(index)
                 self._schedule_flush()
             else:
                 for member in delivery.targets:
@@ -262,9 +275,9 @@ class ChatServer:
             # Every member here reads the turn's broadcasts; flushing one
             # twice (it was also dirty) finds nothing the second time.
             for member in list(self.hub.local.values()):
-                peer = member.peer
-                peer.flush()
-                peer.stream_from = 0  # the next turn's stream starts empty
+                conn = member.peer.io
+                conn.flush()
+                conn.stream_from = 0  # the next turn's stream starts empty
             self.stream.clear()
         for conn in dirty:
             conn.flush()
@@ -286,8 +299,9 @@ class ChatServer:
             self._flush()
         out = Outbound(Shutdown(message=message))
         for conn in list(self.connections):
-            conn.deliver(out)
-            conn.close(conn.reason)
+            session = conn.session
+            session.deliver(out)
+            session.close(session.reason)
             if conn.transport is not None:
                 # No lingering for the peer to hang up first: the process is
                 # exiting. The transport still flushes before it closes.

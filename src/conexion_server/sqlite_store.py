@@ -20,7 +20,7 @@ from pathlib import Path
 
 from conexion_protocol import DirectMessage, Message, name_key
 
-from .store import IdCache, Receipt, Stored, seq_floor, visible
+from .store import IdCache, Receipt, Stored, StoreError, seq_floor, visible
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +51,6 @@ CREATE TABLE IF NOT EXISTS sent_ids (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
-
-
-class StoreError(Exception):
-    """The database cannot be used; `str()` is one line for the operator."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -125,6 +121,7 @@ class SqliteStore:
         max_ids: int,
         *,
         retention: Retention | None = None,
+        busy_timeout: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         wallclock: Callable[[], float] = time.time,
     ) -> None:
@@ -132,6 +129,7 @@ class SqliteStore:
         self._id_ttl = id_ttl
         self._max_ids = max_ids
         self._retention = retention or Retention()
+        self._busy_timeout_ms = int(busy_timeout * 1000)
         self._clock = clock
         self._wallclock = wallclock
         self._ids = IdCache(id_ttl, max_ids)
@@ -173,7 +171,7 @@ class SqliteStore:
         # Used from the writer thread and, for `flush`, from the caller's; never
         # from two threads at once.
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA busy_timeout = 5000")
+        db.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
         return db
 
     def _open(self) -> None:

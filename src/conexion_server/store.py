@@ -7,10 +7,16 @@ behind the same `Store` protocol, so the hub and its tests do not change.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
 from conexion_protocol import Message, Stored, name_key
+
+
+class StoreError(Exception):
+    """The chat's storage (a SQLite file, a cluster's Redis) cannot be used;
+    `str()` is one line for the operator."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -42,6 +48,26 @@ def visible(message: Stored, room: str, viewer: str | None) -> bool:
     return viewer is not None and viewer in (name_key(message.from_), name_key(message.to))
 
 
+def take_visible(
+    found: list[Stored],
+    newest_first: Iterable[Stored],
+    room: str,
+    before: int | None,
+    limit: int,
+    viewer: str | None,
+) -> bool:
+    """Walk back through messages (newest first), adding to `found` those of
+    `room` that `viewer` may see and that come before `before`, until `found`
+    holds `limit`. True once it does (the walk can stop). Callers reverse
+    `found` at the end: history is sent oldest first."""
+    for message in newest_first:
+        if len(found) >= limit:
+            return True
+        if (before is None or message.seq < before) and visible(message, room, viewer):
+            found.append(message)
+    return len(found) >= limit
+
+
 class Store(Protocol):
     """Where the hub keeps what must outlive a single delivery.
 
@@ -67,7 +93,9 @@ class Store(Protocol):
     def recall(self, key: tuple[str, str], now: float) -> Receipt | None: ...
 
 
-class Batch(Protocol):
+class CommitBatch(Protocol):
+    """What one commit of a durable store writes; only its end is public."""
+
     @property
     def last_seq(self) -> int: ...
 
@@ -81,11 +109,11 @@ class DurableStore(Store, Protocol):
 
     def has_pending(self) -> bool: ...
 
-    def take_batch(self) -> Batch: ...
+    def take_batch(self) -> CommitBatch: ...
 
-    def write(self, batch: Batch) -> None: ...
+    def write(self, batch: CommitBatch) -> None: ...
 
-    def done(self, batch: Batch) -> None: ...
+    def done(self, batch: CommitBatch) -> None: ...
 
     def close(self) -> None: ...
 
@@ -157,11 +185,7 @@ class MemoryStore:
         self, room: str, seq: int | None, limit: int, viewer: str | None = None
     ) -> list[Stored]:
         found: list[Stored] = []
-        for message in reversed(self._messages):
-            if len(found) >= limit:
-                break
-            if (seq is None or message.seq < seq) and visible(message, room, viewer):
-                found.append(message)
+        take_visible(found, reversed(self._messages), room, seq, limit, viewer)
         found.reverse()
         return found
 

@@ -1,40 +1,49 @@
 """The plain-text session, so that `nc` and `telnet` are chat clients: the
 first line is a name (then, on a server with a password, the next line is the
-password), then every line is a message or a /command. It shares the hub with
-JSON peers; only the rendering differs (see `textformat`).
+password), then every line is a message or a /command. Every word a text user
+is told is written here or in `textformat`; no asyncio, no sockets.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from conexion_protocol import DEFAULT_ROOM, Ack, LeftReason, ProtocolError, Welcome, normalize_name
 
 from . import textformat
-
-if TYPE_CHECKING:
-    from .connection import Connection
+from .backplane import Backplane, Peer, ignore
+from .config import ServerConfig
 
 
 class TextHandler:
     json = False
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.server = conn.server
-        self.hub = conn.server.hub
+    def __init__(self, session: Peer, backplane: Backplane, config: ServerConfig) -> None:
+        self.session = session
+        self.backplane = backplane
+        self.config = config
         # The name waiting for its password line; None while asking for a name.
         self.pending_name: str | None = None
         # A right password is asked once per connection, even if the name
         # then turns out to be taken.
-        self.authenticated = conn.config.password is None
+        self.authenticated = config.password is None
+
+    # -- wording --------------------------------------------------------------
+
+    def render_error(self, error: ProtocolError) -> bytes:
+        return f"! {error.message}\n".encode()
 
     def too_long(self) -> bytes:
-        limit = self.conn.config.max_frame
-        return f"! that line is longer than {limit} bytes; closing\n".encode()
+        return f"! that line is longer than {self.config.max_frame} bytes; closing\n".encode()
+
+    def timed_out(self) -> bytes:
+        return b"! no name given in time; bye\n"
+
+    def welcome(self, welcome: Welcome) -> None:
+        self.say(textformat.render_welcome(welcome))
 
     def say(self, text: str) -> None:
-        self.conn.send(text.encode())
+        self.session.send(text.encode())
+
+    # -- lines in -------------------------------------------------------------
 
     def handle(self, raw: bytes) -> None:
         try:
@@ -45,14 +54,14 @@ class TextHandler:
         if line.endswith("\r"):
             line = line[:-1]
         try:
-            if self.conn.member is None and self.pending_name is not None:
+            if self.session.member is None and self.pending_name is not None:
                 self.check_password(line)
-            elif self.conn.member is None:
+            elif self.session.member is None:
                 self.choose_name(line.strip())
             else:
                 self.command(line)
         except ProtocolError as exc:
-            self.say(f"! {exc.message}\n")
+            self._refused(exc)
 
     def choose_name(self, name: str) -> None:
         if not name:
@@ -61,32 +70,23 @@ class TextHandler:
             try:
                 self.pending_name = normalize_name(name)
             except ProtocolError as exc:
-                self.say(f"! {exc.message}; type another name:\n")
+                self._name_refused(exc)
                 return
             self.say("* password:\n")
             return
         try:
-            answer = self.server.backplane.join(self.conn, name)
+            answer = self.backplane.join(self.session, name)
         except ProtocolError as exc:
             self._name_refused(exc)
             return
-        self.conn.then(answer, _nothing, self._name_refused)
-
-    def _name_refused(self, exc: ProtocolError) -> None:
-        self.say(f"! {exc.message}; type another name:\n")
-
-    def _refused(self, exc: ProtocolError) -> None:
-        self.say(f"! {exc.message}\n")
-
-    def welcome(self, welcome: Welcome) -> None:
-        self.say(textformat.render_welcome(welcome))
+        self.session.then(answer, ignore, self._name_refused)
 
     def check_password(self, password: str) -> None:
         # The line is never echoed back or logged. Only a line ending is
         # trimmed: spaces may be part of a password.
         if not password:
             return  # a blank line is not an attempt
-        if not self.conn.authenticate(password):
+        if not self.session.authenticate(password):
             self.say("! wrong password; password:\n")
             return
         self.authenticated = True
@@ -95,7 +95,7 @@ class TextHandler:
         self.choose_name(name)
 
     def command(self, line: str) -> None:
-        member = self.conn.member
+        member = self.session.member
         assert member is not None
         try:
             cmd = textformat.parse_line(line)
@@ -104,30 +104,34 @@ class TextHandler:
             return
         if cmd is None:
             return
-        conn, chat = self.conn, self.server.backplane
+        session, chat = self.session, self.backplane
         match cmd.name:
             case "say" | "me":
                 action = cmd.name == "me"
                 answer = chat.say(member, cmd.arg, id=None, room=DEFAULT_ROOM, action=action)
-                conn.then(answer, self._sent, self._refused)
+                session.then(answer, self._sent, self._refused)
             case "msg":
                 sent = chat.dm(member, cmd.target, cmd.arg, id=None)
-                conn.then(sent, self._sent_to, self._refused)
+                session.then(sent, self._sent_to, self._refused)
             case "nick":
-                conn.then(chat.rename(member, cmd.arg), _nothing, self._refused)
+                session.then(chat.rename(member, cmd.arg), ignore, self._refused)
             case "who":
-                self.say(textformat.render_users(self.hub.names()))
+                self.say(textformat.render_users(chat.who(DEFAULT_ROOM).users))
             case "help":
                 self.say("\n".join(textformat.HELP_LINES) + "\n")
             case "exit":
-                self.conn.close(LeftReason.QUIT, b"* bye\n")
+                session.close(LeftReason.QUIT, b"* bye\n")
+
+    # -- answers ----------------------------------------------------------------
+
+    def _name_refused(self, exc: ProtocolError) -> None:
+        self.say(f"! {exc.message}; type another name:\n")
+
+    def _refused(self, exc: ProtocolError) -> None:
+        self.session.send(self.render_error(exc))
 
     def _sent(self, _: Ack) -> None:
         self.say("* sent\n")
 
     def _sent_to(self, answer: tuple[Ack, str]) -> None:
         self.say(f"* sent to {answer[1]}\n")
-
-
-def _nothing(_: object) -> None:
-    """The answer is sent by the backplane (a welcome, a renamed event)."""

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from conexion_protocol import DirectMessage, Message
-from conexion_server.sqlite_store import Retention, SqliteStore, StoreError
-from conexion_server.store import Receipt
+from conexion_server.sqlite_store import Retention, SqliteStore
+from conexion_server.store import Receipt, StoreError
 from tests.peers import JsonPeer
 from tests.server.test_process import PROCESS_WAIT, run, server_command, wait_listening
 

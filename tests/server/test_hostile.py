@@ -68,7 +68,7 @@ async def test_a_megabyte_without_newline_is_refused_without_buffering_it(
 ) -> None:
     ana = await peers("ana")
     conn = server_side(server, ana)
-    framer = conn.framer = RecordingFramer(conn.framer.max_line)
+    framer = conn.session.framer = RecordingFramer(conn.session.framer.max_line)
     chunk = b"{" + b"x" * (64 * 1024 - 1)
     with contextlib.suppress(ConnectionError):  # the server may hang up mid-send
         for _ in range(16):

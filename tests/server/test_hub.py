@@ -141,7 +141,7 @@ def test_server_full_then_room_after_a_leave() -> None:
     ana = join(hub, "ana")
     join(hub, "bob")
     assert error_of(hub.join, "cleo", Peer("cleo")).code is ErrorCode.SERVER_FULL
-    hub.leave(ana, LeftReason.QUIT)
+    hub.remove(ana, LeftReason.QUIT)
     assert join(hub, "cleo").name == "cleo"
 
 
@@ -149,20 +149,20 @@ def test_leave_is_idempotent() -> None:
     hub, _, _ = make_hub()
     ana = join(hub, "ana")
     join(hub, "bob")
-    first = only(hub.leave(ana, LeftReason.LOST))
+    first = only(hub.remove(ana, LeftReason.LOST))
     assert isinstance(first.out.frame, Left)
     assert first.out.frame.reason == "lost"
     assert receivers(first) == {"bob"}
-    assert hub.leave(ana, LeftReason.QUIT) == []
+    assert hub.remove(ana, LeftReason.QUIT) == []
     assert hub.names() == ["bob"]
 
 
 def test_a_stale_member_cannot_remove_its_successor() -> None:
     hub, _, _ = make_hub()
     old = join(hub, "ana")
-    hub.leave(old, LeftReason.LOST)
+    hub.remove(old, LeftReason.LOST)
     new = join(hub, "ana")
-    assert hub.leave(old, LeftReason.LOST) == []
+    assert hub.remove(old, LeftReason.LOST) == []
     assert hub.find("ana") is new
 
 
@@ -272,7 +272,7 @@ def test_ids_survive_a_reconnect_under_the_same_name() -> None:
     hub, _, _ = make_hub()
     ana = join(hub, "ana")
     ack, _ = hub.say(ana, "hello", id="k1")
-    hub.leave(ana, LeftReason.LOST)
+    hub.remove(ana, LeftReason.LOST)
     back = join(hub, "ANA")
     again, relayed = hub.say(back, "hello", id="k1")
     assert (again.seq, again.ts, relayed) == (ack.seq, ack.ts, [])
@@ -330,7 +330,7 @@ def test_dms_are_in_the_history_of_their_two_participants_only() -> None:
     assert isinstance(dm, DirectMessage)
     assert (dm.from_, dm.to) == ("ana", "bob")
     # The welcome of someone who takes a participant's name shows them too.
-    hub.leave(bob, LeftReason.QUIT)
+    hub.remove(bob, LeftReason.QUIT)
     _, welcome, _ = hub.join("BOB", Peer("BOB"))
     assert [m.text for m in welcome.history] == ["secret", "public"]
 
@@ -448,7 +448,7 @@ def test_names_stay_in_case_insensitive_order_through_joins_renames_and_leaves()
     members = {name: join(hub, name) for name in ["carol", "Bob", "ana", "Émile", "dave"]}
     assert hub.names() == ["ana", "Bob", "carol", "dave", "Émile"]
     hub.rename(members["dave"], "Aaron")
-    hub.leave(members["carol"], LeftReason.QUIT)
+    hub.remove(members["carol"], LeftReason.QUIT)
     hub.rename(members["ana"], "ANA")  # a case-only rename keeps its place
     assert hub.names() == ["Aaron", "ANA", "Bob", "Émile"]
     assert hub.who().users == hub.names()

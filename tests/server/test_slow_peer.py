@@ -43,7 +43,7 @@ async def connect_and_never_read(server: ChatServer, name: str, socks: list) -> 
         while True:  # the server has accepted it once it is in the hub
             member = server.hub.find(name)
             if member is not None:
-                conn = member.peer
+                conn = member.peer.io
                 assert conn.transport.get_extra_info("peername") == local
                 return conn
             await asyncio.sleep(0.001)
@@ -82,10 +82,10 @@ async def test_a_peer_that_never_reads_is_dropped_as_slow(make_server, connect, 
             while acks < BATCH:
                 frame = await ana.recv()
                 acks += frame["type"] == "ack"
-                if not slow_conn.closing:
+                if not slow_conn.session.closing:
                     peak_queued = max(peak_queued, slow_conn.queued)
             rtts.append(await round_trip(ana))
-            if not slow_conn.closing:
+            if not slow_conn.session.closing:
                 peak_queued = max(peak_queued, slow_conn.queued)
     received, left = await reading
     assert (left["name"], left["reason"]) == ("slow", "slow")
@@ -97,7 +97,7 @@ async def test_a_peer_that_never_reads_is_dropped_as_slow(make_server, connect, 
     assert [f for f in await bob.sync() if f["type"] == "message"] == []
     assert max(rtts) < 0.5, rtts
     assert peak_queued <= MAX_OUTPUT
-    assert slow_conn.closing
+    assert slow_conn.session.closing
     assert slow_conn.queued == 0
     assert slow_conn not in server.connections
     assert server.hub.find("slow") is None
@@ -120,7 +120,7 @@ async def test_many_slow_peers_cost_bounded_memory(make_server, connect, stalled
                     sent += 1
                 for _ in range(BATCH):
                     await ana.expect_any("ack")
-                peak_total = max(peak_total, sum(c.queued for c in slow if not c.closing))
+                peak_total = max(peak_total, sum(c.queued for c in slow if not c.session.closing))
                 assert await round_trip(ana) < 0.5
         _, peak_memory = tracemalloc.get_traced_memory()
     finally:

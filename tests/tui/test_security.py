@@ -92,7 +92,7 @@ async def test_tui_over_tls(make_server, tls_files, peers) -> None:
         await joined(pilot)
         member = server.hub.find("ana")
         assert member is not None
-        assert member.peer.transport.get_extra_info("ssl_object") is not None
+        assert member.peer.io.transport.get_extra_info("ssl_object") is not None
 
 
 async def test_untrusted_certificate_is_explained(make_server, tls_files, tmp_path) -> None:

@@ -1,0 +1,86 @@
+"""Every refusal the chat gives, as a `ProtocolError` with its code and its
+words, written once. The hub, the cluster and the handlers raise these; the
+handlers render them for their wire format (an `error` frame or a `!` line).
+"""
+
+from __future__ import annotations
+
+from conexion_protocol import PROTO_VERSION, ErrorCode, ProtocolError
+
+
+def name_taken(name: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.NAME_TAKEN, f"the name {name} is taken")
+
+
+def server_full() -> ProtocolError:
+    return ProtocolError(ErrorCode.SERVER_FULL, "the server is full; try again later")
+
+
+def too_many_from_address(limit: int) -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.SERVER_FULL, f"too many connections from your address (the limit is {limit})"
+    )
+
+
+def no_such_room(room: str) -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.NO_SUCH_ROOM, f"there is no room {room}; this server has only general"
+    )
+
+
+def no_such_user(name: str, id: str | None = None) -> ProtocolError:
+    return ProtocolError(ErrorCode.NO_SUCH_USER, f"nobody called {name} is online", id)
+
+
+def rate_limited(rate: float, id: str | None = None) -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.RATE_LIMITED, f"too many messages; the limit is {rate:g} a second", id
+    )
+
+
+def not_joined() -> ProtocolError:
+    return ProtocolError(ErrorCode.NOT_JOINED, "send hello first")
+
+
+def hello_again() -> ProtocolError:
+    return ProtocolError(ErrorCode.BAD_FRAME, "already joined; hello comes once")
+
+
+def unsupported_proto(asked: int) -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.UNSUPPORTED_PROTO, f"this server speaks protocol {PROTO_VERSION}, not {asked}"
+    )
+
+
+def bad_password(given: bool) -> ProtocolError:
+    words = "wrong password" if given else "this server asks for a password"
+    return ProtocolError(ErrorCode.BAD_PASSWORD, words)
+
+
+def too_long(limit: int) -> ProtocolError:
+    return ProtocolError(ErrorCode.TOO_LONG, f"a frame is at most {limit} bytes")
+
+
+class Unavailable(ProtocolError):
+    """A cluster whose Redis cannot be reached: nothing was stored."""
+
+    def __init__(self, id: str | None = None) -> None:
+        # `server_full` is the protocol's code for "not now, try again later".
+        super().__init__(
+            ErrorCode.SERVER_FULL,
+            "the chat's database is unreachable, so nothing was stored; try again shortly",
+            id,
+        )
+
+
+def lost_claim(id: str | None = None) -> ProtocolError:
+    """A cluster that no longer holds the asker's name (Redis lost it, or gave
+    the instance up for dead)."""
+    return ProtocolError(
+        ErrorCode.NOT_JOINED, "you are no longer in the chat; connect again to rejoin", id
+    )
+
+
+def internal_failure() -> ProtocolError:
+    """A bug or an unexpected failure while serving a request."""
+    return ProtocolError(ErrorCode.SERVER_FULL, "the server failed; try again")
