@@ -56,6 +56,17 @@ def _port(text: str) -> int:
     return value
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, unless there is none or the help text
+    already says what it is."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default in (None, argparse.SUPPRESS, False) or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     hub, srv = HubConfig(), ServerConfig()
     env_port = os.environ.get("CONEXION_PORT")
@@ -63,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="conexion-server",
         description="Conexion chat server: relays chat between JSON clients (conexion-tui) "
         "and plain-text clients (nc, telnet).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     p.add_argument(
         "--host",
@@ -119,6 +130,20 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=srv.max_output,
         help="bytes queued for one client before it is dropped as slow",
+    )
+    p.add_argument(
+        "--keepalive-idle",
+        type=_positive_int,
+        default=srv.keepalive_idle,
+        metavar="SECONDS",
+        help="seconds of silence before TCP keepalive probes a connection; a dead plain-text "
+        f"client is then found within {srv.keepalive_interval * srv.keepalive_count} s more",
+    )
+    p.add_argument(
+        "--backlog",
+        type=_positive_int,
+        default=srv.backlog,
+        help="connections the kernel queues before the server accepts them (a join storm)",
     )
     p.add_argument(
         "--db",
@@ -179,6 +204,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=srv.cluster_prefix,
         metavar="PREFIX",
         help="prefix of this chat's Redis keys, so several chats can share one Redis",
+    )
+    p.add_argument(
+        "--cluster-max-log",
+        type=_positive_int,
+        default=srv.cluster_max_log,
+        metavar="ENTRIES",
+        help="log entries (messages, joins, leaves) Redis keeps, about; older history is trimmed",
+    )
+    p.add_argument(
+        "--presence-ttl",
+        type=_positive_float,
+        default=srv.presence_ttl,
+        metavar="SECONDS",
+        help="with --cluster: an instance silent this long is dead and its users are "
+        "announced as lost",
     )
     p.add_argument("--motd", default=None, help="message of the day, sent on join")
     p.add_argument(
@@ -256,6 +296,7 @@ def event_loop_factory(
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    srv = ServerConfig()
     if (args.tls_cert is None) != (args.tls_key is None):
         raise UsageError("--tls-cert and --tls-key go together")
     if args.cluster is not None:
@@ -275,6 +316,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         ping_after=args.ping_after,
         idle_timeout=max(args.idle_timeout, args.ping_after),
         max_output=args.max_output,
+        keepalive_idle=args.keepalive_idle,
+        backlog=args.backlog,
         db=args.db or default_db(),
         keep_days=args.keep_days,
         keep_messages=args.keep_messages,
@@ -285,6 +328,9 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         tls_key=args.tls_key,
         cluster=args.cluster,
         cluster_prefix=args.cluster_prefix,
+        cluster_max_log=args.cluster_max_log,
+        presence_ttl=args.presence_ttl,
+        presence_refresh=min(srv.presence_refresh, args.presence_ttl / 5),
     )
 
 

@@ -191,7 +191,7 @@ class ChatServer:
             backlog=cfg.backlog,
         )
         for host, port in self.addresses:
-            log.info("listening on %s:%d", host, port)
+            log.debug("listening on %s:%d", host, port)
 
     # -- what connections ask of the server -----------------------------------
 
