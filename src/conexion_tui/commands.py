@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from conexion_protocol import name_key
 
+from .config import SHOWN_COMMAND
+
 
 @dataclass(slots=True, frozen=True)
 class SendText:
@@ -150,7 +152,7 @@ def parse(line: str) -> Command | None:
                 return _usage("/msg")
             return SendDirect(to, body)
     return CommandError(
-        f"unknown command {word[:40]}; /help lists the commands "
+        f"unknown command {word[:SHOWN_COMMAND]}; /help lists the commands "
         f"(start a line with // to send it as text)"
     )
 

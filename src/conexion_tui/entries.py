@@ -21,7 +21,7 @@ from rich.text import Text
 
 from conexion_protocol import BIDI_CONTROLS, CONTROLS, name_key
 
-from .client import SendStatus
+from .session import SendStatus
 
 TAB_SIZE = 4
 NAME_COLOURS = 8  # palette size; `app.tcss` defines message-log--nick-0 .. -7

@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ..config import UiConfig
 from ..entries import NAME_COLOURS, Entry, Kind, LogStyles, entry_height, render_entry
 from .styles import component_style
 
@@ -69,6 +70,7 @@ class MessageLog(ScrollView, can_focus=False):
         *,
         scrollback: int,
         cache_size: int,
+        prune_share: int = UiConfig().prune_share,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
@@ -88,7 +90,7 @@ class MessageLog(ScrollView, can_focus=False):
         self._follow = True
         # Pruning is done in chunks so that a full log does not pay for a list
         # shift on every new message.
-        self._prune_slack = max(1, scrollback // 100)
+        self._prune_slack = max(1, scrollback // prune_share)
 
     # -- content -----------------------------------------------------------
 
