@@ -333,7 +333,7 @@ class ChatClient:
             for event in iter(self.session.next_event, None):
                 if isinstance(event, ServerFrameTooLong):
                     return f"the server sent a frame over {event.limit} bytes"
-                if not isinstance(event, HelloRefused | Welcomed):  # hello's, never seen here
+                if not isinstance(event, HelloRefused | Welcomed):  # answers to hello: not here
                     self._emit(event)
             if self.session.has_data_to_send:
                 self._wake.set()  # a pong to the server's ping

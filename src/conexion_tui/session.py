@@ -147,7 +147,7 @@ class HelloRefused:
 @dataclass(slots=True, frozen=True)
 class ServerFrameTooLong:
     """The server sent a line over `limit` bytes. Framing is lost, so the
-    connection must be dropped; every line before it has been handled."""
+    driver must drop the connection; every line before it has been handled."""
 
     limit: int
 
@@ -198,12 +198,14 @@ class ClientSession:
         # What this connection still has to write, in order. An `Outgoing` is
         # encoded only when handed out, so one answered meanwhile is skipped.
         self._outbox: deque[Struct | Outgoing] = deque()
-        self._framer = LineFramer(self.config.max_frame)
+        # This connection's framer; None once the server broke the framing,
+        # after which its bytes are ignored until `connection_lost()`.
+        self._framer: LineFramer | None = LineFramer(self.config.max_frame)
         # Complete lines not handled yet: `next_event()` handles them one at
         # a time, so a driver can stop right after the `welcome`. The driver
         # drains this after each read, so it never holds more than one read.
         self._lines: deque[bytes] = deque()
-        self._too_long: ServerFrameTooLong | None = None  # the connection's framing is broken
+        self._too_long: ServerFrameTooLong | None = None  # to report once the lines are done
 
     # -- the connection ---------------------------------------------------------
 
@@ -259,23 +261,26 @@ class ClientSession:
 
     def receive_data(self, data: bytes) -> None:
         """Bytes read from the connection; the events they make come from `next_event()`."""
-        if self.state not in _CONNECTED or self._too_long is not None:
+        if self.state not in _CONNECTED or self._framer is None:
             return
         try:
             self._lines.extend(self._framer.feed(data))
         except FrameTooLong as exc:
             self._lines.extend(exc.lines)  # what came before it was sent correctly
+            self._framer = None
             self._too_long = ServerFrameTooLong(self.config.max_frame)
 
     def next_event(self) -> SessionEvent | None:
         """The next event from the lines received so far; None when more
         bytes are needed. Frames that need no event (a server `ping`, an
-        unknown type) are handled on the way."""
+        unknown type) are handled on the way. `ServerFrameTooLong` comes once,
+        after every line that preceded the long one."""
         while self._lines:
             event = self._handle_line(self._lines.popleft())
             if event is not None:
                 return event
-        return self._too_long
+        event, self._too_long = self._too_long, None
+        return event
 
     def _handle_line(self, line: bytes) -> SessionEvent | None:
         try:
