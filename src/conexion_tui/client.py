@@ -155,7 +155,8 @@ class ChatClient:
     `join()` makes the first connection (one attempt, so the caller can show
     why it failed). `run()` then serves it, reconnecting by itself until
     `close()`. `say()`, `dm()`, `nick()` and `who()` never block: they queue
-    in the session, and the tasks inside `run()` write.
+    in the session, and the tasks inside `run()` write. Everything learnt is
+    reported through `on_event` as a `ClientEvent`, in the order it happened.
     """
 
     def __init__(

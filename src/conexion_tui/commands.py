@@ -1,6 +1,5 @@
-"""Slash commands and Tab completion as pure functions: a line in, a command
-(or a completion) out. No I/O and no Textual; the chat screen acts on the
-result.
+"""Slash commands and Tab completion as pure functions: a line in, a command or completion out.
+It must not do I/O or touch Textual; the chat screen acts on the result.
 """
 
 from __future__ import annotations

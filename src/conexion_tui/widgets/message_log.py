@@ -1,9 +1,5 @@
-"""The chat log: a line-API `ScrollView` that renders only the visible rows.
-
-Entries are kept in a list with the height (in lines) of each at the current
-width and the first line of each, so the row under any scroll position is a
-binary search away. Rendered entries sit in an LRU cache of strips keyed by
-the entry's identity and version. Nothing here talks to the network.
+"""The chat log: a line-API `ScrollView` that renders only the visible rows of its `Entry` list.
+It must not talk to the network or know about conversations: the screen feeds it entries.
 """
 
 from __future__ import annotations
@@ -42,7 +38,13 @@ _COUNTED = frozenset({Kind.CHAT, Kind.ACTION, Kind.DM_IN, Kind.DM_OUT})
 
 
 class MessageLog(ScrollView, can_focus=False):
-    """A scrolling log of `Entry` objects, at most `scrollback` of them."""
+    """A scrolling log of `Entry` objects, at most `scrollback` of them.
+
+    Entries are kept in a list with the height (in lines) of each at the
+    current width and the first line of each, so the row under any scroll
+    position is a binary search away. Rendered entries sit in an LRU cache of
+    strips keyed by the entry's identity and version.
+    """
 
     COMPONENT_CLASSES = frozenset(
         {f"message-log--{part}" for part in _STYLE_PARTS}
