@@ -192,13 +192,24 @@ class ChatClient:
     def address(self) -> str:
         return format_address(self.host, self.port)
 
+    # Our name, the password and the pending sends live in the session; these
+    # keep the client's attributes working as they did.
+
     @property
     def name(self) -> str | None:
         return self.session.name
 
+    @name.setter
+    def name(self, name: str | None) -> None:
+        self.session.name = name
+
     @property
     def password(self) -> str | None:
         return self.session.password
+
+    @password.setter
+    def password(self, password: str | None) -> None:
+        self.session.password = password
 
     @property
     def pending(self) -> dict[str, Outgoing]:
