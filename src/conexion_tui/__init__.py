@@ -1,4 +1,6 @@
-"""Conexion TUI: the full-screen Textual chat client (see docs/client.md)."""
+"""Conexion TUI: the full-screen Textual chat client (see docs/client.md). Only the version and
+the client id sent in `hello` live here.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The Textual app: opens the start screen, runs the network worker, routes
-what the worker reports to the screens, and quits cleanly (with `bye`).
+"""The Textual app: the start screen, the network worker, the event batcher, routing to screens,
+quitting with `bye`. It must not parse frames or keep session state: the client and screens do.
 """
 
 from __future__ import annotations

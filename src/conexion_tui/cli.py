@@ -1,4 +1,6 @@
-"""`conexion-tui`: command-line options and environment -> the app -> run."""
+"""`conexion-tui`: command-line options and environment -> the app -> run. The only place that
+reads `sys.argv` or the environment; it must not hold chat logic.
+"""
 
 from __future__ import annotations
 

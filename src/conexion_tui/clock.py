@@ -1,7 +1,5 @@
-"""How times are shown: `HH:MM` in the local time zone.
-
-A protocol, so tests and snapshots can inject a fixed clock and get the same
-screen on every run and in every time zone.
+"""How times are shown (`HH:MM` in local time), as a protocol so tests and snapshots can inject
+a fixed clock. It must not decide when anything happens: timers belong to the client.
 """
 
 from __future__ import annotations

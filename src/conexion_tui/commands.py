@@ -1,6 +1,5 @@
-"""Slash commands and Tab completion as pure functions: a line in, a command
-(or a completion) out. No I/O and no Textual; the chat screen acts on the
-result.
+"""Slash commands and Tab completion as pure functions: a line in, a command or completion out.
+It must not do I/O or touch Textual; the chat screen acts on the result.
 """
 
 from __future__ import annotations
@@ -9,6 +8,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from conexion_protocol import name_key
+
+from .config import SHOWN_COMMAND
 
 
 @dataclass(slots=True, frozen=True)
@@ -150,7 +151,7 @@ def parse(line: str) -> Command | None:
                 return _usage("/msg")
             return SendDirect(to, body)
     return CommandError(
-        f"unknown command {word[:40]}; /help lists the commands "
+        f"unknown command {word[:SHOWN_COMMAND]}; /help lists the commands "
         f"(start a line with // to send it as text)"
     )
 

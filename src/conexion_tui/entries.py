@@ -1,10 +1,5 @@
-"""Log entries and how they become lines of `rich.text.Text`: sanitising
-untrusted text, per-user colours, mention detection and word wrapping by
-terminal cell width.
-
-Pure functions over Rich objects; no Textual. The styles come in as an
-argument (the log widget reads them from `app.tcss`), so nothing here decides
-a colour.
+"""Log entries and how they become lines of `rich.text.Text` (sanitising, colours, mentions,
+wrapping by cells). Pure functions over Rich objects: no Textual, and no colour decided here.
 """
 
 from __future__ import annotations
@@ -21,7 +16,7 @@ from rich.text import Text
 
 from conexion_protocol import BIDI_CONTROLS, CONTROLS, name_key
 
-from .client import SendStatus
+from .session import SendStatus
 
 TAB_SIZE = 4
 NAME_COLOURS = 8  # palette size; `app.tcss` defines message-log--nick-0 .. -7

@@ -1,7 +1,5 @@
-"""Textual messages that carry what the network worker learned to the UI.
-
-They are posted by the worker (through the app's event batcher) and handled
-by the app, which hands them to the screen that shows them.
+"""The Textual messages the network worker posts to the app (through the event batcher). Data
+only: they must not carry widgets, sockets or anything to call back.
 """
 
 from __future__ import annotations

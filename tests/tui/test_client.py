@@ -26,8 +26,10 @@ from conexion_tui.client import (
     RttMeasured,
     SendStatus,
     State,
+    StateChanged,
     Welcomed,
 )
+from conexion_tui.session import SessionState
 from tests.peers import JsonPeer
 from tests.tui.conftest import FAST, free_port
 from tests.tui.proxy import Proxy
@@ -397,5 +399,72 @@ async def test_a_frame_over_the_limit_is_refused(harness) -> None:
         with pytest.raises(JoinError) as exc:
             await h.client.join("ana")
         assert "too long" in exc.value.message
+    finally:
+        hand.close()
+
+
+async def test_close_while_a_reconnect_waits_for_its_welcome(harness) -> None:
+    """A hand-written server welcomes the first connection and hangs up on
+    it, then answers the next hello only after close() has begun: run() ends
+    without taking that connection, without a bye and without another try."""
+    connections = 0
+    second_hello = asyncio.Event()
+    answer = asyncio.Event()
+    after_welcome: list[bytes] = []
+    hung_up = asyncio.Event()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        hello = json.loads(await reader.readline())
+        welcome = {
+            "type": "welcome",
+            "proto": 1,
+            "name": hello["name"],
+            "server": "hand-written",
+            "users": [hello["name"]],
+            "rooms": ["general"],
+            "history": [],
+        }
+        if connections > 1:
+            second_hello.set()
+            await answer.wait()
+        writer.write(json.dumps(welcome).encode() + b"\n")
+        await writer.drain()
+        if connections > 1:
+            with contextlib.suppress(OSError):
+                after_welcome.append(await reader.read())  # until the client hangs up
+            hung_up.set()
+        writer.close()
+
+    hand = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        port = hand.sockets[0].getsockname()[1]
+        h = await harness(port, hello_timeout=30.0, close_timeout=3.0)
+        await h.next(ConnectionLost)
+        async with asyncio.timeout(5):
+            await second_hello.wait()
+        assert h.client.state is State.CONNECTING
+        while not h.events.empty():  # what happened before the close
+            h.seen.append(h.events.get_nowait())
+        closing = asyncio.create_task(h.client.close())
+        await asyncio.sleep(0.05)  # close() has closed the session and waits for run()
+        assert h.client.session.state is SessionState.CLOSED
+        answer.set()
+        async with asyncio.timeout(5):
+            await closing
+            assert h.task is not None
+            await h.task  # run() ended at the welcome, not at the hello timeout
+        assert h.client.state is State.CLOSED
+        assert h.client.online is False
+        later: list[ClientEvent] = []
+        while not h.events.empty():
+            later.append(h.events.get_nowait())
+        assert not [e for e in later if isinstance(e, Welcomed | ConnectionLost)]
+        assert State.OFFLINE not in [e.state for e in later if isinstance(e, StateChanged)]
+        async with asyncio.timeout(5):
+            await hung_up.wait()
+        assert after_welcome == [b""]  # no bye, nothing at all after the welcome
+        assert connections == 2  # no third attempt
     finally:
         hand.close()

@@ -1,4 +1,4 @@
-"""The two screens: choosing a name, and the chat itself."""
+"""The two screens: choosing a name, and the chat itself. Nothing else lives here."""
 
 from __future__ import annotations
 

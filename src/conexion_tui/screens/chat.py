@@ -1,8 +1,5 @@
-"""The chat screen: header, message log, user list, input and footer.
-
-It turns batches of client events into log entries and list updates, and
-typed lines into commands for the client. It never waits on the network: the
-client's send methods only queue.
+"""The chat screen: client events in, log entries and list updates out; typed lines in, client
+calls out. It must not wait on the network, nor keep conversation state (`Conversation` does).
 """
 
 from __future__ import annotations
@@ -28,10 +25,10 @@ from conexion_protocol import (
     ProtocolError,
     Renamed,
     Shutdown,
+    Stored,
     Users,
     Welcome,
     clean_text,
-    format_ts,
     name_key,
 )
 
@@ -62,10 +59,9 @@ from ..commands import (
     parse,
 )
 from ..config import UiConfig
+from ..conversation import Conversation
 from ..entries import Entry, Kind, clean, mentions
 from ..widgets import ChatHeader, ChatInput, MessageLog, UserList
-
-NARROW_BELOW = 70  # columns; narrower terminals hide the user list
 
 
 class UnreadBar(Static):
@@ -83,10 +79,8 @@ class ChatScreen(Screen[None]):
         Binding("escape", "live", "Live", priority=True, show=False),
         Binding("f1", "help", "Help"),
     ]
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [
-        (0, "-narrow"),
-        (NARROW_BELOW, "-wide"),
-    ]
+    # Set per screen from `UiConfig.narrow_below`: narrower hides the user list.
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = None
 
     def __init__(
         self,
@@ -102,14 +96,11 @@ class ChatScreen(Screen[None]):
         self.clock = clock
         self.ui = ui
         self.me = welcome.name
-        self._own: dict[str, Entry] = {}
-        self._last_seq = 0
-        self._lost_at: float | None = None
-        # Older pages: the oldest seq shown, whether a request is out, and
-        # whether the server said there is nothing older.
-        self._oldest_seq: int | None = None
-        self._history_asked = False
-        self._history_done = False
+        self.HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (ui.narrow_below, "-wide")]
+        self._own: dict[str, Entry] = {}  # our sends still waiting for an answer, by id
+        # The log's one conversation: the general room, with your DMs in it
+        # as the server's history for general carries them (one seq counter).
+        self.conversation = Conversation(ui.history_page)
 
     # -- layout --------------------------------------------------------------
 
@@ -118,7 +109,10 @@ class ChatScreen(Screen[None]):
         with Horizontal(id="chat-body"):
             with Vertical(id="log-pane"):
                 yield MessageLog(
-                    id="log", scrollback=self.ui.scrollback, cache_size=self.ui.strip_cache
+                    id="log",
+                    scrollback=self.ui.scrollback,
+                    cache_size=self.ui.strip_cache,
+                    prune_share=self.ui.prune_share,
                 )
                 yield UnreadBar(id="unread", markup=False)
             yield UserList(id="users")
@@ -154,7 +148,7 @@ class ChatScreen(Screen[None]):
         entries: list[Entry] = []
         if welcome.history:
             entries.append(Entry(Kind.SEPARATOR, "", "earlier messages"))
-            entries.extend(self._history_entry(m) for m in welcome.history)
+            entries.extend(self._history_entry(m) for m in self.conversation.begin(welcome.history))
             entries.append(Entry(Kind.SEPARATOR, "", "live"))
         others = len(welcome.users) - 1
         online = "nobody else is online" if others <= 0 else f"{others} more online"
@@ -207,12 +201,12 @@ class ChatScreen(Screen[None]):
                         new.append(entry)
                         ring = ring or entry.mention or entry.kind is Kind.DM_IN
                 case Acked(out=out):
-                    self._note_seq(out.seq)
+                    self.conversation.note(out.seq)
                     self._mark(out)
                 case Failed(out=out):
                     self._mark(out)
                 case ConnectionLost(reason=reason, at=at):
-                    self._lost_at = at
+                    self.conversation.lost(at)
                     self.users.set_online(False)
                     new.append(self._system(f"connection lost at {self.clock.hhmm(at)}: {reason}"))
                 case Welcomed():
@@ -225,10 +219,10 @@ class ChatScreen(Screen[None]):
     def _frame_entry(self, frame: object) -> Entry | None:
         match frame:
             case Message():
-                self._note_seq(frame.seq)
+                self.conversation.note(frame.seq)
                 return self._message_entry(frame)
             case DirectMessage():
-                self._note_seq(frame.seq)
+                self.conversation.note(frame.seq)
                 return Entry(
                     Kind.DM_IN,
                     self.clock.hhmm(frame.ts),
@@ -268,21 +262,13 @@ class ChatScreen(Screen[None]):
         self.users.set_users(welcome.users, self.me)
         self.users.set_online(True)
         entries: list[Entry] = []
-        history = welcome.history
-        if history and history[-1].seq < self._last_seq:
-            # seq went backwards: a different (restarted) server. Its history
-            # is new to us only from the moment we lost the old one.
-            since = format_ts(self._lost_at) if self._lost_at is not None else ""
-            missed = [m for m in history if m.ts >= since]
+        catch_up = self.conversation.rejoin(welcome.history)
+        if catch_up.restarted:
             entries.append(self._system("the server was restarted; its history starts again"))
-        else:
-            missed = [m for m in history if m.seq > self._last_seq]
-        if missed:
+        if catch_up.missed:
             entries.append(Entry(Kind.SEPARATOR, "", "missed while offline"))
-            entries.extend(self._history_entry(m) for m in missed)
+            entries.extend(self._history_entry(m) for m in catch_up.missed)
             entries.append(Entry(Kind.SEPARATOR, "", "live"))
-            for m in missed:
-                self._note_seq(m.seq)
         parts = [f"reconnected at {self.clock.hhmm()}"]
         if event.resent:
             parts.append(f"{event.resent} unacknowledged {_plural(event.resent)} resent")
@@ -295,37 +281,24 @@ class ChatScreen(Screen[None]):
 
     # -- entries ---------------------------------------------------------------
 
-    def _note_seq(self, seq: int | None) -> None:
-        if seq is None:
-            return
-        if seq > self._last_seq:
-            self._last_seq = seq
-        if self._oldest_seq is None or seq < self._oldest_seq:
-            self._oldest_seq = seq
-
     @on(MessageLog.ReachedTop)
     def _reached_top(self) -> None:
         """Scrolled to the top: ask the server for the page before it."""
-        if self._history_asked or self._history_done:
-            return
-        if self.client.history(self._oldest_seq, self.ui.history_page):
-            self._history_asked = True
+        request = self.conversation.next_page()
+        if request is not None and self.client.history(request.before, request.limit):
+            self.conversation.page_asked()
 
-    def _older(self, messages: list[Message | DirectMessage]) -> None:
-        self._history_asked = False
-        oldest = self._oldest_seq
-        older = [m for m in messages if oldest is None or m.seq < oldest]
+    def _older(self, messages: list[Stored]) -> None:
+        older = self.conversation.older(messages)
         if not older:
-            self._history_done = True
             self.log_view.prepend([Entry(Kind.SEPARATOR, "", "beginning of history")])
             return
         self.log_view.prepend([self._history_entry(m) for m in older])
 
-    def _history_entry(self, message: Message | DirectMessage) -> Entry:
+    def _history_entry(self, message: Stored) -> Entry:
         """A stored message or DM as the log shows it (DMs we sent as DM_OUT)."""
         if isinstance(message, Message):
             return self._message_entry(message)
-        self._note_seq(message.seq)
         mine = name_key(message.from_) == name_key(self.me)
         return Entry(
             Kind.DM_OUT if mine else Kind.DM_IN,
@@ -336,7 +309,6 @@ class ChatScreen(Screen[None]):
         )
 
     def _message_entry(self, message: Message) -> Entry:
-        self._note_seq(message.seq)
         text = clean(message.text)
         own = name_key(message.from_) == name_key(self.me)
         return Entry(

@@ -1,6 +1,6 @@
-"""The start screen: pick a name and join. Shows why a join failed (the
-server's reason, or why the server could not be reached) and lets the user
-try again. A server that asks for a password gets a masked password field."""
+"""The start screen: a name (and, when asked, a password), why a join failed, and another try.
+It must not connect by itself: it posts `JoinRequested` and the app's worker joins.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The chat screen's widgets: message log, user list, header, input."""
+"""The chat screen's widgets: message log, user list, header, input. Nothing else lives here."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""The top line of the chat screen: server address, your name, connection
-state (with what happens next when offline) and the round-trip time."""
+"""The chat screen's top line: address, your name, connection state and round-trip time. It only
+shows what the screen sets; it must not read the client.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""The message box: Enter sends, ctrl+j (or shift+enter) starts a new line,
-Tab completes commands and names, Up/Down walk the history of sent lines."""
+"""The message box: Enter sends, ctrl+j or shift+enter a new line, Tab completes, Up/Down walk
+the sent lines. It posts `Submitted`; it must not interpret commands or send anything.
+"""
 
 from __future__ import annotations
 

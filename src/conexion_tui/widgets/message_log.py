@@ -1,9 +1,5 @@
-"""The chat log: a line-API `ScrollView` that renders only the visible rows.
-
-Entries are kept in a list with the height (in lines) of each at the current
-width and the first line of each, so the row under any scroll position is a
-binary search away. Rendered entries sit in an LRU cache of strips keyed by
-the entry's identity and version. Nothing here talks to the network.
+"""The chat log: a line-API `ScrollView` that renders only the visible rows of its `Entry` list.
+It must not talk to the network or know about conversations: the screen feeds it entries.
 """
 
 from __future__ import annotations
@@ -20,6 +16,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ..config import UiConfig
 from ..entries import NAME_COLOURS, Entry, Kind, LogStyles, entry_height, render_entry
 from .styles import component_style
 
@@ -41,7 +38,13 @@ _COUNTED = frozenset({Kind.CHAT, Kind.ACTION, Kind.DM_IN, Kind.DM_OUT})
 
 
 class MessageLog(ScrollView, can_focus=False):
-    """A scrolling log of `Entry` objects, at most `scrollback` of them."""
+    """A scrolling log of `Entry` objects, at most `scrollback` of them.
+
+    Entries are kept in a list with the height (in lines) of each at the
+    current width and the first line of each, so the row under any scroll
+    position is a binary search away. Rendered entries sit in an LRU cache of
+    strips keyed by the entry's identity and version.
+    """
 
     COMPONENT_CLASSES = frozenset(
         {f"message-log--{part}" for part in _STYLE_PARTS}
@@ -69,6 +72,7 @@ class MessageLog(ScrollView, can_focus=False):
         *,
         scrollback: int,
         cache_size: int,
+        prune_share: int = UiConfig().prune_share,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
@@ -88,7 +92,7 @@ class MessageLog(ScrollView, can_focus=False):
         self._follow = True
         # Pruning is done in chunks so that a full log does not pay for a list
         # shift on every new message.
-        self._prune_slack = max(1, scrollback // 100)
+        self._prune_slack = max(1, scrollback // prune_share)
 
     # -- content -----------------------------------------------------------
 

@@ -1,5 +1,6 @@
-"""Who is online: a scrolling list of names, yours marked, with the count in
-its title. Names are drawn as plain `Text`, never as markup."""
+"""Who is online: names sorted, yours marked, the count in the title, drawn as plain `Text`. It
+must not decide who is online: the screen tells it.
+"""
 
 from __future__ import annotations
 

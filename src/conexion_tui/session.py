@@ -1,0 +1,445 @@
+"""The client's side of the protocol as a pure state machine (`ClientSession`): bytes in, events
+and bytes out. It must not hold sockets, tasks, timers, `await` or Textual: `client.py` drives it.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from conexion_protocol import (
+    MAX_CLIENT_FRAME,
+    PROTO_VERSION,
+    UNSET,
+    Ack,
+    Bye,
+    Dm,
+    Error,
+    ErrorCode,
+    FrameTooLong,
+    Hello,
+    History,
+    LineFramer,
+    Nick,
+    Ping,
+    Pong,
+    ProtocolError,
+    Renamed,
+    Say,
+    ServerFrame,
+    Struct,
+    Welcome,
+    Who,
+    decode_server,
+    encode,
+    name_key,
+)
+
+from . import CLIENT_ID
+from .config import ClientConfig
+
+log = logging.getLogger(__name__)
+
+
+class SessionState(enum.StrEnum):
+    """Where the session is in its conversation with the server.
+
+    ```
+    IDLE ──connection_made──► HELLO_SENT ──welcome──► ONLINE ──close──► CLOSING
+      ▲                          │ error (refused)      │                  │
+      └──────── connection_lost ─┴──────────────────────┘   connection_lost│
+    IDLE, HELLO_SENT ──close──► CLOSED ◄───────────────────────────────────┘
+    ```
+    """
+
+    IDLE = "idle"  # no connection in use: before the first one, or between two
+    HELLO_SENT = "hello_sent"  # a connection is up and `hello` queued; waiting for the answer
+    ONLINE = "online"  # welcomed: requests go out, every server frame is handled
+    CLOSING = "closing"  # `bye` queued: nothing else goes out, frames are still read
+    CLOSED = "closed"  # finished for good: it never connects again
+
+
+class SendStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+@dataclass(slots=True, eq=False)
+class Outgoing:
+    """One `say` or `dm` of ours, from the keystroke to its `ack` (or `error`).
+
+    It keeps its `id` for life: a resend after a reconnect reuses it, so the
+    server can recognise the repeat and not relay it twice.
+    """
+
+    id: str
+    text: str
+    to: str | None = None  # set for a direct message
+    action: bool = False
+    status: SendStatus = SendStatus.PENDING
+    written: int = 0  # how many times it was handed out by `data_to_send()`
+    seq: int | None = None
+    ts: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+    def frame(self) -> Struct:
+        if self.to is not None:
+            return Dm(id=self.id, to=self.to, text=self.text)
+        return Say(id=self.id, text=self.text, action=self.action)
+
+
+# -- events ------------------------------------------------------------------
+# The first five go on to the app unchanged (see `client.ClientEvent`); the
+# last two are for the driver only: they end a `hello` or a connection.
+
+
+@dataclass(slots=True, frozen=True)
+class Welcomed:
+    """A (re)connection was accepted. `resent` counts unacknowledged messages
+    written again with their ids; `queued` those typed while offline."""
+
+    welcome: Welcome
+    reconnect: bool
+    resent: int = 0
+    queued: int = 0
+
+
+@dataclass(slots=True, frozen=True)
+class Received:
+    """A server frame for the screen: message, dm, joined, left, renamed,
+    users, history, shutdown, or an error that is not about one of our sends."""
+
+    frame: ServerFrame
+
+
+@dataclass(slots=True, frozen=True)
+class Acked:
+    out: Outgoing
+
+
+@dataclass(slots=True, frozen=True)
+class Failed:
+    out: Outgoing
+
+
+@dataclass(slots=True, frozen=True)
+class RttMeasured:
+    seconds: float
+
+
+@dataclass(slots=True, frozen=True)
+class HelloRefused:
+    """The server answered `hello` with an `error` (a taken name, a wrong
+    password...); the session is IDLE again and may try another `hello`."""
+
+    code: str
+    message: str
+
+
+@dataclass(slots=True, frozen=True)
+class ServerFrameTooLong:
+    """The server sent a line over `limit` bytes. Framing is lost, so the
+    driver must drop the connection; every line before it has been handled."""
+
+    limit: int
+
+
+SessionEvent = (
+    Welcomed | Received | Acked | Failed | RttMeasured | HelloRefused | ServerFrameTooLong
+)
+
+# States in which a connection is in use (bytes may be fed and handed out).
+_CONNECTED = frozenset({SessionState.HELLO_SENT, SessionState.ONLINE, SessionState.CLOSING})
+
+
+class ClientSession:
+    """One user's session with one server, across any number of connections.
+
+    The driver calls `connection_made()` for each new connection, feeds what
+    it reads to `receive_data()`, takes events from `next_event()` until it
+    returns None, writes what `data_to_send()` returns, and calls
+    `connection_lost()` when the connection ends. Sends are accepted in every
+    state and wait in `pending` until they are acknowledged or refused.
+    """
+
+    def __init__(
+        self,
+        config: ClientConfig | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        id_prefix: str | None = None,
+    ) -> None:
+        self.config = config or ClientConfig()
+        self.state = SessionState.IDLE
+        # Our name as the server knows it: set by each `welcome`, changed by
+        # a `renamed` of ourselves, and the name every reconnect says hello with.
+        self.name: str | None = None
+        # Kept in memory only, for reconnects; never logged or shown.
+        self.password: str | None = None
+        # Unacknowledged sends in the order they were typed; resent in order.
+        self.pending: dict[str, Outgoing] = {}
+        self.rtt: float | None = None  # seconds, from the latest answered ping
+        self.welcomes = 0  # connections welcomed so far; after the first, a welcome is a reconnect
+        self._clock = clock
+        # A random token makes our ids unique per sender across restarts of
+        # the client; the counter makes them unique within this run.
+        self._id_prefix = id_prefix or secrets.token_hex(self.config.id_token_bytes)
+        self._ids = itertools.count(1)
+        self._ping_ids = itertools.count(1)
+        self._pings: dict[int, float] = {}  # ping id -> clock reading when it was queued
+        # What this connection still has to write, in order. An `Outgoing` is
+        # encoded only when handed out, so one answered meanwhile is skipped.
+        self._outbox: deque[Struct | Outgoing] = deque()
+        # This connection's framer; None once the server broke the framing,
+        # after which its bytes are ignored until `connection_lost()`.
+        self._framer: LineFramer | None = LineFramer(self.config.max_frame)
+        # Complete lines not handled yet: `next_event()` handles them one at
+        # a time, so a driver can stop right after the `welcome`. The driver
+        # drains this after each read, so it never holds more than one read.
+        self._lines: deque[bytes] = deque()
+        self._too_long: ServerFrameTooLong | None = None  # to report once the lines are done
+
+    # -- the connection ---------------------------------------------------------
+
+    @property
+    def online(self) -> bool:
+        """Welcomed, and not on the way out."""
+        return self.state is SessionState.ONLINE
+
+    def connection_made(self, name: str | None = None) -> None:
+        """A new connection is up: queue `hello` under `name`, or under our
+        current name when reconnecting."""
+        if self.state is not SessionState.IDLE:
+            raise RuntimeError(f"connection_made() in state {self.state}")
+        name = name if name is not None else self.name
+        if name is None:
+            raise ValueError("the first connection needs a name")
+        self._reset_connection()
+        password = self.password if self.password is not None else UNSET
+        hello = Hello(name=name, proto=PROTO_VERSION, client=CLIENT_ID, password=password)
+        self._outbox.append(hello)
+        self.state = SessionState.HELLO_SENT
+
+    def connection_lost(self) -> None:
+        """The connection ended (or the driver dropped it). What it had not
+        written yet is stale: pending sends go out again after the next welcome."""
+        self._reset_connection()
+        if self.state is SessionState.CLOSING:
+            self.state = SessionState.CLOSED
+        elif self.state is not SessionState.CLOSED:
+            self.state = SessionState.IDLE
+
+    def close(self, reason: str | None = None) -> None:
+        """Leave for good. When welcomed, `bye` becomes the only frame left to
+        write; otherwise there is nobody to say it to."""
+        match self.state:
+            case SessionState.ONLINE:
+                self._outbox.clear()  # nothing goes after bye
+                self._outbox.append(Bye(reason=reason) if reason else Bye())
+                self.state = SessionState.CLOSING
+            case SessionState.IDLE | SessionState.HELLO_SENT:
+                self._reset_connection()
+                self.state = SessionState.CLOSED
+            case SessionState.CLOSING | SessionState.CLOSED:
+                pass
+
+    def _reset_connection(self) -> None:
+        self._outbox.clear()
+        self._lines.clear()
+        self._framer = LineFramer(self.config.max_frame)
+        self._too_long = None
+
+    # -- bytes in, events out ----------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        """Bytes read from the connection; the events they make come from `next_event()`."""
+        if self.state not in _CONNECTED or self._framer is None:
+            return
+        try:
+            self._lines.extend(self._framer.feed(data))
+        except FrameTooLong as exc:
+            self._lines.extend(exc.lines)  # what came before it was sent correctly
+            self._framer = None
+            self._too_long = ServerFrameTooLong(self.config.max_frame)
+
+    def next_event(self) -> SessionEvent | None:
+        """The next event from the lines received so far; None when more
+        bytes are needed. Frames that need no event (a server `ping`, an
+        unknown type) are handled on the way. `ServerFrameTooLong` comes once,
+        after every line that preceded the long one."""
+        while self._lines:
+            event = self._handle_line(self._lines.popleft())
+            if event is not None:
+                return event
+        event, self._too_long = self._too_long, None
+        return event
+
+    def _handle_line(self, line: bytes) -> SessionEvent | None:
+        try:
+            frame = decode_server(line)
+        except ProtocolError as exc:
+            # Unknown types are a newer server talking; bad frames a broken one.
+            # Neither is worth a reconnect.
+            log.debug("ignoring server frame: %s", exc)
+            return None
+        if self.state is SessionState.HELLO_SENT:
+            return self._handle_hello_answer(frame)
+        if self.state in (SessionState.ONLINE, SessionState.CLOSING):
+            return self._handle(frame)
+        return None  # left over after a refused hello: that connection is done
+
+    def _handle_hello_answer(self, frame: ServerFrame) -> SessionEvent | None:
+        match frame:
+            case Welcome():
+                return self._welcomed(frame)
+            case Error(code=code, message=message):
+                self.state = SessionState.IDLE
+                return HelloRefused(code, message)
+            case Ping(t=t):
+                self._queue(Pong(t=t))
+        return None  # nothing else means anything before the welcome
+
+    def _welcomed(self, welcome: Welcome) -> Welcomed:
+        reconnect = self.welcomes > 0
+        self.welcomes += 1
+        self.name = welcome.name
+        self._pings.clear()  # pongs to the old connection's pings will never come
+        resent = sum(1 for out in self.pending.values() if out.written)
+        self._outbox.extend(self.pending.values())
+        self.state = SessionState.ONLINE
+        return Welcomed(welcome, reconnect, resent, len(self.pending) - resent)
+
+    def _handle(self, frame: ServerFrame) -> SessionEvent | None:
+        match frame:
+            case Ping(t=t):
+                self._queue(Pong(t=t))
+            case Pong(t=t):
+                sent = self._pings.pop(t, None) if isinstance(t, int) else None
+                if sent is not None:
+                    self.rtt = self._clock() - sent
+                    return RttMeasured(self.rtt)
+            case Ack(id=frame_id):
+                out = self.pending.pop(frame_id, None)
+                if out is not None:  # not a repeat of an ack already handled
+                    out.status, out.seq, out.ts = SendStatus.SENT, frame.seq, frame.ts
+                    return Acked(out)
+            case Error(id=frame_id) if isinstance(frame_id, str) and frame_id in self.pending:
+                out = self.pending.pop(frame_id)
+                out.status = SendStatus.FAILED
+                out.error_code, out.error_message = frame.code, frame.message
+                return Failed(out)
+            case Welcome():
+                pass  # only valid as the answer to hello
+            case Renamed(old=old, new=new):
+                if self.name is not None and name_key(old) == name_key(self.name):
+                    # Later reconnects must hello under the new name, or the
+                    # server would not recognise our resent ids.
+                    self.name = new
+                return Received(frame)
+            case _:
+                return Received(frame)
+        return None
+
+    # -- requests in, bytes out ---------------------------------------------------
+
+    @property
+    def has_data_to_send(self) -> bool:
+        return bool(self._outbox)
+
+    def data_to_send(self) -> bytes:
+        """Everything queued for the connection, encoded; empty when nothing is."""
+        chunks: list[bytes] = []
+        while self._outbox:
+            item = self._outbox.popleft()
+            if isinstance(item, Outgoing):
+                if item.id not in self.pending:
+                    continue  # answered meanwhile (an ack to an earlier copy)
+                item.written += 1
+                chunks.append(encode(item.frame()))
+            else:
+                chunks.append(encode(item))
+        return b"".join(chunks)
+
+    def new_id(self) -> str:
+        return f"{self._id_prefix}-{next(self._ids)}"
+
+    def say(self, text: str, *, action: bool = False) -> Outgoing:
+        return self._submit(Outgoing(id=self.new_id(), text=text, action=action))
+
+    def dm(self, to: str, text: str) -> Outgoing:
+        return self._submit(Outgoing(id=self.new_id(), text=text, to=to))
+
+    def nick(self, name: str) -> bool:
+        """Ask for a new name; False when not online (nothing is queued)."""
+        return self._request(Nick(name=name))
+
+    def who(self) -> bool:
+        return self._request(Who())
+
+    def history(self, before: int | None, limit: int) -> bool:
+        """Ask for up to `limit` messages older than `before` (the newest when None)."""
+        frame = History(limit=limit) if before is None else History(before=before, limit=limit)
+        return self._request(frame)
+
+    def ping(self) -> bool:
+        """Queue a `ping` whose `pong` measures the round trip; False when not online."""
+        if not self.online:
+            return False
+        ping_id = next(self._ping_ids)
+        # Only the latest few are remembered: a pong that late is no measure.
+        window = self.config.ping_window
+        self._pings = {k: v for k, v in self._pings.items() if k > ping_id - window}
+        self._pings[ping_id] = self._clock()
+        self._outbox.append(Ping(t=ping_id))
+        return True
+
+    def _submit(self, out: Outgoing) -> Outgoing:
+        if len(encode(out.frame())) > MAX_CLIENT_FRAME:
+            # The server would answer too_long and hang up, and the resend
+            # after reconnecting would do it again: refuse it here instead.
+            out.status = SendStatus.FAILED
+            out.error_code = ErrorCode.TOO_LONG
+            out.error_message = f"a frame is at most {MAX_CLIENT_FRAME} bytes"
+            return out
+        self.pending[out.id] = out
+        if self.online:
+            self._outbox.append(out)
+        return out
+
+    def _request(self, frame: Struct) -> bool:
+        # Only sends wait for a connection (their ids make a late copy
+        # harmless); a refused request is for the screen to explain.
+        if not self.online:
+            return False
+        self._outbox.append(frame)
+        return True
+
+    def _queue(self, frame: Struct) -> None:
+        """A frame the protocol itself asks for (a `pong`): allowed before the
+        welcome too, but never after `bye`."""
+        if self.state in (SessionState.HELLO_SENT, SessionState.ONLINE):
+            self._outbox.append(frame)
+
+
+__all__ = [
+    "Acked",
+    "ClientSession",
+    "Failed",
+    "HelloRefused",
+    "Outgoing",
+    "Received",
+    "RttMeasured",
+    "SendStatus",
+    "ServerFrameTooLong",
+    "SessionEvent",
+    "SessionState",
+    "Welcomed",
+]
