@@ -71,8 +71,11 @@ class Conversation:
         return shown
 
     def lost(self, at: float) -> None:
-        """The connection was lost at wall-clock time `at`."""
+        """The connection was lost at wall-clock time `at`. A page request
+        that was out is lost with it: the next reach of the top asks again."""
         self.lost_at = at
+        if self.paging is Paging.ASKED:
+            self.paging = Paging.MORE
 
     def rejoin(self, history: Sequence[Stored]) -> CatchUp:
         """A reconnect's welcome: the part of its history not shown yet.
@@ -87,6 +90,10 @@ class Conversation:
             since = format_ts(self.lost_at) if self.lost_at is not None else ""
             missed = [m for m in history if m.ts >= since]  # RFC 3339 UTC sorts as text
             restarted = True
+            # The old server's numbers mean nothing to the new one: count
+            # afresh, or every later reconnect would look like a restart.
+            self.newest = self.oldest = None
+            self.paging = Paging.MORE
         else:
             missed = [m for m in history if newest is None or m.seq > newest]
             restarted = False

@@ -4,8 +4,6 @@ that tells a restarted server by its seq going backwards."""
 
 from __future__ import annotations
 
-import pytest
-
 from conexion_protocol import DirectMessage, Message, Stored, format_ts, parse_ts
 from conexion_tui.conversation import CatchUp, Conversation, PageRequest, Paging
 
@@ -280,11 +278,10 @@ def test_conversations_are_independent() -> None:
     assert general.rejoin([msg(1001)]).missed == ()
 
 
-# -- known bugs: the move to Conversation changed no behaviour, so these stay ---------
+# -- found in the move to Conversation, fixed since -------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="a request lost with its connection stays ASKED for good")
-def test_known_bug_paging_resumes_after_a_request_lost_with_the_connection() -> None:
+def test_paging_resumes_after_a_request_lost_with_the_connection() -> None:
     conv = Conversation(page_size=100)
     conv.begin([msg(100)])
     conv.page_asked()
@@ -293,8 +290,7 @@ def test_known_bug_paging_resumes_after_a_request_lost_with_the_connection() -> 
     assert conv.next_page() == PageRequest(before=100, limit=100)
 
 
-@pytest.mark.xfail(strict=True, reason="after a restart, newest keeps the old server's seq")
-def test_known_bug_a_second_reconnect_to_a_restarted_server_is_no_restart() -> None:
+def test_a_second_reconnect_to_a_restarted_server_is_no_restart() -> None:
     conv = Conversation(page_size=100)
     conv.begin([msg(500)])
     conv.lost(at=EPOCH0)
