@@ -741,20 +741,3 @@ def test_outgoing_frames_are_say_or_dm() -> None:
     assert Outgoing(id="a-1", text="x").frame() == Say(id="a-1", text="x")
     assert Outgoing(id="a-2", text="x", action=True).frame() == Say(id="a-2", text="x", action=True)
     assert Outgoing(id="a-3", text="x", to="bob").frame() == Dm(id="a-3", to="bob", text="x")
-
-
-def test_the_session_imports_no_io_and_no_ui() -> None:
-    """The layering the style guide asks for, checked in a fresh interpreter."""
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, conexion_tui.session, conexion_tui.conversation;"
-        "bad = [m for m in ('asyncio', 'socket', 'ssl', 'selectors', 'textual', 'rich',"
-        " 'conexion_server', 'conexion_tui.client') if m in sys.modules];"
-        "print(bad)"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "[]"
