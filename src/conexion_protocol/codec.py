@@ -127,7 +127,7 @@ class LineFramer:
         """Bytes of an unfinished line held right now."""
         return len(self._buffer)
 
-    def feed(self, data: bytes) -> list[bytes]:
+    def feed(self, data: bytes | memoryview) -> list[bytes]:
         """Complete lines (newline stripped) found in the stream so far.
 
         Raises `FrameTooLong` as soon as a line cannot fit, even before its

@@ -32,6 +32,7 @@ class ServerConfig:
     idle_timeout: float = 90.0  # seconds of silence before the server drops
     max_output: int = 1024 * 1024  # bytes queued for one peer before it is "slow"
     max_frame: int = MAX_CLIENT_FRAME
+    read_size: int = 256 * 1024  # bytes one socket read takes at most (as asyncio's)
     max_bad_frames: int = 20  # bad frames in a row before the server closes
     shutdown_grace: float = 5.0  # seconds to flush goodbyes on SIGINT/SIGTERM
     # How long a closing connection may take to flush its last bytes before

@@ -34,6 +34,9 @@ class Host(Protocol):
     backoff: FailureBackoff
     tls: ssl.SSLContext | None
     stream: TurnStream  # this loop turn's room broadcasts
+    # Where every connection's reads land, one after another: a read is
+    # handed on (and copied into the session's framer) before the next one.
+    read_buffer: memoryview
 
     def admit(self, address: str) -> bool:
         """Count a connection from `address`; False when it is one too many."""
@@ -58,7 +61,7 @@ class Host(Protocol):
         ...
 
 
-class Connection(asyncio.Protocol):
+class Connection(asyncio.BufferedProtocol):
     def __init__(self, host: Host) -> None:
         self.host = host
         self.config = host.config
@@ -177,7 +180,17 @@ class Connection(asyncio.Protocol):
             log.warning("%s: over %d connections from one address; refusing", self.peer, limit)
             self.session.refuse(refusals.too_many_from_address(limit))
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        # One buffer for the whole server instead of the new bytes object
+        # per read that a plain Protocol gets (asyncio asks for 256 KiB,
+        # which the allocator may map and unmap on every read).
+        return self.host.read_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(self.host.read_buffer[:nbytes])
+
+    def data_received(self, data: bytes | memoryview) -> None:
+        """`data` may be a view of the shared buffer: nothing keeps it."""
         if self._handshake is not None:
             # TLS can hand over the first bytes before `start_tls` returns the
             # wrapped transport; they wait, so that a pause or a reply never

@@ -158,6 +158,7 @@ class ChatServer:
         self._flush_due = False
         # Room broadcasts of this loop turn (see fanout.py).
         self.stream = TurnStream()
+        self.read_buffer = memoryview(bytearray(self.config.read_size))
         self._closed = asyncio.Event()
         self._drained = asyncio.Event()
         cfg = self.config

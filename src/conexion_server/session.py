@@ -175,7 +175,8 @@ class Session:
         line that a JSON client parses and a person can read."""
         self.close(LeftReason.ERROR, encode(error.to_frame()))
 
-    def data_received(self, data: bytes) -> None:
+    def data_received(self, data: bytes | memoryview) -> None:
+        """What the peer sent; `data` is only read during the call."""
         if self.state in (PeerState.ENDING, PeerState.CLOSED):
             return
         if self.input_end is InputEnd.TOO_LONG:
@@ -187,7 +188,7 @@ class Session:
             self._pinged = False
             self._arm(self.last_heard + self.config.ping_after)
         if self.handler is None and data:
-            self._choose_handler(data[:1])
+            self._choose_handler(bytes(data[:1]))
         try:
             lines = self.framer.feed(data)
         except FrameTooLong as exc:
