@@ -21,6 +21,10 @@ MAX_ID_LEN = 64
 MAX_ROOM_LEN = 32
 MAX_HISTORY_LIMIT = 200
 DEFAULT_HISTORY_LIMIT = 50
+MAX_TOPIC_LEN = 300  # code points, after cleaning
+
+# What this protocol's extensions a server may announce in `welcome.features`.
+FEATURE_ROOMS = "rooms"
 
 
 class ErrorCode(StrEnum):
@@ -37,6 +41,10 @@ class ErrorCode(StrEnum):
     NO_SUCH_USER = "no_such_user"
     NO_SUCH_ROOM = "no_such_room"
     UNSUPPORTED_PROTO = "unsupported_proto"
+    # The rooms extension (see docs/protocol.md).
+    NOT_IN_ROOM = "not_in_room"
+    ROOM_LIMIT = "room_limit"
+    FORBIDDEN = "forbidden"
 
 
 class LeftReason(StrEnum):
@@ -46,6 +54,8 @@ class LeftReason(StrEnum):
     SLOW = "slow"
     ERROR = "error"
     KICKED = "kicked"
+    PART = "part"  # left one room, still connected
+    BANNED = "banned"
 
 
 class ProtocolError(Exception):
@@ -106,6 +116,9 @@ class Nick(Struct, tag="nick", **_FRAME_CONFIG):
 
 class Who(Struct, tag="who", **_FRAME_CONFIG):
     room: str = DEFAULT_ROOM
+    # Hear every join and leave of the room from now on, even when it is
+    # larger than the server's presence limit.
+    watch: bool = False
 
 
 class Join(Struct, tag="join", **_FRAME_CONFIG):
@@ -117,9 +130,24 @@ class Part(Struct, tag="part", **_FRAME_CONFIG):
 
 
 class History(Struct, tag="history", **_FRAME_CONFIG):
-    room: str = DEFAULT_ROOM
+    """Older messages of a room, or (with `with`) of the DMs with one user;
+    neither given means `general`."""
+
+    room: str | UnsetType = UNSET
     before: int | UnsetType = UNSET
     limit: HistoryLimit = DEFAULT_HISTORY_LIMIT
+    with_: str | UnsetType = field(default=UNSET, name="with")
+
+
+class Rooms(Struct, tag="rooms", **_FRAME_CONFIG):
+    """Ask for the list of rooms."""
+
+
+class Topic(Struct, tag="topic", **_FRAME_CONFIG):
+    """Show a room's topic, or set it when `topic` is given ("" clears it)."""
+
+    room: str = DEFAULT_ROOM
+    topic: str | UnsetType = UNSET
 
 
 class Ping(Struct, tag="ping", **_FRAME_CONFIG):
@@ -165,6 +193,9 @@ class Welcome(Struct, tag="welcome", **_FRAME_CONFIG):
     # Room messages, and the reader's own DMs (sent or received), oldest first.
     history: list[Message | DirectMessage]
     motd: str | UnsetType = UNSET
+    # How many are in `general`; `users` may hold only the first of them.
+    user_count: int | UnsetType = UNSET
+    features: list[str] | UnsetType = UNSET
 
 
 class Ack(Struct, tag="ack", **_FRAME_CONFIG):
@@ -198,8 +229,43 @@ class Users(Struct, tag="users", **_FRAME_CONFIG):
 
 
 class HistoryReply(Struct, tag="history", **_FRAME_CONFIG):
-    room: str
+    """A page of a room's history (`room`) or of the DMs with one user (`with`)."""
+
     messages: list[Message | DirectMessage]
+    room: str | UnsetType = UNSET
+    with_: str | UnsetType = field(default=UNSET, name="with")
+
+
+class RoomInfo(Struct, tag="room", **_FRAME_CONFIG):
+    """The answer to `join`: the room as the newcomer finds it."""
+
+    room: str
+    topic: str
+    users: list[str]  # sorted; at most the first page when the room is large
+    user_count: int
+    history: list[Message]  # its recent messages, oldest first
+    topic_by: str | UnsetType = UNSET
+    topic_ts: str | UnsetType = UNSET
+    created: bool = False  # this join made the room
+
+
+class RoomSummary(Struct, **_FRAME_CONFIG):
+    room: str
+    topic: str
+    members: int
+
+
+class RoomList(Struct, tag="rooms", **_FRAME_CONFIG):
+    rooms: list[RoomSummary]
+
+
+class TopicInfo(Struct, tag="topic", **_FRAME_CONFIG):
+    """A room's topic: the answer to asking, or news that it was set."""
+
+    room: str
+    topic: str
+    by: str | UnsetType = UNSET
+    ts: str | UnsetType = UNSET
 
 
 class Error(Struct, tag="error", **_FRAME_CONFIG):
@@ -221,6 +287,8 @@ CLIENT_FRAMES: tuple[type[Struct], ...] = (
     Join,
     Part,
     History,
+    Rooms,
+    Topic,
     Ping,
     Pong,
     Bye,
@@ -235,13 +303,18 @@ SERVER_FRAMES: tuple[type[Struct], ...] = (
     Renamed,
     Users,
     HistoryReply,
+    RoomInfo,
+    RoomList,
+    TopicInfo,
     Ping,
     Pong,
     Error,
     Shutdown,
 )
 
-ClientFrame = Hello | Say | Dm | Nick | Who | Join | Part | History | Ping | Pong | Bye
+ClientFrame = (
+    Hello | Say | Dm | Nick | Who | Join | Part | History | Rooms | Topic | Ping | Pong | Bye
+)
 ServerFrame = (
     Welcome
     | Message
@@ -252,6 +325,9 @@ ServerFrame = (
     | Renamed
     | Users
     | HistoryReply
+    | RoomInfo
+    | RoomList
+    | TopicInfo
     | Ping
     | Pong
     | Error

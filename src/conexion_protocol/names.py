@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import unicodedata
 
-from .frames import MAX_NAME_LEN, MAX_ROOM_LEN, MAX_TEXT_LEN, ErrorCode, ProtocolError
+from .frames import (
+    MAX_NAME_LEN,
+    MAX_ROOM_LEN,
+    MAX_TEXT_LEN,
+    MAX_TOPIC_LEN,
+    ErrorCode,
+    ProtocolError,
+)
 
 _NAME_PUNCTUATION = frozenset("_-.")
 
@@ -40,15 +47,17 @@ def normalize_name(raw: str) -> str:
             ErrorCode.BAD_NAME,
             f"a name may hold only letters, digits, marks and _ - . (not {what})",
         )
-    scripts = {_confusable_script(ch) for ch in name if ch.isalpha()} - {None}
+    _refuse_mixed_scripts(name, ErrorCode.BAD_NAME, "a name")
+    return name
+
+
+def _refuse_mixed_scripts(text: str, code: ErrorCode, what: str) -> None:
+    scripts = {_confusable_script(ch) for ch in text if ch.isalpha()} - {None}
     if len(scripts) > 1:
         # One Cyrillic `а` in a Latin name is the classic impersonation; the
         # skeleton catches the known look-alikes, this catches the rest.
         mixed = " and ".join(sorted(s.title() for s in scripts if s is not None))
-        raise ProtocolError(
-            ErrorCode.BAD_NAME, f"a name cannot mix {mixed} letters (they look alike)"
-        )
-    return name
+        raise ProtocolError(code, f"{what} cannot mix {mixed} letters (they look alike)")
 
 
 # Look-alike letters of the Greek and Cyrillic scripts (and a few Latin
@@ -110,16 +119,42 @@ def _confusable_script(ch: str) -> str | None:
     return None
 
 
-def normalize_room(raw: str) -> str:
-    """A room name's canonical (casefolded) form, or `bad_frame`."""
-    if not 0 < len(raw) <= MAX_ROOM_LEN or not all(
-        ch.isalnum() or ch in _NAME_PUNCTUATION for ch in raw
+def parse_room(raw: str) -> tuple[str, str]:
+    """A valid room name as shown (NFC) and its key, or `bad_frame`.
+
+    Rooms are one by their key, as names are: the same skeleton (case,
+    width and look-alike letters folded) is the same room.
+    """
+    name = unicodedata.normalize("NFC", raw)
+    if not 0 < len(name) <= MAX_ROOM_LEN or not all(
+        unicodedata.category(ch)[0] == "L"
+        or unicodedata.category(ch) == "Nd"
+        or ch in _NAME_PUNCTUATION
+        for ch in name
     ):
         raise ProtocolError(
             ErrorCode.BAD_FRAME,
             f"a room name is 1 to {MAX_ROOM_LEN} letters, digits, _ - or .",
         )
-    return raw.casefold()
+    _refuse_mixed_scripts(name, ErrorCode.BAD_FRAME, "a room name")
+    return name, name_key(name)
+
+
+def normalize_room(raw: str) -> str:
+    """A room name's key (see `parse_room`), or `bad_frame`."""
+    return parse_room(raw)[1]
+
+
+def clean_topic(raw: str, max_len: int = MAX_TOPIC_LEN) -> str:
+    """A topic on one line, controls removed and ends trimmed; "" clears it.
+    Over `max_len` code points is `bad_text`."""
+    topic = " ".join(raw.translate(CONTROLS).split("\n")).strip()
+    if len(topic) > max_len:
+        raise ProtocolError(
+            ErrorCode.BAD_TEXT,
+            f"the topic is {len(topic)} characters long; the limit is {max_len}",
+        )
+    return topic
 
 
 def clean_text(raw: str, max_len: int = MAX_TEXT_LEN) -> str:

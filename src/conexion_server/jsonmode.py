@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from conexion_protocol import (
+    DEFAULT_ROOM,
     PROTO_VERSION,
     Ack,
     Bye,
@@ -130,7 +131,8 @@ class JsonHandler:
                 chat.part(member, room)
             case History(room=room, before=before, limit=limit):
                 start = before if isinstance(before, int) else None
-                session.then(chat.history(room, start, limit, member), session.send_frame, refuse)
+                where = room if isinstance(room, str) else DEFAULT_ROOM
+                session.then(chat.history(where, start, limit, member), session.send_frame, refuse)
 
     def _dm_acked(self, answer: tuple[Ack, str]) -> None:
         self.session.send_frame(answer[0])
