@@ -15,7 +15,18 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
-from conexion_protocol import Ack, HistoryReply, LeftReason, ProtocolError, Struct, Users, Welcome
+from conexion_protocol import (
+    Ack,
+    HistoryReply,
+    LeftReason,
+    ProtocolError,
+    RoomInfo,
+    RoomList,
+    Struct,
+    TopicInfo,
+    Users,
+    Welcome,
+)
 
 from .hub import Delivery, Hub, Member
 
@@ -94,17 +105,40 @@ class Backplane(Protocol):
 
     def history(
         self, room: str, before: int | None, limit: int, member: Member
-    ) -> Maybe[HistoryReply]: ...
+    ) -> Maybe[HistoryReply]:
+        """A page of a room `member` is in."""
+        ...
+
+    def dm_history(
+        self, other: str, before: int | None, limit: int, member: Member
+    ) -> Maybe[HistoryReply]:
+        """A page of the DMs between `member` and `other`."""
+        ...
 
     def who(self, room: str) -> Users:
         """Who is in `room`, from this process's view of the chat."""
         ...
 
-    def enter(self, member: Member, room: str) -> Users:
-        """`member` joins `room`; the answer is its user list."""
+    def watch(self, member: Member, room: str) -> Users:
+        """Who is in `room`, and `member` (in it) hears its joins and leaves."""
         ...
 
-    def part(self, member: Member, room: str) -> None: ...
+    def rooms(self) -> RoomList: ...
+
+    def topic(self, room: str) -> TopicInfo: ...
+
+    def enter(self, member: Member, room: str) -> Maybe[RoomInfo]:
+        """`member` enters `room`, creating it if it may; the answer is the
+        room as it finds it."""
+        ...
+
+    def part(self, member: Member, room: str) -> Maybe[None]:
+        """`member` leaves `room`; its own `left` is sent with the others'."""
+        ...
+
+    def set_topic(self, member: Member, room: str, topic: str) -> Maybe[None]:
+        """The `topic` frame that tells the room is sent with the others'."""
+        ...
 
     def leave(self, member: Member, reason: LeftReason) -> None:
         """Fire and forget: the connection is gone either way."""
@@ -115,6 +149,16 @@ class Backplane(Protocol):
     async def stop(self) -> None:
         """After every connection is closed."""
         ...
+
+
+def watch(hub: Hub, member: Member, raw_room: str) -> Users:
+    """`who` with `watch`: the user list, and its joins and leaves from now
+    on if `member` is in the room (the replica decides this alone: watching
+    changes nothing anyone else sees)."""
+    users = hub.who(raw_room)
+    room = hub.check_room(raw_room)
+    hub.watch(member, room)
+    return users
 
 
 def relay_dm(deliveries: list[Delivery], origin: Member | None, dispatch: Dispatch) -> None:
@@ -156,14 +200,33 @@ class LocalBackplane:
     def history(self, room: str, before: int | None, limit: int, member: Member) -> HistoryReply:
         return self.hub.history(room, before, limit, member)
 
+    def dm_history(
+        self, other: str, before: int | None, limit: int, member: Member
+    ) -> HistoryReply:
+        return self.hub.dm_history(other, before, limit, member)
+
     def who(self, room: str) -> Users:
         return self.hub.who(room)
 
-    def enter(self, member: Member, room: str) -> Users:
-        return self.hub.who(room)  # only `general` exists, and everyone is in it
+    def watch(self, member: Member, room: str) -> Users:
+        return watch(self.hub, member, room)
+
+    def rooms(self) -> RoomList:
+        return self.hub.room_list()
+
+    def topic(self, room: str) -> TopicInfo:
+        return self.hub.topic_info(room)
+
+    def enter(self, member: Member, room: str) -> RoomInfo:
+        info, deliveries = self.hub.enter_room(member, room)
+        self.dispatch(deliveries)
+        return info
 
     def part(self, member: Member, room: str) -> None:
-        self.hub.check_room(room)  # leaving general changes nothing
+        self.dispatch(self.hub.part_room(member, room))
+
+    def set_topic(self, member: Member, room: str, topic: str) -> None:
+        self.dispatch(self.hub.set_topic(member, room, topic))
 
     def leave(self, member: Member, reason: LeftReason) -> None:
         deliveries = self.hub.remove(member, reason)

@@ -6,15 +6,43 @@ command line (`cli.py`) fills these in, and nothing else holds a limit.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
-from conexion_protocol import DEFAULT_HOST, DEFAULT_PORT, MAX_CLIENT_FRAME, MAX_TEXT_LEN
+from conexion_protocol import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    MAX_CLIENT_FRAME,
+    MAX_TEXT_LEN,
+    MAX_TOPIC_LEN,
+)
+
+
+class RoomCreation(StrEnum):
+    """Who may create a room by joining it."""
+
+    ANYONE = "anyone"
+    REGISTERED = "registered"  # holders of an account (none yet: only the operator)
+    ADMINS = "admins"  # server admins (none yet: only the operator's --rooms)
 
 
 @dataclass(slots=True, frozen=True)
 class HubConfig:
     max_clients: int = 10_000
-    history_size: int = 100  # messages kept in memory and sent in `welcome`
-    welcome_history: int = 50
+    history_size: int = 100  # messages of each conversation kept in memory
+    welcome_history: int = 50  # messages in `welcome` (and DMs) and in a `room` answer
+    welcome_users: int = 200  # names in `welcome` and `room`; the count is always whole
+    # -- rooms (see docs/protocol.md#rooms) --
+    rooms: tuple[str, ...] = ()  # created at start, beside `general`
+    room_creation: RoomCreation = RoomCreation.ANYONE
+    # A school server: every class a handful of rooms, a few hundred classes.
+    max_rooms: int = 1_000
+    # IRC servers allow 20 to 120 channels a user; a person in 50 rooms has
+    # stopped reading most of them.
+    max_rooms_per_user: int = 50
+    # Above this many members, a room's joins and leaves go only to those
+    # who watch it (a storm of N joins would otherwise send N² notices).
+    presence_limit: int = 1_000
+    max_topic: int = MAX_TOPIC_LEN
     rate: float = 10.0  # say + dm per second, sustained
     burst: int = 20
     id_ttl: float = 600.0  # how long sent ids de-duplicate resends
@@ -34,6 +62,9 @@ class ServerConfig:
     max_frame: int = MAX_CLIENT_FRAME
     read_size: int = 256 * 1024  # bytes one socket read takes at most (as asyncio's)
     max_bad_frames: int = 20  # bad frames in a row before the server closes
+    # Messages a plain-text user is shown on joining the chat or a room
+    # (people read a screenful, not a hundred lines).
+    text_recap: int = 20
     shutdown_grace: float = 5.0  # seconds to flush goodbyes on SIGINT/SIGTERM
     # How long a closing connection may take to flush its last bytes before
     # it is cut: a peer that stopped reading must not keep a socket alive.

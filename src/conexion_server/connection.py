@@ -18,8 +18,9 @@ from conexion_protocol import LeftReason
 from . import refusals
 from .backplane import Backplane
 from .config import ServerConfig
-from .fanout import TurnStream
+from .fanout import AWAY, JSON, TEXT, Reading, TurnFanout, interleave
 from .guard import FailureBackoff
+from .hub import Audience
 from .session import Session
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ class Host(Protocol):
     backplane: Backplane
     backoff: FailureBackoff
     tls: ssl.SSLContext | None
-    stream: TurnStream  # this loop turn's room broadcasts
+    fanout: TurnFanout  # this loop turn's room broadcasts
     # Where every connection's reads land, one after another: a read is
     # handed on (and copied into the session's framer) before the next one.
     read_buffer: memoryview
@@ -85,13 +86,14 @@ class Connection(asyncio.BufferedProtocol):
         # against it errs on the safe side and saves a call per frame.
         self._buffered = 0
         self._max_output = self.config.max_output
-        # The turn's room broadcasts (host.stream) reach this peer at flush
-        # time: from `stream_from` on, minus its own (`_own`), with each of
-        # its own frames put back where it was queued (`_marks`: the stream's
-        # length then).
-        self.stream_from = 0
+        # The turn's room broadcasts (host.fanout) reach this peer at flush
+        # time: in each audience it hears, from where it read up to (`read`)
+        # on, minus its own messages (`_own`), with each of its own frames put
+        # back where it was queued (`_marks`: how many broadcasts the turn
+        # had made by then).
+        self.read: dict[Audience, int] = {}
         self._marks: list[int] = []
-        self._own: list[int] = []
+        self._own: dict[Audience, list[int]] = {}
         self._timer: asyncio.TimerHandle | None = None  # the session's deadline
         self._hold: asyncio.TimerHandle | None = None  # a wrong password's backoff
         self._linger: asyncio.TimerHandle | None = None  # a closing socket's last chance
@@ -316,35 +318,31 @@ class Connection(asyncio.BufferedProtocol):
             self.host.mark_dirty(self)
             self._buffered = self.transport.get_write_buffer_size()  # type: ignore[union-attr]
         out.append(data)
-        self._marks.append(len(self.host.stream))
+        self._marks.append(self.host.fanout.count)
         self._out_size += len(data)
         if self._out_size + self._buffered > self._max_output:
             self._too_slow()
 
-    def skip_own(self, index: int) -> None:
-        """The turn's broadcast `index` is this peer's own message."""
-        self._own.append(index)
+    def skip_own(self, audience: Audience, index: int) -> None:
+        """Broadcast `index` of `audience`'s stream is this peer's own message."""
+        own = self._own.get(audience)
+        if own is None:
+            self._own[audience] = [index]
+        else:
+            own.append(index)
 
     def flush(self) -> None:
         """Write this peer's frames and the turn's broadcasts, in one write."""
-        if self.session.holding_output:
+        session = self.session
+        if session.holding_output:
             return  # released later by `_release`
-        stream, start, member = self.host.stream, self.stream_from, self.session.member
-        end = len(stream)
-        if member is not None and start < end:
-            start = max(start, stream.first_after(member.since))
         pieces: list[bytes] | list[bytes | memoryview] = self._out
-        if member is not None and start < end:
-            handler = self.session.handler
-            json = handler is None or handler.json
-            pieces = []
-            for data, mark in zip(self._out, self._marks, strict=True):
-                if mark > start:
-                    pieces += stream.slices(start, mark, self._own, json)
-                    start = mark
-                pieces.append(data)
-            pieces += stream.slices(start, end, self._own, json)
-            self.stream_from = end  # a flush mid-turn (a close) does not repeat these
+        member = session.member
+        fanout = self.host.fanout
+        if member is not None and fanout:
+            readings = self._readings(member.hears, fanout)
+            if readings:
+                pieces = interleave(readings, self._out, self._marks)
         transport = self.transport
         if pieces and transport is not None and not transport.is_closing():
             data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
@@ -357,12 +355,41 @@ class Connection(asyncio.BufferedProtocol):
         self._own.clear()
         self._out_size = 0
 
+    def _readings(self, hears: dict[Audience, int], fanout: TurnFanout) -> list[Reading]:
+        """Where this peer reads in each audience stream it hears this turn."""
+        streams = fanout.streams
+        # Whichever is shorter: a member of many quiet rooms, or a busy
+        # server's few streams.
+        heard = (
+            [(a, hears[a]) for a in streams if a in hears]
+            if len(streams) < len(hears)
+            else [(a, since) for a, since in hears.items() if a in streams]
+        )
+        readings = []
+        handler = self.session.handler
+        for audience, since in heard:
+            stream = streams[audience]
+            end = len(stream)
+            start = max(self.read.get(audience, 0), stream.first_after(since))
+            if start >= end:
+                continue
+            # A flush mid-turn (a close) does not repeat these.
+            self.read[audience] = end
+            if handler is None or handler.json:
+                form = JSON
+            else:
+                room = audience.room
+                form = TEXT if room is None or room.key == handler.current_room else AWAY
+            readings.append(Reading(stream, start, end, self._own.get(audience, _NONE), form))
+        return readings
+
     def _too_slow(self) -> None:
         log.warning("%s (%s) is not reading; dropping it as slow", self.peer, self.session.who)
         self.session.abort(LeftReason.SLOW)
 
     def _discard_output(self) -> None:
         self._out.clear()
+        self.read.clear()
         self._marks.clear()
         self._own.clear()
         self._out_size = 0
@@ -396,6 +423,9 @@ class Connection(asyncio.BufferedProtocol):
         else:
             transport.close()
         self._linger = self.loop.call_later(self.config.linger, transport.abort)
+
+
+_NONE: list[int] = []
 
 
 def _tune_socket(sock: socket.socket, config: ServerConfig) -> None:

@@ -1,7 +1,8 @@
-"""The chat itself: members, the `general` room, `seq`, history, idempotent
-sends, rate limits and fan-out decisions, and every rule that may refuse a
-change, shared by a single server and a cluster. No sockets and no asyncio
-here: the hub returns what must be sent to whom, and the I/O layer sends it.
+"""The chat itself: members, rooms, each conversation's `seq`, history,
+idempotent sends, rate limits and fan-out decisions, and every rule that may
+refuse a change, shared by a single server and a cluster. No sockets and no
+asyncio here: the hub returns what must be sent to whom, and the I/O layer
+sends it.
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ from __future__ import annotations
 import bisect
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 
 from conexion_protocol import (
     DEFAULT_ROOM,
+    FEATURE_ROOMS,
     PROTO_VERSION,
     UNSET,
     Ack,
@@ -26,66 +28,115 @@ from conexion_protocol import (
     Message,
     ProtocolError,
     Renamed,
-    Shutdown,
+    RoomInfo,
+    RoomList,
+    RoomSummary,
+    Stored,
     Struct,
+    TopicInfo,
     Users,
     Welcome,
     clean_text,
+    clean_topic,
     encode,
     format_ts,
     name_key,
     normalize_name,
-    normalize_room,
+    parse_room,
 )
 
 from . import SERVER_ID, refusals, textformat
-from .config import HubConfig
-from .store import MemoryStore, Receipt, Store, Stored, seq_floor
+from .config import HubConfig, RoomCreation
+from .store import (
+    MemoryStore,
+    Receipt,
+    RoomRecord,
+    Store,
+    by_time,
+    dm_conversation,
+    seq_floor,
+)
 
-__all__ = ["Delivery", "Hub", "HubConfig", "Member", "Outbound", "TokenBucket"]
+__all__ = [
+    "Audience",
+    "Delivery",
+    "Hub",
+    "HubConfig",
+    "Member",
+    "Outbound",
+    "Room",
+    "TokenBucket",
+]
 
 
 class Outbound:
     """A frame to deliver, encoded at most once per wire format however many
     peers receive it."""
 
-    __slots__ = ("_text", "frame", "json")
+    __slots__ = ("_away", "_text", "frame", "json")
 
     def __init__(self, frame: Struct) -> None:
         self.frame = frame
         self.json = encode(frame)
         self._text: bytes | None = None
+        self._away: bytes | None = None
 
     @property
     def text(self) -> bytes:
-        """The plain-text rendering (empty when text users see nothing)."""
+        """The plain-text rendering for someone talking in the frame's room
+        (empty when text users see nothing)."""
         if self._text is None:
             rendered = textformat.render(self.frame)
             self._text = rendered.encode() if rendered else b""
         return self._text
 
+    @property
+    def text_away(self) -> bytes:
+        """The same for someone whose current room is another: a message
+        names its room."""
+        if self._away is None:
+            if isinstance(self.frame, Message):
+                self._away = textformat.render_message(self.frame, away=True).encode()
+            else:
+                self._away = self.text
+        return self._away
+
+
+@dataclass(slots=True, eq=False)
+class Audience:
+    """The local members who hear one kind of a room's broadcasts: everyone
+    in it (messages, topics), or those who watch its joins and leaves."""
+
+    members: dict[str, Member] = field(default_factory=dict)
+    room: Room | None = None
+
 
 @dataclass(slots=True)
 class Delivery:
     """A frame and who receives it: the members in `targets`, or, when
-    `targets` is None, every member connected here (`room`) but `skip`.
-    The room form costs nothing per receiver; the server fans it out."""
+    `targets` is None, every member of `audience` but `skip`. The audience
+    form costs nothing per receiver; the server fans it out."""
 
     out: Outbound
     targets: list[Member] | None = None
-    room: dict[str, Member] | None = None
+    audience: Audience | None = None
     skip: Member | None = None
     # Room events are numbered in the order the hub made them; a member
-    # hears those after its own join (`Member.since`) however late the
-    # server sends them (after a commit, say).
+    # hears those made after it joined the audience (`Member.hears`),
+    # however late the server sends them (after a commit, say).
     mark: int = 0
 
     @property
     def to(self) -> list[Member]:
         if self.targets is not None:
             return self.targets
-        assert self.room is not None
-        return [m for m in self.room.values() if m is not self.skip and m.since < self.mark]
+        audience = self.audience
+        assert audience is not None
+        return [
+            m
+            for m in audience.members.values()
+            if m is not self.skip and m.hears.get(audience, self.mark) < self.mark
+        ]
 
 
 class TokenBucket:
@@ -112,9 +163,10 @@ class TokenBucket:
 
 @dataclass(slots=True, eq=False)
 class Member:
-    """Someone who has joined. `peer` belongs to the I/O layer; the hub only
-    hands it back inside deliveries. In a cluster, people on other instances
-    are members too (so that the user list is the cluster's) with no peer."""
+    """Someone who has joined the chat. `peer` belongs to the I/O layer; the
+    hub only hands it back inside deliveries. In a cluster, people on other
+    instances are members too (so that user lists are the cluster's) with
+    no peer."""
 
     name: str
     key: str
@@ -122,18 +174,45 @@ class Member:
     bucket: TokenBucket
     # Which connection on which instance this is; only a cluster sets it.
     token: str = ""
-    since: int = 0  # the mark of its own `joined` (see Delivery.mark)
+    rooms: dict[str, Room] = field(default_factory=dict)  # room key -> room
+    # What a local member hears: each audience, with the mark of the event
+    # that made it a listener (it hears only what came after).
+    hears: dict[Audience, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True, eq=False)
+class Room:
+    key: str
+    name: str  # as it was created
+    topic: str = ""
+    topic_by: str | None = None
+    topic_ts: str | None = None
+    members: dict[str, Member] = field(default_factory=dict)  # everyone in it
+    roster: list[Member] = field(default_factory=list)  # the same, sorted by key
+    everyone: Audience = field(default_factory=Audience)  # its local members
+    watchers: Audience = field(default_factory=Audience)  # local members who watch
+
+    def __post_init__(self) -> None:
+        self.everyone.room = self.watchers.room = self
+
+    def names(self, limit: int | None = None) -> list[str]:
+        roster = self.roster if limit is None else self.roster[:limit]
+        return [m.name for m in roster]
+
+    def record(self) -> RoomRecord:
+        return RoomRecord(self.key, self.name, self.topic, self.topic_by, self.topic_ts)
 
 
 class Hub:
     """The chat's state and rules.
 
-    Each change comes in two steps: a check (`check_name`, `check_text`, ...)
-    that may refuse it, and an apply step (`admit`, `relay`, `remove`,
-    `apply_rename`) that changes the state and says who must hear of it. A
-    single server does both at once (`join`, `say`, ...). In a cluster the
-    order of changes comes from the shared log, so every instance runs only
-    the apply steps, for its own users and everyone else's alike.
+    Each change comes in two steps: a check (`check_name`, `check_text`,
+    `check_enter`, ...) that may refuse it, and an apply step (`admit`,
+    `enter`, `part`, `relay`, `remove`, `apply_rename`, `apply_topic`) that
+    changes the state and says who must hear of it. A single server does
+    both at once (`join`, `say`, `enter_room`, ...). In a cluster the order
+    of changes comes from the shared log, so every instance runs only the
+    apply steps, for its own users and everyone else's alike.
     """
 
     def __init__(
@@ -146,47 +225,71 @@ class Hub:
     ) -> None:
         self.config = config or HubConfig()
         self.store = store or MemoryStore(
-            self.config.history_size,
-            self.config.id_ttl,
-            self.config.max_ids,
-            first_seq=seq_floor(wallclock()),
+            self.config.history_size, self.config.id_ttl, self.config.max_ids
         )
         self._clock = clock
         self._wallclock = wallclock
-        self._seq = self.store.last_seq()
         self.members: dict[str, Member] = {}
         # The members connected here, who receive deliveries; in a single
         # server, everyone.
         self.local: dict[str, Member] = {}
-        # The same members sorted by key, kept in order on every change so
-        # that a join storm does not re-sort the whole room for each welcome.
-        self._roster: list[Member] = []
+        self.rooms: dict[str, Room] = {}
         self._room_events = 0  # the last Delivery.mark given
+        for record in self.store.rooms():
+            self._add_room(record)
+        for name in (DEFAULT_ROOM, *self.config.rooms):
+            display, key = parse_room(name)
+            if key not in self.rooms:
+                self.create_room(display, key)
 
     # -- queries ---------------------------------------------------------
 
-    def names(self) -> list[str]:
-        """Everyone online, in case-insensitive order."""
-        return [m.name for m in self._roster]
+    @property
+    def general(self) -> Room:
+        return self.rooms[DEFAULT_ROOM]
 
-    def who(self, room: str = DEFAULT_ROOM) -> Users:
-        return Users(room=self.check_room(room), users=self.names())
+    def names(self) -> list[str]:
+        """Everyone in `general`, in case-insensitive order."""
+        return self.general.names()
+
+    def who(self, raw_room: str = DEFAULT_ROOM) -> Users:
+        room = self.check_room(raw_room)
+        return Users(room=room.name, users=room.names())
+
+    def room_list(self) -> RoomList:
+        rooms = sorted(self.rooms.values(), key=_by_key)
+        return RoomList(
+            rooms=[RoomSummary(room=r.name, topic=r.topic, members=len(r.members)) for r in rooms]
+        )
+
+    def topic_info(self, raw_room: str) -> TopicInfo:
+        room = self.check_room(raw_room)
+        return self._topic_frame(room)
 
     def history(
-        self, room: str, before: int | None, limit: int, member: Member | None = None
+        self, raw_room: str, before: int | None, limit: int, member: Member
     ) -> HistoryReply:
-        """Room messages before `before`, plus `member`'s own DMs, oldest first."""
-        room = self.check_room(room)
-        viewer = member.key if member is not None else None
-        return HistoryReply(room=room, messages=self.store.before(room, before, limit, viewer))
+        """A page of a room's messages before `before`, oldest first."""
+        room = self.check_member_of(member, raw_room)
+        return HistoryReply(room=room.name, messages=self.store.before(room.key, before, limit))
+
+    def dm_history(
+        self, other: str, before: int | None, limit: int, member: Member
+    ) -> HistoryReply:
+        """A page of the DMs between `member` and `other`, oldest first."""
+        key = name_key(other)
+        holder = self.members.get(key)
+        shown = holder.name if holder is not None else other
+        messages = self.store.before(dm_conversation(member.key, key), before, limit)
+        return HistoryReply(with_=shown, messages=messages)
 
     def find(self, name: str) -> Member | None:
         return self.members.get(name_key(name))
 
     def seq_floor(self) -> int:
-        """Where `seq` starts when nothing is known of the past: the time now
-        in microseconds, so that a store (or a Redis) that lost its counter
-        never hands out a `seq` given before."""
+        """Where `seq` starts when nothing is known of a conversation's past:
+        the time now in microseconds, so that a store (or a Redis) that lost
+        its counter never hands out a `seq` given before."""
         return seq_floor(self._wallclock())
 
     def now(self) -> str:
@@ -217,11 +320,42 @@ class Hub:
         if len(self.local) + joining >= self.config.max_clients:
             raise refusals.server_full()
 
-    def check_room(self, raw: str) -> str:
-        room = normalize_room(raw)
-        if room != DEFAULT_ROOM:
+    def check_room(self, raw: str) -> Room:
+        """The room named `raw`, if it exists."""
+        _, key = parse_room(raw)
+        room = self.rooms.get(key)
+        if room is None:
             raise refusals.no_such_room(raw)
         return room
+
+    def check_member_of(self, member: Member, raw: str) -> Room:
+        """The room named `raw`, if `member` is in it."""
+        room = self.check_room(raw)
+        if room.key not in member.rooms:
+            raise refusals.not_in_room(room.name)
+        return room
+
+    def check_enter(self, member: Member, raw: str, *, creating: int = 0) -> tuple[str, str]:
+        """The room's name and key, if `member` may enter it (creating it if
+        it does not exist; `creating` more rooms are on their way in)."""
+        name, key = parse_room(raw)
+        room = self.rooms.get(key)
+        if room is not None and key in member.rooms:
+            return room.name, key  # in it already: nothing to check
+        cfg = self.config
+        if len(member.rooms) >= cfg.max_rooms_per_user:
+            raise refusals.too_many_rooms_for_you(cfg.max_rooms_per_user)
+        if room is not None:
+            return room.name, key
+        if cfg.room_creation is not RoomCreation.ANYONE:
+            raise refusals.may_not_create_rooms(cfg.room_creation)
+        if len(self.rooms) + creating >= cfg.max_rooms:
+            raise refusals.too_many_rooms(cfg.max_rooms)
+        return name, key
+
+    def check_topic(self, member: Member, raw_room: str, raw_topic: str) -> tuple[Room, str]:
+        room = self.check_member_of(member, raw_room)
+        return room, clean_topic(raw_topic, self.config.max_topic)
 
     def check_text(self, member: Member, raw_text: str, id: str | None) -> str:
         """The cleaned text, if it is valid and the sender is within its rate."""
@@ -240,50 +374,131 @@ class Hub:
 
     # -- apply: change the state, say who hears of it --------------------
 
-    def admit(self, member: Member) -> tuple[Welcome | None, list[Delivery]]:
-        """Add `member`; a local one gets a `welcome`, the local others a `joined`."""
-        self._add(member)
+    def create_room(self, name: str, key: str) -> Room:
+        """A new, empty room, kept by the store."""
+        room = self._add_room(RoomRecord(key, name))
+        self.store.save_room(room.record())
+        return room
+
+    def admit(self, member: Member, ts: str | None = None) -> tuple[Welcome | None, list[Delivery]]:
+        """Add `member` to the chat and to `general`; a local one gets a
+        `welcome`, those who hear `general`'s joins a `joined`."""
+        self.members[member.key] = member
+        if member.peer is not None:
+            self.local[member.key] = member
+        deliveries = self._enter(member, self.general, ts)
         welcome = None
         if member.peer is not None:
+            cfg = self.config
+            general = self.general
+            history: list[Stored] = [
+                *self.store.before(general.key, None, cfg.welcome_history),
+                *self.store.recent_dms(member.key, cfg.welcome_history),
+            ]
             welcome = Welcome(
                 proto=PROTO_VERSION,
                 name=member.name,
                 server=SERVER_ID,
-                users=self.names(),
-                rooms=[DEFAULT_ROOM],
-                history=self.store.recent(DEFAULT_ROOM, self.config.welcome_history, member.key),
-                motd=self.config.motd or UNSET,
+                users=general.names(cfg.welcome_users),
+                rooms=[general.name],
+                history=by_time(history),
+                motd=cfg.motd or UNSET,
+                user_count=len(general.members),
+                features=[FEATURE_ROOMS],
             )
-        delivery = self._to_room(Joined(name=member.name, ts=self.now(), room=DEFAULT_ROOM))
-        member.since = delivery.mark
-        return welcome, [delivery]
+        return welcome, deliveries
+
+    def enter(
+        self, member: Member, room: Room, ts: str | None = None, *, created: bool = False
+    ) -> tuple[RoomInfo | None, list[Delivery]]:
+        """`member` enters `room` (nothing changes if it is in it); a local
+        one gets the room as it finds it."""
+        deliveries = [] if room.key in member.rooms else self._enter(member, room, ts)
+        info = None
+        if member.peer is not None:
+            cfg = self.config
+            info = RoomInfo(
+                room=room.name,
+                topic=room.topic,
+                users=room.names(cfg.welcome_users),
+                user_count=len(room.members),
+                history=self.store.before(room.key, None, cfg.welcome_history),  # type: ignore[arg-type]
+                topic_by=room.topic_by or UNSET,
+                topic_ts=room.topic_ts or UNSET,
+                created=created,
+            )
+        return info, deliveries
+
+    def part(
+        self, member: Member, room: Room, reason: LeftReason, ts: str | None = None
+    ) -> list[Delivery]:
+        """`member` leaves `room`; it is told too (it stays connected)."""
+        if room.key not in member.rooms:
+            return []
+        out = self._leave_room(member, room, reason, ts)
+        return [out] if member.peer is None else [out, Delivery(out.out, [member])]
+
+    def watch(self, member: Member, room: Room) -> None:
+        """A local member of `room` hears every join and leave of it from now
+        on, however large it grows (until it leaves the room)."""
+        watchers = room.watchers
+        if member.peer is not None and room.key in member.rooms and watchers not in member.hears:
+            watchers.members[member.key] = member
+            member.hears[watchers] = self._room_events
 
     def remove(self, member: Member, reason: LeftReason, ts: str | None = None) -> list[Delivery]:
+        """`member` leaves the chat: every room it was in hears `left`."""
         if self.members.get(member.key) is not member:
             return []  # already gone: leave is idempotent
-        self._remove(member)
-        event = Left(name=member.name, ts=ts or self.now(), reason=reason, room=DEFAULT_ROOM)
-        return [self._to_room(event)]
+        deliveries = [
+            self._leave_room(member, room, reason, ts) for room in list(member.rooms.values())
+        ]
+        del self.members[member.key]
+        self.local.pop(member.key, None)
+        return deliveries
 
     def apply_rename(
         self, member: Member, name: str, key: str, ts: str | None = None
     ) -> list[Delivery]:
         old = member.name
-        event = Renamed(old=old, new=name, ts=ts or self.now())
+        out = Outbound(Renamed(old=old, new=name, ts=ts or self.now()))
         if name == old:
-            return [Delivery(Outbound(event), [member])]  # a confirmation, nothing changed
-        self._remove(member)
+            return [Delivery(out, [member])]  # a confirmation, nothing changed
+        old_key = member.key
+        rooms = list(member.rooms.values())
+        for room in rooms:
+            del room.roster[bisect.bisect_left(room.roster, old_key, key=_by_key)]
+        del self.members[old_key]
+        local = self.local.pop(old_key, None) is not None
         member.name, member.key = name, key
-        self._add(member)
-        return [self._to_room(event)]
+        self.members[key] = member
+        listeners: dict[str, Member] = {}
+        if local:
+            self.local[key] = member
+            listeners[key] = member
+        for room in rooms:
+            room.members[key] = room.members.pop(old_key)
+            bisect.insort(room.roster, member, key=_by_key)
+            for audience in (room.everyone, room.watchers):
+                if audience.members.pop(old_key, None) is not None:
+                    audience.members[key] = member
+            listeners.update(self._presence(room).members)
+        return [Delivery(out, list(listeners.values()))] if listeners else []
+
+    def apply_topic(self, room: Room, topic: str, by: str, ts: str | None = None) -> list[Delivery]:
+        room.topic, room.topic_by, room.topic_ts = topic, by, ts or self.now()
+        self.store.save_room(room.record())
+        return [self._to(room.everyone, self._topic_frame(room))]
 
     def relay(self, frame: Stored, origin: Member | None = None) -> list[Delivery]:
         """Keep a message in the history and deliver it: a room message to
-        every local member but its sender, a DM to its local recipient."""
-        self.store.append(frame)
-        self._seq = max(self._seq, frame.seq)
+        every local member of the room but its sender, a DM to its local
+        recipient."""
         if isinstance(frame, Message):
-            return [self._to_room(frame, skip=origin)]
+            room = self.rooms[name_key(frame.room)]
+            self.store.append(room.key, frame)
+            return [self._to(room.everyone, frame, skip=origin)]
+        self.store.append(dm_conversation(name_key(frame.from_), name_key(frame.to)), frame)
         target = self.local.get(name_key(frame.to))
         return [Delivery(Outbound(frame), [target])] if target is not None else []
 
@@ -297,12 +512,27 @@ class Hub:
         assert welcome is not None
         return member, welcome, deliveries
 
+    def enter_room(self, member: Member, raw_room: str) -> tuple[RoomInfo, list[Delivery]]:
+        name, key = self.check_enter(member, raw_room)
+        room = self.rooms.get(key)
+        created = room is None
+        if room is None:
+            room = self.create_room(name, key)
+        info, deliveries = self.enter(member, room, created=created)
+        assert info is not None
+        return info, deliveries
+
+    def part_room(self, member: Member, raw_room: str) -> list[Delivery]:
+        room = self.check_member_of(member, raw_room)
+        return self.part(member, room, LeftReason.PART)
+
+    def set_topic(self, member: Member, raw_room: str, raw_topic: str) -> list[Delivery]:
+        room, topic = self.check_topic(member, raw_room, raw_topic)
+        return self.apply_topic(room, topic, member.name)
+
     def rename(self, member: Member, raw_name: str) -> list[Delivery]:
         name, key = self.check_name(raw_name, member)
         return self.apply_rename(member, name, key)
-
-    def shutdown(self, message: str) -> list[Delivery]:
-        return [self._to_room(Shutdown(message=message))]
 
     def say(
         self,
@@ -319,13 +549,19 @@ class Hub:
         one, as from a plain-text user) and what everyone else receives. A
         repeated id returns the original `ack` and relays nothing.
         """
-        room = self.check_room(room)
         repeat = self._repeat(member, id)
         if repeat is not None:
             return repeat, []
+        try:
+            where = self.check_member_of(member, room)
+        except ProtocolError as exc:
+            exc.id = id
+            raise
         text = self.check_text(member, text, id)
-        seq, ts = self._stamp()
-        message = Message(seq=seq, ts=ts, room=room, from_=member.name, text=text, action=action)
+        seq, ts = self._stamp(where.key)
+        message = Message(
+            seq=seq, ts=ts, room=where.name, from_=member.name, text=text, action=action
+        )
         deliveries = self.relay(message, member)
         self._remember(member, id, seq, ts)
         return Ack(id=id or "", seq=seq, ts=ts), deliveries
@@ -340,7 +576,7 @@ class Hub:
         if target is None:
             raise refusals.no_such_user(to, id)
         text = self.check_text(member, text, id)
-        seq, ts = self._stamp()
+        seq, ts = self._stamp(dm_conversation(member.key, target.key))
         frame = DirectMessage(seq=seq, ts=ts, from_=member.name, to=target.name, text=text)
         deliveries = self.relay(frame, member)
         self._remember(member, id, seq, ts)
@@ -348,20 +584,57 @@ class Hub:
 
     # -- internals -------------------------------------------------------
 
-    def _to_room(self, frame: Struct, skip: Member | None = None) -> Delivery:
-        self._room_events += 1
-        return Delivery(Outbound(frame), room=self.local, skip=skip, mark=self._room_events)
+    def _add_room(self, record: RoomRecord) -> Room:
+        room = Room(record.key, record.name, record.topic, record.topic_by, record.topic_ts)
+        self.rooms[room.key] = room
+        return room
 
-    def _add(self, member: Member) -> None:
-        self.members[member.key] = member
+    def _presence(self, room: Room) -> Audience:
+        """Who hears `room`'s joins and leaves: everyone in it while it is
+        small, only its watchers once it is larger than the presence limit."""
+        return room.everyone if len(room.members) <= self.config.presence_limit else room.watchers
+
+    def _enter(self, member: Member, room: Room, ts: str | None) -> list[Delivery]:
+        delivery = self._to(
+            self._presence(room), Joined(name=member.name, ts=ts or self.now(), room=room.name)
+        )
+        self._place(room, member)
         if member.peer is not None:
-            self.local[member.key] = member
-        bisect.insort(self._roster, member, key=_by_key)
+            # It hears what follows its own `joined`, not the `joined` itself.
+            member.hears[room.everyone] = delivery.mark
+        return [delivery]
 
-    def _remove(self, member: Member) -> None:
-        del self.members[member.key]
-        self.local.pop(member.key, None)
-        del self._roster[bisect.bisect_left(self._roster, member.key, key=_by_key)]
+    def _leave_room(
+        self, member: Member, room: Room, reason: LeftReason, ts: str | None
+    ) -> Delivery:
+        self._drop(room, member)
+        event = Left(name=member.name, ts=ts or self.now(), reason=reason, room=room.name)
+        return self._to(self._presence(room), event)
+
+    def _place(self, room: Room, member: Member) -> None:
+        room.members[member.key] = member
+        bisect.insort(room.roster, member, key=_by_key)
+        member.rooms[room.key] = room
+        if member.peer is not None:
+            room.everyone.members[member.key] = member
+
+    def _drop(self, room: Room, member: Member) -> None:
+        del room.members[member.key]
+        del room.roster[bisect.bisect_left(room.roster, member.key, key=_by_key)]
+        del member.rooms[room.key]
+        for audience in (room.everyone, room.watchers):
+            audience.members.pop(member.key, None)
+            member.hears.pop(audience, None)
+
+    def _to(self, audience: Audience, frame: Struct, skip: Member | None = None) -> Delivery:
+        self._room_events += 1
+        return Delivery(Outbound(frame), audience=audience, skip=skip, mark=self._room_events)
+
+    @staticmethod
+    def _topic_frame(room: Room) -> TopicInfo:
+        return TopicInfo(
+            room=room.name, topic=room.topic, by=room.topic_by or UNSET, ts=room.topic_ts or UNSET
+        )
 
     def _repeat(self, member: Member, id: str | None) -> Ack | None:
         if id is None:
@@ -375,9 +648,9 @@ class Hub:
         if id is not None:
             self.store.remember((member.key, id), Receipt(seq, ts), self._clock())
 
-    def _stamp(self) -> tuple[int, str]:
-        self._seq += 1
-        return self._seq, self.now()
+    def _stamp(self, conversation: str) -> tuple[int, str]:
+        last = self.store.last_seq(conversation) or self.seq_floor()
+        return last + 1, self.now()
 
 
 _by_key = attrgetter("key")

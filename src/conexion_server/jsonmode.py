@@ -25,7 +25,9 @@ from conexion_protocol import (
     Ping,
     Pong,
     ProtocolError,
+    Rooms,
     Say,
+    Topic,
     Welcome,
     Who,
     decode_client,
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 
 class JsonHandler:
     json = True
+    current_room = DEFAULT_ROOM  # JSON frames name their room; nothing is current
 
     def __init__(self, session: Peer, backplane: Backplane, config: ServerConfig) -> None:
         self.session = session
@@ -123,16 +126,29 @@ class JsonHandler:
                 session.then(chat.dm(member, to, text, id=id), self._dm_acked, refuse)
             case Nick(name=name):
                 session.then(chat.rename(member, name), ignore, refuse)
-            case Who(room=room):
-                session.send_frame(chat.who(room))
+            case Who(room=room, watch=watch):
+                session.send_frame(chat.watch(member, room) if watch else chat.who(room))
             case Join(room=room):
-                session.send_frame(chat.enter(member, room))
+                session.then(chat.enter(member, room), session.send_frame, refuse)
             case Part(room=room):
-                chat.part(member, room)
-            case History(room=room, before=before, limit=limit):
+                session.then(chat.part(member, room), ignore, refuse)
+            case Rooms():
+                session.send_frame(chat.rooms())
+            case Topic(room=room, topic=topic):
+                if isinstance(topic, str):
+                    session.then(chat.set_topic(member, room, topic), ignore, refuse)
+                else:
+                    session.send_frame(chat.topic(room))
+            case History(room=room, with_=other, before=before, limit=limit):
                 start = before if isinstance(before, int) else None
-                where = room if isinstance(room, str) else DEFAULT_ROOM
-                session.then(chat.history(where, start, limit, member), session.send_frame, refuse)
+                if isinstance(other, str):
+                    if isinstance(room, str):
+                        raise refusals.history_of_two()
+                    page = chat.dm_history(other, start, limit, member)
+                else:
+                    where = room if isinstance(room, str) else DEFAULT_ROOM
+                    page = chat.history(where, start, limit, member)
+                session.then(page, session.send_frame, refuse)
 
     def _dm_acked(self, answer: tuple[Ack, str]) -> None:
         self.session.send_frame(answer[0])

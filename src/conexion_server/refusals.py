@@ -23,8 +23,29 @@ def too_many_from_address(limit: int) -> ProtocolError:
 
 
 def no_such_room(room: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.NO_SUCH_ROOM, f"there is no room {room}")
+
+
+def not_in_room(room: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.NOT_IN_ROOM, f"you are not in {room}; join it first")
+
+
+def too_many_rooms_for_you(limit: int) -> ProtocolError:
     return ProtocolError(
-        ErrorCode.NO_SUCH_ROOM, f"there is no room {room}; this server has only general"
+        ErrorCode.ROOM_LIMIT, f"you are in {limit} rooms, the most one person may be in"
+    )
+
+
+def too_many_rooms(limit: int) -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.ROOM_LIMIT, f"this server has {limit} rooms, the most it keeps; join one of them"
+    )
+
+
+def may_not_create_rooms(who: str) -> ProtocolError:
+    holders = "registered users" if who == "registered" else "admins"
+    return ProtocolError(
+        ErrorCode.FORBIDDEN, f"only {holders} may create rooms on this server; join an existing one"
     )
 
 
@@ -44,6 +65,12 @@ def not_joined() -> ProtocolError:
 
 def hello_again() -> ProtocolError:
     return ProtocolError(ErrorCode.BAD_FRAME, "already joined; hello comes once")
+
+
+def history_of_two() -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.BAD_FRAME, "a history request names a room or a person (`with`), not both"
+    )
 
 
 def unsupported_proto(asked: int) -> ProtocolError:

@@ -16,7 +16,7 @@ from conexion_protocol import Shutdown
 from .backplane import Backplane, LocalBackplane
 from .config import ServerConfig
 from .connection import Connection
-from .fanout import TurnStream
+from .fanout import TurnFanout
 from .guard import FailureBackoff
 from .hub import Delivery, Hub, Outbound
 from .sqlite_store import Retention, SqliteStore
@@ -40,20 +40,20 @@ class CommitGate:
     def __init__(self, store: DurableStore, on_failure: Callable[[BaseException], None]) -> None:
         self.store = store
         self._held: deque[tuple[int, Callable[[], None]]] = deque()
-        self._committed = store.last_seq()
+        self._committed = store.writes()
         self._task: asyncio.Task[None] | None = None
         self._on_failure = on_failure
         self.failed: BaseException | None = None
 
     @property
     def holding(self) -> bool:
-        return bool(self._held) or self.store.last_seq() > self._committed
+        return bool(self._held) or self.store.writes() > self._committed
 
     def defer(self, action: Callable[[], None]) -> None:
         """Run `action` once everything stored so far is committed."""
         if self.failed is not None:
             return  # nothing more goes out after a failed commit
-        self._held.append((self.store.last_seq(), action))
+        self._held.append((self.store.writes(), action))
         self.kick()
 
     def kick(self) -> None:
@@ -75,7 +75,7 @@ class CommitGate:
                     return
                 finally:
                     store.done(batch)
-                self._committed = max(self._committed, batch.last_seq)
+                self._committed = max(self._committed, batch.upto)
                 self._release()
         finally:
             self._task = None
@@ -157,7 +157,7 @@ class ChatServer:
         self._dirty: list[Connection] = []
         self._flush_due = False
         # Room broadcasts of this loop turn (see fanout.py).
-        self.stream = TurnStream()
+        self.fanout = TurnFanout()
         self.read_buffer = memoryview(bytearray(self.config.read_size))
         self._closed = asyncio.Event()
         self._drained = asyncio.Event()
@@ -228,15 +228,16 @@ class ChatServer:
     def _dispatch(self, deliveries: list[Delivery]) -> None:
         for delivery in deliveries:
             out = delivery.out
-            if delivery.targets is None:
-                # Everyone here but `skip`: once into the turn's stream.
-                index = self.stream.append(out, delivery.mark)
+            audience = delivery.audience
+            if audience is not None:
+                # Everyone in the audience but `skip`: once into its stream.
+                index = self.fanout.append(audience, out, delivery.mark)
                 skip = delivery.skip
                 if skip is not None and skip.peer is not None:
-                    skip.peer.io.skip_own(index)
+                    skip.peer.io.skip_own(audience, index)
                 self._schedule_flush()
             else:
-                for member in delivery.targets:
+                for member in delivery.targets or ():
                     member.peer.deliver(out)
 
     def mark_dirty(self, conn: Connection) -> None:
@@ -272,14 +273,20 @@ class ChatServer:
     def _flush(self) -> None:
         self._flush_due = False
         dirty, self._dirty = self._dirty, []
-        if self.stream:
-            # Every member here reads the turn's broadcasts; flushing one
-            # twice (it was also dirty) finds nothing the second time.
-            for member in list(self.hub.local.values()):
-                conn = member.peer.io
+        fanout = self.fanout
+        if fanout:
+            # Every listener of an audience with broadcasts reads them, once;
+            # flushing one twice (it was also dirty) finds nothing the second
+            # time. Nobody in a quiet room is visited.
+            listeners: dict[int, Connection] = {}
+            for audience in fanout.streams:
+                for member in audience.members.values():
+                    conn = member.peer.io
+                    listeners[id(conn)] = conn
+            for conn in listeners.values():
                 conn.flush()
-                conn.stream_from = 0  # the next turn's stream starts empty
-            self.stream.clear()
+                conn.read.clear()  # the next turn's streams start empty
+            fanout.clear()
         for conn in dirty:
             conn.flush()
 

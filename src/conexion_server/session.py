@@ -99,6 +99,7 @@ class Handler(Protocol):
     """A wire format's wording: JSON frames or plain-text lines."""
 
     json: bool
+    current_room: str  # the room key a plain-text user's lines go to
 
     def handle(self, line: bytes) -> None: ...
 

@@ -1,9 +1,10 @@
-"""The durable store: every room message, DM and send id in one SQLite file.
+"""The durable store: rooms, every conversation's messages and `seq`, and
+send ids, in one SQLite file.
 
-It only buffers on `append`; the I/O layer moves the buffer to disk with
-`take_batch` (event loop) -> `write` (writer thread) -> `done` (event loop),
-one transaction per batch. No asyncio here, so the hub's tests can drive it
-synchronously with `flush`.
+It only buffers on `append` and `save_room`; the I/O layer moves the buffer
+to disk with `take_batch` (event loop) -> `write` (writer thread) -> `done`
+(event loop), one transaction per batch. No asyncio here, so the hub's tests
+can drive it synchronously with `flush`.
 """
 
 from __future__ import annotations
@@ -20,27 +21,47 @@ from pathlib import Path
 
 from conexion_protocol import DirectMessage, Message, name_key
 
-from .store import IdCache, Receipt, Stored, StoreError, seq_floor, visible
+from .store import (
+    DM_PREFIX,
+    IdCache,
+    Receipt,
+    RoomRecord,
+    Stored,
+    StoreError,
+    seq_floor,
+)
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
-    seq INTEGER PRIMARY KEY,
+    conv TEXT NOT NULL,          -- a room's key, or dm:<key>:<key>
+    seq INTEGER NOT NULL,        -- counted per conversation
     ts TEXT NOT NULL,
     wall REAL NOT NULL,          -- when it was stored, for --keep-days
-    room TEXT,                   -- NULL for a DM
+    room TEXT,                   -- the room's name; NULL for a DM
     sender TEXT NOT NULL,
     recipient TEXT,              -- a DM's addressee
     sender_key TEXT NOT NULL,
     recipient_key TEXT,
     text TEXT NOT NULL,
-    action INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS messages_by_room ON messages (room, seq);
-CREATE INDEX IF NOT EXISTS dms_by_sender ON messages (sender_key, seq) WHERE room IS NULL;
-CREATE INDEX IF NOT EXISTS dms_by_recipient ON messages (recipient_key, seq) WHERE room IS NULL;
+    action INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (conv, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS dms_by_sender ON messages (sender_key, ts) WHERE room IS NULL;
+CREATE INDEX IF NOT EXISTS dms_by_recipient ON messages (recipient_key, ts) WHERE room IS NULL;
+CREATE TABLE IF NOT EXISTS conversations (
+    conv TEXT PRIMARY KEY,
+    last_seq INTEGER NOT NULL    -- never lowered, so pruning cannot make a seq come back
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rooms (
+    key TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    topic TEXT NOT NULL DEFAULT '',
+    topic_by TEXT,
+    topic_ts TEXT
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sent_ids (
     sender_key TEXT NOT NULL,
     id TEXT NOT NULL,
@@ -52,11 +73,33 @@ CREATE TABLE IF NOT EXISTS sent_ids (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
+# Version 1 (one `seq` for the whole server, one room) becomes version 2 in
+# one transaction: every message keeps its `seq`, which still increases
+# within each conversation.
+MIGRATE_FROM_1 = """
+ALTER TABLE messages RENAME TO messages_v1;
+{schema}
+INSERT INTO messages
+    SELECT CASE WHEN room IS NULL
+                THEN 'dm:' || min(sender_key, recipient_key)
+                     || ':' || max(sender_key, recipient_key)
+                ELSE lower(room) END,
+           seq, ts, wall, room, sender, recipient, sender_key, recipient_key, text, action
+    FROM messages_v1;
+DROP TABLE messages_v1;
+DROP INDEX IF EXISTS messages_by_room;
+INSERT INTO conversations SELECT conv, max(seq) FROM messages GROUP BY conv;
+INSERT INTO conversations
+    SELECT 'general', value FROM meta WHERE key = 'last_seq'
+    ON CONFLICT (conv) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq);
+DELETE FROM meta WHERE key = 'last_seq';
+"""
+
 
 @dataclass(slots=True, frozen=True)
 class Retention:
     keep_days: float | None = None  # delete messages older than this
-    keep_messages: int | None = None  # keep at most this many messages
+    keep_messages: int | None = None  # keep at most this many messages of each conversation
     every: float = 60.0  # seconds between pruning passes
 
 
@@ -64,18 +107,16 @@ class Retention:
 class Batch:
     """What one transaction writes."""
 
-    messages: list[Stored] = field(default_factory=list)
+    messages: list[tuple[str, Stored, float]] = field(default_factory=list)  # conv, frame, wall
+    rooms: list[RoomRecord] = field(default_factory=list)
     ids: list[tuple[str, str, Receipt, float]] = field(default_factory=list)
-    walls: list[float] = field(default_factory=list)
-
-    @property
-    def last_seq(self) -> int:
-        return self.messages[-1].seq if self.messages else 0
+    upto: int = 0  # the store's write count at the end of this batch
 
 
-def _row(message: Stored, wall: float) -> tuple[object, ...]:
+def _row(conv: str, message: Stored, wall: float) -> tuple[object, ...]:
     if isinstance(message, Message):
         return (
+            conv,
             message.seq,
             message.ts,
             wall,
@@ -88,6 +129,7 @@ def _row(message: Stored, wall: float) -> tuple[object, ...]:
             int(message.action),
         )
     return (
+        conv,
         message.seq,
         message.ts,
         wall,
@@ -101,14 +143,17 @@ def _row(message: Stored, wall: float) -> tuple[object, ...]:
     )
 
 
-def _message(row: tuple) -> Stored:
-    seq, ts, room, sender, recipient, text, action = row
-    if room is None:
-        return DirectMessage(seq=seq, ts=ts, from_=sender, to=recipient, text=text)
-    return Message(seq=seq, ts=ts, room=room, from_=sender, text=text, action=bool(action))
-
-
 _COLUMNS = "seq, ts, room, sender, recipient, text, action"
+
+
+def _message(row: tuple[object, ...]) -> Stored:
+    seq, ts, room, sender, recipient, text, action = row
+    try:
+        if room is None:
+            return DirectMessage(seq=seq, ts=ts, from_=sender, to=recipient, text=text)  # type: ignore[arg-type]
+        return Message(seq=seq, ts=ts, room=room, from_=sender, text=text, action=bool(action))  # type: ignore[arg-type]
+    except TypeError as exc:
+        raise StoreError(f"a stored message is not what this server writes: {row!r}") from exc
 
 
 class SqliteStore:
@@ -133,8 +178,11 @@ class SqliteStore:
         self._clock = clock
         self._wallclock = wallclock
         self._ids = IdCache(id_ttl, max_ids)
+        self._last: dict[str, int] = {}  # each conversation's highest seq
+        self._rooms: dict[str, RoomRecord] = {}
         self._pending = Batch()
         self._in_flight: list[Batch] = []
+        self._writes = 0
         self._last_prune = float("-inf")
         self._lock_fd = self._lock()
         try:
@@ -184,17 +232,50 @@ class SqliteStore:
         check = w.execute("PRAGMA quick_check").fetchone()[0]
         if check != "ok":
             raise StoreError(f"{self.path} is corrupt ({check})")
-        w.executescript(SCHEMA)
-        # A write on every open, so that a read-only file fails here, now.
-        w.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        row = w.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
-        top = w.execute("SELECT max(seq) FROM messages").fetchone()[0]
-        known = max(row[0] if row else 0, top or 0)
-        # An empty database starts where an in-memory server would, so a switch
-        # from one to the other never makes seq go backwards.
-        self._seq = known or seq_floor(self._wallclock())
-        self._load_ids()
+        version = w.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer conexion-server (schema {version}); "
+                "upgrade this one"
+            )
+        if version == 1 or (version == 0 and self._has_v1_messages()):
+            log.info("upgrading %s to schema %d (rooms)", self.path, SCHEMA_VERSION)
+            script = MIGRATE_FROM_1.format(schema=SCHEMA)
+        else:
+            script = SCHEMA
+        try:
+            # One transaction (executescript would commit one opened outside
+            # it). The version is written on every open, so that a read-only
+            # file fails here, now.
+            w.executescript(
+                f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
+            )
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                w.execute("ROLLBACK")
+            raise
+        self._load()
         self._prune_now()
+
+    def _has_v1_messages(self) -> bool:
+        columns = [row[1] for row in self._writer.execute("PRAGMA table_info(messages)")]
+        return bool(columns) and "conv" not in columns
+
+    def _load(self) -> None:
+        w = self._writer
+        for conv, last in w.execute("SELECT conv, last_seq FROM conversations"):
+            if not isinstance(conv, str) or not isinstance(last, int):
+                raise StoreError(
+                    f"{self.path}: a conversation's last seq is {last!r}, not a number"
+                )
+            self._last[conv] = last
+        for key, name, topic, by, ts in w.execute(
+            "SELECT key, name, topic, topic_by, topic_ts FROM rooms"
+        ):
+            if not isinstance(key, str) or not isinstance(name, str) or not isinstance(topic, str):
+                raise StoreError(f"{self.path}: a stored room is not what this server writes")
+            self._rooms[key] = RoomRecord(key, name, topic, by, ts)
+        self._load_ids()
 
     def _load_ids(self) -> None:
         wall, mono = self._wallclock(), self._clock()
@@ -209,7 +290,7 @@ class SqliteStore:
             self._ids.load((sender_key, id), Receipt(seq, ts), mono + (expires - wall))
 
     def _explain(self, exc: sqlite3.DatabaseError) -> str:
-        text = str(exc)
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if "not a database" in text or "malformed" in text:
             return f"{self.path} is not a usable conexion database (corrupt?): {text}"
         if "readonly" in text or "unable to open" in text:
@@ -229,87 +310,114 @@ class SqliteStore:
 
     # -- the Store protocol ---------------------------------------------------
 
-    def last_seq(self) -> int:
-        return self._seq
+    def rooms(self) -> list[RoomRecord]:
+        return list(self._rooms.values())
 
-    def append(self, message: Stored) -> None:
-        self._seq = max(self._seq, message.seq)
-        self._pending.messages.append(message)
-        self._pending.walls.append(self._wallclock())
+    def save_room(self, room: RoomRecord) -> None:
+        self._rooms[room.key] = room
+        self._pending.rooms.append(room)
+        self._writes += 1
 
-    def recent(self, room: str, limit: int, viewer: str | None = None) -> list[Stored]:
-        return self.before(room, None, limit, viewer)
+    def last_seq(self, conversation: str) -> int:
+        return self._last.get(conversation, 0)
 
-    def before(
-        self, room: str, seq: int | None, limit: int, viewer: str | None = None
-    ) -> list[Stored]:
-        if limit <= 0:
-            return []
-        top = seq if seq is not None else self._seq + 1
+    def append(self, conversation: str, message: Stored) -> None:
+        self._last[conversation] = max(self._last.get(conversation, 0), message.seq)
+        self._pending.messages.append((conversation, message, self._wallclock()))
+        self._writes += 1
+
+    def before(self, conversation: str, seq: int | None, limit: int) -> list[Stored]:
+        if limit <= 0 or (seq is not None and seq <= 0):
+            return []  # no seq is that small
+        # SQLite integers are 64-bit: anything above is after every message.
+        top = seq if seq is not None and seq <= _MAX_SEQ else _MAX_SEQ
         unsaved = [
             m
             for batch in (*self._in_flight, self._pending)
-            for m in batch.messages
-            if m.seq < top and visible(m, room, viewer)
+            for conv, m, _ in batch.messages
+            if conv == conversation and m.seq < top
         ][-limit:]
-        if viewer is None:
-            sql = f"SELECT {_COLUMNS} FROM messages WHERE room = ? AND seq < ?"
-            args: tuple[object, ...] = (room, top)
-        else:
-            sql = (
-                f"SELECT {_COLUMNS} FROM messages WHERE room = ? AND seq < ?"
-                f" UNION ALL SELECT {_COLUMNS} FROM messages"
-                " WHERE room IS NULL AND sender_key = ? AND seq < ?"
-                f" UNION ALL SELECT {_COLUMNS} FROM messages"
-                " WHERE room IS NULL AND recipient_key = ? AND sender_key != ? AND seq < ?"
-            )
-            args = (room, top, viewer, top, viewer, viewer, top)
-        rows = self._reader.execute(f"{sql} ORDER BY seq DESC LIMIT ?", (*args, limit))
-        # A batch that has just committed can be both on disk and in flight.
+        rows = self._reader.execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE conv = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+            (conversation, top, limit),
+        )
+        return _merge([_message(r) for r in rows], unsaved, limit)
+
+    def recent_dms(self, viewer: str, limit: int) -> list[DirectMessage]:
+        if limit <= 0:
+            return []
+        unsaved = [
+            m
+            for batch in (*self._in_flight, self._pending)
+            for conv, m, _ in batch.messages
+            if isinstance(m, DirectMessage)
+            and conv.startswith(DM_PREFIX)
+            and viewer in (name_key(m.from_), name_key(m.to))
+        ][-limit:]
+        rows = self._reader.execute(
+            f"SELECT {_COLUMNS} FROM (SELECT * FROM messages"
+            " WHERE room IS NULL AND sender_key = ? ORDER BY ts DESC LIMIT ?)"
+            f" UNION SELECT {_COLUMNS} FROM (SELECT * FROM messages"
+            " WHERE room IS NULL AND recipient_key = ? ORDER BY ts DESC LIMIT ?)",
+            (viewer, limit, viewer, limit),
+        )
         saved = [_message(r) for r in rows]
-        seen = {m.seq for m in unsaved}
-        merged = sorted([m for m in saved if m.seq not in seen] + unsaved, key=_seq)
-        return merged[-limit:]
+        seen = {(m.ts, m.seq, m.from_) for m in unsaved}
+        merged = [m for m in saved if (m.ts, m.seq, m.from_) not in seen] + unsaved
+        merged.sort(key=lambda m: (m.ts, m.seq))
+        return merged[-limit:]  # type: ignore[return-value]
 
     def remember(self, key: tuple[str, str], receipt: Receipt, now: float) -> None:
         self._ids.remember(key, receipt, now)
         expires_wall = self._wallclock() + self._id_ttl
         self._pending.ids.append((key[0], key[1], receipt, expires_wall))
+        self._writes += 1
 
     def recall(self, key: tuple[str, str], now: float) -> Receipt | None:
         return self._ids.recall(key, now)
 
     # -- group commit ---------------------------------------------------------
 
+    def writes(self) -> int:
+        return self._writes
+
     def has_pending(self) -> bool:
-        return bool(self._pending.messages or self._pending.ids)
+        pending = self._pending
+        return bool(pending.messages or pending.ids or pending.rooms)
 
     def take_batch(self) -> Batch:
-        """Start a commit of everything appended so far (event loop side)."""
+        """Start a commit of everything buffered so far (event loop side)."""
         batch, self._pending = self._pending, Batch()
+        batch.upto = self._writes
         self._in_flight.append(batch)
         return batch
 
-    def write(self, batch: Batch) -> None:
+    def write(self, batch: Batch) -> None:  # type: ignore[override]
         """Write one batch in one transaction (writer thread)."""
         w = self._writer
         assert w is not None
         w.execute("BEGIN IMMEDIATE")
         try:
             w.executemany(
-                "INSERT OR IGNORE INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [_row(m, wall) for m, wall in zip(batch.messages, batch.walls, strict=True)],
+                "INSERT OR IGNORE INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [_row(conv, m, wall) for conv, m, wall in batch.messages],
+            )
+            tops: dict[str, int] = {}
+            for conv, m, _ in batch.messages:
+                tops[conv] = max(tops.get(conv, 0), m.seq)
+            w.executemany(
+                "INSERT INTO conversations VALUES (?, ?) ON CONFLICT (conv)"
+                " DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)",
+                list(tops.items()),
+            )
+            w.executemany(
+                "INSERT OR REPLACE INTO rooms VALUES (?, ?, ?, ?, ?)",
+                [(r.key, r.name, r.topic, r.topic_by, r.topic_ts) for r in batch.rooms],
             )
             w.executemany(
                 "INSERT OR REPLACE INTO sent_ids VALUES (?, ?, ?, ?, ?)",
                 [(k, i, r.seq, r.ts, exp) for k, i, r, exp in batch.ids],
             )
-            if batch.messages:
-                w.execute(
-                    "INSERT OR REPLACE INTO meta VALUES ('last_seq',"
-                    " max(?, coalesce((SELECT value FROM meta WHERE key = 'last_seq'), 0)))",
-                    (batch.last_seq,),
-                )
             self._maybe_prune()
             w.execute("COMMIT")
         except BaseException:
@@ -317,7 +425,7 @@ class SqliteStore:
                 w.execute("ROLLBACK")
             raise
 
-    def done(self, batch: Batch) -> None:
+    def done(self, batch: Batch) -> None:  # type: ignore[override]
         """The batch is committed (event loop side)."""
         self._in_flight.remove(batch)
 
@@ -345,8 +453,8 @@ class SqliteStore:
     def _prune(self) -> None:
         self._last_prune = self._clock()
         w, keep = self._writer, self._retention
-        # meta.last_seq (written with every batch) keeps the numbering going
-        # even when every message is pruned.
+        # conversations.last_seq keeps the numbering going even when every
+        # message of a conversation is pruned.
         w.execute("DELETE FROM sent_ids WHERE expires <= ?", (self._wallclock(),))
         if keep.keep_days is not None:
             w.execute(
@@ -354,16 +462,37 @@ class SqliteStore:
                 (self._wallclock() - keep.keep_days * 86_400,),
             )
         if keep.keep_messages is not None:
-            w.execute(
-                "DELETE FROM messages WHERE seq <= "
-                "(SELECT seq FROM messages ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+            # Each conversation keeps its own newest N: a busy room does not
+            # push a quiet one's history out.
+            over = w.execute(
+                "SELECT conv FROM messages GROUP BY conv HAVING count(*) > ?",
                 (keep.keep_messages,),
-            )
+            ).fetchall()
+            for (conv,) in over:
+                w.execute(
+                    "DELETE FROM messages WHERE conv = ? AND seq <= (SELECT seq FROM messages"
+                    " WHERE conv = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+                    (conv, conv, keep.keep_messages),
+                )
 
     def count(self) -> int:
         """Messages on disk (for tests and operators)."""
         return self._reader.execute("SELECT count(*) FROM messages").fetchone()[0]
 
 
+_MAX_SEQ = 2**63 - 1
+
+
+def _merge(saved: list[Stored], unsaved: list[Stored], limit: int) -> list[Stored]:
+    """Messages on disk and still in memory, each once (a batch that has
+    just committed can be both), oldest first."""
+    seen = {m.seq for m in unsaved}
+    merged = sorted([m for m in saved if m.seq not in seen] + unsaved, key=_seq)
+    return merged[-limit:]
+
+
 def _seq(message: Stored) -> int:
     return message.seq
+
+
+__all__ = ["Batch", "Retention", "SqliteStore", "seq_floor"]

@@ -1,7 +1,10 @@
-"""Message history and remembered send ids behind one small interface.
+"""What must outlive a single delivery: rooms, each conversation's history
+and `seq`, and remembered send ids, behind one small interface.
 
 The in-memory store lives here; the SQLite one (`sqlite_store`) plugs in
 behind the same `Store` protocol, so the hub and its tests do not change.
+A conversation is a room (named by its key) or the DMs between two people
+(`dm_conversation`); each has its own `seq`.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from conexion_protocol import Message, Stored, name_key
+from conexion_protocol import DirectMessage, Stored, name_key
 
 
 class StoreError(Exception):
@@ -27,8 +30,20 @@ class Receipt:
     ts: str
 
 
+@dataclass(slots=True, frozen=True)
+class RoomRecord:
+    """A room as it is kept: its key, the spelling it was created with, and
+    its topic (with who set it and when)."""
+
+    key: str
+    name: str
+    topic: str = ""
+    topic_by: str | None = None
+    topic_ts: str | None = None
+
+
 def seq_floor(epoch: float) -> int:
-    """Where a store with no past starts numbering: the time in microseconds.
+    """Where a conversation with no past starts numbering: the time in µs.
 
     A restarted in-memory server then never reuses an earlier run's `seq`
     (that would take a million messages a second), and the numbers stay below
@@ -37,56 +52,74 @@ def seq_floor(epoch: float) -> int:
     return int(epoch * 1_000_000)
 
 
-def visible(message: Stored, room: str, viewer: str | None) -> bool:
-    """Whether `message` belongs in `room`'s history as `viewer` (a name key) sees it.
-
-    A DM appears only in the history of its two participants, so that a
-    client's scrollback holds the same DMs it saw live.
-    """
-    if isinstance(message, Message):
-        return message.room == room
-    return viewer is not None and viewer in (name_key(message.from_), name_key(message.to))
+DM_PREFIX = "dm:"  # room keys cannot hold ':', so no room is named like a DM conversation
 
 
-def take_visible(
-    found: list[Stored],
-    newest_first: Iterable[Stored],
-    room: str,
-    before: int | None,
-    limit: int,
-    viewer: str | None,
+def dm_conversation(a: str, b: str) -> str:
+    """The conversation of the DMs between two name keys (in either order)."""
+    first, second = sorted((a, b))
+    return f"{DM_PREFIX}{first}:{second}"
+
+
+def conversation_of(message: Stored) -> str:
+    """Which conversation a stored frame belongs to."""
+    if isinstance(message, DirectMessage):
+        return dm_conversation(name_key(message.from_), name_key(message.to))
+    return name_key(message.room)
+
+
+def take_before(
+    found: list[Stored], newest_first: Iterable[Stored], before: int | None, limit: int
 ) -> bool:
-    """Walk back through messages (newest first), adding to `found` those of
-    `room` that `viewer` may see and that come before `before`, until `found`
-    holds `limit`. True once it does (the walk can stop). Callers reverse
-    `found` at the end: history is sent oldest first."""
+    """Walk back through one conversation's messages (newest first), adding
+    to `found` those before `before`, until `found` holds `limit`. True once
+    it does (the walk can stop). Callers reverse `found` at the end: history
+    is sent oldest first."""
     for message in newest_first:
         if len(found) >= limit:
             return True
-        if (before is None or message.seq < before) and visible(message, room, viewer):
+        if before is None or message.seq < before:
             found.append(message)
     return len(found) >= limit
+
+
+def by_time(messages: Iterable[Stored]) -> list[Stored]:
+    """Frames of several conversations in one list, oldest first (their
+    `seq`s cannot be compared, their times can)."""
+    return sorted(messages, key=lambda m: (m.ts, m.seq))
 
 
 class Store(Protocol):
     """Where the hub keeps what must outlive a single delivery.
 
-    `append` may only buffer: a durable store makes appended messages safe in
-    `commit`, which the I/O layer calls (off the event loop) before it lets
-    anyone see them. Reads include appended but uncommitted messages.
+    `append` and `save_room` may only buffer: a durable store makes them
+    safe in `commit`, which the I/O layer calls (off the event loop) before
+    it lets anyone see them. Reads include what is buffered.
     """
 
     durable: bool
 
-    def last_seq(self) -> int: ...
+    def rooms(self) -> list[RoomRecord]:
+        """Every room kept, as it was last saved."""
+        ...
 
-    def append(self, message: Stored) -> None: ...
+    def save_room(self, room: RoomRecord) -> None: ...
 
-    def recent(self, room: str, limit: int, viewer: str | None = None) -> list[Stored]: ...
+    def last_seq(self, conversation: str) -> int:
+        """The highest `seq` the conversation ever had; 0 for a new one."""
+        ...
 
-    def before(
-        self, room: str, seq: int | None, limit: int, viewer: str | None = None
-    ) -> list[Stored]: ...
+    def append(self, conversation: str, message: Stored) -> None: ...
+
+    def before(self, conversation: str, seq: int | None, limit: int) -> list[Stored]:
+        """Up to `limit` of the conversation's messages before `seq` (all
+        when None), oldest first."""
+        ...
+
+    def recent_dms(self, viewer: str, limit: int) -> list[DirectMessage]:
+        """The `limit` latest DMs that `viewer` (a name key) sent or received,
+        oldest first."""
+        ...
 
     def remember(self, key: tuple[str, str], receipt: Receipt, now: float) -> None: ...
 
@@ -97,15 +130,21 @@ class CommitBatch(Protocol):
     """What one commit of a durable store writes; only its end is public."""
 
     @property
-    def last_seq(self) -> int: ...
+    def upto(self) -> int:
+        """The count of writes (see `DurableStore.writes`) it holds up to."""
+        ...
 
 
 class DurableStore(Store, Protocol):
-    """A store whose appends are only safe once committed: the I/O layer
+    """A store whose writes are only safe once committed: the I/O layer
     takes a batch on the event loop, writes it on a writer thread, and marks
     it done back on the loop (see `server.CommitGate`)."""
 
     path: object
+
+    def writes(self) -> int:
+        """How many writes (messages, rooms, send ids) were ever buffered."""
+        ...
 
     def has_pending(self) -> bool: ...
 
@@ -156,38 +195,60 @@ class IdCache:
 
 
 class MemoryStore:
-    """The last `history_size` messages and every send id for `id_ttl` seconds.
+    """The last `history_size` messages of each conversation, every room,
+    and every send id for `id_ttl` seconds.
 
     Ids are also capped at `max_ids` entries (oldest dropped first) so that a
-    flood of distinct ids cannot grow memory without bound. `first_seq` is the
-    number after which this store's `seq`s start.
+    flood of distinct ids cannot grow memory without bound.
     """
 
     durable = False
 
-    def __init__(self, history_size: int, id_ttl: float, max_ids: int, first_seq: int = 0) -> None:
-        self._messages: deque[Stored] = deque(maxlen=history_size)
+    def __init__(self, history_size: int, id_ttl: float, max_ids: int) -> None:
+        self._size = history_size
+        self._history: dict[str, deque[Stored]] = {}
+        self._last: dict[str, int] = {}
+        self._rooms: dict[str, RoomRecord] = {}
+        self._dms_of: dict[str, deque[DirectMessage]] = {}
         self._ids = IdCache(id_ttl, max_ids)
-        self._seq = first_seq
 
-    def last_seq(self) -> int:
-        return self._seq
+    def rooms(self) -> list[RoomRecord]:
+        return list(self._rooms.values())
 
-    def append(self, message: Stored) -> None:
-        self._seq = max(self._seq, message.seq)
-        if self._messages.maxlen:
-            self._messages.append(message)
+    def save_room(self, room: RoomRecord) -> None:
+        self._rooms[room.key] = room
 
-    def recent(self, room: str, limit: int, viewer: str | None = None) -> list[Stored]:
-        return self.before(room, None, limit, viewer)
+    def last_seq(self, conversation: str) -> int:
+        return self._last.get(conversation, 0)
 
-    def before(
-        self, room: str, seq: int | None, limit: int, viewer: str | None = None
-    ) -> list[Stored]:
+    def append(self, conversation: str, message: Stored) -> None:
+        self._last[conversation] = max(self._last.get(conversation, 0), message.seq)
+        if not self._size:
+            return
+        history = self._history.get(conversation)
+        if history is None:
+            history = self._history[conversation] = deque(maxlen=self._size)
+        history.append(message)
+        if isinstance(message, DirectMessage):
+            for key in {name_key(message.from_), name_key(message.to)}:
+                mine = self._dms_of.get(key)
+                if mine is None:
+                    mine = self._dms_of[key] = deque(maxlen=self._size)
+                mine.append(message)
+
+    def before(self, conversation: str, seq: int | None, limit: int) -> list[Stored]:
         found: list[Stored] = []
-        take_visible(found, reversed(self._messages), room, seq, limit, viewer)
+        history = self._history.get(conversation)
+        if history is not None:
+            take_before(found, reversed(history), seq, limit)
         found.reverse()
         return found
+
+    def recent_dms(self, viewer: str, limit: int) -> list[DirectMessage]:
+        mine = self._dms_of.get(viewer)
+        if not mine or limit <= 0:
+            return []
+        return list(mine)[-limit:]
 
     @property
     def remembered(self) -> int:

@@ -6,7 +6,17 @@ is told is written here or in `textformat`; no asyncio, no sockets.
 
 from __future__ import annotations
 
-from conexion_protocol import DEFAULT_ROOM, Ack, LeftReason, ProtocolError, Welcome, normalize_name
+from conexion_protocol import (
+    DEFAULT_ROOM,
+    Ack,
+    ErrorCode,
+    LeftReason,
+    ProtocolError,
+    RoomInfo,
+    Welcome,
+    normalize_name,
+    normalize_room,
+)
 
 from . import textformat
 from .backplane import Backplane, Peer, ignore
@@ -25,6 +35,9 @@ class TextHandler:
         # A right password is asked once per connection, even if the name
         # then turns out to be taken.
         self.authenticated = config.password is None
+        # Where a plain line goes: a room key, or "" when the user has left
+        # every room.
+        self.current_room = DEFAULT_ROOM
 
     # -- wording --------------------------------------------------------------
 
@@ -38,7 +51,7 @@ class TextHandler:
         return b"! no name given in time; bye\n"
 
     def welcome(self, welcome: Welcome) -> None:
-        self.say(textformat.render_welcome(welcome))
+        self.say(textformat.render_welcome(welcome, self.config.text_recap))
 
     def say(self, text: str) -> None:
         self.session.send(text.encode())
@@ -107,20 +120,68 @@ class TextHandler:
         session, chat = self.session, self.backplane
         match cmd.name:
             case "say" | "me":
+                if not self.current_room:
+                    self.say("! you are in no room; /join one to talk (/rooms lists them)\n")
+                    return
                 action = cmd.name == "me"
-                answer = chat.say(member, cmd.arg, id=None, room=DEFAULT_ROOM, action=action)
+                answer = chat.say(member, cmd.arg, id=None, room=self.current_room, action=action)
                 session.then(answer, self._sent, self._refused)
             case "msg":
                 sent = chat.dm(member, cmd.target, cmd.arg, id=None)
                 session.then(sent, self._sent_to, self._refused)
             case "nick":
                 session.then(chat.rename(member, cmd.arg), ignore, self._refused)
+            case "join":
+                key = normalize_room(cmd.target)
+                entered = key not in member.rooms
+
+                def shown(info: RoomInfo) -> None:
+                    self.current_room = normalize_room(info.room)
+                    recap = self.config.text_recap
+                    self.say(textformat.render_room(info, member.name, recap, entered=entered))
+
+                session.then(chat.enter(member, cmd.target), shown, self._refused)
+            case "part":
+                room = cmd.target or self._current()
+                session.then(chat.part(member, room), lambda _: self._parted(), self._refused)
+            case "rooms":
+                self.say(textformat.render_room_list(chat.rooms()))
+            case "topic":
+                room = self._current()
+                if cmd.arg:
+                    session.then(chat.set_topic(member, room, cmd.arg), ignore, self._refused)
+                else:
+                    self.say(textformat.render_topic(chat.topic(room)))
             case "who":
-                self.say(textformat.render_users(chat.who(DEFAULT_ROOM).users))
+                users = chat.who(cmd.target or self._current())
+                self.say(textformat.render_users(users.users, users.room))
             case "help":
                 self.say("\n".join(textformat.HELP_LINES) + "\n")
             case "exit":
                 session.close(LeftReason.QUIT, b"* bye\n")
+
+    def _current(self) -> str:
+        if not self.current_room:
+            raise ProtocolError(
+                ErrorCode.NOT_IN_ROOM, "you are in no room; name one, or /join one first"
+            )
+        return self.current_room
+
+    def _parted(self) -> None:
+        """After a /part: if the current room is gone, `general` (or another
+        room the user is in) becomes current."""
+        member = self.session.member
+        if member is None or self.current_room in member.rooms:
+            return
+        rooms = member.rooms
+        if DEFAULT_ROOM in rooms:
+            self.current_room = DEFAULT_ROOM
+        else:
+            self.current_room = next(iter(rooms), "")
+        if self.current_room:
+            self.say(f"* now talking in #{rooms[self.current_room].name}\n")
+        else:
+            self.say("* you are in no room now; /join one to talk\n")
 
     # -- answers ----------------------------------------------------------------
 

@@ -271,18 +271,6 @@ async def test_history_request(peers) -> None:
     assert [m["text"] for m in reply["messages"]] == ["h1", "h2", "h3"]
 
 
-async def test_join_and_part_general_change_nothing(peers) -> None:
-    ana, bob = await peers("ana"), await peers("bob")
-    await ana.send(type="join", room="general")
-    assert (await ana.expect("users"))["users"] == ["ana", "bob"]
-    await ana.send(type="part", room="General")
-    await ana.send(type="part")
-    assert await ana.sync() == []
-    assert await bob.sync() == []
-    ack = await ana.say("still here")
-    assert (await bob.expect("message"))["seq"] == ack["seq"]
-
-
 # -- bye ----------------------------------------------------------------------------
 
 

@@ -16,12 +16,13 @@ import pytest
 
 from conexion_protocol import DirectMessage, Message
 from conexion_server.sqlite_store import Retention, SqliteStore
-from conexion_server.store import Receipt, StoreError
+from conexion_server.store import Receipt, RoomRecord, StoreError, dm_conversation
 from tests.peers import JsonPeer
 from tests.server.test_process import PROCESS_WAIT, run, server_command, wait_listening
 
 pytestmark = pytest.mark.single_server("SQLite history belongs to one process")
 
+DM = dm_conversation("ana", "bob")
 ACKS_BEFORE_KILL = 50  # per sender, before the kill may come
 FAST = ("--rate", "1000000", "--burst", "1000000", "--log-level", "warning")
 
@@ -52,8 +53,9 @@ def test_reopened_store_continues_seq_and_remembers_ids_and_history(tmp_path: Pa
     mono = Wall(100.0)
     store = open_store(path, clock=mono)
     for seq in (11, 12, 13):
-        store.append(msg(seq, f"m{seq}"))
-    store.append(DirectMessage(seq=14, ts="t", from_="ana", to="bob", text="psst"))
+        store.append("general", msg(seq, f"m{seq}"))
+    store.append(DM, DirectMessage(seq=4, ts="t", from_="ana", to="bob", text="psst"))
+    store.save_room(RoomRecord("lab", "Lab", "kits", "ana", "t"))
     store.remember(("ana", "k1"), Receipt(11, "t"), now=mono())
     store.flush()
     store.close()
@@ -61,13 +63,15 @@ def test_reopened_store_continues_seq_and_remembers_ids_and_history(tmp_path: Pa
     mono.now = 5.0  # another process: its monotonic clock means nothing here
     again = open_store(path, clock=mono)
     try:
-        assert again.last_seq() == 14
+        assert (again.last_seq("general"), again.last_seq(DM), again.last_seq("lab")) == (13, 4, 0)
         assert again.recall(("ana", "k1"), now=mono()) == Receipt(11, "t")
         assert again.recall(("ana", "k1"), now=mono() + 601) is None
-        assert [m.seq for m in again.recent("general", 10)] == [11, 12, 13]
-        assert [m.seq for m in again.recent("general", 10, "bob")] == [11, 12, 13, 14]
-        assert [m.seq for m in again.recent("general", 10, "carol")] == [11, 12, 13]
+        assert [m.seq for m in again.before("general", None, 10)] == [11, 12, 13]
         assert [m.seq for m in again.before("general", 13, 1)] == [12]
+        assert [m.text for m in again.before(DM, None, 10)] == ["psst"]
+        assert [m.text for m in again.recent_dms("bob", 10)] == ["psst"]
+        assert again.recent_dms("carol", 10) == []
+        assert again.rooms() == [RoomRecord("lab", "Lab", "kits", "ana", "t")]
     finally:
         again.close()
 
@@ -93,25 +97,25 @@ def test_reopened_store_keeps_the_newest_ids_when_over_max_ids(tmp_path: Path) -
 def test_reads_see_appended_but_uncommitted_messages_once(tmp_path: Path) -> None:
     store = open_store(tmp_path / "h.db")
     try:
-        store.append(msg(1, "a"))
+        store.append("general", msg(1, "a"))
         store.flush()
-        store.append(msg(2, "b"))
+        store.append("general", msg(2, "b"))
         batch = store.take_batch()
-        store.append(msg(3, "c"))
+        store.append("general", msg(3, "c"))
         store.write(batch)  # on disk and still in flight: must not show twice
-        assert [m.seq for m in store.recent("general", 10)] == [1, 2, 3]
+        assert [m.seq for m in store.before("general", None, 10)] == [1, 2, 3]
         store.done(batch)
-        assert [m.seq for m in store.recent("general", 10)] == [1, 2, 3]
+        assert [m.seq for m in store.before("general", None, 10)] == [1, 2, 3]
         assert store.count() == 2
     finally:
         store.close()
 
 
-def test_empty_database_starts_at_the_clock_like_memory(tmp_path: Path) -> None:
-    wall = Wall()
-    store = open_store(tmp_path / "h.db", wallclock=wall)
+def test_an_empty_database_knows_no_conversation(tmp_path: Path) -> None:
+    # The hub starts a new conversation at the clock, as in memory.
+    store = open_store(tmp_path / "h.db")
     try:
-        assert store.last_seq() == int(wall.now * 1_000_000)
+        assert (store.last_seq("general"), store.rooms(), store.count()) == (0, [], 0)
     finally:
         store.close()
 
@@ -120,13 +124,16 @@ def test_keep_messages_prunes_the_oldest_and_seq_still_continues(tmp_path: Path)
     path = tmp_path / "h.db"
     store = open_store(path, retention=Retention(keep_messages=3, every=0.0))
     for seq in range(1, 11):
-        store.append(msg(seq))
+        store.append("general", msg(seq))
         store.flush()
-    assert [m.seq for m in store.recent("general", 50)] == [8, 9, 10]
+    store.append("lab", msg(1, room="lab"))  # a quiet room keeps its own
+    store.flush()
+    assert [m.seq for m in store.before("general", None, 50)] == [8, 9, 10]
+    assert [m.seq for m in store.before("lab", None, 50)] == [1]
     store.close()
     again = open_store(path, retention=Retention(keep_messages=3))
     try:
-        assert again.last_seq() == 10
+        assert again.last_seq("general") == 10
     finally:
         again.close()
 
@@ -135,24 +142,24 @@ def test_keep_days_prunes_old_messages_but_not_the_numbering(tmp_path: Path) -> 
     path = tmp_path / "h.db"
     wall = Wall()
     store = open_store(path, wallclock=wall)
-    store.append(msg(1, "old"))
+    store.append("general", msg(1, "old"))
     store.flush()
     wall.now += 3 * 86_400
-    store.append(msg(2, "new"))
+    store.append("general", msg(2, "new"))
     store.flush()
     store.close()
     again = open_store(path, wallclock=wall, retention=Retention(keep_days=2))
     try:
-        assert [m.text for m in again.recent("general", 50)] == ["new"]
-        assert again.last_seq() == 2
+        assert [m.text for m in again.before("general", None, 50)] == ["new"]
+        assert again.last_seq("general") == 2
     finally:
         again.close()
     # Everything gone: the numbering still goes on from where it was.
     wall.now += 10 * 86_400
     last = open_store(path, wallclock=wall, retention=Retention(keep_days=2))
     try:
-        assert last.recent("general", 50) == []
-        assert last.last_seq() == 2
+        assert last.before("general", None, 50) == []
+        assert last.last_seq("general") == 2
     finally:
         last.close()
 
@@ -268,13 +275,13 @@ async def test_history_and_dms_survive_a_graceful_restart(make_server, connect, 
     bob2 = await connect(again, "bob")
     await carol.send(type="history")
     seen_by_carol = (await carol.expect("history"))["messages"]
-    await bob2.send(type="history")
+    await bob2.send(**{"type": "history", "with": "ana"})
     seen_by_bob = (await bob2.expect("history"))["messages"]
     assert [m["text"] for m in seen_by_carol] == ["hello"]
-    assert [(m["type"], m["text"]) for m in seen_by_bob] == [("message", "hello"), ("dm", "psst")]
-    assert seen_by_bob[1]["seq"] == dm_ack["seq"]
+    assert [(m["type"], m["text"]) for m in seen_by_bob] == [("dm", "psst")]
+    assert seen_by_bob[0]["seq"] == dm_ack["seq"]
     # The numbering goes on, and the old id still de-duplicates.
-    assert (await (await connect(again, "dave")).say("next"))["seq"] == dm_ack["seq"] + 1
+    assert (await (await connect(again, "dave")).say("next"))["seq"] == first["seq"] + 1
     ana2 = await connect(again, "ana")
     assert await ana2.say("hello again?", id=first["id"]) == first
 
@@ -286,7 +293,7 @@ async def test_paging_through_ten_thousand_messages_returns_each_once(
     store = open_store(path)
     total = 10_000
     for seq in range(1, total + 1):
-        store.append(msg(seq, f"m{seq}", sender=f"u{seq % 7}"))
+        store.append("general", msg(seq, f"m{seq}", sender=f"u{seq % 7}"))
     store.flush()
     store.close()
     server = await make_server(db=str(path))
@@ -516,7 +523,7 @@ async def test_cli_keep_messages_prunes_at_start(tmp_path: Path) -> None:
     path = tmp_path / "h.db"
     store = open_store(path)
     for seq in range(1, 21):
-        store.append(msg(seq, f"m{seq}"))
+        store.append("general", msg(seq, f"m{seq}"))
     store.flush()
     store.close()
     proc = await run(*server_command(), "--port", "0", "--db", str(path), "--keep-messages", "5")
@@ -558,7 +565,7 @@ async def test_text_exit_right_after_a_line_still_confirms_it(
     assert await bob.text() == "* bye"
     assert await bob.closed()
     store = server.hub.store
-    assert [m.text for m in store.recent("general", 10)] == ["last words"]
+    assert [m.text for m in store.before("general", None, 10)] == ["last words"]
 
 
 async def test_serve_ends_with_a_store_error_when_a_commit_fails(tmp_path, monkeypatch) -> None:

@@ -21,7 +21,6 @@ from conexion_protocol import (
     Message,
     ProtocolError,
     Renamed,
-    Shutdown,
 )
 from conexion_server.hub import Delivery, Hub, HubConfig, Member
 from conexion_server.sqlite_store import SqliteStore
@@ -198,15 +197,6 @@ def test_who_and_unknown_rooms() -> None:
     assert error_of(hub.who, "random").code is ErrorCode.NO_SUCH_ROOM
 
 
-def test_shutdown_goes_to_everyone() -> None:
-    hub, _, _ = make_hub()
-    join(hub, "ana")
-    join(hub, "bob")
-    delivery = only(hub.shutdown("bye all"))
-    assert isinstance(delivery.out.frame, Shutdown)
-    assert receivers(delivery) == {"ana", "bob"}
-
-
 # -- messages ---------------------------------------------------------------------
 
 
@@ -228,27 +218,36 @@ def test_say_acks_the_sender_and_relays_to_the_others() -> None:
     assert receivers(delivery) == {"bob", "cleo"}
 
 
-def test_seq_strictly_increases_across_says_and_dms() -> None:
+def test_seq_strictly_increases_within_each_conversation() -> None:
     hub, _, _ = make_hub()
     ana, bob = join(hub, "ana"), join(hub, "bob")
-    seqs = []
+    room: list[int] = []
+    dms: list[int] = []
     for i in range(30):
         if i % 3:
-            ack, _ = hub.say(ana if i % 2 else bob, f"m{i}", id=f"s{i}")
+            room.append(hub.say(ana if i % 2 else bob, f"m{i}", id=f"s{i}")[0].seq)
         else:
-            ack, _ = hub.dm(ana, "bob", f"d{i}", id=f"d{i}")
-        seqs.append(ack.seq)
-    assert seqs == sorted(set(seqs))
-    assert len(seqs) == 30
+            sender, to = (ana, "bob") if i % 2 else (bob, "ana")
+            dms.append(hub.dm(sender, to, f"d{i}", id=f"d{i}")[0].seq)
+    assert room == sorted(set(room))
+    assert dms == sorted(set(dms))  # ana to bob and bob to ana: one conversation
+    assert (len(room), len(dms)) == (20, 10)
 
 
 @memory_only
 def test_seq_continues_from_the_store() -> None:
     store = MemoryStore(10, 600, 100)
-    store.append(Message(seq=41, ts="t", room="general", from_="x", text="old"))
+    store.append("general", Message(seq=41, ts="t", room="general", from_="x", text="old"))
     hub = Hub(HubConfig(), store=store)
     ana = join(hub, "ana")
     assert hub.say(ana, "new")[0].seq == 42
+
+
+def test_a_new_conversation_starts_numbering_at_the_clock() -> None:
+    hub, _, wall = make_hub()
+    ana, _ = join(hub, "ana"), join(hub, "bob")
+    wall.now = EPOCH + 2.0
+    assert hub.dm(ana, "bob", "first", id="d1")[0].seq == int((EPOCH + 2.0) * 1_000_000) + 1
 
 
 def test_repeated_id_is_acked_again_and_not_relayed_or_stored() -> None:
@@ -261,7 +260,7 @@ def test_repeated_id_is_acked_again_and_not_relayed_or_stored() -> None:
     again, relayed = hub.say(ana, "once", id="k1")
     assert again == ack
     assert relayed == []
-    assert [m.text for m in hub.history("general", None, 50).messages] == ["once"]
+    assert [m.text for m in hub.history("general", None, 50, ana).messages] == ["once"]
     # Another sender may use the same id.
     other, relayed = hub.say(bob, "mine", id="k1")
     assert other.seq != ack.seq
@@ -313,23 +312,30 @@ def test_dm_errors_carry_the_id() -> None:
 
 
 def test_dms_are_in_the_history_of_their_two_participants_only() -> None:
-    hub, _, _ = make_hub()
+    hub, _, wall = make_hub()
     ana, bob, carol = join(hub, "ana"), join(hub, "bob"), join(hub, "carol")
     hub.dm(ana, "bob", "secret", id="d1")
+    wall.now += 1
     hub.say(ana, "public", id="s1")
+    wall.now += 1
     hub.dm(carol, "ana", "other", id="d2")
 
-    def texts(member: Member | None) -> list[str]:
+    def room(member: Member) -> list[str]:
         return [m.text for m in hub.history("general", None, 50, member).messages]
 
-    assert texts(None) == ["public"]
-    assert texts(ana) == ["secret", "public", "other"]
-    assert texts(bob) == ["secret", "public"]
-    assert texts(carol) == ["public", "other"]
-    dm = hub.history("general", None, 50, bob).messages[0]
+    def dms(member: Member, other: str) -> list[str]:
+        return [m.text for m in hub.dm_history(other, None, 50, member).messages]
+
+    assert room(ana) == room(bob) == room(carol) == ["public"]
+    assert dms(ana, "bob") == dms(bob, "ANA") == ["secret"]
+    assert dms(carol, "ana") == ["other"]
+    assert dms(carol, "bob") == []
+    assert hub.dm_history("Bob", None, 50, ana).with_ == "bob"  # as the server spells it
+    dm = hub.dm_history("ana", None, 50, bob).messages[0]
     assert isinstance(dm, DirectMessage)
     assert (dm.from_, dm.to) == ("ana", "bob")
-    # The welcome of someone who takes a participant's name shows them too.
+    # The welcome holds one's own latest DMs with the room's messages, by time;
+    # someone who takes a participant's name sees them too.
     hub.remove(bob, LeftReason.QUIT)
     _, welcome, _ = hub.join("BOB", Peer("BOB"))
     assert [m.text for m in welcome.history] == ["secret", "public"]
@@ -412,16 +418,16 @@ def test_history_is_oldest_first_and_bounded() -> None:
     acks = [hub.say(ana, f"m{i}", id=f"k{i}")[0] for i in range(8)]
     _, welcome, _ = hub.join("bob", Peer("bob"))
     assert [m.text for m in welcome.history] == ["m5", "m6", "m7"]
-    assert [m.text for m in hub.history("general", None, 200).messages] == [
+    assert [m.text for m in hub.history("general", None, 200, ana).messages] == [
         "m3",
         "m4",
         "m5",
         "m6",
         "m7",
     ]
-    before = hub.history("general", acks[6].seq, 2).messages
+    before = hub.history("general", acks[6].seq, 2, ana).messages
     assert [m.text for m in before] == ["m4", "m5"]
-    assert error_of(hub.history, "elsewhere", None, 5).code is ErrorCode.NO_SUCH_ROOM
+    assert error_of(hub.history, "elsewhere", None, 5, ana).code is ErrorCode.NO_SUCH_ROOM
 
 
 @memory_only
@@ -429,7 +435,7 @@ def test_no_history_kept_when_history_size_is_zero() -> None:
     hub, _, _ = make_hub(history_size=0)
     ana = join(hub, "ana")
     first = hub.say(ana, "x", id="a")[0].seq
-    assert hub.history("general", None, 50).messages == []
+    assert hub.history("general", None, 50, ana).messages == []
     assert hub.say(ana, "y", id="b")[0].seq == first + 1
 
 

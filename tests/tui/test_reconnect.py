@@ -114,14 +114,14 @@ async def test_a_restarted_server_whose_seq_went_backwards(server, peers) -> Non
     from conexion_server.config import ServerConfig
     from conexion_server.hub import Hub, HubConfig
     from conexion_server.server import ChatServer
-    from conexion_server.store import MemoryStore
+
+    class CountingFromOne(Hub):
+        def seq_floor(self) -> int:
+            return 0
 
     bob = await peers("bob")
     proxy = await Proxy(server.port).start()
-    fresh = ChatServer(
-        ServerConfig(host="127.0.0.1", port=0),
-        hub=Hub(HubConfig(), store=MemoryStore(100, 600.0, 1000, first_seq=0)),
-    )
+    fresh = ChatServer(ServerConfig(host="127.0.0.1", port=0), hub=CountingFromOne(HubConfig()))
     await fresh.start()
     carol = await JsonPeer.connect(fresh.port)
     try:
