@@ -33,6 +33,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import urlsplit
 
+import msgspec
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
@@ -42,24 +43,26 @@ from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from conexion_protocol import (
-    DEFAULT_ROOM,
     Ack,
     ErrorCode,
     HistoryReply,
     LeftReason,
     ProtocolError,
+    RoomInfo,
+    RoomList,
+    TopicInfo,
     Users,
     name_key,
 )
 
 from . import cluster_log, refusals
 from . import cluster_scripts as lua
-from .backplane import Dispatch, Peer
+from .backplane import Dispatch, Peer, watch
 from .cluster_log import LogError, Replica
 from .config import ServerConfig
 from .hub import Hub, Member
 from .refusals import Unavailable
-from .store import Stored, StoreError, take_visible
+from .store import Stored, StoreError, dm_conversation, take_before
 
 log = logging.getLogger(__name__)
 
@@ -76,20 +79,46 @@ def redacted(url: str) -> str:
 
 
 class Keys:
+    """Every Redis key of one chat: the global ones share the hash tag
+    `{g}`, each room's share `{r:KEY}`, so that each script touches one hash
+    slot (see cluster_scripts)."""
+
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
-        self.seq = prefix + "seq"
-        self.log = prefix + "log"
-        self.names = prefix + "names"
-        self.owners = prefix + "owners"
-        self.alive = prefix + "alive"
+        g = f"{prefix}{{g}}:"
+        self.log = g + "log"
+        self.names = g + "names"
+        self.owners = g + "owners"
+        self.alive = g + "alive"
+        self.rooms = g + "rooms"
+        self.dmseq = g + "dmseq"
+        self.inst_prefix = g + "inst:"
+        self._global = g
 
     def instance(self, instance: str) -> str:
-        return f"{self.prefix}inst:{instance}"
+        return self.inst_prefix + instance
+
+    def dm_log(self, conversation: str) -> str:
+        return f"{self._global}{conversation}"
+
+    def dm_id(self, key: str, id: str) -> str:
+        # The key's length first, so that no (key, id) pair can spell another.
+        return f"{self._global}id:{len(key)}:{key}:{id}"
+
+    def room(self, key: str) -> RoomKeys:
+        return RoomKeys(f"{self.prefix}{{r:{key}}}:")
+
+
+class RoomKeys:
+    def __init__(self, base: str) -> None:
+        self.log = base + "log"
+        self.seq = base + "seq"
+        self.meta = base + "meta"
+        self.members = base + "members"
+        self._base = base
 
     def send_id(self, key: str, id: str) -> str:
-        # The key's length first, so that no (key, id) pair can spell another.
-        return f"{self.prefix}id:{len(key)}:{key}:{id}"
+        return f"{self._base}id:{len(key)}:{key}:{id}"
 
 
 class TurnPipeline:
@@ -168,20 +197,34 @@ class RedisBackplane:
         self._scripts = {
             name: self._redis.register_script(source)
             for name, source in (
-                ("join", lua.JOIN),
-                ("leave", lua.LEAVE),
+                ("claim", lua.CLAIM),
+                ("release", lua.RELEASE),
                 ("rename", lua.RENAME),
-                ("send", lua.SEND),
+                ("create_room", lua.CREATE_ROOM),
+                ("enter", lua.ENTER),
+                ("member", lua.MEMBER),
+                ("forget", lua.FORGET),
+                ("part", lua.PART),
+                ("topic", lua.TOPIC),
+                ("say", lua.SAY),
+                ("dm", lua.DM),
                 ("alive", lua.ALIVE),
                 ("reap", lua.REAP),
                 ("snapshot", lua.SNAPSHOT),
+                ("room_snapshot", lua.ROOM_SNAPSHOT),
             )
         }
-        self._last_id = "0-0"
-        # Requests whose outcome the log will show: a join's welcome, a
-        # rename's confirmation, by the connection's token.
+        # Where the follower is in each log: the global one first, then one
+        # per room (key -> the room's key, for decoding).
+        self._positions: dict[str, str] = {self.keys.log: "0-0"}
+        self._room_of_log: dict[str, str] = {}
+        # Requests whose outcome the logs will show: a join's welcome, a
+        # rename's confirmation (by token), an enter, part or topic (by token
+        # and room key).
         self._joined: dict[str, asyncio.Future[None]] = {}
         self._renamed: dict[str, asyncio.Future[None]] = {}
+        self._settling: dict[tuple[str, str], asyncio.Future[RoomInfo | None]] = {}
+        self._creating = 0  # rooms on their way into the directory
         self._unsent_leaves: list[tuple[str, str, str]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[None]] = []
@@ -193,7 +236,8 @@ class RedisBackplane:
     # -- lifecycle ------------------------------------------------------------
 
     async def start(self) -> None:
-        """Load who is online and the recent history, then follow the log."""
+        """Load who is online, the rooms and their recent history, then follow
+        the logs."""
         loop = asyncio.get_running_loop()
         try:
             await self._load_scripts()
@@ -232,19 +276,43 @@ class RedisBackplane:
             await self._pipeline.call(lambda pipe, code=code: pipe.script_load(code.script))
 
     async def _load(self) -> None:
-        keys = self.keys
-        last_id, names, owners = await self._run(
-            "snapshot", [keys.log, keys.names, keys.owners], []
+        keys, hub = self.keys, self.hub
+        last_id, names, owners, directory = await self._run(
+            "snapshot", [keys.log, keys.names, keys.owners, keys.rooms], []
         )
-        # Up to and including `last_id`: the follower reads what comes after.
-        recent = await self._scan(last_id, self.hub.config.history_size, DEFAULT_ROOM, None)
-        self.replica.load(_pairs(names), _pairs(owners), recent)
-        self._last_id = last_id
+        self.replica.load_global(_pairs(names), _pairs(owners))
+        self._positions[keys.log] = last_id
+        rooms = _pairs(directory)
+        # The rooms this instance was told to have (`general`, `--rooms`)
+        # join the directory if they are new to it.
+        for room in list(hub.rooms.values()):
+            if room.key not in rooms:
+                await self._run(
+                    "create_room",
+                    [keys.rooms, keys.log],
+                    [room.key, room.name, self.hub.config.max_rooms, self._max_log],
+                )
+                rooms[room.key] = room.name
+        for key, name in rooms.items():
+            await self._load_room(key, name)
+
+    async def _load_room(self, key: str, name: str) -> None:
+        rk = self.keys.room(key)
+        last_id, meta, tokens = await self._run("room_snapshot", [rk.log, rk.meta, rk.members], [])
+        recent = await self._scan(rk.log, key, last_id, self.hub.config.history_size)
+        self.replica.load_room(name, _pairs(meta), list(tokens), recent)
+        self._follow_room(key, last_id)
+
+    def _follow_room(self, key: str, position: str) -> None:
+        log_key = self.keys.room(key).log
+        if log_key not in self._positions:
+            self._positions[log_key] = position
+            self._room_of_log[log_key] = key
 
     # -- the Backplane interface -----------------------------------------------
 
     async def join(self, peer: Peer, raw_name: str) -> None:
-        hub = self.hub
+        hub, keys = self.hub, self.keys
         # Only Redis knows whether the name is free: the replica here may not
         # have read yet that its last holder left.
         name, key = hub.parse_name(raw_name)
@@ -253,14 +321,19 @@ class RedisBackplane:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.replica.joining[token] = peer
         self._joined[token] = done
-        keys = self.keys
+        general = hub.general
+        gk = keys.room(general.key)
         try:
+            # Counted in `general` first, so that a message sent right after
+            # the welcome finds its sender there.
+            await self._run("member", [gk.meta, gk.members], [general.name, token])
             entry = await self._run(
-                "join",
-                [keys.names, keys.owners, keys.instance(self.instance), keys.log, keys.seq],
-                [key, name, token, self._floor, self._max_log],
+                "claim",
+                [keys.names, keys.owners, keys.instance(self.instance), keys.log],
+                [key, name, token, self._max_log],
             )
             if entry is None:
+                self._spawn(self._forget([general.key], token))
                 raise refusals.name_taken(name)
         except BaseException:
             self.replica.joining.pop(token, None)
@@ -271,20 +344,79 @@ class RedisBackplane:
     async def say(
         self, member: Member, text: str, *, id: str | None, room: str, action: bool
     ) -> Ack:
-        room = self.hub.check_room(room)
-        checked = await self._check_text(member, text, id)
-        if isinstance(checked, Ack):
-            return checked
-        reply = await self._send(member, id, cluster_log.MESSAGE, checked, room=room, action=action)
+        hub = self.hub
+        try:
+            where = hub.check_member_of(member, room)
+            checked = hub.check_text(member, text, id)
+        except ProtocolError as exc:
+            exc.id = id
+            key = self.keys.room(name_key(room)).send_id(member.key, id or "")
+            answer = await self._unless_repeat(exc, key, id)
+            if isinstance(answer, _Repeat):
+                return answer.ack
+            raise answer from None
+        rk = self.keys.room(where.key)
+        # A send without an id gets one here, so that the one retry on a
+        # broken connection can never store it twice.
+        send_id = id if id is not None else f"~{self._token()}"
+        reply = await self._send(
+            member,
+            id,
+            "say",
+            [rk.seq, rk.log, rk.send_id(member.key, send_id), rk.members],
+            [
+                self._floor,
+                self._max_log,
+                int(hub.config.id_ttl * 1000),
+                member.name,
+                member.token,
+                where.name,
+                checked,
+                "1" if action else "0",
+            ],
+        )
         return reply[0]
 
     async def dm(self, member: Member, to: str, text: str, *, id: str | None) -> tuple[Ack, str]:
+        hub, keys = self.hub, self.keys
         # Whether `to` is online is checked in Redis when the DM is stored:
         # the replica here may lag behind a join elsewhere.
-        checked = await self._check_text(member, text, id)
-        if isinstance(checked, Ack):
-            return checked, to
-        return await self._send(member, id, cluster_log.DM, checked, to=to)
+        try:
+            checked = hub.check_text(member, text, id)
+        except ProtocolError as exc:
+            answer = await self._unless_repeat(exc, keys.dm_id(member.key, id or ""), id)
+            if isinstance(answer, _Repeat):
+                return answer.ack, to
+            raise answer from None
+        to_key = name_key(to)
+        conversation = dm_conversation(member.key, to_key)
+        send_id = id if id is not None else f"~{self._token()}"
+        ack, target = await self._send(
+            member,
+            id,
+            "dm",
+            [
+                keys.dmseq,
+                keys.dm_log(conversation),
+                keys.log,
+                keys.dm_id(member.key, send_id),
+                keys.names,
+                keys.owners,
+            ],
+            [
+                self._floor,
+                self._max_log,
+                int(hub.config.id_ttl * 1000),
+                member.name,
+                member.key,
+                member.token,
+                checked,
+                to_key,
+                conversation,
+            ],
+            to=to,
+        )
+        return ack, target
 
     async def rename(self, member: Member, raw_name: str) -> None:
         hub = self.hub
@@ -298,8 +430,8 @@ class RedisBackplane:
         try:
             result = await self._run(
                 "rename",
-                [keys.names, keys.owners, keys.instance(self.instance), keys.log, keys.seq],
-                [member.key, key, name, member.token, self._floor, self._max_log],
+                [keys.names, keys.owners, keys.instance(self.instance), keys.log],
+                [member.key, key, name, member.token, self._max_log],
             )
             if result == "taken":
                 raise refusals.name_taken(name)
@@ -310,95 +442,154 @@ class RedisBackplane:
             raise
         await done  # applied here, so the next message carries the new name
 
+    async def enter(self, member: Member, raw_room: str) -> RoomInfo:
+        hub, keys = self.hub, self.keys
+        name, key = hub.check_enter(member, raw_room, creating=self._creating)
+        created = False
+        if key not in hub.rooms:
+            self._creating += 1
+            try:
+                made = await self._run(
+                    "create_room",
+                    [keys.rooms, keys.log],
+                    [key, name, hub.config.max_rooms, self._max_log],
+                )
+            finally:
+                self._creating -= 1
+            if made == "full":
+                raise refusals.too_many_rooms(hub.config.max_rooms)
+            created = made == "created"
+        rk = keys.room(key)
+        settled = self._expect(member.token, key)
+        try:
+            entered = await self._run(
+                "enter",
+                [rk.meta, rk.members, rk.log, rk.seq],
+                [name, member.token, member.name, self._floor, self._max_log],
+            )
+        except BaseException:
+            self._settling.pop((member.token, key), None)
+            raise
+        if entered:
+            info = await settled
+        else:
+            # In it already: nothing was logged. The replica may still be on
+            # its way to that earlier join; then its answer is this one's too.
+            self._settling.pop((member.token, key), None)
+            room = hub.rooms.get(key)
+            if room is None:
+                raise refusals.no_such_room(raw_room)
+            info = hub.room_info(room)
+        assert info is not None
+        return msgspec.structs.replace(info, created=True) if created else info
+
+    async def part(self, member: Member, raw_room: str) -> None:
+        room = self.hub.check_member_of(member, raw_room)
+        rk = self.keys.room(room.key)
+        settled = self._expect(member.token, room.key)
+        try:
+            parted = await self._run(
+                "part",
+                [rk.members, rk.log, rk.seq],
+                [member.token, member.name, LeftReason.PART.value, self._floor, self._max_log],
+            )
+        except BaseException:
+            self._settling.pop((member.token, room.key), None)
+            raise
+        if not parted:
+            self._settling.pop((member.token, room.key), None)
+            raise refusals.not_in_room(room.name)
+        await settled
+
+    async def set_topic(self, member: Member, raw_room: str, raw_topic: str) -> None:
+        room, topic = self.hub.check_topic(member, raw_room, raw_topic)
+        rk = self.keys.room(room.key)
+        settled = self._expect(member.token, room.key)
+        try:
+            result = await self._run(
+                "topic",
+                [rk.meta, rk.members, rk.log, rk.seq],
+                [member.token, member.name, topic, self._floor, self._max_log],
+            )
+        except BaseException:
+            self._settling.pop((member.token, room.key), None)
+            raise
+        if result != "ok":
+            self._settling.pop((member.token, room.key), None)
+            raise self._lost_claim(member)
+        await settled
+
     async def history(
-        self, room: str, before: int | None, limit: int, member: Member
+        self, raw_room: str, before: int | None, limit: int, member: Member
     ) -> HistoryReply:
-        room = self.hub.check_room(room)
-        if before is not None and before <= 0:
-            return HistoryReply(room=room, messages=[])  # no seq is that small
-        # A message's entry id is `<seq>-0`: everything before it is older.
-        # Stream ids are 64-bit; any larger `before` is after every message.
-        end = "+" if before is None or before > MAX_STREAM_ID else f"({before}-0"
-        messages = await self._scan(end, limit, room, member.key)
-        return HistoryReply(room=room, messages=messages)
+        room = self.hub.check_member_of(member, raw_room)
+        messages = await self._scan(self.keys.room(room.key).log, room.key, _bound(before), limit)
+        return HistoryReply(room=room.name, messages=messages)
+
+    async def dm_history(
+        self, other: str, before: int | None, limit: int, member: Member
+    ) -> HistoryReply:
+        key = name_key(other)
+        holder = self.hub.members.get(key)
+        stream = self.keys.dm_log(dm_conversation(member.key, key))
+        messages = await self._scan(stream, None, _bound(before), limit)
+        return HistoryReply(with_=holder.name if holder is not None else other, messages=messages)
 
     def who(self, room: str) -> Users:
         return self.hub.who(room)
 
-    def enter(self, member: Member, room: str) -> Users:
-        return self.hub.who(room)  # only `general` exists, and everyone is in it
+    def watch(self, member: Member, room: str) -> Users:
+        return watch(self.hub, member, room)
 
-    def part(self, member: Member, room: str) -> None:
-        self.hub.check_room(room)  # leaving general changes nothing
+    def rooms(self) -> RoomList:
+        return self.hub.room_list()
+
+    def topic(self, room: str) -> TopicInfo:
+        return self.hub.topic_info(room)
 
     def leave(self, member: Member, reason: LeftReason) -> None:
         # Nothing more is delivered to it; the log's `left` removes it from
-        # the user list here and everywhere else.
+        # the user lists here and everywhere else.
         self.hub.local.pop(member.key, None)
         self._spawn(self._leave(member.key, member.token, reason.value))
+        self._spawn(self._forget(list(member.rooms), member.token))
 
     # -- writing ------------------------------------------------------------------
 
-    async def _check_text(self, member: Member, text: str, id: str | None) -> str | Ack:
-        """The cleaned text, or the original ack of a repeated id that the
-        rate limit would refuse: repeats are free, and only Redis knows them."""
+    async def _unless_repeat(self, refusal: ProtocolError, key: str, id: str | None) -> Any:
+        """`refusal`, unless the send is a repeat of one stored before: then
+        its original ack (as a `_Repeat`). A single server answers repeats
+        before any check; here only Redis knows them, so it is asked when a
+        local check (the rate, the room) would refuse a send that has an id,
+        and never on the way of an ordinary message."""
+        if id is None or refusal.code not in _REPEATABLE:
+            return refusal
         try:
-            return self.hub.check_text(member, text, id)
-        except ProtocolError as exc:
-            if exc.code is not ErrorCode.RATE_LIMITED or id is None:
-                raise
-            try:
-                key = self.keys.send_id(member.key, id)
-                seen = await self._pipeline.call(lambda pipe: pipe.get(key))
-            except UNREACHABLE as unreachable:
-                self._unreachable(unreachable)
-                raise Unavailable(id) from unreachable
-            if seen is None:
-                raise
-            return cluster_log.receipt(id, seen)
+            seen = await self._pipeline.call(lambda pipe: pipe.get(key))
+        except UNREACHABLE as unreachable:
+            self._unreachable(unreachable)
+            return Unavailable(id)
+        return refusal if seen is None else _Repeat(cluster_log.receipt(id, seen))
 
     async def _send(
         self,
         member: Member,
         id: str | None,
-        kind: str,
-        text: str,
+        script: str,
+        keys: list[str],
+        args: list[Any],
         *,
-        room: str = "",
-        action: bool = False,
         to: str = "",
     ) -> tuple[Ack, str]:
-        keys = self.keys
-        hub = self.hub
-        # A send without an id gets one here, so that the one retry on a
-        # broken connection can never store it twice.
-        send_id = id if id is not None else f"~{self._token()}"
-        to_key = name_key(to) if to else ""
         try:
-            reply = await self._run(
-                "send",
-                [keys.seq, keys.log, keys.send_id(member.key, send_id), keys.names, keys.owners],
-                [
-                    self._floor,
-                    self._max_log,
-                    int(hub.config.id_ttl * 1000),
-                    kind,
-                    member.name,
-                    member.key,
-                    member.token,
-                    room,
-                    text,
-                    "1" if action else "0",
-                    to_key,
-                ],
-                id=id,
-            )
+            reply = await self._run(script, keys, args, id=id)
         except ProtocolError:
             member.bucket.refund()
             raise
         status = reply[0]
         if status == "ok":
-            _, seq, millis, target = reply
+            seq, millis = reply[1], reply[2]
+            target = reply[3] if len(reply) > 3 else ""
             return Ack(id=id or "", seq=int(seq), ts=cluster_log.ts_of(millis)), target
         member.bucket.refund()  # nothing new was stored: repeats are free
         if status == "again":
@@ -407,10 +598,15 @@ class RedisBackplane:
             raise self._lost_claim(member, id)
         raise refusals.no_such_user(to, id)
 
+    def _expect(self, token: str, room: str) -> asyncio.Future[RoomInfo | None]:
+        future: asyncio.Future[RoomInfo | None] = asyncio.get_running_loop().create_future()
+        self._settling[(token, room)] = future
+        return future
+
     def _lost_claim(self, member: Member, id: str | None = None) -> ProtocolError:
-        """Redis no longer holds `member`'s name (it lost its data, or gave
-        this instance up for dead): refuse, then close the connection, so
-        the client comes back and joins again."""
+        """Redis no longer holds `member`'s name or membership (it lost its
+        data, or gave this instance up for dead): refuse, then close the
+        connection, so the client comes back and joins again."""
         log.warning("%s is no longer known to the cluster; closing its connection", member.name)
         peer = member.peer
         if peer is not None:
@@ -421,12 +617,19 @@ class RedisBackplane:
         keys = self.keys
         try:
             await self._run(
-                "leave",
-                [keys.names, keys.owners, keys.instance(self.instance), keys.log, keys.seq],
-                [key, token, reason, self._floor, self._max_log],
+                "release",
+                [keys.names, keys.owners, keys.instance(self.instance), keys.log],
+                [key, token, reason, self._max_log],
             )
         except Unavailable:
             self._unsent_leaves.append((key, token, reason))
+
+    async def _forget(self, rooms: list[str], token: str) -> None:
+        """Take a connection that ended out of its rooms' member sets; its
+        leave is announced by the global log, so nothing is logged here."""
+        with contextlib.suppress(Unavailable):
+            for key in rooms:
+                await self._run("forget", [self.keys.room(key).members], [token])
 
     async def _run(
         self, script: str, keys: list[str], args: list[Any], id: str | None = None
@@ -454,15 +657,15 @@ class RedisBackplane:
         """Where `seq` starts if Redis has no counter (see `Hub.seq_floor`)."""
         return str(self.hub.seq_floor())
 
-    # -- reading the log -------------------------------------------------------
+    # -- reading the logs --------------------------------------------------------
 
     async def _follow(self) -> None:
-        log_key = self.keys.log
         cfg = self.config
+        global_log = self.keys.log
         while not self._stopping:
             try:
                 reply = await self._redis.xread(
-                    {log_key: self._last_id},
+                    dict(self._positions),
                     count=cfg.cluster_read_batch,
                     block=int(cfg.cluster_read_block * 1000),
                 )
@@ -473,41 +676,68 @@ class RedisBackplane:
                 await asyncio.sleep(cfg.presence_refresh / 2)
                 continue
             self._reached()
-            for entry_id, fields in _entries(reply, log_key):
-                self._last_id = entry_id
-                try:
-                    self._apply(cluster_log.decode(entry_id, fields))
-                except Exception:  # one bad entry must not stop the chat
-                    log.exception("cannot apply log entry %s: %r", entry_id, fields)
+            streams = _streams(reply)
+            # The global log first: who came, and which rooms exist, before
+            # anything said in them.
+            self._read(global_log, streams.pop(global_log, []), None)
+            for stream, entries in streams.items():
+                self._read(stream, entries, self._room_of_log.get(stream))
             await asyncio.sleep(0)  # let the deliveries flush between batches
+
+    def _read(
+        self, stream: str, entries: list[tuple[str, dict[str, str]]], room: str | None
+    ) -> None:
+        for entry_id, fields in entries:
+            self._positions[stream] = entry_id
+            try:
+                if room is None:
+                    entry = cluster_log.decode_global(entry_id, fields)
+                else:
+                    entry = cluster_log.decode_room(room, entry_id, fields)
+                self._apply(entry)
+            except Exception:  # one bad entry must not stop the chat
+                log.exception("cannot apply log entry %s of %s: %r", entry_id, stream, fields)
 
     def _apply(self, entry: cluster_log.Entry) -> None:
         applied = self.replica.apply(entry)
+        if applied.created is not None:
+            self._follow_room(applied.created, "0-0")  # new: all of its log is news
         if applied.orphan is not None:
-            self._spawn(self._leave(*applied.orphan, LeftReason.LOST.value))
+            key, token = applied.orphan
+            self._spawn(self._leave(key, token, LeftReason.LOST.value))
+            self._spawn(self._forget([self.hub.general.key], token))
         for token, pending in ((applied.joined, self._joined), (applied.renamed, self._renamed)):
             done = pending.pop(token, None) if token is not None else None
             if done is not None and not done.done():
                 done.set_result(None)
+        if applied.settled is not None:
+            settled = self._settling.pop(applied.settled, None)
+            if settled is not None and not settled.done():
+                settled.set_result(applied.info)
 
-    async def _scan(self, end: str, limit: int, room: str, viewer: str | None) -> list[Stored]:
+    async def _scan(self, stream: str, room: str | None, end: str, limit: int) -> list[Stored]:
         """Up to `limit` messages at or before the log position `end` (an
         XREVRANGE bound: `+`, an entry id, or `(id` for "before id"), oldest
-        first, as `viewer` may see them (walking back over presence events)."""
+        first, walking back over a room's joins, parts and topics. `room` is
+        the room's key, or None for a DM conversation."""
         found: list[Stored] = []
-        log_key = self.keys.log
+        if limit <= 0 or end == _NOTHING:
+            return found
         chunk = self.config.cluster_history_chunk
         while True:
             try:
                 entries = await self._pipeline.call(
-                    lambda pipe, end=end: pipe.xrevrange(log_key, end, "-", count=chunk)
+                    lambda pipe, end=end: pipe.xrevrange(stream, end, "-", count=chunk)
                 )
             except UNREACHABLE as exc:
                 self._unreachable(exc)
                 raise Unavailable() from exc
-            sent = (cluster_log.decode(entry_id, fields) for entry_id, fields in entries)
-            frames = (entry.frame for entry in sent if isinstance(entry, cluster_log.Sent))
-            if take_visible(found, frames, room, None, limit, viewer) or len(entries) < chunk:
+            if room is None:
+                frames: list[Stored] = [cluster_log.decode_dm(i, f) for i, f in entries]
+            else:
+                decoded = (cluster_log.decode_room(room, i, f) for i, f in entries)
+                frames = [e.frame for e in decoded if isinstance(e, cluster_log.Sent)]
+            if take_before(found, frames, None, limit) or len(entries) < chunk:
                 break
             end = f"({entries[-1][0]}"
         found.reverse()
@@ -527,6 +757,7 @@ class RedisBackplane:
                 # its own deadline; until then nobody can be judged dead.
                 if loop.time() - self._reachable_since >= cfg.presence_ttl:
                     await self._reap()
+                self.replica.forget_stale(older_than=cfg.presence_ttl * 2)
             except Unavailable:
                 pass  # already logged; the next round tries again
             except (RedisError, OSError):
@@ -547,8 +778,8 @@ class RedisBackplane:
         keys = self.keys
         gone = await self._run(
             "reap",
-            [keys.alive, keys.names, keys.owners, keys.log, keys.seq],
-            [self._floor, self._max_log, keys.prefix],
+            [keys.alive, keys.names, keys.owners, keys.log],
+            [self._max_log, keys.inst_prefix],
         )
         if gone:
             log.info("announced %d users of dead instances as lost", gone)
@@ -584,6 +815,30 @@ class RedisBackplane:
             log.warning("redis at %s is reachable again", redacted(self.url))
 
 
+_NOTHING = "(0-0"  # an XREVRANGE end before every entry
+_REPEATABLE = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.NOT_IN_ROOM, ErrorCode.NO_SUCH_ROOM})
+
+
+class _Repeat:
+    """A send Redis already holds: its original ack."""
+
+    __slots__ = ("ack",)
+
+    def __init__(self, ack: Ack) -> None:
+        self.ack = ack
+
+
+def _bound(before: int | None) -> str:
+    """The XREVRANGE end for "messages before seq `before`". A message's entry
+    id is `<seq>-0`; stream ids are 64-bit, so any larger `before` is after
+    every message, and none is at or below 0."""
+    if before is None or before > MAX_STREAM_ID:
+        return "+"
+    if before <= 0:
+        return _NOTHING
+    return f"({before}-0"
+
+
 async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
     """Cancel `tasks` and wait for them to end. Cancel again while one runs
     on: on Python 3.11, `asyncio.wait_for` (inside redis-py's writes) can
@@ -603,13 +858,10 @@ def _pairs(flat: list[str]) -> dict[str, str]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
-def _entries(reply: Any, stream: str) -> list[tuple[str, dict[str, str]]]:
-    """The entries of one stream in an XREAD reply (RESP2 list or RESP3 map)."""
+def _streams(reply: Any) -> dict[str, list[tuple[str, dict[str, str]]]]:
+    """The entries of each stream in an XREAD reply (RESP2 list or RESP3 map)."""
     if not reply:
-        return []
+        return {}
     if isinstance(reply, dict):
-        return list(reply.get(stream, [[]])[0])
-    for name, entries in reply:
-        if name == stream:
-            return list(entries)
-    return []
+        return {name: list(value[0]) for name, value in reply.items()}
+    return {name: list(entries) for name, entries in reply}

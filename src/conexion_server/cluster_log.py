@@ -1,62 +1,76 @@
-"""A cluster's log: the entries Redis's scripts append (messages, DMs,
-joins, leaves, renames), decoded from their stream fields, and applied to
-one instance's hub in log order. Pure: no Redis and no asyncio here, so every
-rule of applying the log is tested without a Redis (`cluster.py` reads the
-stream and hands the entries in).
+"""A cluster's logs: the entries Redis's scripts append, decoded from their
+stream fields, and applied to one instance's hub in log order. Pure: no
+Redis and no asyncio here, so every rule of applying the logs is tested
+without a Redis (`cluster.py` reads the streams and hands the entries in).
 
-The scripts in `cluster_scripts` write these fields; the names are short
-because every entry stays in Redis for as long as the history does.
+There are two kinds of log. The global one says who came, went or changed
+name, which rooms were created, and carries DMs. Each room has its own,
+with its messages, joins, parts and topics. The scripts in
+`cluster_scripts` write these fields; the names are short because every
+entry stays in Redis for as long as the history does.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from conexion_protocol import Ack, DirectMessage, LeftReason, Message, Stored, format_ts, name_key
+from conexion_protocol import (
+    Ack,
+    DirectMessage,
+    LeftReason,
+    Message,
+    RoomInfo,
+    Stored,
+    format_ts,
+    name_key,
+    parse_room,
+)
 
 from .backplane import Dispatch, Peer, relay_dm
-from .hub import Hub
+from .hub import Hub, Member, Room
 
 log = logging.getLogger(__name__)
 
 # Field names of a log entry, and the kinds of entry.
 KIND = "k"  # one of the kinds below
-NAME = "n"  # who joined or left, or the new name of a rename
+NAME = "n"  # who joined or left, the new name of a rename, a topic's setter, a room's name
 PREVIOUS = "p"  # the old name of a rename
 OWNER = "o"  # `instance/connection` of whoever made the change
 MILLIS = "ms"  # Redis's clock when the change was made, in milliseconds
 WHY = "w"  # a leave's reason
 SENDER = "f"
 ROOM = "r"
-TEXT = "x"
+TEXT = "x"  # a message's text, or a topic
 ACTION = "a"  # "1" for /me
 RECIPIENT = "t"
+SEQ = "s"  # a DM's seq (in the global log, where entry ids are not seqs)
 
-MESSAGE, DM, JOIN, LEAVE, RENAME = "m", "d", "j", "l", "r"
+MESSAGE, DM, JOIN, LEAVE, RENAME, CREATED, TOPIC = "m", "d", "j", "l", "r", "c", "t"
 
 
 class LogError(ValueError):
     """A log entry that no script of ours could have written."""
 
 
-@dataclass(slots=True, frozen=True)
-class Sent:
-    """A room message or a DM, with the connection that sent it."""
-
-    frame: Stored
-    token: str
+# -- global entries ----------------------------------------------------------------
 
 
 @dataclass(slots=True, frozen=True)
-class Arrived:
+class Online:
+    """Someone joined the chat (and with it `general`)."""
+
     name: str
     token: str
     ts: str
 
 
 @dataclass(slots=True, frozen=True)
-class Departed:
+class Offline:
+    """Someone's connection ended: they leave every room."""
+
     name: str
     token: str
     reason: LeftReason
@@ -71,7 +85,50 @@ class NameChanged:
     ts: str
 
 
-Entry = Sent | Arrived | Departed | NameChanged
+@dataclass(slots=True, frozen=True)
+class RoomCreated:
+    name: str
+
+
+@dataclass(slots=True, frozen=True)
+class Sent:
+    """A room message (from a room's log) or a DM (from the global log),
+    with the connection that sent it."""
+
+    frame: Stored
+    token: str
+
+
+# -- room entries --------------------------------------------------------------------
+
+
+@dataclass(slots=True, frozen=True)
+class Entered:
+    room: str  # key
+    name: str
+    token: str
+    ts: str
+
+
+@dataclass(slots=True, frozen=True)
+class Parted:
+    room: str  # key
+    name: str
+    token: str
+    reason: LeftReason
+    ts: str
+
+
+@dataclass(slots=True, frozen=True)
+class TopicSet:
+    room: str  # key
+    topic: str
+    by: str
+    token: str
+    ts: str
+
+
+Entry = Online | Offline | NameChanged | RoomCreated | Sent | Entered | Parted | TopicSet
 
 
 def ts_of(millis: str) -> str:
@@ -88,15 +145,43 @@ def receipt(id: str, seen: str) -> Ack:
         raise LogError(f"a remembered send id holds {seen!r}") from exc
 
 
-def decode(entry_id: str, fields: dict[str, str]) -> Entry:
-    """One stream entry as what it records; `LogError` for anything else."""
+def decode_global(entry_id: str, fields: dict[str, str]) -> Entry:
+    """One entry of the global log; `LogError` for anything else."""
+    try:
+        kind = fields[KIND]
+        token = fields.get(OWNER, "")
+        if kind == CREATED:
+            return RoomCreated(fields[NAME])
+        ts = ts_of(fields[MILLIS])
+        if kind == JOIN:
+            return Online(fields[NAME], token, ts)
+        if kind == LEAVE:
+            return Offline(fields[NAME], token, LeftReason(fields.get(WHY, "lost")), ts)
+        if kind == RENAME:
+            return NameChanged(fields[PREVIOUS], fields[NAME], token, ts)
+        if kind == DM:
+            frame = DirectMessage(
+                seq=int(fields[SEQ]),
+                ts=ts,
+                from_=fields[SENDER],
+                to=fields[RECIPIENT],
+                text=fields[TEXT],
+            )
+            return Sent(frame, token)
+    except (KeyError, ValueError) as exc:
+        raise LogError(f"log entry {entry_id} is malformed: {exc!r}") from exc
+    raise LogError(f"log entry {entry_id} has an unknown kind {kind!r}")
+
+
+def decode_room(room: str, entry_id: str, fields: dict[str, str]) -> Entry:
+    """One entry of the log of the room with key `room`."""
     try:
         kind = fields[KIND]
         token = fields.get(OWNER, "")
         ts = ts_of(fields[MILLIS])
         if kind == MESSAGE:
-            frame: Stored = Message(
-                seq=_seq(entry_id),
+            frame = Message(
+                seq=seq_of(entry_id),
                 ts=ts,
                 room=fields[ROOM],
                 from_=fields[SENDER],
@@ -104,27 +189,32 @@ def decode(entry_id: str, fields: dict[str, str]) -> Entry:
                 action=fields.get(ACTION) == "1",
             )
             return Sent(frame, token)
-        if kind == DM:
-            frame = DirectMessage(
-                seq=_seq(entry_id),
-                ts=ts,
-                from_=fields[SENDER],
-                to=fields[RECIPIENT],
-                text=fields[TEXT],
-            )
-            return Sent(frame, token)
         if kind == JOIN:
-            return Arrived(fields[NAME], token, ts)
+            return Entered(room, fields[NAME], token, ts)
         if kind == LEAVE:
-            return Departed(fields[NAME], token, LeftReason(fields.get(WHY, "lost")), ts)
-        if kind == RENAME:
-            return NameChanged(fields[PREVIOUS], fields[NAME], token, ts)
+            return Parted(room, fields[NAME], token, LeftReason(fields.get(WHY, "part")), ts)
+        if kind == TOPIC:
+            return TopicSet(room, fields[TEXT], fields[NAME], token, ts)
     except (KeyError, ValueError) as exc:
-        raise LogError(f"log entry {entry_id} is malformed: {exc!r}") from exc
-    raise LogError(f"log entry {entry_id} has an unknown kind {kind!r}")
+        raise LogError(f"log entry {entry_id} of {room} is malformed: {exc!r}") from exc
+    raise LogError(f"log entry {entry_id} of {room} has an unknown kind {kind!r}")
 
 
-def _seq(entry_id: str) -> int:
+def decode_dm(entry_id: str, fields: dict[str, str]) -> DirectMessage:
+    """One entry of a DM conversation's history."""
+    try:
+        return DirectMessage(
+            seq=seq_of(entry_id),
+            ts=ts_of(fields[MILLIS]),
+            from_=fields[SENDER],
+            to=fields[RECIPIENT],
+            text=fields[TEXT],
+        )
+    except (KeyError, ValueError) as exc:
+        raise LogError(f"DM entry {entry_id} is malformed: {exc!r}") from exc
+
+
+def seq_of(entry_id: str) -> int:
     """A message's `seq`: its entry id is `<seq>-0`."""
     return int(entry_id.partition("-")[0])
 
@@ -138,74 +228,151 @@ class Applied:
     # (name key, token) of a join of ours whose peer went away meanwhile: its
     # leave must be logged too.
     orphan: tuple[str, str] | None = None
+    # (token, room key) of an enter, part or topic of ours now applied, and
+    # for an enter the room as the peer finds it.
+    settled: tuple[str, str] | None = None
+    info: RoomInfo | None = None
+    created: str | None = None  # the key of a room new to this replica (follow its log)
+
+
+@dataclass(slots=True)
+class _Later:
+    """Room memberships a snapshot found for tokens whose arrival the global
+    log has yet to show: they came online after the global snapshot."""
+
+    rooms: list[Room] = field(default_factory=list)
+    since: float = 0.0
 
 
 class Replica:
-    """One instance's copy of the chat (the user list and recent history in
-    its hub), kept by applying the log in order to every member alike, its
-    own and the other instances'. It delivers each entry to its own peers."""
+    """One instance's copy of the chat (who is online, every room, recent
+    history in its hub), kept by applying the logs in order to every member
+    alike, its own and the other instances'. It delivers each entry to its
+    own peers."""
 
-    def __init__(self, hub: Hub, dispatch: Dispatch) -> None:
+    def __init__(
+        self, hub: Hub, dispatch: Dispatch, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.hub = hub
         self.dispatch = dispatch
+        self._clock = clock
         # Joins of ours that Redis accepted but the log has not shown yet:
         # the peer is welcomed when its join entry is applied.
         self.joining: dict[str, Peer] = {}
+        self.by_token: dict[str, Member] = {}
+        self._later: dict[str, _Later] = {}
 
-    def load(self, names: dict[str, str], owners: dict[str, str], recent: list[Stored]) -> None:
-        """Start from a snapshot: who is online (name key -> name, and who
-        holds it) and the recent history, oldest first."""
+    # -- starting from snapshots ---------------------------------------------------
+
+    def load_global(self, names: dict[str, str], owners: dict[str, str]) -> None:
+        """Who is online (name key -> name, and who holds it)."""
         hub = self.hub
         for key, name in names.items():
-            hub.admit(hub.new_member(name, key, None, owners.get(key, "")))
+            member = hub.new_member(name, key, None, owners.get(key, ""))
+            hub.admit(member)
+            self.by_token[member.token] = member
+
+    def load_room(
+        self, name: str, meta: dict[str, str], tokens: list[str], recent: list[Stored]
+    ) -> Room:
+        """A room as its snapshot found it: its topic, its members (tokens
+        online by the global snapshot; the rest come in with their arrival),
+        and its recent history, oldest first."""
+        hub = self.hub
+        room = self._room(name)
+        room.topic = meta.get("topic", "")
+        room.topic_by = meta.get("topic_by") or None
+        millis = meta.get("topic_ts")
+        room.topic_ts = ts_of(millis) if millis else None
+        now = self._clock()
+        for token in tokens:
+            member = self.by_token.get(token)
+            if member is None:
+                later = self._later.setdefault(token, _Later(since=now))
+                later.rooms.append(room)
+            elif room.key not in member.rooms:
+                hub.enter(member, room)
         for frame in recent:
             hub.relay(frame)
+        return room
+
+    def forget_stale(self, older_than: float) -> None:
+        """Drop snapshot memberships of tokens that never came online."""
+        cut = self._clock() - older_than
+        for token in [t for t, later in self._later.items() if later.since < cut]:
+            del self._later[token]
+
+    # -- applying entries -------------------------------------------------------------
 
     def apply(self, entry: Entry) -> Applied:
         match entry:
             case Sent():
                 self._sent(entry)
-            case Arrived():
-                return self._arrived(entry)
-            case Departed():
-                self._departed(entry)
+            case Online():
+                return self._online(entry)
+            case Offline():
+                self._offline(entry)
             case NameChanged():
                 return self._renamed(entry)
+            case RoomCreated(name=name):
+                key = parse_room(name)[1]
+                if key not in self.hub.rooms:
+                    self._room(name)
+                    return Applied(created=key)
+            case Entered():
+                return self._entered(entry)
+            case Parted():
+                return self._parted(entry)
+            case TopicSet():
+                return self._topic(entry)
         return Applied()
+
+    def _room(self, name: str) -> Room:
+        display, key = parse_room(name)
+        room = self.hub.rooms.get(key)
+        return room if room is not None else self.hub.create_room(display, key)
 
     def _sent(self, entry: Sent) -> None:
         hub, frame = self.hub, entry.frame
-        origin = hub.local.get(name_key(frame.from_))
-        if origin is not None and origin.token != entry.token:
-            origin = None
-        deliveries = hub.relay(frame, origin)
+        origin = self.by_token.get(entry.token)
+        if origin is not None and origin.peer is None:
+            origin = None  # someone else's: every local member hears it
         if isinstance(frame, DirectMessage):
-            relay_dm(deliveries, origin, self.dispatch)
-        else:
-            self.dispatch(deliveries)
+            relay_dm(hub.relay(frame, origin), origin, self.dispatch)
+            return
+        if name_key(frame.room) not in hub.rooms:
+            self._room(frame.room)  # a room whose creation this replica missed
+        self.dispatch(hub.relay(frame, origin))
 
-    def _arrived(self, entry: Arrived) -> Applied:
+    def _online(self, entry: Online) -> Applied:
         hub = self.hub
         key = name_key(entry.name)
         stale = hub.members.get(key)
         if stale is not None:  # missed its leave (a replica restart): replace it
             hub.remove(stale, LeftReason.LOST)
+            self.by_token.pop(stale.token, None)
         pending = entry.token in self.joining
         peer = self.joining.pop(entry.token, None)
         orphan = None
         if peer is not None and peer.closing:
             orphan, peer = (key, entry.token), None
         member = hub.new_member(entry.name, key, peer, entry.token)
-        welcome, deliveries = hub.admit(member)
+        self.by_token[entry.token] = member
+        welcome, deliveries = hub.admit(member, entry.ts)
+        later = self._later.pop(entry.token, None)
+        if later is not None:
+            for room in later.rooms:
+                if room.key not in member.rooms:
+                    hub.enter(member, room)  # before this replica started: old news
         if peer is not None and welcome is not None:
             peer.welcomed(member, welcome)
         self.dispatch(deliveries)
         return Applied(joined=entry.token if pending else None, orphan=orphan)
 
-    def _departed(self, entry: Departed) -> None:
+    def _offline(self, entry: Offline) -> None:
         hub = self.hub
-        member = hub.members.get(name_key(entry.name))
-        if member is None or member.token != entry.token:
+        member = self.by_token.pop(entry.token, None)
+        if member is None or hub.members.get(member.key) is not member:
             return
         peer = member.peer
         self.dispatch(hub.remove(member, entry.reason, entry.ts))
@@ -217,8 +384,35 @@ class Replica:
 
     def _renamed(self, entry: NameChanged) -> Applied:
         hub = self.hub
-        member = hub.members.get(name_key(entry.old))
-        if member is None or member.token != entry.token:
+        member = self.by_token.get(entry.token)
+        if member is None or hub.members.get(name_key(entry.old)) is not member:
             return Applied()
         self.dispatch(hub.apply_rename(member, entry.new, name_key(entry.new), entry.ts))
         return Applied(renamed=entry.token)
+
+    def _entered(self, entry: Entered) -> Applied:
+        hub = self.hub
+        member = self.by_token.get(entry.token)
+        room = hub.rooms.get(entry.room)
+        if member is None or room is None:
+            return Applied()  # its owner went away first; the room set is tidied by them
+        info, deliveries = hub.enter(member, room, entry.ts)
+        self.dispatch(deliveries)
+        return Applied(settled=(entry.token, room.key), info=info)
+
+    def _parted(self, entry: Parted) -> Applied:
+        hub = self.hub
+        member = self.by_token.get(entry.token)
+        room = hub.rooms.get(entry.room)
+        if member is None or room is None:
+            return Applied()
+        self.dispatch(hub.part(member, room, entry.reason, entry.ts))
+        return Applied(settled=(entry.token, room.key))
+
+    def _topic(self, entry: TopicSet) -> Applied:
+        hub = self.hub
+        room = hub.rooms.get(entry.room)
+        if room is None:
+            return Applied()
+        self.dispatch(hub.apply_topic(room, entry.topic, entry.by, entry.ts))
+        return Applied(settled=(entry.token, room.key))

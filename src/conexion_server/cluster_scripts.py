@@ -2,19 +2,25 @@
 
 Redis runs a script alone, so a name claim, a `seq` with its log entry and
 its send id, or the reaping of a dead instance, can never interleave with
-another instance's change. Every script appends to one stream, the chat's
-log, whose entry ids encode the order:
+another instance's change. Every script touches the keys of one hash slot
+only: the chat's global keys (`{g}`) or one room's (`{r:KEY}`), so that rooms
+can be spread over a Redis Cluster later and nothing needs an atomic step
+across two rooms.
 
-- a message or DM is `<seq>-0`, its `seq` taken from the counter in the same
-  script, so stream order is `seq` order;
-- a presence event (joined, left, renamed) is `<current seq>-<n>`, after the
-  message it follows and before the next one.
+The global keys (after the configured prefix): `{g}:names` (hash: name key
+-> name), `{g}:owners` (hash: name key -> `instance/connection` token),
+`{g}:inst:<instance>` (set of name keys held there), `{g}:alive` (sorted set:
+instance -> the Redis time in ms when it counts as dead), `{g}:rooms` (hash:
+room key -> name, the directory of rooms), `{g}:log` (stream: who came, went
+or changed name, rooms created, DMs sent), `{g}:dmseq` (hash: conversation ->
+its last seq), `{g}:dm:<a>:<b>` (stream: one DM conversation's history, entry
+ids `<seq>-0`), `{g}:id:...` (a remembered DM send id: `"<seq> <ms>"`, with a
+TTL).
 
-Keys (after the configured prefix): `seq` (counter), `log` (stream), `names`
-(hash: name key -> name), `owners` (hash: name key -> `instance/connection`),
-`inst:<instance>` (set of name keys held there), `alive` (sorted set:
-instance -> the Redis time in ms when it counts as dead), `id:...` (a
-remembered send id: `"<seq> <ms>"`, with a TTL).
+A room's keys: `{r:KEY}:log` (stream: messages as `<seq>-0`; joins, parts and
+topics as `<current seq>-<n>`, after the message they follow), `{r:KEY}:seq`
+(counter), `{r:KEY}:meta` (hash: name, topic, topic_by, topic_ts),
+`{r:KEY}:members` (set of tokens), `{r:KEY}:id:...` (remembered send ids).
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ local function now_ms()
   return string.format('%d', t[1] * 1000 + math.floor(t[2] / 1000))
 end
 
--- The counter as a string (never through a Lua number, which would round
+-- A counter as a string (never through a Lua number, which would round
 -- large values), started at the floor the first time.
 local function current_seq(key, floor)
   local s = redis.call('GET', key)
@@ -36,11 +42,6 @@ local function current_seq(key, floor)
   return s
 end
 
-local function event(log, seq, floor, maxlen, ...)
-  local s = current_seq(seq, floor)
-  return redis.call('XADD', log, 'MAXLEN', '~', maxlen, s .. '-*', ...)
-end
-
 local function release(names, owners, set, key)
   redis.call('HDEL', names, key)
   redis.call('HDEL', owners, key)
@@ -48,8 +49,8 @@ local function release(names, owners, set, key)
 end
 """
 
-# KEYS: names owners inst log seq; ARGV: key name token floor maxlen
-JOIN = (
+# Claim a name. KEYS: names owners inst log; ARGV: key name token maxlen
+CLAIM = (
     _COMMON
     + """
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
@@ -58,13 +59,13 @@ end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 redis.call('SADD', KEYS[3], ARGV[1])
-return event(KEYS[4], KEYS[5], ARGV[4], ARGV[5],
+return redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*',
   'k', 'j', 'n', ARGV[2], 'o', ARGV[3], 'ms', now_ms())
 """
 )
 
-# KEYS: names owners inst log seq; ARGV: key token reason floor maxlen
-LEAVE = (
+# Give a name back. KEYS: names owners inst log; ARGV: key token reason maxlen
+RELEASE = (
     _COMMON
     + """
 if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then
@@ -72,12 +73,12 @@ if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then
 end
 local name = redis.call('HGET', KEYS[1], ARGV[1])
 release(KEYS[1], KEYS[2], KEYS[3], ARGV[1])
-return event(KEYS[4], KEYS[5], ARGV[4], ARGV[5],
+return redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*',
   'k', 'l', 'n', name, 'w', ARGV[3], 'o', ARGV[2], 'ms', now_ms())
 """
 )
 
-# KEYS: names owners inst log seq; ARGV: oldkey newkey newname token floor maxlen
+# KEYS: names owners inst log; ARGV: oldkey newkey newname token maxlen
 RENAME = (
     _COMMON
     + """
@@ -92,45 +93,142 @@ release(KEYS[1], KEYS[2], KEYS[3], ARGV[1])
 redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[4])
 redis.call('SADD', KEYS[3], ARGV[2])
-event(KEYS[4], KEYS[5], ARGV[5], ARGV[6],
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*',
   'k', 'r', 'p', old, 'n', ARGV[3], 'o', ARGV[4], 'ms', now_ms())
 return 'ok'
 """
 )
 
-# A room message (kind m) or a DM (kind d): check the send id, the sender and
-# (for a DM) the recipient, then take a seq, append, and remember the id.
-# KEYS: seq log idkey names owners
-# ARGV: floor maxlen ttl_ms kind from fromkey token room text action tokey
-SEND = (
+# Add a room to the directory. KEYS: rooms log; ARGV: key name max_rooms maxlen
+# Returns 'exists', 'full' or 'created'.
+CREATE_ROOM = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+  return 'exists'
+end
+if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then
+  return 'full'
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local t = redis.call('TIME')
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'k', 'c', 'n', ARGV[2],
+  'ms', string.format('%d', t[1] * 1000 + math.floor(t[2] / 1000)))
+return 'created'
+"""
+
+# Enter a room. KEYS: meta members log seq; ARGV: name token username floor maxlen
+# Returns 1 if the token entered now (a join entry was logged), 0 if it was in.
+ENTER = (
+    _COMMON
+    + """
+redis.call('HSETNX', KEYS[1], 'name', ARGV[1])
+if redis.call('SADD', KEYS[2], ARGV[2]) == 0 then
+  return 0
+end
+local s = current_seq(KEYS[4], ARGV[4])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], s .. '-*',
+  'k', 'j', 'n', ARGV[3], 'o', ARGV[2], 'ms', now_ms())
+return 1
+"""
+)
+
+# Be counted in a room without telling it (a connection's `general`, which
+# the global join announces). KEYS: meta members; ARGV: name token
+MEMBER = """
+redis.call('HSETNX', KEYS[1], 'name', ARGV[1])
+return redis.call('SADD', KEYS[2], ARGV[2])
+"""
+
+# Stop being counted in a room, silently (a connection that ended, whose
+# leave the global log announced). KEYS: members; ARGV: token
+FORGET = """
+return redis.call('SREM', KEYS[1], ARGV[1])
+"""
+
+# Leave a room. KEYS: members log seq; ARGV: token username reason floor maxlen
+PART = (
+    _COMMON
+    + """
+if redis.call('SREM', KEYS[1], ARGV[1]) == 0 then
+  return 0
+end
+local s = current_seq(KEYS[3], ARGV[4])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], s .. '-*',
+  'k', 'l', 'n', ARGV[2], 'w', ARGV[3], 'o', ARGV[1], 'ms', now_ms())
+return 1
+"""
+)
+
+# Set a room's topic. KEYS: meta members log seq; ARGV: token setter topic floor maxlen
+TOPIC = (
+    _COMMON
+    + """
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then
+  return 'gone'
+end
+local ms = now_ms()
+redis.call('HSET', KEYS[1], 'topic', ARGV[3], 'topic_by', ARGV[2], 'topic_ts', ms)
+local s = current_seq(KEYS[4], ARGV[4])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], s .. '-*',
+  'k', 't', 'x', ARGV[3], 'n', ARGV[2], 'o', ARGV[1], 'ms', ms)
+return 'ok'
+"""
+)
+
+# A room message: check the send id and that the sender is in the room, then
+# take a seq, append, and remember the id.
+# KEYS: seq log idkey members; ARGV: floor maxlen ttl_ms from token room text action
+SAY = (
     _COMMON
     + """
 local seen = redis.call('GET', KEYS[3])
 if seen then
   return {'again', seen}
 end
-if redis.call('HGET', KEYS[5], ARGV[6]) ~= ARGV[7] then
+if redis.call('SISMEMBER', KEYS[4], ARGV[5]) == 0 then
   return {'gone'}
-end
-local to = ''
-if ARGV[4] == 'd' then
-  to = redis.call('HGET', KEYS[4], ARGV[11])
-  if not to then
-    return {'nobody'}
-  end
 end
 current_seq(KEYS[1], ARGV[1])
 redis.call('INCR', KEYS[1])
 local s = redis.call('GET', KEYS[1])
 local ms = now_ms()
-if ARGV[4] == 'm' then
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], s .. '-0',
-    'k', 'm', 'f', ARGV[5], 'r', ARGV[8], 'x', ARGV[9], 'a', ARGV[10], 'o', ARGV[7], 'ms', ms)
-else
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], s .. '-0',
-    'k', 'd', 'f', ARGV[5], 't', to, 'x', ARGV[9], 'o', ARGV[7], 'ms', ms)
-end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], s .. '-0',
+  'k', 'm', 'f', ARGV[4], 'r', ARGV[6], 'x', ARGV[7], 'a', ARGV[8], 'o', ARGV[5], 'ms', ms)
 redis.call('SET', KEYS[3], s .. ' ' .. ms, 'PX', ARGV[3])
+return {'ok', s, ms}
+"""
+)
+
+# A DM: check the send id, the sender's claim and the recipient, take the
+# conversation's seq, keep it in the conversation's history and in the log
+# (which delivers it), and remember the id.
+# KEYS: dmseq conv_log log idkey names owners
+# ARGV: floor maxlen ttl_ms from fromkey token text tokey conv
+DM = (
+    _COMMON
+    + """
+local seen = redis.call('GET', KEYS[4])
+if seen then
+  return {'again', seen}
+end
+if redis.call('HGET', KEYS[6], ARGV[5]) ~= ARGV[6] then
+  return {'gone'}
+end
+local to = redis.call('HGET', KEYS[5], ARGV[8])
+if not to then
+  return {'nobody'}
+end
+if redis.call('HEXISTS', KEYS[1], ARGV[9]) == 0 then
+  redis.call('HSET', KEYS[1], ARGV[9], ARGV[1])
+end
+-- Read back as a string: a Lua number would round a large seq.
+redis.call('HINCRBY', KEYS[1], ARGV[9], 1)
+local s = redis.call('HGET', KEYS[1], ARGV[9])
+local ms = now_ms()
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], s .. '-0',
+  'k', 'd', 'f', ARGV[4], 't', to, 'x', ARGV[7], 'o', ARGV[6], 'ms', ms)
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '*',
+  'k', 'd', 's', s, 'c', ARGV[9], 'f', ARGV[4], 't', to, 'x', ARGV[7], 'o', ARGV[6], 'ms', ms)
+redis.call('SET', KEYS[4], s .. ' ' .. ms, 'PX', ARGV[3])
 return {'ok', s, ms, to}
 """
 )
@@ -144,22 +242,22 @@ return redis.call('ZADD', KEYS[1], deadline, ARGV[1])
 """
 
 # Announce the users of every instance past its deadline as left (lost).
-# KEYS: alive names owners log seq; ARGV: floor maxlen prefix
-# The per-instance sets are named from the prefix, which ties this script to
-# a single Redis (not Redis Cluster, where keys must be declared).
+# KEYS: alive names owners log; ARGV: maxlen inst_prefix
+# The per-instance sets are named from the prefix; they are global keys
+# (the `{g}` tag), so this still touches one slot.
 REAP = (
     _COMMON
     + """
 local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now_ms())
 local gone = 0
 for _, inst in ipairs(dead) do
-  local set = ARGV[3] .. 'inst:' .. inst
+  local set = ARGV[2] .. inst
   for _, key in ipairs(redis.call('SMEMBERS', set)) do
     local owner = redis.call('HGET', KEYS[3], key)
     if owner and string.sub(owner, 1, #inst + 1) == inst .. '/' then
       local name = redis.call('HGET', KEYS[2], key)
       release(KEYS[2], KEYS[3], set, key)
-      event(KEYS[4], KEYS[5], ARGV[1], ARGV[2],
+      redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[1], '*',
         'k', 'l', 'n', name, 'w', 'lost', 'o', owner, 'ms', now_ms())
       gone = gone + 1
     end
@@ -171,13 +269,32 @@ return gone
 """
 )
 
-# Where the log ends and who is online, read at one instant.
-# KEYS: log names owners
-SNAPSHOT = """
-local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+
+def _last_id(key: int) -> str:
+    return f"""
+local last = redis.call('XREVRANGE', KEYS[{key}], '+', '-', 'COUNT', 1)
 local id = '0-0'
 if #last > 0 then
   id = last[1][1]
 end
-return {id, redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[3])}
 """
+
+
+# Where the global log ends, who is online and which rooms exist, at one
+# instant. KEYS: log names owners rooms
+SNAPSHOT = (
+    _last_id(1)
+    + """
+return {id, redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[3]),
+  redis.call('HGETALL', KEYS[4])}
+"""
+)
+
+# Where a room's log ends, its meta and its members, at one instant.
+# KEYS: log meta members
+ROOM_SNAPSHOT = (
+    _last_id(1)
+    + """
+return {id, redis.call('HGETALL', KEYS[2]), redis.call('SMEMBERS', KEYS[3])}
+"""
+)

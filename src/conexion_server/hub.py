@@ -414,20 +414,22 @@ class Hub:
         """`member` enters `room` (nothing changes if it is in it); a local
         one gets the room as it finds it."""
         deliveries = [] if room.key in member.rooms else self._enter(member, room, ts)
-        info = None
-        if member.peer is not None:
-            cfg = self.config
-            info = RoomInfo(
-                room=room.name,
-                topic=room.topic,
-                users=room.names(cfg.welcome_users),
-                user_count=len(room.members),
-                history=self.store.before(room.key, None, cfg.welcome_history),  # type: ignore[arg-type]
-                topic_by=room.topic_by or UNSET,
-                topic_ts=room.topic_ts or UNSET,
-                created=created,
-            )
+        info = self.room_info(room, created=created) if member.peer is not None else None
         return info, deliveries
+
+    def room_info(self, room: Room, *, created: bool = False) -> RoomInfo:
+        """A room as a newcomer finds it: topic, who is there, recent messages."""
+        cfg = self.config
+        return RoomInfo(
+            room=room.name,
+            topic=room.topic,
+            users=room.names(cfg.welcome_users),
+            user_count=len(room.members),
+            history=self.store.before(room.key, None, cfg.welcome_history),  # type: ignore[arg-type]
+            topic_by=room.topic_by or UNSET,
+            topic_ts=room.topic_ts or UNSET,
+            created=created,
+        )
 
     def part(
         self, member: Member, room: Room, reason: LeftReason, ts: str | None = None

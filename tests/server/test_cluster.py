@@ -390,12 +390,21 @@ async def test_a_user_redis_forgot_is_told_and_disconnected(
     ana = await connect(server, "ana")
     assert (await ana.say("before"))["type"] == "ack"
     prefix = server.config.cluster_prefix
-    redis_command(redis_server.port, "DEL", prefix + "names", prefix + "owners")
+    # Everything of this chat is gone, as after a restart without its data.
+    keys = redis_keys(redis_server.port, prefix)
+    assert keys
+    redis_command(redis_server.port, "DEL", *keys)
     refused = await ana.say("after", id="lost-1")
     assert (refused["type"], refused["code"], refused["id"]) == ("error", "not_joined", "lost-1")
     assert await ana.closed()
     again = await connect(server, "ana")  # the name is free again in Redis
     assert (await again.say("after", id="lost-1"))["type"] == "ack"
+
+
+def redis_keys(port: int, prefix: str) -> list[str]:
+    """Every key under `prefix` (a KEYS reply parsed just enough)."""
+    reply = redis_command(port, "KEYS", f"{prefix}*").decode().split("\r\n")
+    return [line for line in reply[2::2] if line]
 
 
 def redis_command(port: int, *args: str) -> bytes:
