@@ -249,7 +249,9 @@ class RoomInfo(Struct, tag="room", **_FRAME_CONFIG):
     created: bool = False  # this join made the room
 
 
-class RoomSummary(Struct, **_FRAME_CONFIG):
+class RoomSummary(Struct, omit_defaults=True):
+    """One room in a `rooms` list (not a frame of its own: no `type`)."""
+
     room: str
     topic: str
     members: int

@@ -15,8 +15,10 @@ from urllib.parse import urlsplit
 
 import platformdirs
 
+from conexion_protocol import ProtocolError, parse_room
+
 from . import SERVER_ID
-from .config import DEFAULT_HOST, DEFAULT_PORT, ServerConfig
+from .config import DEFAULT_HOST, DEFAULT_PORT, RoomCreation, ServerConfig
 from .hub import HubConfig
 from .server import ChatServer, serve, ssl_context
 from .store import StoreError
@@ -37,6 +39,24 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def _room_names(text: str) -> tuple[str, ...]:
+    """`a,b,c` as room names, each checked by the protocol's rule."""
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    for name in names:
+        try:
+            parse_room(name.removeprefix("#"))
+        except ProtocolError as exc:
+            raise argparse.ArgumentTypeError(f"{name!r}: {exc.message}") from None
+    return tuple(name.removeprefix("#") for name in names)
 
 
 def _positive_float(text: str) -> float:
@@ -62,7 +82,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
-        if action.default in (None, argparse.SUPPRESS, False) or "default" in text:
+        if action.default in (None, argparse.SUPPRESS, False, ()) or "default" in text:
             return text
         return super()._get_help_string(action)
 
@@ -220,6 +240,48 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --cluster: an instance silent this long is dead and its users are "
         "announced as lost",
     )
+    p.add_argument(
+        "--rooms",
+        type=_room_names,
+        default=(),
+        metavar="ROOM,ROOM",
+        help="rooms to create at start besides general, comma-separated "
+        "(e.g. announcements,lab-1); rooms are kept across restarts",
+    )
+    p.add_argument(
+        "--room-creation",
+        choices=[c.value for c in RoomCreation],
+        default=hub.room_creation.value,
+        help="who may create a room by joining it; until accounts exist, registered and "
+        "admins both mean only the operator (--rooms)",
+    )
+    p.add_argument(
+        "--max-rooms",
+        type=_positive_int,
+        default=hub.max_rooms,
+        help="rooms the server keeps at most; a join that would create one more is refused",
+    )
+    p.add_argument(
+        "--max-rooms-per-user",
+        type=_positive_int,
+        default=hub.max_rooms_per_user,
+        help="rooms one user may be in at once (general included)",
+    )
+    p.add_argument(
+        "--presence-limit",
+        type=_positive_int,
+        default=hub.presence_limit,
+        metavar="MEMBERS",
+        help="in a room with more members than this, joins and leaves go only to those "
+        "who watch it (clients that show its user list)",
+    )
+    p.add_argument(
+        "--text-recap",
+        type=_non_negative_int,
+        default=srv.text_recap,
+        metavar="MESSAGES",
+        help="recent messages a plain-text (nc) user is shown on joining the chat or a room",
+    )
     p.add_argument("--motd", default=None, help="message of the day, sent on join")
     p.add_argument(
         "--loop",
@@ -308,6 +370,11 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         rate=args.rate,
         burst=args.burst,
         motd=args.motd,
+        rooms=args.rooms,
+        room_creation=RoomCreation(args.room_creation),
+        max_rooms=args.max_rooms,
+        max_rooms_per_user=args.max_rooms_per_user,
+        presence_limit=args.presence_limit,
     )
     return ServerConfig(
         host=args.host,
@@ -317,6 +384,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         idle_timeout=max(args.idle_timeout, args.ping_after),
         max_output=args.max_output,
         keepalive_idle=args.keepalive_idle,
+        text_recap=args.text_recap,
         backlog=args.backlog,
         db=args.db or default_db(),
         keep_days=args.keep_days,

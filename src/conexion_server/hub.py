@@ -347,7 +347,7 @@ class Hub:
             raise refusals.too_many_rooms_for_you(cfg.max_rooms_per_user)
         if room is not None:
             return room.name, key
-        if cfg.room_creation is not RoomCreation.ANYONE:
+        if cfg.room_creation != RoomCreation.ANYONE:
             raise refusals.may_not_create_rooms(cfg.room_creation)
         if len(self.rooms) + creating >= cfg.max_rooms:
             raise refusals.too_many_rooms(cfg.max_rooms)
@@ -597,10 +597,13 @@ class Hub:
         return room.everyone if len(room.members) <= self.config.presence_limit else room.watchers
 
     def _enter(self, member: Member, room: Room, ts: str | None) -> list[Delivery]:
+        # Who hears it is decided with the newcomer counted (and a leave with
+        # the leaver still counted), so the join and the leave of the same
+        # person reach the same people.
+        self._place(room, member)
         delivery = self._to(
             self._presence(room), Joined(name=member.name, ts=ts or self.now(), room=room.name)
         )
-        self._place(room, member)
         if member.peer is not None:
             # It hears what follows its own `joined`, not the `joined` itself.
             member.hears[room.everyone] = delivery.mark
@@ -609,9 +612,10 @@ class Hub:
     def _leave_room(
         self, member: Member, room: Room, reason: LeftReason, ts: str | None
     ) -> Delivery:
+        audience = self._presence(room)
         self._drop(room, member)
         event = Left(name=member.name, ts=ts or self.now(), reason=reason, room=room.name)
-        return self._to(self._presence(room), event)
+        return self._to(audience, event)
 
     def _place(self, room: Room, member: Member) -> None:
         room.members[member.key] = member

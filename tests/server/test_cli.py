@@ -70,3 +70,46 @@ async def test_keepalive_settings_are_on_every_connection(make_server, connect) 
     assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 7
     assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == 3
     assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == 2
+
+
+def test_room_options_reach_the_hub_config() -> None:
+    config = parse(
+        "--rooms",
+        "#announcements, lab-1",
+        "--room-creation",
+        "admins",
+        "--max-rooms",
+        "12",
+        "--max-rooms-per-user",
+        "4",
+        "--presence-limit",
+        "300",
+        "--text-recap",
+        "0",
+    )
+    hub = config.hub
+    assert hub.rooms == ("announcements", "lab-1")
+    assert hub.room_creation == "admins"
+    assert (hub.max_rooms, hub.max_rooms_per_user, hub.presence_limit) == (12, 4, 300)
+    assert config.text_recap == 0
+
+
+def test_a_bad_room_name_in_rooms_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        build_parser().parse_args(["--rooms", "general,lab 3"])
+    assert stop.value.code == 2
+    assert "'lab 3': a room name is 1 to 32" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", ["--max-rooms", "--max-rooms-per-user", "--presence-limit"])
+def test_room_limits_of_zero_are_refused(option: str) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([option, "0"])
+
+
+async def test_rooms_given_at_start_exist(make_server, connect) -> None:
+    server = await make_server(rooms=("news", "Lab-1"))
+    ana = await connect(server, "ana")
+    await ana.send(type="rooms")
+    listed = [r["room"] for r in (await ana.expect("rooms"))["rooms"]]
+    assert listed == ["general", "Lab-1", "news"]

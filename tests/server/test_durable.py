@@ -595,3 +595,105 @@ async def test_serve_ends_with_a_store_error_when_a_commit_fails(tmp_path, monke
         async with asyncio.timeout(PROCESS_WAIT):
             await serve(config, ready)
     await asyncio.gather(*talkers)
+
+
+# -- rooms on disk ----------------------------------------------------------------------
+
+
+async def test_rooms_topics_and_their_history_survive_a_restart(
+    make_server, connect, tmp_path
+) -> None:
+    path = str(tmp_path / "h.db")
+    server = await make_server(db=path, rate=1000.0, burst=1000)
+    ana = await connect(server, "ana")
+    await ana.send(type="join", room="Lab-3")
+    await ana.expect("room")
+    await ana.send(type="topic", room="lab-3", topic="sensors")
+    await ana.expect("topic")
+    said = [await ana.say(f"lab {i}", room="lab-3") for i in range(3)]
+    await server.stop()
+
+    again = await make_server(db=path, rate=1000.0, burst=1000)
+    bob = await connect(again, "bob")
+    await bob.send(type="rooms")
+    rooms = (await bob.expect("rooms"))["rooms"]
+    assert {"room": "Lab-3", "topic": "sensors", "members": 0} in rooms
+    await bob.send(type="join", room="lab-3")
+    info = await bob.expect("room")
+    assert (info["room"], info["topic"], info["topic_by"]) == ("Lab-3", "sensors", "ana")
+    assert [m["text"] for m in info["history"]] == ["lab 0", "lab 1", "lab 2"]
+    # The room's numbering goes on from where it was.
+    assert (await bob.say("next", room="lab-3"))["seq"] == said[-1]["seq"] + 1
+
+
+V1_SCHEMA = """
+CREATE TABLE messages (
+    seq INTEGER PRIMARY KEY, ts TEXT NOT NULL, wall REAL NOT NULL, room TEXT,
+    sender TEXT NOT NULL, recipient TEXT, sender_key TEXT NOT NULL, recipient_key TEXT,
+    text TEXT NOT NULL, action INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX messages_by_room ON messages (room, seq);
+CREATE TABLE sent_ids (
+    sender_key TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, ts TEXT NOT NULL,
+    expires REAL NOT NULL, PRIMARY KEY (sender_key, id)
+) WITHOUT ROWID;
+CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+PRAGMA user_version = 1;
+"""
+
+
+def write_v1_database(path: Path, wall: float) -> None:
+    """A database as the server before rooms wrote it: one seq for everything."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.executescript(V1_SCHEMA)
+        rows = [
+            (10, "2026-11-24T12:00:00.000Z", wall, "general", "ana", None, "ana", None, "hi", 0),
+            (11, "2026-11-24T12:00:01.000Z", wall, None, "ana", "Bob", "ana", "bob", "psst", 0),
+            (12, "2026-11-24T12:00:02.000Z", wall, "general", "bob", None, "bob", None, "yo", 1),
+        ]
+        db.executemany("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        db.execute(
+            "INSERT INTO sent_ids VALUES ('ana', 'k1', 10, '2026-11-24T12:00:00.000Z', ?)",
+            (wall + 600,),
+        )
+        db.execute("INSERT INTO meta VALUES ('last_seq', 15)")
+        db.commit()
+
+
+def test_a_database_from_before_rooms_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    wall = Wall()
+    write_v1_database(path, wall.now)
+    store = open_store(path, wallclock=wall)
+    try:
+        assert [(m.seq, m.text) for m in store.before("general", None, 10)] == [
+            (10, "hi"),
+            (12, "yo"),
+        ]
+        assert [m.text for m in store.before(DM, None, 10)] == ["psst"]
+        assert [m.text for m in store.recent_dms("bob", 10)] == ["psst"]
+        # The old counter still holds for general: no seq comes back.
+        assert (store.last_seq("general"), store.last_seq(DM)) == (15, 11)
+        assert store.recall(("ana", "k1"), now=0.0) == Receipt(10, "2026-11-24T12:00:00.000Z")
+    finally:
+        store.close()
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+def test_a_stored_value_that_is_not_a_number_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "bad.db"
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.executescript(V1_SCHEMA)
+        db.execute("INSERT INTO meta VALUES ('last_seq', 'not a number')")
+        db.commit()
+    with pytest.raises(StoreError, match="not a number"):
+        open_store(path)
+
+
+def test_a_database_from_a_newer_server_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("PRAGMA user_version = 99")
+    with pytest.raises(StoreError, match="newer conexion-server"):
+        open_store(path)
