@@ -28,6 +28,7 @@ RESULTS = Path(__file__).parent / "results"
 # The targets that are one process; the clusters run only where they say
 # something about Redis in the path (fan-out, acks, memory per client).
 SINGLE = "conexion conexion-durable minimal ngircd"
+ROOMS_PACE = {"senders": 100, "pace": 2.0}  # 100 messages a tick, 2 ticks a second
 
 
 def plan(quick: bool) -> list[tuple[str, str, dict[str, object], str]]:
@@ -69,6 +70,57 @@ def plan(quick: bool) -> list[tuple[str, str, dict[str, object], str]]:
         # minutes; it is compared at 1,000 and in the join storm instead.
         ("idle 10,000 clients", "idle", {"clients": 2000 if q else 10000}, "conexion minimal"),
         ("join storm, 2,000 clients", "join_storm", {"clients": 500 if q else 2000}, SINGLE),
+        (
+            "join storm, 10,000 clients",
+            "join_storm",
+            {"clients": 2000 if q else 10000},
+            "conexion conexion-durable",
+        ),
+        # The same 100 messages a tick, in 100 rooms of 10 or in one of 1,000.
+        (
+            "rooms: 1,000 clients in 100 rooms of 10",
+            "rooms",
+            {
+                "clients": 1000,
+                "room_size": 10,
+                "ticks": 5 if q else 20,
+                "senders": 100,
+                "pace": 2.0,
+            },
+            "conexion cluster-1",
+        ),
+        (
+            "rooms: 1,000 clients in 1 room of 1,000",
+            "rooms",
+            {
+                "clients": 1000,
+                "room_size": 1000,
+                "ticks": 5 if q else 20,
+                "senders": 100,
+                "pace": 2.0,
+            },
+            "conexion cluster-1",
+        ),
+        # A message's cost with 5,000 other (empty) rooms on the server.
+        (
+            "rooms: 10 rooms of 10, no other rooms",
+            "rooms",
+            {"clients": 100, "room_size": 10, "ticks": 10 if q else 40, "senders": 10, "pace": 5.0},
+            "conexion",
+        ),
+        (
+            "rooms: 10 rooms of 10, 5,000 other rooms",
+            "rooms",
+            {
+                "clients": 100,
+                "room_size": 10,
+                "ticks": 10 if q else 40,
+                "senders": 10,
+                "pace": 5.0,
+                "extra_rooms": 5000,
+            },
+            "conexion",
+        ),
         ("slow peer among talkers", "slow_peer", {"messages": 1500 if q else 5000}, "conexion"),
     ]
 
@@ -84,6 +136,7 @@ RATIOS = {
     "ack_p99_ms",
     "join_s",
     "storm_s",
+    "server_us_per_message",
     "rss_per_client_kib",
 }
 
@@ -138,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "only", nargs="*", help="scenarios: fanout ack_rtt idle join_storm slow_peer"
+        "only", nargs="*", help="scenarios: fanout ack_rtt idle join_storm slow_peer rooms"
     )
     parser.add_argument(
         "--targets",

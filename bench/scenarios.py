@@ -301,3 +301,111 @@ async def slow_peer(target: Target, wire: Wire, messages: int) -> Figures:
 
 
 Scenario = Callable[..., Awaitable[Figures]]
+
+
+async def rooms(
+    target: Target,
+    wire: Wire,
+    clients: int,
+    room_size: int,
+    ticks: int,
+    senders: int,
+    pace: float,
+    extra_rooms: int = 0,
+) -> Figures:
+    """`clients` spread over rooms of `room_size`; every tick (`pace` a
+    second) `senders` of them, spread evenly over the rooms, each say one
+    message in their room. `extra_rooms` empty rooms exist besides: a
+    message's cost must not depend on them. JSON targets only."""
+    conns, _, _ = await join_many(target, wire, clients, "r")
+    room_of = [f"room{i // room_size}" for i in range(clients)]
+    creator = await wire.join(target.port, "creator") if extra_rooms else None
+    if creator is not None:
+        reader, writer = creator
+        for n in range(extra_rooms):
+            writer.write(wire.enter(f"empty{n}") + wire.leave(f"empty{n}"))
+            if n % 100 == 99:
+                await writer.drain()
+        # Every join and part answered: the rooms exist.
+        answered = 0
+        while answered < 2 * extra_rooms:
+            line = await reader.readline()
+            answered += line.startswith((b'{"type":"room"', b'{"type":"left"'))
+    gate = asyncio.Semaphore(JOIN_CONCURRENCY)
+
+    async def enter(i: int) -> None:
+        reader, writer = conns[i]
+        async with gate:
+            writer.write(wire.enter(room_of[i]))
+            while not (await reader.readline()).startswith(b'{"type":"room"'):
+                pass
+
+    await asyncio.gather(*(enter(i) for i in range(clients)))
+    members: dict[str, list[int]] = {}
+    for i, room in enumerate(room_of):
+        members.setdefault(room, []).append(i)
+    groups = list(members.values())
+    # Who speaks at each tick: round-robin over the rooms, and within each
+    # room over its members, `senders` in all.
+    plan = [
+        [groups[(t * senders + s) % len(groups)][(t + s) % room_size] for s in range(senders)]
+        for t in range(ticks)
+    ]
+    said = [0] * clients
+    for tick in plan:
+        for i in tick:
+            said[i] += 1
+    expected = [0] * clients
+    for group in groups:
+        spoken = sum(said[i] for i in group)
+        for i in group:
+            expected[i] = spoken - said[i]
+    latencies: list[float] = []
+    received = [0] * clients
+
+    async def read(i: int) -> None:
+        reader = conns[i][0]
+        pending = b""
+        while received[i] < expected[i]:
+            chunk = await reader.read(1 << 18)
+            if not chunk:
+                return
+            now = time.perf_counter()
+            lines = (pending + chunk).split(b"\n")
+            pending = lines.pop()
+            for line in lines:
+                sent = wire.stamp(line)
+                if sent is not None:
+                    latencies.append(now - sent)
+                    received[i] += 1
+
+    await asyncio.sleep(0.3)
+    cpu0, own0 = target.cpu_seconds(), own_cpu_seconds()
+    start = time.perf_counter()
+    readers = [asyncio.create_task(read(i)) for i in range(clients)]
+    for t, tick in enumerate(plan):
+        await asyncio.sleep(max(0.0, start + t / pace - time.perf_counter()))
+        for n, i in enumerate(tick):
+            conns[i][1].write(wire.say_in(room_of[i], t * senders + n, time.perf_counter()))
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(TIMEOUT):
+            await asyncio.gather(*readers)
+    elapsed = time.perf_counter() - start
+    server_cpu, own_cpu = target.cpu_seconds() - cpu0, own_cpu_seconds() - own0
+    await close_all(conns)
+    if creator is not None:
+        creator[1].close()
+    total = sum(received)
+    messages = ticks * senders
+    return {
+        "messages": messages,
+        "deliveries": total,
+        "lost": sum(expected) - total,
+        "p50_ms": percentile(latencies, 50) * 1000,
+        "p99_ms": percentile(latencies, 99) * 1000,
+        "deliveries_per_cpu_s": total / server_cpu if server_cpu > 0 else float("nan"),
+        "server_us_per_message": server_cpu / messages * 1e6,
+        "server_cpu_s": server_cpu,
+        "generator_cpu_s": own_cpu,
+        "elapsed_s": elapsed,
+    }

@@ -118,6 +118,8 @@ class Conexion(Target):
             "1000000",
             "--max-clients",
             "100000",
+            "--max-rooms",
+            "100000",
             # Every generated client comes from 127.0.0.1, and joins queue up
             # behind each other in a storm.
             "--max-per-address",

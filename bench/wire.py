@@ -73,6 +73,20 @@ class JsonWire(Wire):
     def say(self, seq: int, text: bytes) -> bytes:
         return b'{"type":"say","id":"%d","text":"%s"}\n' % (seq, text)
 
+    def say_in(self, room: str, seq: int, stamp: float) -> bytes:
+        """A stamped message to `room` (the rooms scenario)."""
+        return b'{"type":"say","id":"%d","text":"%r","room":"%s"}\n' % (
+            seq,
+            stamp,
+            room.encode(),
+        )
+
+    def enter(self, room: str) -> bytes:
+        return b'{"type":"join","room":"%s"}\n' % room.encode()
+
+    def leave(self, room: str) -> bytes:
+        return b'{"type":"part","room":"%s"}\n' % room.encode()
+
     def ack(self, line: bytes) -> int | None:
         if not line.startswith(b'{"type":"ack"'):
             return None
