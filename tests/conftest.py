@@ -130,6 +130,9 @@ async def make_server(
 
     async def start(**options: object) -> ChatServer:
         hub_opts = {k: v for k, v in options.items() if k in hub_fields}
+        # Arrivals are announced at once unless a test is about their quiet
+        # start: the other tests wait for `joined` frames.
+        hub_opts.setdefault("quiet_arrival", 0.0)
         srv_opts = {k: v for k, v in options.items() if k not in hub_fields}
         srv_opts.setdefault("port", 0)  # a given port is for restarting on the same one
         config = ServerConfig(host="127.0.0.1", hub=HubConfig(**hub_opts), **srv_opts)

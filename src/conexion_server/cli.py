@@ -7,6 +7,7 @@ import asyncio
 import errno
 import logging
 import os
+import resource
 import ssl
 import sys
 from collections.abc import Callable
@@ -402,6 +403,20 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     )
 
 
+def raise_file_limit() -> tuple[int, int]:
+    """Raise the soft limit on open descriptors to the hard one (every
+    connection is one); the limit before and after."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            return soft, soft
+        return soft, target
+    return soft, soft
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -409,6 +424,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(message)s",
         datefmt="%H:%M:%S",
     )
+    before, after = raise_file_limit()
+    logging.getLogger(__name__).debug("open descriptors allowed: %d (was %d)", after, before)
     try:
         config = config_from_args(args)
         if config.tls_cert:

@@ -420,7 +420,8 @@ class RedisBackplane:
 
     async def rename(self, member: Member, raw_name: str) -> None:
         hub = self.hub
-        name, key = hub.parse_name(raw_name)  # free or not: Redis decides, as for a join
+        # Free or not: Redis decides, as for a join.
+        name, key = hub.check_rename(member, raw_name, here=False)
         if name == member.name:
             self.dispatch(hub.apply_rename(member, name, key))  # a confirmation
             return
@@ -591,11 +592,13 @@ class RedisBackplane:
             seq, millis = reply[1], reply[2]
             target = reply[3] if len(reply) > 3 else ""
             return Ack(id=id or "", seq=int(seq), ts=cluster_log.ts_of(millis)), target
-        member.bucket.refund()  # nothing new was stored: repeats are free
         if status == "again":
+            member.bucket.refund()  # repeats are free
             return cluster_log.receipt(id or "", reply[1]), to
         if status == "gone":
+            member.bucket.refund()
             raise self._lost_claim(member, id)
+        # A DM to nobody costs its token, as on a single server.
         raise refusals.no_such_user(to, id)
 
     def _expect(self, token: str, room: str) -> asyncio.Future[RoomInfo | None]:

@@ -43,6 +43,13 @@ class HubConfig:
     # who watch it (a storm of N joins would otherwise send N² notices).
     presence_limit: int = 1_000
     max_topic: int = MAX_TOPIC_LEN
+    # -- noise and abuse --
+    # Seconds a newcomer stays before its arrival in `general` is announced
+    # (at once if it speaks first); one that leaves sooner is never
+    # announced, so a storm of short connections tells nobody anything.
+    quiet_arrival: float = 3.0
+    renames_per_minute: float = 3.0  # sustained; a burst of `rename_burst`
+    rename_burst: int = 3
     rate: float = 10.0  # say + dm per second, sustained
     burst: int = 20
     id_ttl: float = 600.0  # how long sent ids de-duplicate resends
@@ -62,6 +69,13 @@ class ServerConfig:
     max_frame: int = MAX_CLIENT_FRAME
     read_size: int = 256 * 1024  # bytes one socket read takes at most (as asyncio's)
     max_bad_frames: int = 20  # bad frames in a row before the server closes
+    # Lines of one peer served per event-loop turn; the rest wait for the
+    # next turn, so that one write of 100,000 short lines is served a share
+    # at a time between everyone else's.
+    max_lines_per_turn: int = 100
+    # Refusals for sending too fast in a row (nothing accepted in between)
+    # before the server closes the connection (`left` reason `error`).
+    max_rate_limited: int = 100
     # Messages a plain-text user is shown on joining the chat or a room
     # (people read a screenful, not a hundred lines).
     text_recap: int = 20
@@ -97,6 +111,9 @@ class ServerConfig:
     # a name and a password into `nc`, short enough to starve slowloris.
     hello_timeout: float = 30.0
     max_per_address: int = 64  # concurrent connections from one IP address
+    # Seconds between two log lines of a kind an attacker can repeat at will
+    # (refused connections from one address, running out of descriptors).
+    log_every: float = 10.0
     # -- a cluster of instances on one Redis (see docs/scaling.md) --
     cluster: str | None = None  # redis://HOST:PORT/DB; None: a single server
     cluster_prefix: str = "conexion:"  # Redis key prefix, so chats can share a Redis

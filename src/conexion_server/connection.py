@@ -43,6 +43,10 @@ class Host(Protocol):
         """Count a connection from `address`; False when it is one too many."""
         ...
 
+    def turned_away(self, conn: Connection) -> None:
+        """`conn` was over its address's limit (for the log)."""
+        ...
+
     def release(self, address: str) -> None: ...
 
     def opened(self, conn: Connection) -> None: ...
@@ -81,6 +85,9 @@ class Connection(asyncio.BufferedProtocol):
         self._closed = False  # the transport is closed or aborted: nothing more goes out
         self._out: list[bytes] = []
         self._out_size = 0
+        # Sends of this peer held behind a pending commit: while there are
+        # any, even an urgent send waits its turn, so frames keep their order.
+        self._held_out = 0
         # What the transport still held when this turn's first frame was
         # queued. It can only shrink before our flush, so checking the bound
         # against it errs on the safe side and saves a call per frame.
@@ -125,14 +132,15 @@ class Connection(asyncio.BufferedProtocol):
         # handshakes cannot be used to get around the cap.
         self._admitted = self.host.admit(self.address)
         context = self.host.tls
+        if not self._admitted:
+            self._turn_away(tls=context is not None)
+            return
         session.connected(tls=context is not None)
         if context is not None:
             # Not a byte for the plain protocol: the ClientHello must wait for
             # `start_tls`, which resumes reading (uvloop reads at once).
             self.transport.pause_reading()
             self._handshake = self.loop.create_task(self._start_tls(self.transport, context))
-            return
-        self._ready()
 
     async def _start_tls(self, raw: asyncio.Transport, context: ssl.SSLContext) -> None:
         """Wrap the raw transport in TLS; log and drop the peer if that fails.
@@ -170,17 +178,26 @@ class Connection(asyncio.BufferedProtocol):
             return
         self.transport = wrapped
         self.session.secured()
-        self._ready()
         early, self._early = bytes(self._early), bytearray()
         if early:
             self.data_received(early)
 
-    def _ready(self) -> None:
-        """The byte stream is usable (after TLS, if any): apply the cap."""
-        if not self._admitted:
-            limit = self.config.max_per_address
-            log.warning("%s: over %d connections from one address; refusing", self.peer, limit)
-            self.session.refuse(refusals.too_many_from_address(limit))
+    def _turn_away(self, *, tls: bool) -> None:
+        """Over the per-address limit: refused and closed at once, before any
+        TLS handshake, so that one address never holds more sockets than its
+        limit, however it behaves."""
+        self.host.turned_away(self)
+        words = self.session.turned_away(
+            refusals.too_many_from_address(self.config.max_per_address)
+        )
+        self._closed = True
+        transport = self.transport
+        assert transport is not None
+        if tls:
+            transport.abort()  # nothing can be said before TLS is up
+            return
+        transport.write(words)
+        transport.close()  # no linger: the words go out or not, the socket goes now
 
     def get_buffer(self, sizehint: int) -> memoryview:
         # One buffer for the whole server instead of the new bytes object
@@ -193,6 +210,8 @@ class Connection(asyncio.BufferedProtocol):
 
     def data_received(self, data: bytes | memoryview) -> None:
         """`data` may be a view of the shared buffer: nothing keeps it."""
+        if self._closed:
+            return
         if self._handshake is not None:
             # TLS can hand over the first bytes before `start_tls` returns the
             # wrapped transport; they wait, so that a pause or a reply never
@@ -223,11 +242,21 @@ class Connection(asyncio.BufferedProtocol):
 
     # -- PeerIO: what the session asks for ----------------------------------------
 
-    def send(self, data: bytes) -> None:
+    def send(self, data: bytes, *, urgent: bool = False) -> None:
         """Queue bytes; they are written together at the end of this loop turn,
-        or, while a commit is pending, once it is done."""
-        if self.host.defer(lambda: self._queue(data)):
+        or, while a commit is pending, once it is done. `urgent` bytes depend
+        on no commit: they are queued at once (where the slow-peer bound
+        applies) unless earlier output of this peer is held."""
+        if urgent and not self._held_out:
+            self._queue(data)
             return
+        if self.host.defer(lambda: self._held_send(data)):
+            self._held_out += 1
+            return
+        self._queue(data)
+
+    def _held_send(self, data: bytes) -> None:
+        self._held_out -= 1
         self._queue(data)
 
     def deliver(self, data: bytes) -> None:
@@ -247,6 +276,14 @@ class Connection(asyncio.BufferedProtocol):
             self._timer.cancel()
         self._timer = None if when is None else self.loop.call_at(when, self._on_timer)
 
+    def next_turn(self) -> None:
+        self.loop.call_soon(self._next_turn)
+
+    def _next_turn(self) -> None:
+        if not self._closed:
+            self.session.resume_turn()
+            self.host.kick_commit()
+
     def hold(self, delay: float) -> None:
         if self._hold is not None:
             self._hold.cancel()
@@ -263,6 +300,7 @@ class Connection(asyncio.BufferedProtocol):
             self.session.abort(reason)
             return
         if self.host.defer(lambda: self._close(reason, final)):
+            self._held_out += 1  # nothing may overtake the close
             return
         self._close(reason, final)
 

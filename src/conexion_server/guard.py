@@ -1,6 +1,7 @@
-"""Access rules that need no sockets: the shared-password check and the
-per-address backoff after wrong passwords. No asyncio here: the connection
-layer asks these objects what to do and does the waiting itself.
+"""Access rules that need no sockets: the shared-password check, the
+per-address backoff after wrong passwords, and the throttle that keeps an
+attacker from flooding the log. No asyncio here: the connection layer asks
+these objects what to do and does the waiting itself.
 """
 
 from __future__ import annotations
@@ -88,3 +89,37 @@ class FailureBackoff:
             del self._by_address[address]
             return None
         return entry
+
+
+class LogThrottle:
+    """Lets a warning that an attacker can repeat at will through once per
+    `every` seconds per kind (an address, say), and counts the ones held
+    back, so that the log stays readable and its volume bounded. At most
+    `max_keys` kinds are remembered (the oldest forgotten first)."""
+
+    def __init__(
+        self,
+        every: float,
+        *,
+        max_keys: int = 1_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.every = every
+        self.max_keys = max_keys
+        self._clock = clock
+        self._last: OrderedDict[str, tuple[float, int]] = OrderedDict()
+
+    def allow(self, key: str) -> int | None:
+        """None to stay quiet; otherwise, say it now, adding how many like
+        it were held back since it was last said (0 the first time)."""
+        now = self._clock()
+        entry = self._last.get(key)
+        if entry is not None and now - entry[0] < self.every:
+            self._last[key] = (entry[0], entry[1] + 1)
+            return None
+        held = entry[1] if entry is not None else 0
+        self._last[key] = (now, 0)
+        self._last.move_to_end(key)
+        while len(self._last) > self.max_keys:
+            self._last.popitem(last=False)
+        return held

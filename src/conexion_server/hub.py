@@ -174,6 +174,7 @@ class Member:
     bucket: TokenBucket
     # Which connection on which instance this is; only a cluster sets it.
     token: str = ""
+    renames: TokenBucket | None = None  # its name changes, rate-limited apart
     rooms: dict[str, Room] = field(default_factory=dict)  # room key -> room
     # What a local member hears: each audience, with the mark of the event
     # that made it a listener (it hears only what came after).
@@ -201,6 +202,12 @@ class Room:
 
     def record(self) -> RoomRecord:
         return RoomRecord(self.key, self.name, self.topic, self.topic_by, self.topic_ts)
+
+
+@dataclass(slots=True, frozen=True)
+class _Arrival:
+    due: float  # on the hub's clock
+    ts: str  # when it joined, for the announcement
 
 
 class Hub:
@@ -235,6 +242,8 @@ class Hub:
         self.local: dict[str, Member] = {}
         self.rooms: dict[str, Room] = {}
         self._room_events = 0  # the last Delivery.mark given
+        # Arrivals not announced yet (see `quiet_arrival`), oldest first.
+        self._arrivals: dict[Member, _Arrival] = {}
         for record in self.store.rooms():
             self._add_room(record)
         for name in (DEFAULT_ROOM, *self.config.rooms):
@@ -368,9 +377,21 @@ class Hub:
             raise refusals.rate_limited(self.config.rate, id)
         return text
 
+    def check_rename(self, member: Member, raw_name: str, *, here: bool = True) -> tuple[str, str]:
+        """The new name and its key, if `member` may change to it now: a
+        valid name, within the rename rate (changing to the name one has is
+        free), and, when `here` decides it, nobody else's."""
+        name, key = self.check_name(raw_name, member) if here else self.parse_name(raw_name)
+        bucket = member.renames
+        if name != member.name and bucket is not None and not bucket.take(self._clock()):
+            raise refusals.renaming_too_fast(self.config.renames_per_minute)
+        return name, key
+
     def new_member(self, name: str, key: str, peer: Any, token: str = "") -> Member:
-        bucket = TokenBucket(self.config.rate, self.config.burst, self._clock())
-        return Member(name, key, peer, bucket, token=token)
+        cfg, now = self.config, self._clock()
+        bucket = TokenBucket(cfg.rate, cfg.burst, now)
+        renames = TokenBucket(cfg.renames_per_minute / 60, cfg.rename_burst, now)
+        return Member(name, key, peer, bucket, token=token, renames=renames)
 
     # -- apply: change the state, say who hears of it --------------------
 
@@ -386,7 +407,18 @@ class Hub:
         self.members[member.key] = member
         if member.peer is not None:
             self.local[member.key] = member
-        deliveries = self._enter(member, self.general, ts)
+        general = self.general
+        if self.config.quiet_arrival > 0:
+            # Announced once it has stayed a moment (or speaks): a storm of
+            # connections that come and go says nothing to anyone.
+            self._place(general, member)
+            if member.peer is not None:
+                member.hears[general.everyone] = self._room_events
+            due = self._clock() + self.config.quiet_arrival
+            self._arrivals[member] = _Arrival(due, ts or self.now())
+            deliveries: list[Delivery] = []
+        else:
+            deliveries = self._enter(member, general, ts)
         welcome = None
         if member.peer is not None:
             cfg = self.config
@@ -437,6 +469,11 @@ class Hub:
         """`member` leaves `room`; it is told too (it stays connected)."""
         if room.key not in member.rooms:
             return []
+        if room is self.general and self._arrivals.pop(member, None) is not None:
+            # It was never announced here: only it hears that it left.
+            self._drop(room, member)
+            event = Left(name=member.name, ts=ts or self.now(), reason=reason, room=room.name)
+            return [] if member.peer is None else [Delivery(Outbound(event), [member])]
         out = self._leave_room(member, room, reason, ts)
         return [out] if member.peer is None else [out, Delivery(out.out, [member])]
 
@@ -449,9 +486,12 @@ class Hub:
             member.hears[watchers] = self._room_events
 
     def remove(self, member: Member, reason: LeftReason, ts: str | None = None) -> list[Delivery]:
-        """`member` leaves the chat: every room it was in hears `left`."""
+        """`member` leaves the chat: every room it was in hears `left`, but
+        `general` if its arrival was never announced."""
         if self.members.get(member.key) is not member:
             return []  # already gone: leave is idempotent
+        if self._arrivals.pop(member, None) is not None:
+            self._drop(self.general, member)
         deliveries = [
             self._leave_room(member, room, reason, ts) for room in list(member.rooms.values())
         ]
@@ -466,6 +506,7 @@ class Hub:
         out = Outbound(Renamed(old=old, new=name, ts=ts or self.now()))
         if name == old:
             return [Delivery(out, [member])]  # a confirmation, nothing changed
+        arrived = self.arrive_now(member)
         old_key = member.key
         rooms = list(member.rooms.values())
         for room in rooms:
@@ -485,12 +526,14 @@ class Hub:
                 if audience.members.pop(old_key, None) is not None:
                     audience.members[key] = member
             listeners.update(self._presence(room).members)
-        return [Delivery(out, list(listeners.values()))] if listeners else []
+        return arrived + ([Delivery(out, list(listeners.values()))] if listeners else [])
 
     def apply_topic(self, room: Room, topic: str, by: str, ts: str | None = None) -> list[Delivery]:
+        setter = self.members.get(name_key(by))
+        arrived = self.arrive_now(setter) if setter is not None else []
         room.topic, room.topic_by, room.topic_ts = topic, by, ts or self.now()
         self.store.save_room(room.record())
-        return [self._to(room.everyone, self._topic_frame(room))]
+        return [*arrived, self._to(room.everyone, self._topic_frame(room))]
 
     def relay(self, frame: Stored, origin: Member | None = None) -> list[Delivery]:
         """Keep a message in the history and deliver it: a room message to
@@ -499,10 +542,40 @@ class Hub:
         if isinstance(frame, Message):
             room = self.rooms[name_key(frame.room)]
             self.store.append(room.key, frame)
-            return [self._to(room.everyone, frame, skip=origin)]
+            delivery = self._to(room.everyone, frame, skip=origin)
+            if self._arrivals:
+                # Nobody is heard from before they are seen to arrive.
+                sender = origin or self.members.get(name_key(frame.from_))
+                if sender is not None and sender in self._arrivals:
+                    return [*self.arrive_now(sender), delivery]
+            return [delivery]
         self.store.append(dm_conversation(name_key(frame.from_), name_key(frame.to)), frame)
         target = self.local.get(name_key(frame.to))
         return [Delivery(Outbound(frame), [target])] if target is not None else []
+
+    def arrive_now(self, member: Member) -> list[Delivery]:
+        """Announce `member`'s arrival if it is still quiet."""
+        arrival = self._arrivals.pop(member, None)
+        if arrival is None or self.general.key not in member.rooms:
+            return []
+        general = self.general
+        event = Joined(name=member.name, ts=arrival.ts, room=general.name)
+        return [self._to(self._presence(general), event, skip=member)]
+
+    def next_arrival(self) -> float | None:
+        """When the oldest quiet arrival is due to be announced, if any."""
+        for arrival in self._arrivals.values():
+            return arrival.due
+        return None
+
+    def announce_due(self, now: float) -> list[Delivery]:
+        """The arrivals of everyone who has stayed `quiet_arrival` seconds."""
+        due = []
+        for member, arrival in self._arrivals.items():
+            if arrival.due > now:
+                break
+            due.append(member)
+        return [delivery for member in due for delivery in self.arrive_now(member)]
 
     # -- a single server: check and apply at once ------------------------
 
@@ -533,7 +606,7 @@ class Hub:
         return self.apply_topic(room, topic, member.name)
 
     def rename(self, member: Member, raw_name: str) -> list[Delivery]:
-        name, key = self.check_name(raw_name, member)
+        name, key = self.check_rename(member, raw_name)
         return self.apply_rename(member, name, key)
 
     def say(
@@ -574,10 +647,12 @@ class Hub:
         repeat = self._repeat(member, id)
         if repeat is not None:
             return repeat, []
+        # The rate first: a DM to nobody costs a send like any other, or it
+        # would be a way to make the server answer without limit.
+        text = self.check_text(member, text, id)
         target = self.find(to)
         if target is None:
             raise refusals.no_such_user(to, id)
-        text = self.check_text(member, text, id)
         seq, ts = self._stamp(dm_conversation(member.key, target.key))
         frame = DirectMessage(seq=seq, ts=ts, from_=member.name, to=target.name, text=text)
         deliveries = self.relay(frame, member)

@@ -50,6 +50,7 @@ class JsonHandler:
         self.backplane = backplane
         self.config = config
         self.bad_in_a_row = 0
+        self.limited_in_a_row = 0  # `rate_limited` refusals since the last accepted send
 
     # -- wording --------------------------------------------------------------
 
@@ -86,6 +87,15 @@ class JsonHandler:
             # waiting for this frame's ack must learn that it failed.
             exc.id = getattr(frame, "id", None)
         session.send_error(exc)
+        if exc.code is ErrorCode.RATE_LIMITED:
+            self.limited_in_a_row += 1
+            if self.limited_in_a_row >= self.config.max_rate_limited:
+                log.info(
+                    "%s kept sending too fast (%d refused in a row); closing",
+                    session.peer,
+                    self.limited_in_a_row,
+                )
+                session.close(LeftReason.ERROR)
         if exc.code is ErrorCode.BAD_FRAME:
             self.bad_in_a_row += 1
             if self.bad_in_a_row >= self.config.max_bad_frames:
@@ -98,7 +108,7 @@ class JsonHandler:
         session, chat = self.session, self.backplane
         match frame:
             case Ping(t=t):
-                session.send_frame(Pong(t=t))
+                session.send_frame(Pong(t=t), urgent=True)
                 return
             case Pong():
                 return  # its arrival already counted as liveness
@@ -119,7 +129,7 @@ class JsonHandler:
             case Say(id=id, text=text, room=room, action=action):
                 session.then(
                     chat.say(member, text, id=id, room=room, action=action),
-                    session.send_frame,
+                    self._acked,
                     refuse,
                 )
             case Dm(id=id, to=to, text=text):
@@ -150,8 +160,12 @@ class JsonHandler:
                     page = chat.history(where, start, limit, member)
                 session.then(page, session.send_frame, refuse)
 
+    def _acked(self, ack: Ack) -> None:
+        self.limited_in_a_row = 0
+        self.session.send_frame(ack)
+
     def _dm_acked(self, answer: tuple[Ack, str]) -> None:
-        self.session.send_frame(answer[0])
+        self._acked(answer[0])
 
     def hello(self, hello: Hello) -> None:
         session = self.session

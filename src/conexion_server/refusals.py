@@ -59,6 +59,12 @@ def rate_limited(rate: float, id: str | None = None) -> ProtocolError:
     )
 
 
+def renaming_too_fast(per_minute: float) -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.RATE_LIMITED, f"too many name changes; at most {per_minute:g} a minute"
+    )
+
+
 def not_joined() -> ProtocolError:
     return ProtocolError(ErrorCode.NOT_JOINED, "send hello first")
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
 import ssl
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from conexion_protocol import Shutdown
 
@@ -17,12 +19,15 @@ from .backplane import Backplane, LocalBackplane
 from .config import ServerConfig
 from .connection import Connection
 from .fanout import TurnFanout
-from .guard import FailureBackoff
+from .guard import FailureBackoff, LogThrottle
 from .hub import Delivery, Hub, Outbound
 from .sqlite_store import Retention, SqliteStore
 from .store import DurableStore, Store, StoreError
 
 log = logging.getLogger(__name__)
+
+# What a failed accept says when the process or the system is out of room.
+_OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
 class CommitGate:
@@ -159,12 +164,17 @@ class ChatServer:
         # Room broadcasts of this loop turn (see fanout.py).
         self.fanout = TurnFanout()
         self.read_buffer = memoryview(bytearray(self.config.read_size))
+        self._arrivals_timer: asyncio.TimerHandle | None = None
+        self._previous_handler: Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object] | None
+        self._previous_handler = None
         self._closed = asyncio.Event()
         self._drained = asyncio.Event()
         cfg = self.config
         self.backoff = FailureBackoff(
             cfg.password_delays, cfg.password_forget, cfg.password_max_addresses
         )
+        # Warnings an attacker could repeat at will: one per kind per period.
+        self.quiet = LogThrottle(cfg.log_every)
         # Open connections per IP address, for `max_per_address`.
         self.per_address: dict[str, int] = {}
         self.tls: ssl.SSLContext | None = None
@@ -181,6 +191,12 @@ class ChatServer:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         cfg = self.config
+        # Running out of descriptors makes asyncio log a traceback for every
+        # failed accept; one line per period says it (accepting resumes by
+        # itself a moment later). The handler stays for the loop's life:
+        # asyncio's retries can still fire after this server stops.
+        self._previous_handler = loop.get_exception_handler()
+        loop.set_exception_handler(self._on_loop_error)
         # Each connection starts TLS itself (see Connection._start_tls).
         self.tls = ssl_context(cfg)
         await self.backplane.start()
@@ -194,10 +210,47 @@ class ChatServer:
         for host, port in self.addresses:
             log.debug("listening on %s:%d", host, port)
 
+    def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        if (
+            isinstance(exc, OSError)
+            and exc.errno in _OUT_OF_RESOURCES
+            and "accept" in str(context.get("message", ""))
+        ):
+            held = self.quiet.allow("accept")
+            if held is not None:
+                more = f" ({held} more failed accepts since the last such line)" if held else ""
+                log.error(
+                    "cannot accept new connections: %s; trying again in a moment%s",
+                    exc.strerror or exc,
+                    more,
+                )
+            return
+        handle = context.get("handle")
+        if self.stopping and isinstance(exc, ValueError) and "_start_serving" in repr(handle):
+            # A retry asyncio scheduled after a failed accept, firing after
+            # the listening socket was closed: nothing is wrong.
+            return
+        if self._previous_handler is not None:
+            self._previous_handler(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
     # -- what connections ask of the server -----------------------------------
 
     def opened(self, conn: Connection) -> None:
         self.connections.add(conn)
+
+    def turned_away(self, conn: Connection) -> None:
+        held = self.quiet.allow(f"over:{conn.address}")
+        if held is not None:
+            more = f" ({held} more since the last such line)" if held else ""
+            log.warning(
+                "%s: over %d connections from one address; refused%s",
+                conn.peer,
+                self.config.max_per_address,
+                more,
+            )
 
     def kick_commit(self) -> None:
         if self.gate is not None:
@@ -224,6 +277,23 @@ class ChatServer:
         # One held action per fan-out, not one per receiver.
         if deliveries and not self.defer(lambda: self._dispatch(deliveries)):
             self._dispatch(deliveries)
+        if self._arrivals_timer is None:
+            self._arm_arrivals()
+
+    def _arm_arrivals(self) -> None:
+        """Wake when the next quiet arrival is due to be announced."""
+        due = self.hub.next_arrival()
+        if due is not None and not self.stopping:
+            loop = asyncio.get_running_loop()
+            self._arrivals_timer = loop.call_at(due, self._announce_arrivals)
+
+    def _announce_arrivals(self) -> None:
+        self._arrivals_timer = None
+        deliveries = self.hub.announce_due(asyncio.get_running_loop().time())
+        if deliveries:
+            self.dispatch(deliveries)
+        else:
+            self._arm_arrivals()
 
     def _dispatch(self, deliveries: list[Delivery]) -> None:
         for delivery in deliveries:
@@ -298,6 +368,8 @@ class ChatServer:
             await self._closed.wait()
             return
         self.stopping = True
+        if self._arrivals_timer is not None:
+            self._arrivals_timer.cancel()
         log.info("stopping: %d connections", len(self.connections))
         if self._server is not None:
             self._server.close()

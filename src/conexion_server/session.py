@@ -53,6 +53,10 @@ class Wait(StrEnum):
     NONE = "none"
     BACKOFF = "backoff"  # a wrong password's answer is held back (output too)
     ANSWER = "answer"  # a request is with the backplane (a cluster's Redis)
+    # The peer had its share of this loop turn (`max_lines_per_turn`); the
+    # rest of its lines wait for the next, so one huge write cannot stall
+    # everyone else.
+    TURN = "turn"
 
 
 class InputEnd(StrEnum):
@@ -66,8 +70,10 @@ class InputEnd(StrEnum):
 class PeerIO(Protocol):
     """What a session needs from its driver."""
 
-    def send(self, data: bytes) -> None:
-        """Queue bytes for the peer (behind any pending commit)."""
+    def send(self, data: bytes, *, urgent: bool = False) -> None:
+        """Queue bytes for the peer, behind any pending commit; `urgent`
+        bytes (a pong, a refusal) depend on no commit and go out at once
+        unless this peer's earlier output is still held (order is kept)."""
 
     def deliver(self, data: bytes) -> None:
         """Queue a broadcast's bytes that a commit has already released."""
@@ -90,6 +96,9 @@ class PeerIO(Protocol):
 
     def hold(self, delay: float) -> None:
         """Call `session.release` after `delay` seconds."""
+
+    def next_turn(self) -> None:
+        """Call `session.resume_turn` on the next loop turn."""
 
     def wait_for(self, answer: Awaitable[T], done: Callable[[T | BaseException], None]) -> None:
         """Await `answer` and hand its value (or what it raised) to `done`."""
@@ -170,11 +179,14 @@ class Session:
         self.state = PeerState.NAMING
         self._arm(self.last_heard + self.config.idle_timeout)
 
-    def refuse(self, error: ProtocolError) -> None:
-        """Turn the peer away before it says anything (a per-address limit).
-        The mode is not known yet, so the words are a JSON `error` frame: one
-        line that a JSON client parses and a person can read."""
-        self.close(LeftReason.ERROR, encode(error.to_frame()))
+    def turned_away(self, error: ProtocolError) -> bytes:
+        """The peer is refused before it says anything (a per-address limit):
+        the session is over, and these are the last words, if the driver can
+        send any. The mode is not known yet, so they are a JSON `error`
+        frame: one line that a JSON client parses and a person can read."""
+        self.state = PeerState.CLOSED
+        self.reason = LeftReason.ERROR
+        return encode(error.to_frame())
 
     def data_received(self, data: bytes | memoryview) -> None:
         """What the peer sent; `data` is only read during the call."""
@@ -268,6 +280,13 @@ class Session:
         )
         return heartbeat if hello_due is None else min(heartbeat, hello_due)
 
+    def resume_turn(self) -> None:
+        """A new loop turn: serve the lines that waited for it."""
+        if self.wait is Wait.TURN:
+            self.wait = Wait.NONE
+            if self.state is not PeerState.CLOSED:
+                self._resume()
+
     def release(self) -> None:
         """The backoff after a wrong password is over."""
         if self.wait is Wait.BACKOFF:
@@ -303,16 +322,17 @@ class Session:
     def who(self) -> str:
         return self.member.name if self.member else "not joined"
 
-    def send(self, data: bytes) -> None:
+    def send(self, data: bytes, *, urgent: bool = False) -> None:
         if not self.closing and data:
-            self.io.send(data)
+            self.io.send(data, urgent=urgent)
 
-    def send_frame(self, frame: Struct) -> None:
-        self.send(encode(frame))
+    def send_frame(self, frame: Struct, *, urgent: bool = False) -> None:
+        self.send(encode(frame), urgent=urgent)
 
     def send_error(self, error: ProtocolError) -> None:
         assert self.handler is not None
-        self.send(self.handler.render_error(error))
+        # A refusal depends on nothing stored: it need not wait for a commit.
+        self.send(self.handler.render_error(error), urgent=True)
 
     def deliver(self, out: Outbound) -> None:
         """A broadcast, in this peer's wire format (never held again: the
@@ -425,12 +445,18 @@ class Session:
 
     def _serve_lines(self, lines: list[bytes]) -> None:
         handler = self.handler
+        budget = self.config.max_lines_per_turn
         for i, line in enumerate(lines):
             if not self.reading:
                 break
+            if i >= budget and self.wait is Wait.NONE:
+                # This peer's share of the turn is used up.
+                self.wait = Wait.TURN
+                self.io.pause_reading()
+                self.io.next_turn()
             if self.wait is not Wait.NONE:
-                # A wrong password's backoff, or an answer still to come:
-                # keep the rest for later.
+                # A wrong password's backoff, an answer still to come, or
+                # the turn's share used up: keep the rest for later.
                 self._held.extend(lines[i:])
                 break
             assert handler is not None

@@ -6,6 +6,8 @@ is told is written here or in `textformat`; no asyncio, no sockets.
 
 from __future__ import annotations
 
+import logging
+
 from conexion_protocol import (
     DEFAULT_ROOM,
     Ack,
@@ -21,6 +23,8 @@ from conexion_protocol import (
 from . import textformat
 from .backplane import Backplane, Peer, ignore
 from .config import ServerConfig
+
+log = logging.getLogger(__name__)
 
 
 class TextHandler:
@@ -38,6 +42,7 @@ class TextHandler:
         # Where a plain line goes: a room key, or "" when the user has left
         # every room.
         self.current_room = DEFAULT_ROOM
+        self.limited_in_a_row = 0  # lines refused for coming too fast, in a row
 
     # -- wording --------------------------------------------------------------
 
@@ -186,13 +191,21 @@ class TextHandler:
     # -- answers ----------------------------------------------------------------
 
     def _name_refused(self, exc: ProtocolError) -> None:
-        self.say(f"! {exc.message}; type another name:\n")
+        self.session.send(f"! {exc.message}; type another name:\n".encode(), urgent=True)
 
     def _refused(self, exc: ProtocolError) -> None:
-        self.session.send(self.render_error(exc))
+        session = self.session
+        session.send(self.render_error(exc), urgent=True)
+        if exc.code is ErrorCode.RATE_LIMITED:
+            self.limited_in_a_row += 1
+            if self.limited_in_a_row >= self.config.max_rate_limited:
+                log.info("%s kept sending too fast; closing", session.peer)
+                session.close(LeftReason.ERROR, b"! too many lines too fast; bye\n")
 
     def _sent(self, _: Ack) -> None:
+        self.limited_in_a_row = 0
         self.say("* sent\n")
 
     def _sent_to(self, answer: tuple[Ack, str]) -> None:
+        self.limited_in_a_row = 0
         self.say(f"* sent to {answer[1]}\n")

@@ -24,7 +24,7 @@ from tests.server.test_process import Running, run, server_command, wait_listeni
 
 pytestmark = pytest.mark.timeout(90)
 
-FAST = HubConfig(rate=1000.0, burst=1000)
+FAST = HubConfig(rate=1000.0, burst=1000, quiet_arrival=0.0)
 _chats = itertools.count(1)
 
 Instances = Callable[..., Awaitable[list[ChatServer]]]

@@ -37,7 +37,7 @@ from conexion_server.cluster_log import (
     decode_room,
     receipt,
 )
-from conexion_server.hub import Delivery, Hub, Member
+from conexion_server.hub import Delivery, Hub, HubConfig, Member
 
 MS = "1800000000123"
 TS = "2027-01-15T08:00:00.123Z"
@@ -87,7 +87,7 @@ class Instance:
 
 
 def instance() -> Instance:
-    hub = Hub(clock=lambda: 0.0, wallclock=lambda: 1_800_000_000.0)
+    hub = Hub(HubConfig(quiet_arrival=0.0), clock=lambda: 0.0, wallclock=lambda: 1_800_000_000.0)
     sent: list[Delivery] = []
     clock = Clock()
     return Instance(hub, Replica(hub, sent.extend, clock=clock), sent, clock)

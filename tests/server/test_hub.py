@@ -84,6 +84,7 @@ def make_hub(**options: object) -> tuple[Hub, Clock, Clock]:
     clock, wall = Clock(), Clock(EPOCH)
     options.setdefault("rate", 1000.0)
     options.setdefault("burst", 1000)
+    options.setdefault("quiet_arrival", 0.0)
     store = new_store(clock, wall, **options)
     hub = Hub(HubConfig(**options), store, clock=clock, wallclock=wall)  # type: ignore[arg-type]
     return hub, clock, wall

@@ -42,10 +42,11 @@ class RecordingIO:
     aborted: bool = False
     timer: float | None = None
     holds: list[float] = field(default_factory=list)
+    turns: int = 0  # next-turn calls asked for
     waiting: list[tuple[Awaitable[Any], Callable[[Any], None]]] = field(default_factory=list)
     session: Session | None = None
 
-    def send(self, data: bytes) -> None:
+    def send(self, data: bytes, *, urgent: bool = False) -> None:
         self.sent.append(data)
 
     def deliver(self, data: bytes) -> None:
@@ -71,6 +72,9 @@ class RecordingIO:
 
     def hold(self, delay: float) -> None:
         self.holds.append(delay)
+
+    def next_turn(self) -> None:
+        self.turns += 1
 
     def wait_for(self, answer: Awaitable[Any], done: Callable[[Any], None]) -> None:
         self.waiting.append((answer, done))
@@ -146,6 +150,7 @@ class World:
 def world(*, later: bool = False, **options: Any) -> World:
     hub_fields = set(HubConfig.__dataclass_fields__)
     hub_opts = {k: v for k, v in options.items() if k in hub_fields}
+    hub_opts.setdefault("quiet_arrival", 0.0)
     config = ServerConfig(
         hub=HubConfig(**hub_opts), **{k: v for k, v in options.items() if k not in hub_fields}
     )
@@ -412,15 +417,16 @@ def test_a_tls_handshake_that_never_ends_is_cut_at_the_hello_deadline() -> None:
     assert session.reason is LeftReason.TIMEOUT
 
 
-def test_a_refused_connection_is_told_in_json_and_closed() -> None:
+def test_a_connection_turned_away_is_told_in_json_and_done() -> None:
     w = world()
     session, io = w.connect()
-    session.refuse(refusals.too_many_from_address(3))
-    [error] = io.frames()
+    words = session.turned_away(refusals.too_many_from_address(3))
+    error = json.loads(words)
     assert error["code"] == "server_full"
     assert "limit is 3" in error["message"]
-    assert io.closed is not None
-    assert io.closed[0] is LeftReason.ERROR
+    assert session.state is PeerState.CLOSED
+    session.data_received(b'{"type":"hello","name":"ana","proto":1}\n')
+    assert io.sent == []
 
 
 @pytest.mark.parametrize("blank", [b"\n", b"\r\n", b"  \n"])
@@ -432,3 +438,39 @@ def test_blank_lines_before_a_text_name_are_ignored(blank: bytes) -> None:
     assert session.state is PeerState.NAMING
     session.data_received(b"dana\n")
     assert session.state is PeerState.JOINED
+
+
+# -- shares of a loop turn and floods ----------------------------------------------
+
+
+def test_one_write_of_many_lines_is_served_a_share_per_turn() -> None:
+    w = world(max_lines_per_turn=3)
+    session, io = w.joined("ana")
+    session.data_received(b"".join(b'{"type":"ping","t":%d}\n' % n for n in range(8)))
+    assert [f["t"] for f in io.frames()] == [0, 1, 2]
+    assert (session.wait, io.paused, io.turns) == (Wait.TURN, True, 1)
+    session.resume_turn()
+    assert [f["t"] for f in io.frames()] == [0, 1, 2, 3, 4, 5]
+    session.resume_turn()
+    assert [f["t"] for f in io.frames()] == list(range(8))
+    assert (session.wait, io.paused, io.turns) == (Wait.NONE, False, 2)
+
+
+def test_a_peer_that_keeps_sending_too_fast_is_closed() -> None:
+    w = world(rate=1.0, burst=2, max_rate_limited=5)
+    session, io = w.joined("ana")
+    session.data_received(b"".join(say(f"m{n}", f"s{n}") for n in range(10)))
+    codes = [f.get("code") for f in io.frames()]
+    assert codes == [None, None] + ["rate_limited"] * 5
+    assert io.closed is not None
+    assert io.closed[0] is LeftReason.ERROR
+
+
+def test_an_accepted_send_ends_a_row_of_refusals() -> None:
+    w = world(rate=1.0, burst=1, max_rate_limited=3)
+    session, io = w.joined("ana")
+    for n in range(4):
+        w.clock.now += 1.0  # one token a second: each first send goes through
+        session.data_received(say(f"ok{n}", f"a{n}") + say("too fast", f"b{n}"))
+    assert io.closed is None
+    assert [f.get("code") for f in io.frames()] == [None, "rate_limited"] * 4

@@ -173,7 +173,8 @@ class ThreadedServer:
     def __init__(self, **hub_options: Any) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.hub_options = hub_options
+        # Arrivals announced at once, as the other tests' servers do.
+        self.hub_options = {"quiet_arrival": 0.0, **hub_options}
         self.server: ChatServer | None = None
 
     def start(self) -> None:
