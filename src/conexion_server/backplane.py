@@ -74,6 +74,10 @@ class Peer(Protocol):
         """The shared password's check (with its backoff)."""
         ...
 
+    def note(self, kind: str, message: str, *args: object) -> None:
+        """Log a line an attacker could repeat at will (throttled)."""
+        ...
+
     def welcomed(self, member: Member, welcome: Welcome) -> None:
         """The join succeeded; `welcome` is the peer's first news of it."""
         ...

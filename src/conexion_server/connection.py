@@ -19,7 +19,7 @@ from . import refusals
 from .backplane import Backplane
 from .config import ServerConfig
 from .fanout import AWAY, JSON, TEXT, Reading, TurnFanout, interleave
-from .guard import FailureBackoff
+from .guard import FailureBackoff, LogThrottle
 from .hub import Audience
 from .session import Session
 
@@ -33,6 +33,7 @@ class Host(Protocol):
     config: ServerConfig
     backplane: Backplane
     backoff: FailureBackoff
+    quiet: LogThrottle  # for log lines an attacker can repeat
     tls: ssl.SSLContext | None
     fanout: TurnFanout  # this loop turn's room broadcasts
     # Where every connection's reads land, one after another: a read is
@@ -80,6 +81,7 @@ class Connection(asyncio.BufferedProtocol):
             host.config,
             host.backoff,
             clock=self.loop.time,
+            quiet=host.quiet,
         )
         self._admitted = False
         self._closed = False  # the transport is closed or aborted: nothing more goes out
@@ -165,12 +167,14 @@ class Connection(asyncio.BufferedProtocol):
                 why = "timed out"
             else:
                 why = str(exc) or f"{type(exc).__name__}: the peer hung up"
-            log.info("%s: TLS handshake failed (%s); closing", self.peer, why)
+            self.session.note("handshake", "%s: TLS handshake failed (%s); closing", self.peer, why)
             wrapped, failed = None, True
         finally:
             self._handshake = None
         if wrapped is None and not self._closed and not failed:
-            log.info("%s: TLS handshake failed (the peer hung up); closing", self.peer)
+            self.session.note(
+                "handshake", "%s: TLS handshake failed (the peer hung up); closing", self.peer
+            )
         if wrapped is None or self._closed:
             # Lost during the handshake (or stopped meanwhile).
             raw.abort()
@@ -422,7 +426,9 @@ class Connection(asyncio.BufferedProtocol):
         return readings
 
     def _too_slow(self) -> None:
-        log.warning("%s (%s) is not reading; dropping it as slow", self.peer, self.session.who)
+        self.session.note(
+            "slow", "%s (%s) is not reading; dropping it as slow", self.peer, self.session.who
+        )
         self.session.abort(LeftReason.SLOW)
 
     def _discard_output(self) -> None:

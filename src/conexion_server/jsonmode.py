@@ -7,8 +7,6 @@ here, in one place.
 
 from __future__ import annotations
 
-import logging
-
 from conexion_protocol import (
     DEFAULT_ROOM,
     PROTO_VERSION,
@@ -37,8 +35,6 @@ from conexion_protocol import (
 from . import refusals
 from .backplane import Backplane, Peer, ignore
 from .config import ServerConfig
-
-log = logging.getLogger(__name__)
 
 
 class JsonHandler:
@@ -90,7 +86,8 @@ class JsonHandler:
         if exc.code is ErrorCode.RATE_LIMITED:
             self.limited_in_a_row += 1
             if self.limited_in_a_row >= self.config.max_rate_limited:
-                log.info(
+                session.note(
+                    "too_fast",
                     "%s kept sending too fast (%d refused in a row); closing",
                     session.peer,
                     self.limited_in_a_row,
@@ -99,7 +96,12 @@ class JsonHandler:
         if exc.code is ErrorCode.BAD_FRAME:
             self.bad_in_a_row += 1
             if self.bad_in_a_row >= self.config.max_bad_frames:
-                log.info("%s sent %d bad frames in a row; closing", session.peer, self.bad_in_a_row)
+                session.note(
+                    "bad_frames",
+                    "%s sent %d bad frames in a row; closing",
+                    session.peer,
+                    self.bad_in_a_row,
+                )
                 session.close(LeftReason.ERROR)
         else:
             self.bad_in_a_row = 0

@@ -28,7 +28,7 @@ from conexion_protocol import (
 from . import refusals
 from .backplane import Backplane, Maybe
 from .config import ServerConfig
-from .guard import FailureBackoff, password_ok
+from .guard import FailureBackoff, LogThrottle, password_ok
 from .hub import Member, Outbound
 from .jsonmode import JsonHandler
 from .textmode import TextHandler
@@ -135,6 +135,7 @@ class Session:
         backoff: FailureBackoff,
         *,
         clock: Callable[[], float],
+        quiet: LogThrottle | None = None,
         peer: str = "?",
         address: str = "?",
     ) -> None:
@@ -143,6 +144,7 @@ class Session:
         self.config = config
         self.backoff = backoff
         self.clock = clock
+        self.quiet = quiet
         self.peer = peer
         self.address = address
         self.state = PeerState.NAMING
@@ -252,14 +254,17 @@ class Session:
         hello_due = self._hello_due if self.member is None else None
         if hello_due is not None and now >= hello_due:
             if self.state is PeerState.HANDSHAKE:
-                log.info(
+                self.note(
+                    "handshake",
                     "%s: TLS handshake not finished within %.0f s (a plain-TCP client?); closing",
                     self.peer,
                     cfg.hello_timeout,
                 )
                 self.abort(LeftReason.TIMEOUT)
             else:
-                log.info("%s did not join within %.0f s; closing", self.peer, cfg.hello_timeout)
+                self.note(
+                    "hello", "%s did not join within %.0f s; closing", self.peer, cfg.hello_timeout
+                )
                 self.close(LeftReason.TIMEOUT, self._timed_out())
             return None
         if self.state is PeerState.HANDSHAKE:
@@ -269,7 +274,7 @@ class Session:
             return None  # joined plain-text users cannot answer pings; TCP keepalive finds them
         idle = now - self.last_heard
         if idle >= cfg.idle_timeout:
-            log.info("%s (%s) silent for %.0f s; closing", self.peer, self.who, idle)
+            self.note("silent", "%s (%s) silent for %.0f s; closing", self.peer, self.who, idle)
             self.close(LeftReason.TIMEOUT, self._timed_out())
             return None
         if json and idle >= cfg.ping_after and not self._pinged:
@@ -293,6 +298,18 @@ class Session:
             self.wait = Wait.NONE
             if self.state is not PeerState.CLOSED:
                 self._resume()
+
+    def note(self, kind: str, message: str, *args: object) -> None:
+        """Log a line an attacker could repeat at will: once per kind and
+        address per period (`ServerConfig.log_every`), with a count of the
+        ones left out."""
+        held = self.quiet.allow(f"{kind}:{self.address}") if self.quiet is not None else 0
+        if held is None:
+            return
+        if held:
+            message += " (%d more like this from the address since the last such line)"
+            args = (*args, held)
+        log.info(message, *args)
 
     def closing_now(self) -> None:
         """The driver is closing the connection now: a backoff no longer
@@ -411,7 +428,8 @@ class Session:
             return True
         delay = self.backoff.failed(self.address)
         # Never log the attempt itself: it may be a real password mistyped.
-        log.info(
+        self.note(
+            "password",
             "%s: wrong password (%d in a row from this address); answering in %.1f s",
             self.peer,
             self.backoff.failures(self.address),
@@ -488,7 +506,9 @@ class Session:
 
     def _refuse_too_long(self) -> None:
         if not self.closing and self.handler is not None:
-            log.info("%s sent a line over %d bytes; closing", self.peer, self.framer.max_line)
+            self.note(
+                "too_long", "%s sent a line over %d bytes; closing", self.peer, self.framer.max_line
+            )
             self.close(LeftReason.ERROR, self.handler.too_long())
 
     def _timed_out(self) -> bytes:

@@ -6,8 +6,6 @@ is told is written here or in `textformat`; no asyncio, no sockets.
 
 from __future__ import annotations
 
-import logging
-
 from conexion_protocol import (
     DEFAULT_ROOM,
     Ack,
@@ -23,8 +21,6 @@ from conexion_protocol import (
 from . import textformat
 from .backplane import Backplane, Peer, ignore
 from .config import ServerConfig
-
-log = logging.getLogger(__name__)
 
 
 class TextHandler:
@@ -199,7 +195,7 @@ class TextHandler:
         if exc.code is ErrorCode.RATE_LIMITED:
             self.limited_in_a_row += 1
             if self.limited_in_a_row >= self.config.max_rate_limited:
-                log.info("%s kept sending too fast; closing", session.peer)
+                session.note("too_fast", "%s kept sending too fast; closing", session.peer)
                 session.close(LeftReason.ERROR, b"! too many lines too fast; bye\n")
 
     def _sent(self, _: Ack) -> None:
