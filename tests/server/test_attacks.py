@@ -271,3 +271,16 @@ def test_the_soft_descriptor_limit_is_raised_at_start() -> None:
             assert after >= before
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+async def test_a_brute_force_logs_a_few_lines_not_one_per_guess(
+    make_server, connect, caplog
+) -> None:
+    server = await make_server(password=b"right", password_delays=(0.0,))
+    caplog.set_level(logging.INFO, "conexion_server")
+    guesser = await connect(server)
+    for n in range(30):
+        await guesser.send(type="hello", name="ana", proto=1, password=f"guess{n}")
+        assert (await guesser.expect("error"))["code"] == "bad_password"
+    said = [r for r in caplog.records if "wrong password" in r.getMessage()]
+    assert len(said) == 1

@@ -109,3 +109,19 @@ def test_env_password_and_defaults(monkeypatch) -> None:
 def test_tls_cert_without_key_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="together"):
         config_from_args(build_parser().parse_args(["--tls-cert", "x.pem"]))
+
+
+def test_log_throttle_says_a_kind_once_a_period_and_counts_the_rest() -> None:
+    from conexion_server.guard import LogThrottle
+
+    now = [0.0]
+    quiet = LogThrottle(10.0, max_keys=2, clock=lambda: now[0])
+    assert quiet.allow("a") == 0
+    assert [quiet.allow("a") for _ in range(3)] == [None, None, None]
+    assert quiet.allow("b") == 0  # another kind is its own
+    now[0] = 10.0
+    assert quiet.allow("a") == 3  # said again, with the three held back
+    assert quiet.allow("a") is None
+    quiet.allow("c")  # a third kind: the oldest one is forgotten
+    now[0] = 11.0
+    assert quiet.allow("b") == 0
