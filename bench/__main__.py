@@ -101,6 +101,22 @@ def plan(quick: bool) -> list[tuple[str, str, dict[str, object], str]]:
             },
             "conexion cluster-1",
         ),
+        # An honest user's round trips while another peer attacks (issue 12).
+        *[
+            (
+                f"under attack: {kind}, {size:,}",
+                "under_attack",
+                {"kind": kind, "size": size, "seconds": 3.0},
+                "guarded guarded-durable",
+            )
+            for kind, size in (
+                ("pings", 10_000 if q else 200_000),
+                ("says", 10_000 if q else 100_000),
+                ("text", 10_000 if q else 100_000),
+                ("connects", 500 if q else 3_000),
+                ("slowloris", 500 if q else 3_000),
+            )
+        ],
         # A message's cost with 5,000 other (empty) rooms on the server.
         (
             "rooms: 10 rooms of 10, no other rooms",
@@ -191,12 +207,15 @@ def main(argv: list[str] | None = None) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "only", nargs="*", help="scenarios: fanout ack_rtt idle join_storm slow_peer rooms"
+        "only",
+        nargs="*",
+        help="scenarios: fanout ack_rtt idle join_storm slow_peer rooms under_attack",
     )
     parser.add_argument(
         "--targets",
         nargs="*",
-        help="conexion conexion-durable minimal ngircd cluster-1 cluster-3 (default: all)",
+        help="conexion conexion-durable guarded guarded-durable minimal ngircd cluster-1 "
+        "cluster-3 (default: all)",
     )
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     args = parser.parse_args(argv)
@@ -221,7 +240,9 @@ def main(argv: list[str] | None = None) -> None:
         if args.only and scenario not in args.only:
             continue
         for name in chosen:
-            if applies == "all" or name in applies.split():
+            # The guarded targets (default limits) are for the attack rows only.
+            everywhere = applies == "all" and not name.startswith("guarded")
+            if everywhere or name in applies.split():
                 print(f"running: {title} on {name}", file=sys.stderr, flush=True)
                 report.setdefault(title, {})[name] = run_one(available[name], scenario, kwargs)
     print()

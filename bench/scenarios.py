@@ -18,6 +18,7 @@ JOIN_CONCURRENCY = 200  # handshakes in flight at once while connecting many cli
 TIMEOUT = 180.0  # seconds a scenario may wait for deliveries before counting loss
 CONNECT_ATTEMPTS = 5
 RETRIES = [0]  # connections that had to be retried, reported with the join figures
+HONEST = 10  # users who keep talking at the default rate while another attacks
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -408,4 +409,86 @@ async def rooms(
         "server_cpu_s": server_cpu,
         "generator_cpu_s": own_cpu,
         "elapsed_s": elapsed,
+    }
+
+
+async def under_attack(target: Target, wire: Wire, kind: str, size: int, seconds: float) -> Figures:
+    """An honest user's say -> ack round trips while another peer attacks:
+    `pings`, `says` or `text` is one single write of `size` lines; `connects`
+    is `size` connections from one address that never read nor hang up;
+    `slowloris` is `size` connections that each trickle a byte now and then.
+    JSON targets only. Also the server's RSS before, at the peak and after."""
+    honest = [await wire.join(target.port, f"honest{i}") for i in range(HONEST)]
+    base_rss = peak_rss = target.rss_bytes()
+    rtts: list[float] = []
+    attacker: list[socket.socket] = []
+    loop = asyncio.get_running_loop()
+
+    async def attack() -> None:
+        if kind in ("pings", "says"):
+            reader, writer = await wire.join(target.port, "attacker")
+            line = (
+                b'{"type":"ping","t":1}\n'
+                if kind == "pings"
+                else b'{"type":"say","id":"x","text":"x"}\n'
+            )
+            writer.write(line * size)
+            await writer.drain()
+            drain = asyncio.create_task(discard(reader))
+            await asyncio.sleep(seconds)
+            drain.cancel()
+            writer.close()
+        elif kind == "text":
+            reader, writer = await asyncio.open_connection("127.0.0.1", target.port)
+            writer.write(b"texter\n" + b"x\n" * size)
+            await writer.drain()
+            drain = asyncio.create_task(discard(reader))
+            await asyncio.sleep(seconds)
+            drain.cancel()
+            writer.close()
+        else:
+            for _ in range(size):
+                sock = socket.socket()
+                sock.setblocking(False)
+                with contextlib.suppress(OSError):
+                    await loop.sock_connect(sock, ("127.0.0.1", target.port))
+                    if kind == "slowloris":
+                        await loop.sock_sendall(sock, b"{")
+                attacker.append(sock)
+            await asyncio.sleep(seconds)
+
+    async def talk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        n = 0
+        while not attack_task.done():
+            t0 = time.perf_counter()
+            writer.write(wire.say(n, b"honest"))
+            while wire.ack(await reader.readline()) is None:
+                pass
+            rtts.append(time.perf_counter() - t0)
+            n += 1
+            await asyncio.sleep(0.1)  # 10 a second: within the default rate
+
+    async def watch_memory() -> None:
+        nonlocal peak_rss
+        while not attack_task.done():
+            peak_rss = max(peak_rss, target.rss_bytes())
+            await asyncio.sleep(0.05)
+
+    start = time.perf_counter()
+    attack_task = asyncio.create_task(attack())
+    await asyncio.gather(attack_task, watch_memory(), *(talk(r, w) for r, w in honest))
+    for sock in attacker:
+        sock.close()
+    await asyncio.sleep(1.0)  # let the server notice the attackers are gone
+    after_rss = target.rss_bytes()
+    for _, writer in honest:
+        writer.close()
+    return {
+        "honest_acks": len(rtts),
+        "ack_p50_ms": percentile(rtts, 50) * 1000,
+        "ack_p99_ms": percentile(rtts, 99) * 1000,
+        "ack_max_ms": max(rtts, default=float("nan")) * 1000,
+        "rss_peak_growth_mib": (peak_rss - base_rss) / 2**20,
+        "rss_after_growth_mib": (after_rss - base_rss) / 2**20,
+        "elapsed_s": time.perf_counter() - start,
     }

@@ -147,6 +147,30 @@ class ConexionDurable(Conexion):
         self.dir.cleanup()
 
 
+class Guarded(Target):
+    """Conexion with its default limits (rate, per-address cap, ...), as
+    shipped: the target of the attack scenarios."""
+
+    name = "guarded"
+    db: tuple[str, ...] = ("--db", ":memory:")
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "conexion_server", "--port", "0", *self.db]
+
+
+class GuardedDurable(Guarded):
+    name = "guarded-durable"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dir = tempfile.TemporaryDirectory(prefix="bench-guarded-db-")
+        self.db = ("--db", str(Path(self.dir.name) / "history.db"))
+
+    def __exit__(self, *exc: object) -> None:
+        super().__exit__(*exc)
+        self.dir.cleanup()
+
+
 class MinimalRelay(Target):
     name = "minimal"
 
@@ -323,7 +347,7 @@ class Cluster3(ConexionCluster):
 
 
 def all_targets() -> list[type[Target]]:
-    targets: list[type[Target]] = [Conexion, ConexionDurable, MinimalRelay]
+    targets: list[type[Target]] = [Conexion, ConexionDurable, Guarded, GuardedDurable, MinimalRelay]
     if Ngircd.available():
         targets.append(Ngircd)
     if ConexionCluster.available():
