@@ -25,6 +25,8 @@ MAX_TOPIC_LEN = 300  # code points, after cleaning
 
 # What this protocol's extensions a server may announce in `welcome.features`.
 FEATURE_ROOMS = "rooms"
+FEATURE_ACCOUNTS = "accounts"
+FEATURE_MODERATION = "moderation"
 
 
 class ErrorCode(StrEnum):
@@ -45,6 +47,17 @@ class ErrorCode(StrEnum):
     NOT_IN_ROOM = "not_in_room"
     ROOM_LIMIT = "room_limit"
     FORBIDDEN = "forbidden"
+    # Accounts and moderation.
+    LOGIN_REQUIRED = "login_required"  # the name is registered: give its password
+    BAD_LOGIN = "bad_login"  # a wrong account password
+    ACCOUNT_REQUIRED = "account_required"  # this server lets in registered names only
+    WEAK_PASSWORD = "weak_password"
+    NOT_REGISTERED = "not_registered"  # a role or a ban needs an account
+    MUTED = "muted"
+    BANNED = "banned"
+    MODERATED = "moderated"  # only staff speak in this room
+    SLOW_MODE = "slow_mode"
+    PRIVATE_ROOM = "private_room"  # join by invitation or code only
 
 
 class LeftReason(StrEnum):
@@ -71,6 +84,9 @@ class ProtocolError(Exception):
         self.code = code
         self.message = message
         self.id = id
+        # Seconds the answer is held back (a wrong password's backoff); the
+        # server's business, never sent.
+        self.hold = 0.0
 
     def to_frame(self) -> Error:
         return Error(code=self.code, message=self.message, id=self.id if self.id else UNSET)
@@ -92,7 +108,19 @@ class Hello(Struct, tag="hello", **_FRAME_CONFIG):
     name: str
     proto: int
     client: str | UnsetType = UNSET
-    password: str | UnsetType = UNSET
+    password: str | UnsetType = UNSET  # the server's shared password
+    account_password: str | UnsetType = UNSET  # a registered name's own
+
+
+class Register(Struct, tag="register", **_FRAME_CONFIG):
+    """Register the name one has, with this password."""
+
+    password: str
+
+
+class ChangePassword(Struct, tag="password", **_FRAME_CONFIG):
+    old: str
+    new: str
 
 
 class Say(Struct, tag="say", **_FRAME_CONFIG):
@@ -196,6 +224,17 @@ class Welcome(Struct, tag="welcome", **_FRAME_CONFIG):
     # How many are in `general`; `users` may hold only the first of them.
     user_count: int | UnsetType = UNSET
     features: list[str] | UnsetType = UNSET
+    registered: bool = False  # logged in to an account
+    admin: bool = False  # a server admin
+    # The account's password is one the operator made: choose another.
+    temporary_password: bool = False
+
+
+class Registered(Struct, tag="registered", **_FRAME_CONFIG):
+    """The name is yours now; or (`changed`) its password is new."""
+
+    name: str
+    changed: bool = False
 
 
 class Ack(Struct, tag="ack", **_FRAME_CONFIG):
@@ -291,6 +330,8 @@ CLIENT_FRAMES: tuple[type[Struct], ...] = (
     History,
     Rooms,
     Topic,
+    Register,
+    ChangePassword,
     Ping,
     Pong,
     Bye,
@@ -308,6 +349,7 @@ SERVER_FRAMES: tuple[type[Struct], ...] = (
     RoomInfo,
     RoomList,
     TopicInfo,
+    Registered,
     Ping,
     Pong,
     Error,
@@ -315,7 +357,21 @@ SERVER_FRAMES: tuple[type[Struct], ...] = (
 )
 
 ClientFrame = (
-    Hello | Say | Dm | Nick | Who | Join | Part | History | Rooms | Topic | Ping | Pong | Bye
+    Hello
+    | Say
+    | Dm
+    | Nick
+    | Who
+    | Join
+    | Part
+    | History
+    | Rooms
+    | Topic
+    | Register
+    | ChangePassword
+    | Ping
+    | Pong
+    | Bye
 )
 ServerFrame = (
     Welcome
@@ -330,6 +386,7 @@ ServerFrame = (
     | RoomInfo
     | RoomList
     | TopicInfo
+    | Registered
     | Ping
     | Pong
     | Error

@@ -28,6 +28,8 @@ from conexion_protocol import (
     Welcome,
 )
 
+from . import refusals
+from .accounts import Account
 from .hub import Delivery, Hub, Member
 
 T = TypeVar("T")
@@ -44,6 +46,7 @@ class Peer(Protocol):
     to import it."""
 
     peer: str  # who it is in logs: the remote address and port
+    address: str  # the remote IP address, the unit of per-address limits
     member: Member | None  # set once it has joined
 
     @property
@@ -74,6 +77,17 @@ class Peer(Protocol):
         """The shared password's check (with its backoff)."""
         ...
 
+    def login_failed(self) -> float:
+        """Count a wrong account password against the peer's address; the
+        seconds its answer is to be held back."""
+        ...
+
+    def login_succeeded(self) -> None: ...
+
+    def hold_back(self, delay: float) -> None:
+        """Hold this peer's next answers (and its input) for `delay` seconds."""
+        ...
+
     def note(self, kind: str, message: str, *args: object) -> None:
         """Log a line an attacker could repeat at will (throttled)."""
         ...
@@ -93,9 +107,16 @@ class Backplane(Protocol):
     applies the change or hands it on. Deliveries to other peers are the
     backplane's business; the return value is the answer for the asker."""
 
-    def join(self, peer: Peer, raw_name: str) -> Maybe[None]:
-        """On success, `peer.welcomed(member, welcome)` has been called."""
+    def join(self, peer: Peer, raw_name: str, password: str | None = None) -> Maybe[None]:
+        """On success, `peer.welcomed(member, welcome)` has been called. A
+        registered name needs its account's `password`."""
         ...
+
+    def register(self, member: Member, password: str) -> Maybe[None]:
+        """Register `member`'s name; `registered` is sent with the others."""
+        ...
+
+    def change_password(self, member: Member, old: str, new: str) -> Maybe[None]: ...
 
     def say(
         self, member: Member, text: str, *, id: str | None, room: str, action: bool
@@ -165,6 +186,41 @@ def watch(hub: Hub, member: Member, raw_room: str) -> Users:
     return users
 
 
+Verify = Callable[[str, str], Awaitable[bool]]
+"""Whether a password matches a stored hash, computed off the event loop."""
+MakeHash = Callable[[str], Awaitable[str]]
+"""A new hash of a password, computed off the event loop."""
+
+
+class Logins:
+    """What both backplanes do with account passwords: check them (slowly,
+    off the event loop, by the callables the I/O layer gives) and hold back
+    the answer to wrong ones, per account and per address."""
+
+    def __init__(self, hub: Hub, verify: Verify, make_hash: MakeHash) -> None:
+        self.hub = hub
+        self.verify = verify
+        self.make_hash = make_hash
+
+    async def check(self, peer: Peer, account: Account, password: str) -> None:
+        """Return if `password` is the account's; else `bad_login`, held back
+        the longer of the account's and the address's waits."""
+        failures = self.hub.login_failures
+        if await self.verify(account.hash, password):
+            failures.succeeded(account.key)
+            peer.login_succeeded()
+            return
+        hold = max(failures.failed(account.key), peer.login_failed())
+        raise refusals.bad_login(account.name, hold)
+
+    async def new_account(self, member: Member, password: str) -> Account:
+        return Account(member.key, member.name, await self.make_hash(password))
+
+    async def changed(self, peer: Peer, account: Account, old: str, new: str) -> Account:
+        await self.check(peer, account, old)
+        return account.with_password(await self.make_hash(new))
+
+
 def relay_dm(deliveries: list[Delivery], origin: Member | None, dispatch: Dispatch) -> None:
     """Send a relayed DM. A note to oneself reaches its sender after the
     `ack`, as any other DM's recipient would see it after the sender's ack."""
@@ -177,15 +233,54 @@ def relay_dm(deliveries: list[Delivery], origin: Member | None, dispatch: Dispat
 class LocalBackplane:
     """One process: the hub decides, the I/O layer dispatches, nothing waits."""
 
-    def __init__(self, hub: Hub, dispatch: Dispatch, *, stopping: Callable[[], bool]) -> None:
+    def __init__(
+        self, hub: Hub, dispatch: Dispatch, logins: Logins, *, stopping: Callable[[], bool]
+    ) -> None:
         self.hub = hub
         self.dispatch = dispatch
+        self.logins = logins
         self._stopping = stopping
 
-    def join(self, peer: Peer, raw_name: str) -> None:
-        member, welcome, deliveries = self.hub.join(raw_name, peer)
+    def join(self, peer: Peer, raw_name: str, password: str | None = None) -> Maybe[None]:
+        hub = self.hub
+        _, key = hub.check_name(raw_name)
+        hub.check_capacity()
+        account = hub.check_login(key)
+        if account is None:
+            self._admit(peer, raw_name, None)
+            return None
+        if password is None:
+            raise refusals.login_required(account.name)
+        return self._login(peer, raw_name, account, password)
+
+    async def _login(self, peer: Peer, raw_name: str, account: Account, password: str) -> None:
+        await self.logins.check(peer, account, password)
+        self._admit(peer, raw_name, account)  # checks the name again: time has passed
+
+    def _admit(self, peer: Peer, raw_name: str, account: Account | None) -> None:
+        member, welcome, deliveries = self.hub.join(raw_name, peer, account, peer.address)
         peer.welcomed(member, welcome)
         self.dispatch(deliveries)
+
+    def register(self, member: Member, password: str) -> Maybe[None]:
+        self.hub.check_register(member, password)
+        return self._register(member, password)
+
+    async def _register(self, member: Member, password: str) -> None:
+        account = await self.logins.new_account(member, password)
+        if self.hub.store.account(member.key) is not None:  # the operator was quicker
+            raise refusals.already_registered(member.name)
+        self.dispatch(self.hub.apply_account(member, account, changed=False))
+
+    def change_password(self, member: Member, old: str, new: str) -> Maybe[None]:
+        if member.account is None:
+            raise refusals.not_logged_in()
+        self.hub.check_new_password(new)
+        return self._change(member, member.account, old, new)
+
+    async def _change(self, member: Member, account: Account, old: str, new: str) -> None:
+        changed = await self.logins.changed(member.peer, account, old, new)
+        self.dispatch(self.hub.apply_account(member, changed, changed=True))
 
     def say(self, member: Member, text: str, *, id: str | None, room: str, action: bool) -> Ack:
         ack, deliveries = self.hub.say(member, text, id=id, room=room, action=action)

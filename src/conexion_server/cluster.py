@@ -57,7 +57,8 @@ from conexion_protocol import (
 
 from . import cluster_log, refusals
 from . import cluster_scripts as lua
-from .backplane import Dispatch, Peer, watch
+from .accounts import Account
+from .backplane import Dispatch, Logins, Peer, watch
 from .cluster_log import LogError, Replica
 from .config import ServerConfig
 from .hub import Hub, Member
@@ -91,6 +92,7 @@ class Keys:
         self.owners = g + "owners"
         self.alive = g + "alive"
         self.rooms = g + "rooms"
+        self.accounts = g + "accounts"
         self.dmseq = g + "dmseq"
         self.inst_prefix = g + "inst:"
         self._global = g
@@ -172,10 +174,11 @@ class TurnPipeline:
 
 
 class RedisBackplane:
-    def __init__(self, hub: Hub, dispatch: Dispatch, config: ServerConfig) -> None:
+    def __init__(self, hub: Hub, dispatch: Dispatch, logins: Logins, config: ServerConfig) -> None:
         assert config.cluster is not None
         self.hub = hub
         self.dispatch = dispatch
+        self.logins = logins
         self.config = config
         self.url = config.cluster
         self.keys = Keys(config.cluster_prefix)
@@ -311,15 +314,23 @@ class RedisBackplane:
 
     # -- the Backplane interface -----------------------------------------------
 
-    async def join(self, peer: Peer, raw_name: str) -> None:
+    async def join(self, peer: Peer, raw_name: str, password: str | None = None) -> None:
         hub, keys = self.hub, self.keys
         # Only Redis knows whether the name is free: the replica here may not
         # have read yet that its last holder left.
         name, key = hub.parse_name(raw_name)
         hub.check_capacity(joining=len(self.replica.joining))
+        account = hub.check_account(await self.account(key))
+        if account is not None:
+            if password is None:
+                raise refusals.login_required(account.name)
+            await self.logins.check(peer, account, password)
+            name = account.name
+
         token = self._token()
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.replica.joining[token] = peer
+        self.replica.accounts[token] = account
         self._joined[token] = done
         general = hub.general
         gk = keys.room(general.key)
@@ -330,13 +341,14 @@ class RedisBackplane:
             entry = await self._run(
                 "claim",
                 [keys.names, keys.owners, keys.instance(self.instance), keys.log],
-                [key, name, token, self._max_log],
+                [key, name, token, self._max_log, cluster_log.account_kind(account)],
             )
             if entry is None:
                 self._spawn(self._forget([general.key], token))
                 raise refusals.name_taken(name)
         except BaseException:
             self.replica.joining.pop(token, None)
+            self.replica.accounts.pop(token, None)
             self._joined.pop(token, None)
             raise
         await done  # the welcome goes out when this instance reads the join
@@ -442,6 +454,49 @@ class RedisBackplane:
             self._renamed.pop(member.token, None)
             raise
         await done  # applied here, so the next message carries the new name
+
+    async def account(self, key: str) -> Account | None:
+        """The account registered under name key `key`, from Redis."""
+        try:
+            value = await self._pipeline.call(lambda pipe: pipe.hget(self.keys.accounts, key))
+        except UNREACHABLE as exc:
+            self._unreachable(exc)
+            raise Unavailable() from exc
+        return cluster_log.decode_account(key, value)
+
+    async def register(self, member: Member, password: str) -> None:
+        self.hub.check_register(member, password)
+        account = await self.logins.new_account(member, password)
+        value = cluster_log.encode_account(account)
+        try:
+            added = await self._pipeline.call(
+                lambda pipe: pipe.hsetnx(self.keys.accounts, member.key, value)
+            )
+        except UNREACHABLE as exc:
+            self._unreachable(exc)
+            raise Unavailable() from exc
+        if not added:
+            raise refusals.already_registered(member.name)
+        self.dispatch(self.hub.apply_account(member, account, changed=False))
+
+    async def change_password(self, member: Member, old: str, new: str) -> None:
+        account = member.account
+        if account is None:
+            raise refusals.not_logged_in()
+        self.hub.check_new_password(new)
+        changed = await self.logins.changed(member.peer, account, old, new)
+        await self.save_account(changed)
+        self.dispatch(self.hub.apply_account(member, changed, changed=True))
+
+    async def save_account(self, account: Account) -> None:
+        value = cluster_log.encode_account(account)
+        try:
+            await self._pipeline.call(
+                lambda pipe: pipe.hset(self.keys.accounts, account.key, value)
+            )
+        except UNREACHABLE as exc:
+            self._unreachable(exc)
+            raise Unavailable() from exc
 
     async def enter(self, member: Member, raw_room: str) -> RoomInfo:
         hub, keys = self.hub, self.keys

@@ -12,6 +12,7 @@ entry stays in Redis for as long as the history does.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from conexion_protocol import (
     parse_room,
 )
 
+from .accounts import Account
 from .backplane import Dispatch, Peer, relay_dm
 from .hub import Hub, Member, Room
 
@@ -47,6 +49,7 @@ TEXT = "x"  # a message's text, or a topic
 ACTION = "a"  # "1" for /me
 RECIPIENT = "t"
 SEQ = "s"  # a DM's seq (in the global log, where entry ids are not seqs)
+USER = "u"  # who joined: "" a guest, "user" or "admin" a registered name
 
 MESSAGE, DM, JOIN, LEAVE, RENAME, CREATED, TOPIC = "m", "d", "j", "l", "r", "c", "t"
 
@@ -65,6 +68,7 @@ class Online:
     name: str
     token: str
     ts: str
+    account: str = ""  # "" a guest, "user" or "admin"
 
 
 @dataclass(slots=True, frozen=True)
@@ -154,7 +158,7 @@ def decode_global(entry_id: str, fields: dict[str, str]) -> Entry:
             return RoomCreated(fields[NAME])
         ts = ts_of(fields[MILLIS])
         if kind == JOIN:
-            return Online(fields[NAME], token, ts)
+            return Online(fields[NAME], token, ts, fields.get(USER, ""))
         if kind == LEAVE:
             return Offline(fields[NAME], token, LeftReason(fields.get(WHY, "lost")), ts)
         if kind == RENAME:
@@ -214,6 +218,41 @@ def decode_dm(entry_id: str, fields: dict[str, str]) -> DirectMessage:
         raise LogError(f"DM entry {entry_id} is malformed: {exc!r}") from exc
 
 
+def account_kind(account: Account | None) -> str:
+    """How a join entry says what kind of account came in."""
+    if account is None:
+        return ""
+    return "admin" if account.admin else "user"
+
+
+def encode_account(account: Account) -> str:
+    """An account as a value of the `{g}:accounts` hash."""
+    return json.dumps(
+        {
+            "name": account.name,
+            "hash": account.hash,
+            "admin": account.admin,
+            "temporary": account.temporary,
+        }
+    )
+
+
+def decode_account(key: str, value: str | None) -> Account | None:
+    if value is None:
+        return None
+    try:
+        fields = json.loads(value)
+        return Account(
+            key,
+            str(fields["name"]),
+            str(fields["hash"]),
+            admin=bool(fields.get("admin")),
+            temporary=bool(fields.get("temporary")),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise LogError(f"the account of {key} is malformed: {exc!r}") from exc
+
+
 def seq_of(entry_id: str) -> int:
     """A message's `seq`: its entry id is `<seq>-0`."""
     return int(entry_id.partition("-")[0])
@@ -259,6 +298,8 @@ class Replica:
         # Joins of ours that Redis accepted but the log has not shown yet:
         # the peer is welcomed when its join entry is applied.
         self.joining: dict[str, Peer] = {}
+        # Their accounts (None: a guest), known here from the login.
+        self.accounts: dict[str, Account | None] = {}
         self.by_token: dict[str, Member] = {}
         self._later: dict[str, _Later] = {}
 
@@ -357,6 +398,9 @@ class Replica:
         if peer is not None and peer.closing:
             orphan, peer = (key, entry.token), None
         member = hub.new_member(entry.name, key, peer, entry.token)
+        member.account = self.accounts.pop(entry.token, None) or _remote_account(key, entry)
+        if peer is not None:
+            member.address = peer.address
         self.by_token[entry.token] = member
         welcome, deliveries = hub.admit(member, entry.ts)
         later = self._later.pop(entry.token, None)
@@ -416,3 +460,11 @@ class Replica:
             return Applied()
         self.dispatch(hub.apply_topic(room, entry.topic, entry.by, entry.ts))
         return Applied(settled=(entry.token, room.key))
+
+
+def _remote_account(key: str, entry: Online) -> Account | None:
+    """What an instance knows of another's member's account: that it has
+    one, and whether it is an admin (never its hash)."""
+    if not entry.account:
+        return None
+    return Account(key, entry.name, "", admin=entry.account == "admin")

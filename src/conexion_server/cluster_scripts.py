@@ -49,7 +49,8 @@ local function release(names, owners, set, key)
 end
 """
 
-# Claim a name. KEYS: names owners inst log; ARGV: key name token maxlen
+# Claim a name. KEYS: names owners inst log; ARGV: key name token maxlen account
+# (account: "" for a guest, "user" or "admin" for a registered name)
 CLAIM = (
     _COMMON
     + """
@@ -60,7 +61,7 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 redis.call('SADD', KEYS[3], ARGV[1])
 return redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*',
-  'k', 'j', 'n', ARGV[2], 'o', ARGV[3], 'ms', now_ms())
+  'k', 'j', 'n', ARGV[2], 'o', ARGV[3], 'u', ARGV[5], 'ms', now_ms())
 """
 )
 

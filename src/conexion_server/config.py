@@ -25,6 +25,22 @@ class RoomCreation(StrEnum):
     ADMINS = "admins"  # server admins (none yet: only the operator's --rooms)
 
 
+class AccountsPolicy(StrEnum):
+    """Who may join: anyone (guests under unregistered names), or only the
+    holders of an account."""
+
+    OPTIONAL = "optional"
+    REQUIRED = "required"
+
+
+class Registration(StrEnum):
+    """Who makes accounts: users themselves (`register`), or only the
+    operator (`conexion-server accounts ...`), as a teacher for a class."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
 @dataclass(slots=True, frozen=True)
 class HubConfig:
     max_clients: int = 10_000
@@ -43,6 +59,14 @@ class HubConfig:
     # who watch it (a storm of N joins would otherwise send N² notices).
     presence_limit: int = 1_000
     max_topic: int = MAX_TOPIC_LEN
+    # -- accounts (see docs/security.md) --
+    accounts: AccountsPolicy = AccountsPolicy.OPTIONAL
+    registration: Registration = Registration.OPEN
+    # Seconds to hold back the answer to the n-th wrong password in a row
+    # for one account, from anywhere (the last value repeats); the address's
+    # own count applies too, and the longer wait wins.
+    login_delays: tuple[float, ...] = (0.0, 0.0, 1.0, 2.0, 4.0, 8.0)
+    login_forget: float = 600.0  # seconds after which an account's failures are forgotten
     # -- noise and abuse --
     # Seconds a newcomer stays before its arrival in `general` is announced
     # (at once if it speaks first); one that leaves sooner is never

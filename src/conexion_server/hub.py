@@ -16,6 +16,7 @@ from typing import Any
 
 from conexion_protocol import (
     DEFAULT_ROOM,
+    FEATURE_ACCOUNTS,
     FEATURE_ROOMS,
     PROTO_VERSION,
     UNSET,
@@ -27,6 +28,7 @@ from conexion_protocol import (
     LeftReason,
     Message,
     ProtocolError,
+    Registered,
     Renamed,
     RoomInfo,
     RoomList,
@@ -46,7 +48,9 @@ from conexion_protocol import (
 )
 
 from . import SERVER_ID, refusals, textformat
-from .config import HubConfig, RoomCreation
+from .accounts import Account, password_problem
+from .config import AccountsPolicy, HubConfig, Registration, RoomCreation
+from .guard import FailureBackoff
 from .store import (
     MemoryStore,
     Receipt,
@@ -175,6 +179,8 @@ class Member:
     # Which connection on which instance this is; only a cluster sets it.
     token: str = ""
     renames: TokenBucket | None = None  # its name changes, rate-limited apart
+    account: Account | None = None  # None: a guest
+    address: str = ""  # where a local member connects from (a guest's bans attach to it)
     rooms: dict[str, Room] = field(default_factory=dict)  # room key -> room
     # What a local member hears: each audience, with the mark of the event
     # that made it a listener (it hears only what came after).
@@ -244,6 +250,11 @@ class Hub:
         self._room_events = 0  # the last Delivery.mark given
         # Arrivals not announced yet (see `quiet_arrival`), oldest first.
         self._arrivals: dict[Member, _Arrival] = {}
+        cfg = self.config
+        # Wrong account passwords in a row, per account, wherever they come from.
+        self.login_failures = FailureBackoff(
+            cfg.login_delays, cfg.login_forget, cfg.max_clients, clock=clock
+        )
         for record in self.store.rooms():
             self._add_room(record)
         for name in (DEFAULT_ROOM, *self.config.rooms):
@@ -387,6 +398,31 @@ class Hub:
             raise refusals.renaming_too_fast(self.config.renames_per_minute)
         return name, key
 
+    def check_login(self, key: str) -> Account | None:
+        """The account of the name key `key`, if there is one; a guest may
+        come in unless this server lets in only registered names."""
+        return self.check_account(self.store.account(key))
+
+    def check_account(self, account: Account | None) -> Account | None:
+        """`account` (a name's, or None for a guest), if it may come in."""
+        if account is None and self.config.accounts == AccountsPolicy.REQUIRED:
+            raise refusals.account_required()
+        return account
+
+    def check_register(self, member: Member, password: str) -> None:
+        """`member` (a guest) may register its name with `password`."""
+        if member.account is not None:
+            raise refusals.already_registered(member.name)
+        if self.config.registration == Registration.CLOSED:
+            raise refusals.registration_closed()
+        self.check_new_password(password)
+
+    @staticmethod
+    def check_new_password(password: str) -> None:
+        problem = password_problem(password)
+        if problem is not None:
+            raise refusals.weak_password(problem)
+
     def new_member(self, name: str, key: str, peer: Any, token: str = "") -> Member:
         cfg, now = self.config, self._clock()
         bucket = TokenBucket(cfg.rate, cfg.burst, now)
@@ -394,6 +430,13 @@ class Hub:
         return Member(name, key, peer, bucket, token=token, renames=renames)
 
     # -- apply: change the state, say who hears of it --------------------
+
+    def apply_account(self, member: Member, account: Account, *, changed: bool) -> list[Delivery]:
+        """`member` registered its name (or changed its password)."""
+        self.store.save_account(account)
+        member.account = account
+        frame = Registered(name=account.name, changed=changed)
+        return [Delivery(Outbound(frame), [member])] if member.peer is not None else []
 
     def create_room(self, name: str, key: str) -> Room:
         """A new, empty room, kept by the store."""
@@ -436,7 +479,10 @@ class Hub:
                 history=by_time(history),
                 motd=cfg.motd or UNSET,
                 user_count=len(general.members),
-                features=[FEATURE_ROOMS],
+                features=[FEATURE_ROOMS, FEATURE_ACCOUNTS],
+                registered=member.account is not None,
+                admin=member.account is not None and member.account.admin,
+                temporary_password=member.account is not None and member.account.temporary,
             )
         return welcome, deliveries
 
@@ -579,10 +625,15 @@ class Hub:
 
     # -- a single server: check and apply at once ------------------------
 
-    def join(self, raw_name: str, peer: Any) -> tuple[Member, Welcome, list[Delivery]]:
+    def join(
+        self, raw_name: str, peer: Any, account: Account | None = None, address: str = ""
+    ) -> tuple[Member, Welcome, list[Delivery]]:
         name, key = self.check_name(raw_name)
         self.check_capacity()
+        if account is not None:
+            name = account.name  # the registered spelling
         member = self.new_member(name, key, peer)
+        member.account, member.address = account, address
         welcome, deliveries = self.admit(member)
         assert welcome is not None
         return member, welcome, deliveries

@@ -12,6 +12,7 @@ from conexion_protocol import (
     PROTO_VERSION,
     Ack,
     Bye,
+    ChangePassword,
     Dm,
     ErrorCode,
     Hello,
@@ -23,6 +24,7 @@ from conexion_protocol import (
     Ping,
     Pong,
     ProtocolError,
+    Register,
     Rooms,
     Say,
     Topic,
@@ -82,6 +84,8 @@ class JsonHandler:
             # Whatever failed (the room, the text, the rate), a client
             # waiting for this frame's ack must learn that it failed.
             exc.id = getattr(frame, "id", None)
+        if exc.hold:
+            session.hold_back(exc.hold)  # a wrong password's answer comes later
         session.send_error(exc)
         if exc.code is ErrorCode.RATE_LIMITED:
             self.limited_in_a_row += 1
@@ -151,6 +155,10 @@ class JsonHandler:
                     session.then(chat.set_topic(member, room, topic), ignore, refuse)
                 else:
                     session.send_frame(chat.topic(room))
+            case Register(password=password):
+                session.then(chat.register(member, password), ignore, refuse)
+            case ChangePassword(old=old, new=new):
+                session.then(chat.change_password(member, old, new), ignore, refuse)
             case History(room=room, with_=other, before=before, limit=limit):
                 start = before if isinstance(before, int) else None
                 if isinstance(other, str):
@@ -178,4 +186,5 @@ class JsonHandler:
         given = hello.password if isinstance(hello.password, str) else None
         if not session.authenticate(given):
             raise refusals.bad_password(given is not None)
-        session.then(self.backplane.join(session, hello.name), ignore, self.refuse)
+        secret = hello.account_password if isinstance(hello.account_password, str) else None
+        session.then(self.backplane.join(session, hello.name, secret), ignore, self.refuse)

@@ -117,3 +117,40 @@ def lost_claim(id: str | None = None) -> ProtocolError:
 def internal_failure() -> ProtocolError:
     """A bug or an unexpected failure while serving a request."""
     return ProtocolError(ErrorCode.SERVER_FULL, "the server failed; try again")
+
+
+def login_required(name: str) -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.LOGIN_REQUIRED, f"the name {name} is registered; log in with its password"
+    )
+
+
+def bad_login(name: str, hold: float = 0.0) -> ProtocolError:
+    refusal = ProtocolError(ErrorCode.BAD_LOGIN, f"wrong password for {name}")
+    refusal.hold = hold
+    return refusal
+
+
+def account_required() -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.ACCOUNT_REQUIRED,
+        "this server lets in registered names only; ask its operator for an account",
+    )
+
+
+def weak_password(why: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.WEAK_PASSWORD, why)
+
+
+def already_registered(name: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.FORBIDDEN, f"the name {name} is registered already")
+
+
+def registration_closed() -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.FORBIDDEN, "accounts on this server are made by its operator; ask them for one"
+    )
+
+
+def not_logged_in() -> ProtocolError:
+    return ProtocolError(ErrorCode.NOT_REGISTERED, "you are a guest; /register to have a password")

@@ -15,7 +15,8 @@ from typing import Any
 
 from conexion_protocol import Shutdown
 
-from .backplane import Backplane, LocalBackplane
+from . import accounts
+from .backplane import Backplane, LocalBackplane, Logins
 from .config import ServerConfig
 from .connection import Connection
 from .fanout import TurnFanout
@@ -148,12 +149,15 @@ class ChatServer:
             else None
         )
         self.backplane: Backplane
+        logins = Logins(self.hub, _verify, _make_hash)
         if self.config.cluster:
             from .cluster import RedisBackplane  # only a cluster needs redis
 
-            self.backplane = RedisBackplane(self.hub, self.dispatch, self.config)
+            self.backplane = RedisBackplane(self.hub, self.dispatch, logins, self.config)
         else:
-            self.backplane = LocalBackplane(self.hub, self.dispatch, stopping=lambda: self.stopping)
+            self.backplane = LocalBackplane(
+                self.hub, self.dispatch, logins, stopping=lambda: self.stopping
+            )
         self.failure: BaseException | None = None
         self.failed = asyncio.Event()
         self.connections: set[Connection] = set()
@@ -407,6 +411,15 @@ class ChatServer:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+async def _verify(hashed: str, password: str) -> bool:
+    # scrypt takes tens of milliseconds: never on the event loop.
+    return await asyncio.to_thread(accounts.verify, hashed, password)
+
+
+async def _make_hash(password: str) -> str:
+    return await asyncio.to_thread(accounts.hash_password, password)
 
 
 async def serve(config: ServerConfig, on_ready: Callable[[ChatServer], None] | None = None) -> None:

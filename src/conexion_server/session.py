@@ -427,6 +427,30 @@ class Session:
             self.backoff.succeeded(self.address)
             return True
         delay = self.backoff.failed(self.address)
+        self._note_wrong_password(delay)
+        if delay > 0:
+            self.hold_back(delay)
+        return False
+
+    def login_failed(self) -> float:
+        """A wrong account password from this peer: counted against its
+        address like a wrong server password; the seconds to hold back."""
+        delay = self.backoff.failed(self.address)
+        self._note_wrong_password(delay)
+        return delay
+
+    def login_succeeded(self) -> None:
+        self.backoff.succeeded(self.address)
+
+    def hold_back(self, delay: float) -> None:
+        """Hold everything this peer would be sent next (the answer to a
+        wrong password first) and read nothing from it for `delay` seconds;
+        nobody else waits."""
+        self.wait = Wait.BACKOFF
+        self.io.pause_reading()
+        self.io.hold(delay)
+
+    def _note_wrong_password(self, delay: float) -> None:
         # Never log the attempt itself: it may be a real password mistyped.
         self.note(
             "password",
@@ -435,11 +459,6 @@ class Session:
             self.backoff.failures(self.address),
             delay,
         )
-        if delay > 0:
-            self.wait = Wait.BACKOFF
-            self.io.pause_reading()
-            self.io.hold(delay)
-        return False
 
     def welcomed(self, member: Member, welcome: Welcome) -> None:
         """`member` has joined: the welcome goes before anything else it hears."""

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from conexion_protocol import DirectMessage, Message, name_key
 
+from .accounts import Account
 from .store import (
     DM_PREFIX,
     IdCache,
@@ -70,6 +71,13 @@ CREATE TABLE IF NOT EXISTS sent_ids (
     expires REAL NOT NULL,       -- wall clock, so the window survives a restart
     PRIMARY KEY (sender_key, id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS accounts (
+    key TEXT PRIMARY KEY,        -- the name's look-alike key
+    name TEXT NOT NULL,
+    hash TEXT NOT NULL,          -- scrypt$N$r$p$salt$hash, never the password
+    admin INTEGER NOT NULL DEFAULT 0,
+    temporary INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
@@ -109,6 +117,7 @@ class Batch:
 
     messages: list[tuple[str, Stored, float]] = field(default_factory=list)  # conv, frame, wall
     rooms: list[RoomRecord] = field(default_factory=list)
+    accounts: list[Account] = field(default_factory=list)
     ids: list[tuple[str, str, Receipt, float]] = field(default_factory=list)
     upto: int = 0  # the store's write count at the end of this batch
 
@@ -367,6 +376,22 @@ class SqliteStore:
         merged.sort(key=lambda m: (m.ts, m.seq))
         return merged[-limit:]  # type: ignore[return-value]
 
+    def account(self, key: str) -> Account | None:
+        # Read each time, not cached: the operator's `accounts` command may
+        # change the table while the server runs.
+        for batch in (self._pending, *reversed(self._in_flight)):
+            for account in reversed(batch.accounts):
+                if account.key == key:
+                    return account
+        row = self._reader.execute(
+            "SELECT key, name, hash, admin, temporary FROM accounts WHERE key = ?", (key,)
+        ).fetchone()
+        return _account(row) if row is not None else None
+
+    def save_account(self, account: Account) -> None:
+        self._pending.accounts.append(account)
+        self._writes += 1
+
     def remember(self, key: tuple[str, str], receipt: Receipt, now: float) -> None:
         self._ids.remember(key, receipt, now)
         expires_wall = self._wallclock() + self._id_ttl
@@ -383,7 +408,7 @@ class SqliteStore:
 
     def has_pending(self) -> bool:
         pending = self._pending
-        return bool(pending.messages or pending.ids or pending.rooms)
+        return bool(pending.messages or pending.ids or pending.rooms or pending.accounts)
 
     def take_batch(self) -> Batch:
         """Start a commit of everything buffered so far (event loop side)."""
@@ -413,6 +438,10 @@ class SqliteStore:
             w.executemany(
                 "INSERT OR REPLACE INTO rooms VALUES (?, ?, ?, ?, ?)",
                 [(r.key, r.name, r.topic, r.topic_by, r.topic_ts) for r in batch.rooms],
+            )
+            w.executemany(
+                "INSERT OR REPLACE INTO accounts VALUES (?, ?, ?, ?, ?)",
+                [(a.key, a.name, a.hash, int(a.admin), int(a.temporary)) for a in batch.accounts],
             )
             w.executemany(
                 "INSERT OR REPLACE INTO sent_ids VALUES (?, ?, ?, ?, ?)",
@@ -481,6 +510,13 @@ class SqliteStore:
 
 
 _MAX_SEQ = 2**63 - 1
+
+
+def _account(row: tuple[object, ...]) -> Account:
+    key, name, hashed, admin, temporary = row
+    if not (isinstance(key, str) and isinstance(name, str) and isinstance(hashed, str)):
+        raise StoreError(f"a stored account is not what this server writes: {key!r}")
+    return Account(key, name, hashed, admin=bool(admin), temporary=bool(temporary))
 
 
 def _merge(saved: list[Stored], unsaved: list[Stored], limit: int) -> list[Stored]:

@@ -16,6 +16,8 @@ from typing import Protocol
 
 from conexion_protocol import DirectMessage, Stored, name_key
 
+from .accounts import Account
+
 
 class StoreError(Exception):
     """The chat's storage (a SQLite file, a cluster's Redis) cannot be used;
@@ -125,6 +127,13 @@ class Store(Protocol):
 
     def recall(self, key: tuple[str, str], now: float) -> Receipt | None: ...
 
+    def account(self, key: str) -> Account | None:
+        """The account registered under the name key `key`, as stored now
+        (an operator may change accounts while the server runs)."""
+        ...
+
+    def save_account(self, account: Account) -> None: ...
+
 
 class CommitBatch(Protocol):
     """What one commit of a durable store writes; only its end is public."""
@@ -211,6 +220,13 @@ class MemoryStore:
         self._rooms: dict[str, RoomRecord] = {}
         self._dms_of: dict[str, deque[DirectMessage]] = {}
         self._ids = IdCache(id_ttl, max_ids)
+        self._accounts: dict[str, Account] = {}
+
+    def account(self, key: str) -> Account | None:
+        return self._accounts.get(key)
+
+    def save_account(self, account: Account) -> None:
+        self._accounts[account.key] = account
 
     def rooms(self) -> list[RoomRecord]:
         return list(self._rooms.values())

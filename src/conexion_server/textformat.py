@@ -14,6 +14,7 @@ from conexion_protocol import (
     Joined,
     Left,
     Message,
+    Registered,
     Renamed,
     RoomInfo,
     RoomList,
@@ -37,6 +38,8 @@ HELP_LINES = (
     "* /rooms          every room, with how many are in it",
     "* /topic [TEXT]   show, or set, the current room's topic",
     "* /who [ROOM]     who is in the current room (or ROOM)",
+    "* /register PASSWORD      make your name yours: others need the password",
+    "* /password OLD NEW       change your account's password",
     "* /help           this list",
     "* /exit           leave the chat",
     "* A line starting with // is sent as text with one slash removed.",
@@ -121,6 +124,10 @@ def render(frame: Struct) -> str | None:
             return f"* {name} left{_elsewhere(room)} ({reason})\n"
         case Renamed(old=old, new=new):
             return f"* {old} is now {new}\n"
+        case Registered(name=name, changed=changed):
+            if changed:
+                return "* your password is changed\n"
+            return f"* the name {name} is registered to you; log in with its password next time\n"
         case TopicInfo():
             return _topic_news(frame) if isinstance(frame.by, str) else render_topic(frame)
         case Users(users=users, room=room):
@@ -199,7 +206,20 @@ class Command:
     target: str = ""
 
 
-COMMANDS = ("exit", "nick", "msg", "me", "join", "part", "rooms", "topic", "who", "help")
+COMMANDS = (
+    "exit",
+    "nick",
+    "msg",
+    "me",
+    "join",
+    "part",
+    "rooms",
+    "topic",
+    "who",
+    "register",
+    "password",
+    "help",
+)
 
 
 def _room_word(word: str) -> str:
@@ -248,4 +268,13 @@ def parse_line(line: str) -> Command | None:
         return Command(word, target=_room_word(rest))
     if word == "topic":
         return Command("topic", rest)
+    if word == "register":
+        if not rest:
+            raise ValueError("usage: /register PASSWORD")
+        return Command("register", rest)
+    if word == "password":
+        old, _, new = rest.partition(" ")
+        if not old or not new or " " in new:
+            raise ValueError("usage: /password OLD NEW")
+        return Command("password", new, old)
     raise ValueError(f"unknown command /{word}; type /help for the list")

@@ -30,8 +30,11 @@ class TextHandler:
         self.session = session
         self.backplane = backplane
         self.config = config
-        # The name waiting for its password line; None while asking for a name.
+        # The name waiting for the server's password line; None while asking
+        # for a name.
         self.pending_name: str | None = None
+        # A registered name waiting for its account's password line.
+        self.login_name: str | None = None
         # A right password is asked once per connection, even if the name
         # then turns out to be taken.
         self.authenticated = config.password is None
@@ -68,12 +71,14 @@ class TextHandler:
         if line.endswith("\r"):
             line = line[:-1]
         try:
-            if self.session.member is None and self.pending_name is not None:
-                self.check_password(line)
-            elif self.session.member is None:
-                self.choose_name(line.strip())
-            else:
+            if self.session.member is not None:
                 self.command(line)
+            elif self.pending_name is not None:
+                self.check_password(line)
+            elif self.login_name is not None:
+                self.log_in(line)
+            else:
+                self.choose_name(line.strip())
         except ProtocolError as exc:
             self._refused(exc)
 
@@ -88,12 +93,28 @@ class TextHandler:
                 return
             self.say("* password:\n")
             return
+        self._join(name, None)
+
+    def _join(self, name: str, password: str | None) -> None:
         try:
-            answer = self.backplane.join(self.session, name)
+            answer = self.backplane.join(self.session, name, password)
         except ProtocolError as exc:
-            self._name_refused(exc)
+            self._name_refused(exc, name)
             return
-        self.session.then(answer, ignore, self._name_refused)
+        self.session.then(answer, ignore, lambda exc: self._name_refused(exc, name))
+
+    def log_in(self, password: str) -> None:
+        # As for the server's password: never echoed or logged, only the
+        # line ending trimmed.
+        if not password:
+            return
+        name = self.login_name
+        assert name is not None
+        if password.strip().lower() == "/cancel":
+            self.login_name = None
+            self.say("* type another name:\n")
+            return
+        self._join(name, password)
 
     def check_password(self, password: str) -> None:
         # The line is never echoed back or logged. Only a line ending is
@@ -156,6 +177,12 @@ class TextHandler:
             case "who":
                 users = chat.who(cmd.target or self._current())
                 self.say(textformat.render_users(users.users, users.room))
+            case "register":
+                session.then(chat.register(member, cmd.arg), ignore, self._refused)
+            case "password":
+                session.then(
+                    chat.change_password(member, cmd.target, cmd.arg), ignore, self._refused
+                )
             case "help":
                 self.say("\n".join(textformat.HELP_LINES) + "\n")
             case "exit":
@@ -186,8 +213,19 @@ class TextHandler:
 
     # -- answers ----------------------------------------------------------------
 
-    def _name_refused(self, exc: ProtocolError) -> None:
-        self.session.send(f"! {exc.message}; type another name:\n".encode(), urgent=True)
+    def _name_refused(self, exc: ProtocolError, name: str = "") -> None:
+        session = self.session
+        if exc.code is ErrorCode.LOGIN_REQUIRED:
+            self.login_name = name
+            words = f"* {name} is registered; its password (or /cancel for another name):\n"
+        elif exc.code is ErrorCode.BAD_LOGIN:
+            if exc.hold:
+                session.hold_back(exc.hold)
+            words = "! wrong password; password (or /cancel for another name):\n"
+        else:
+            self.login_name = None
+            words = f"! {exc.message}; type another name:\n"
+        session.send(words.encode(), urgent=True)
 
     def _refused(self, exc: ProtocolError) -> None:
         session = self.session

@@ -48,6 +48,7 @@ class FakePeer:
     """A local connection as the replica sees it."""
 
     closing: bool = False
+    address: str = "127.0.0.1"
     welcomes: list[Welcome] = field(default_factory=list)
     closed: list[LeftReason] = field(default_factory=list)
     answering: bool = False  # its request's answer is still on the way
@@ -64,6 +65,15 @@ class FakePeer:
 
     def close(self, reason: LeftReason, final: bytes = b"") -> None:
         self.closed.append(reason)
+
+    def login_failed(self) -> float:
+        return 0.0
+
+    def login_succeeded(self) -> None:
+        pass
+
+    def hold_back(self, delay: float) -> None:
+        pass
 
 
 @dataclass

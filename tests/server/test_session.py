@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from conexion_protocol import Ack, LeftReason
-from conexion_server import refusals
-from conexion_server.backplane import LocalBackplane
+from conexion_server import accounts, refusals
+from conexion_server.backplane import LocalBackplane, Logins
 from conexion_server.config import ServerConfig
 from conexion_server.guard import FailureBackoff
 from conexion_server.hub import Delivery, Hub, HubConfig, Member
@@ -157,11 +157,19 @@ def world(*, later: bool = False, **options: Any) -> World:
     clock = Clock()
     hub = Hub(config.hub, clock=clock, wallclock=lambda: 1_800_000_000.0)
     kind = LaterBackplane if later else LocalBackplane
-    backplane = kind(hub, dispatch, stopping=lambda: False)
+    backplane = kind(hub, dispatch, Logins(hub, _verify, _make_hash), stopping=lambda: False)
     backoff = FailureBackoff(
         config.password_delays, config.password_forget, config.password_max_addresses, clock=clock
     )
     return World(hub, clock, config, backplane, backoff)
+
+
+async def _verify(hashed: str, password: str) -> bool:
+    return accounts.verify(hashed, password)  # never suspends: finish() completes it
+
+
+async def _make_hash(password: str) -> str:
+    return accounts.hash_password(password)
 
 
 def say(text: str, id: str) -> bytes:
