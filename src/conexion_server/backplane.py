@@ -30,6 +30,7 @@ from conexion_protocol import (
 
 from . import refusals
 from .accounts import Account
+from .guard import FailureBackoff
 from .hub import Delivery, Hub, Member
 
 T = TypeVar("T")
@@ -192,6 +193,31 @@ MakeHash = Callable[[str], Awaitable[str]]
 """A new hash of a password, computed off the event loop."""
 
 
+class LoginFailures(Protocol):
+    """Wrong passwords in a row per account, wherever in the chat they come
+    from (a cluster counts them in Redis, so that a guesser gains nothing by
+    spreading over instances)."""
+
+    async def failed(self, key: str) -> float:
+        """Count one against account `key`; the seconds to hold the answer."""
+        ...
+
+    async def succeeded(self, key: str) -> None: ...
+
+
+class LocalLoginFailures:
+    """One process: the hub's backoff table."""
+
+    def __init__(self, backoff: FailureBackoff) -> None:
+        self.backoff = backoff
+
+    async def failed(self, key: str) -> float:
+        return self.backoff.failed(key)
+
+    async def succeeded(self, key: str) -> None:
+        self.backoff.succeeded(key)
+
+
 class Logins:
     """What both backplanes do with account passwords: check them (slowly,
     off the event loop, by the callables the I/O layer gives) and hold back
@@ -201,16 +227,17 @@ class Logins:
         self.hub = hub
         self.verify = verify
         self.make_hash = make_hash
+        # A cluster's backplane puts its own, shared one here.
+        self.failures: LoginFailures = LocalLoginFailures(hub.login_failures)
 
     async def check(self, peer: Peer, account: Account, password: str) -> None:
         """Return if `password` is the account's; else `bad_login`, held back
         the longer of the account's and the address's waits."""
-        failures = self.hub.login_failures
         if await self.verify(account.hash, password):
-            failures.succeeded(account.key)
+            await self.failures.succeeded(account.key)
             peer.login_succeeded()
             return
-        hold = max(failures.failed(account.key), peer.login_failed())
+        hold = max(await self.failures.failed(account.key), peer.login_failed())
         raise refusals.bad_login(account.name, hold)
 
     async def new_account(self, member: Member, password: str) -> Account:

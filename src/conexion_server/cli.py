@@ -418,6 +418,11 @@ def raise_file_limit() -> tuple[int, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["accounts"]:
+        from . import account_admin
+
+        return account_admin.main(argv[1:], default_db())
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(),

@@ -61,6 +61,7 @@ from .accounts import Account
 from .backplane import Dispatch, Logins, Peer, watch
 from .cluster_log import LogError, Replica
 from .config import ServerConfig
+from .guard import backoff_delay
 from .hub import Hub, Member
 from .refusals import Unavailable
 from .store import Stored, StoreError, dm_conversation, take_before
@@ -93,9 +94,13 @@ class Keys:
         self.alive = g + "alive"
         self.rooms = g + "rooms"
         self.accounts = g + "accounts"
+        self._login_failures = g + "loginfail:"
         self.dmseq = g + "dmseq"
         self.inst_prefix = g + "inst:"
         self._global = g
+
+    def login_failures(self, account_key: str) -> str:
+        return self._login_failures + account_key
 
     def instance(self, instance: str) -> str:
         return self.inst_prefix + instance
@@ -173,6 +178,28 @@ class TurnPipeline:
             self._queued = []
 
 
+class RedisLoginFailures:
+    """Wrong passwords in a row per account, counted in Redis for the whole
+    cluster: a counter per account that expires `login_forget` seconds after
+    its last failure."""
+
+    def __init__(self, backplane: RedisBackplane) -> None:
+        self.backplane = backplane
+
+    async def failed(self, key: str) -> float:
+        hub, redis_key = self.backplane.hub, self.backplane.keys.login_failures(key)
+        forget = max(1, int(hub.config.login_forget))
+        # Both go out on the same pipeline, in this order.
+        count = self.backplane.call_redis(lambda pipe: pipe.incr(redis_key))
+        expiry = self.backplane.call_redis(lambda pipe: pipe.expire(redis_key, forget))
+        failures, _ = await asyncio.gather(count, expiry)
+        return backoff_delay(hub.config.login_delays, int(failures))
+
+    async def succeeded(self, key: str) -> None:
+        redis_key = self.backplane.keys.login_failures(key)
+        await self.backplane.call_redis(lambda pipe: pipe.delete(redis_key))
+
+
 class RedisBackplane:
     def __init__(self, hub: Hub, dispatch: Dispatch, logins: Logins, config: ServerConfig) -> None:
         assert config.cluster is not None
@@ -182,6 +209,7 @@ class RedisBackplane:
         self.config = config
         self.url = config.cluster
         self.keys = Keys(config.cluster_prefix)
+        logins.failures = RedisLoginFailures(self)
         self.replica = Replica(hub, dispatch)
         host = socket.gethostname().replace("/", "-")
         self.instance = f"{host}-{os.getpid()}-{secrets.token_hex(3)}"
@@ -434,6 +462,8 @@ class RedisBackplane:
         hub = self.hub
         # Free or not: Redis decides, as for a join.
         name, key = hub.check_rename(member, raw_name, here=False)
+        if key != member.key:
+            hub.check_rename_account(member, key, await self.account(key))
         if name == member.name:
             self.dispatch(hub.apply_rename(member, name, key))  # a confirmation
             return
@@ -455,26 +485,27 @@ class RedisBackplane:
             raise
         await done  # applied here, so the next message carries the new name
 
-    async def account(self, key: str) -> Account | None:
-        """The account registered under name key `key`, from Redis."""
+    async def call_redis(self, add: Callable[[Pipeline], object]) -> Any:
+        """One command's reply, on this turn's pipeline; `unavailable` (and
+        the instance's alarm) when Redis cannot be reached."""
         try:
-            value = await self._pipeline.call(lambda pipe: pipe.hget(self.keys.accounts, key))
+            return await self._pipeline.call(add)
         except UNREACHABLE as exc:
             self._unreachable(exc)
             raise Unavailable() from exc
+
+    async def account(self, key: str) -> Account | None:
+        """The account registered under name key `key`, from Redis."""
+        value = await self.call_redis(lambda pipe: pipe.hget(self.keys.accounts, key))
         return cluster_log.decode_account(key, value)
 
     async def register(self, member: Member, password: str) -> None:
         self.hub.check_register(member, password)
         account = await self.logins.new_account(member, password)
         value = cluster_log.encode_account(account)
-        try:
-            added = await self._pipeline.call(
-                lambda pipe: pipe.hsetnx(self.keys.accounts, member.key, value)
-            )
-        except UNREACHABLE as exc:
-            self._unreachable(exc)
-            raise Unavailable() from exc
+        added = await self.call_redis(
+            lambda pipe: pipe.hsetnx(self.keys.accounts, member.key, value)
+        )
         if not added:
             raise refusals.already_registered(member.name)
         self.dispatch(self.hub.apply_account(member, account, changed=False))
@@ -490,13 +521,7 @@ class RedisBackplane:
 
     async def save_account(self, account: Account) -> None:
         value = cluster_log.encode_account(account)
-        try:
-            await self._pipeline.call(
-                lambda pipe: pipe.hset(self.keys.accounts, account.key, value)
-            )
-        except UNREACHABLE as exc:
-            self._unreachable(exc)
-            raise Unavailable() from exc
+        await self.call_redis(lambda pipe: pipe.hset(self.keys.accounts, account.key, value))
 
     async def enter(self, member: Member, raw_room: str) -> RoomInfo:
         hub, keys = self.hub, self.keys

@@ -34,6 +34,13 @@ class _Failures:
     last: float
 
 
+def backoff_delay(delays: tuple[float, ...], failures: int) -> float:
+    """The wait before answering the `failures`-th failure in a row: the
+    n-th of `delays`, the last one repeating."""
+    delays = delays or (0.0,)
+    return delays[min(max(failures, 1), len(delays)) - 1]
+
+
 class FailureBackoff:
     """How long to hold back the answer to a wrong password, per address.
 
@@ -78,7 +85,7 @@ class FailureBackoff:
         entry.count += 1
         entry.last = now
         self._by_address.move_to_end(address)
-        return self.delays[min(entry.count, len(self.delays)) - 1]
+        return backoff_delay(self.delays, entry.count)
 
     def succeeded(self, address: str) -> None:
         self._by_address.pop(address, None)

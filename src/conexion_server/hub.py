@@ -398,6 +398,18 @@ class Hub:
             raise refusals.renaming_too_fast(self.config.renames_per_minute)
         return name, key
 
+    @staticmethod
+    def check_rename_account(member: Member, key: str, account: Account | None) -> None:
+        """A registered name stays with its account: its holder may respell
+        it but not leave it, and nobody renames onto another's (`account`
+        is the new name's, or None)."""
+        if key == member.key:
+            return
+        if member.account is not None:
+            raise refusals.account_name_stays(member.name)
+        if account is not None:
+            raise refusals.login_required(account.name)
+
     def check_login(self, key: str) -> Account | None:
         """The account of the name key `key`, if there is one; a guest may
         come in unless this server lets in only registered names."""
@@ -658,6 +670,7 @@ class Hub:
 
     def rename(self, member: Member, raw_name: str) -> list[Delivery]:
         name, key = self.check_rename(member, raw_name)
+        self.check_rename_account(member, key, self.store.account(key))
         return self.apply_rename(member, name, key)
 
     def say(

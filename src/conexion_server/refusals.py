@@ -131,6 +131,13 @@ def bad_login(name: str, hold: float = 0.0) -> ProtocolError:
     return refusal
 
 
+def account_name_stays(name: str) -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.FORBIDDEN,
+        f"{name} is your registered name; you may change how it is written, not the name",
+    )
+
+
 def account_required() -> ProtocolError:
     return ProtocolError(
         ErrorCode.ACCOUNT_REQUIRED,

@@ -386,7 +386,7 @@ class SqliteStore:
         row = self._reader.execute(
             "SELECT key, name, hash, admin, temporary FROM accounts WHERE key = ?", (key,)
         ).fetchone()
-        return _account(row) if row is not None else None
+        return account_from_row(row) if row is not None else None
 
     def save_account(self, account: Account) -> None:
         self._pending.accounts.append(account)
@@ -512,7 +512,7 @@ class SqliteStore:
 _MAX_SEQ = 2**63 - 1
 
 
-def _account(row: tuple[object, ...]) -> Account:
+def account_from_row(row: tuple[object, ...]) -> Account:
     key, name, hashed, admin, temporary = row
     if not (isinstance(key, str) and isinstance(name, str) and isinstance(hashed, str)):
         raise StoreError(f"a stored account is not what this server writes: {key!r}")

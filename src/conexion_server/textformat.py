@@ -39,7 +39,7 @@ HELP_LINES = (
     "* /topic [TEXT]   show, or set, the current room's topic",
     "* /who [ROOM]     who is in the current room (or ROOM)",
     "* /register PASSWORD      make your name yours: others need the password",
-    "* /password OLD NEW       change your account's password",
+    "* /password [OLD NEW]     change your account's password (alone: asks for each)",
     "* /help           this list",
     "* /exit           leave the chat",
     "* A line starting with // is sent as text with one slash removed.",
@@ -155,6 +155,8 @@ def _recap(history: Iterable[Stored], me: str) -> list[str]:
 def render_welcome(welcome: Welcome, recap: int) -> str:
     """The welcome, with the last `recap` of its history."""
     parts = [f"* Welcome, {welcome.name}. Type /help for commands.\n"]
+    if welcome.temporary_password:
+        parts.append("* your password was made for you: choose your own with /password\n")
     if welcome.motd:
         parts.append(_lines("* ", welcome.motd))
     shown = welcome.history[-recap:] if recap > 0 else []
@@ -273,8 +275,10 @@ def parse_line(line: str) -> Command | None:
             raise ValueError("usage: /register PASSWORD")
         return Command("register", rest)
     if word == "password":
+        if not rest:
+            return Command("password")  # asked for line by line
         old, _, new = rest.partition(" ")
         if not old or not new or " " in new:
-            raise ValueError("usage: /password OLD NEW")
+            raise ValueError("usage: /password OLD NEW, or /password alone to be asked")
         return Command("password", new, old)
     raise ValueError(f"unknown command /{word}; type /help for the list")

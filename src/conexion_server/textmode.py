@@ -35,6 +35,9 @@ class TextHandler:
         self.pending_name: str | None = None
         # A registered name waiting for its account's password line.
         self.login_name: str | None = None
+        # `/password` alone: the answers so far (the old password), None
+        # when not asking.
+        self.changing: list[str] | None = None
         # A right password is asked once per connection, even if the name
         # then turns out to be taken.
         self.authenticated = config.password is None
@@ -72,7 +75,10 @@ class TextHandler:
             line = line[:-1]
         try:
             if self.session.member is not None:
-                self.command(line)
+                if self.changing is not None:
+                    self.change_password(line)
+                else:
+                    self.command(line)
             elif self.pending_name is not None:
                 self.check_password(line)
             elif self.login_name is not None:
@@ -115,6 +121,26 @@ class TextHandler:
             self.say("* type another name:\n")
             return
         self._join(name, password)
+
+    def change_password(self, line: str) -> None:
+        # Lines that are passwords: never echoed or logged.
+        answers = self.changing
+        assert answers is not None
+        assert self.session.member is not None
+        if line.strip().lower() == "/cancel":
+            self.changing = None
+            self.say("* your password is unchanged\n")
+            return
+        if not line:
+            return
+        answers.append(line)
+        if len(answers) == 1:
+            self.say("* the new password:\n")
+            return
+        self.changing = None
+        old, new = answers
+        chat, member = self.backplane, self.session.member
+        self.session.then(chat.change_password(member, old, new), ignore, self._refused)
 
     def check_password(self, password: str) -> None:
         # The line is never echoed back or logged. Only a line ending is
@@ -179,6 +205,9 @@ class TextHandler:
                 self.say(textformat.render_users(users.users, users.room))
             case "register":
                 session.then(chat.register(member, cmd.arg), ignore, self._refused)
+            case "password" if not cmd.arg:
+                self.changing = []
+                self.say("* your password now (or /cancel):\n")
             case "password":
                 session.then(
                     chat.change_password(member, cmd.target, cmd.arg), ignore, self._refused
@@ -217,11 +246,14 @@ class TextHandler:
         session = self.session
         if exc.code is ErrorCode.LOGIN_REQUIRED:
             self.login_name = name
-            words = f"* {name} is registered; its password (or /cancel for another name):\n"
+            words = (
+                f"* {name} is registered: type its password, or /cancel for another name\n"
+                "* password:\n"
+            )
         elif exc.code is ErrorCode.BAD_LOGIN:
             if exc.hold:
                 session.hold_back(exc.hold)
-            words = "! wrong password; password (or /cancel for another name):\n"
+            words = "! wrong password (or /cancel for another name); password:\n"
         else:
             self.login_name = None
             words = f"! {exc.message}; type another name:\n"
