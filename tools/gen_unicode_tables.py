@@ -197,6 +197,21 @@ def build_table(sk: Skeletons) -> dict[int, str]:
     return {ord(c): settle(c) for c in sorted(step) if settle(c) != c}
 
 
+# Keys are joined with ':' into conversation names (`dm:<key>:<key>`), and a
+# room's key is its conversation: a key holding ':' could name a DM
+# conversation (a room `dmːanaːbob`, with U+02D0, would read ana's and bob's
+# DMs). The prototype ':' is therefore keyed as another member of its class.
+COLON_STAND_IN = "\ua789"  # MODIFIER LETTER COLON
+RESERVED = ":{}"  # never in the key of a name: ':' as above, braces are Redis hash tags
+
+
+def reserve_colon(table: dict[int, str]) -> None:
+    for cp, value in table.items():
+        table[cp] = value.replace(":", COLON_STAND_IN)
+    table[ord(":")] = COLON_STAND_IN
+    table.pop(ord(COLON_STAND_IN), None)
+
+
 def check(table: dict[int, str], sk: Skeletons) -> None:
     """The runtime's one pass equals the iterated definition for every
     assigned character, and a key is its own key."""
@@ -215,6 +230,8 @@ def check(table: dict[int, str], sk: Skeletons) -> None:
         if fold_twice(c) != sk.fold(c):
             raise SystemExit(f"U+{cp:04X} needs more than two rounds of folding")
         k = key(c)
+        if (unicodedata.category(c)[0] in "LMN" or c in "_-.") and set(k) & set(RESERVED):
+            raise SystemExit(f"the key of U+{cp:04X}, {k!r}, holds one of {RESERVED}")
         if key(k) != k:
             bad += 1
             if bad < 10:
@@ -259,6 +276,7 @@ def main() -> None:
     index = {codes: i for i, codes in enumerate(sets)}
     sk = Skeletons(prototypes(args.confusables), ignorable)
     table = build_table(sk)
+    reserve_colon(table)
     check(table, sk)
 
     dicp_tokens = [f"{a:X}-{b:X}" for a, b in dicp]

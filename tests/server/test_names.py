@@ -217,15 +217,21 @@ def test_any_text_has_a_key_and_it_is_its_own_key(text: str) -> None:
     assert name_key(key) == key
 
 
-def test_every_character_s_key_is_its_own_key() -> None:
+def test_every_character_s_key_is_its_own_key_and_no_name_key_holds_a_colon() -> None:
     # With this interpreter's unicodedata, which may be newer than the
-    # tables' (docs/security.md).
+    # tables' (docs/security.md). Conversations are `dm:<key>:<key>` and a
+    # room's key is its conversation, so no letter or digit may key as ':'
+    # (U+02D0 and the Devanagari visarga look like one) or as a brace (Redis
+    # hash tags).
     for cp in range(sys.maxunicode + 1):
         ch = chr(cp)
-        if unicodedata.category(ch) in ("Cn", "Cs"):
+        category = unicodedata.category(ch)
+        if category in ("Cn", "Cs"):
             continue
         key = name_key(ch)
         assert name_key(key) == key, f"U+{cp:04X}"
+        if category[0] in "LMN":
+            assert not set(key) & set(":{}"), f"U+{cp:04X}"
 
 
 # -- room names follow the same rules ------------------------------------------------
@@ -316,6 +322,18 @@ async def test_room_rules_over_sockets(peers) -> None:
     await bob.send(type="join", room="\u13ab\u13aa\u13e6\u13ac")  # Cherokee ᎫᎪᏦᎬ
     info = await bob.expect("room")
     assert (info["room"], info["users"]) == ("jake", ["ana", "bob"])
+
+
+async def test_names_that_key_with_a_colon_cannot_read_others_dms(peers) -> None:
+    # The Devanagari visarga ः looks like ':' (UTS #39). Were it keyed as ':',
+    # the DMs of क and खःग (dm:क:ख:ग) would be those of कःख and ग too.
+    ka, kha = await peers("\u0915"), await peers("\u0916\u0903\u0917")
+    await ka.send(type="dm", id="d1", to=kha.name, text="our secret")
+    await ka.expect("ack")
+    await kha.expect("dm")
+    ga = await peers("\u0917")
+    await ga.send(type="history", **{"with": "\u0915\u0903\u0916"}, limit=50)
+    assert (await ga.expect("history"))["messages"] == []
 
 
 async def test_lookalike_refused_over_sockets(server, peers, text_peers) -> None:
