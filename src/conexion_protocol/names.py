@@ -1,12 +1,24 @@
 """The rules for names, room names and message texts, and the look-alike
 key that makes names unique. Pure functions over strings: the server
 enforces them, clients use them to check input before sending.
+
+The rules follow Unicode's security mechanisms (UTS #39): no
+default-ignorable (invisible) characters, letters of one script (the
+"Highly Restrictive" level: Latin may go with Han and the Japanese and Korean
+scripts), one system of digits, and uniqueness by a look-alike key built
+from Unicode's confusables. The facts they need and Python's `unicodedata`
+lacks are generated into `unicode_tables` (tools/gen_unicode_tables.py), so
+the rules need no third-party package at run time and read no file.
 """
 
 from __future__ import annotations
 
+import bisect
+import re
 import unicodedata
+import zlib
 
+from . import unicode_tables as _tables
 from .frames import (
     MAX_NAME_LEN,
     MAX_ROOM_LEN,
@@ -28,6 +40,95 @@ CONTROLS: dict[int, None] = dict.fromkeys(
 BIDI_CONTROLS: dict[int, None] = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
 
 
+# -- the tables, read once ---------------------------------------------------------
+
+
+def _tokens(chunks: str) -> list[str]:
+    return chunks.split()
+
+
+def _ignorable_pattern() -> re.Pattern[str]:
+    spans = []
+    for token in _tokens(_tables.DEFAULT_IGNORABLE):
+        first, last = (chr(int(end, 16)) for end in token.split("-"))
+        spans.append(f"{re.escape(first)}-{re.escape(last)}")
+    return re.compile(f"[{''.join(spans)}]")
+
+
+def _keys() -> dict[int, str]:
+    keys = {}
+    for token in _tokens(_tables.KEYS):
+        source, _, target = token.partition("=")
+        keys[int(source, 16)] = "".join(chr(int(cp, 16)) for cp in target.split(".") if cp)
+    return keys
+
+
+# Default_Ignorable_Code_Point: characters that draw nothing (Hangul
+# fillers, variation selectors, zero-width joiners, the Khmer inherent
+# vowels, ...), so `copa` and `copa` + U+3164 look the same.
+_IGNORABLE = _ignorable_pattern()
+_KEYS = _keys()
+_SCRIPT_NAMES = dict(token.split("=") for token in _tokens(_tables.SCRIPT_NAMES))
+_SCRIPT_SETS = [
+    frozenset(token[i : i + 4] for i in range(0, len(token), 4))
+    for token in _tokens(_tables.SCRIPT_SETS)
+]
+
+
+def _runs() -> tuple[list[int], list[int]]:
+    starts, sets = [], []
+    for token in _tokens(_tables.SCRIPT_RUNS):
+        start, _, index = token.partition(":")
+        starts.append(int(start, 16))
+        sets.append(int(index, 16))
+    return starts, sets
+
+
+_RUN_STARTS, _RUN_SETS = _runs()
+
+# Names (and rooms) are stored by key: a store that kept keys made under
+# other tables, or another Unicode version of `unicodedata`, must rebuild them.
+NAME_KEY_VERSION = zlib.crc32(f"{_tables.DIGEST:08X} {unicodedata.unidata_version}".encode())
+
+# Common and Inherited characters (digits, `_`, combining accents) go with
+# any script.
+_ANY_SCRIPT = (frozenset({"Zyyy"}), frozenset({"Zinh"}))
+# UTS #39 5.1: Han is written with Hiragana and Katakana (Japanese, Jpan),
+# with Hangul (Korean, Kore) and with Bopomofo (Hanb); a set that holds
+# one of these scripts holds the writing systems it belongs to.
+_WRITING_SYSTEMS = {
+    "Hani": {"Hanb", "Jpan", "Kore"},
+    "Hira": {"Jpan"},
+    "Kana": {"Jpan"},
+    "Hang": {"Kore"},
+    "Bopo": {"Hanb"},
+}
+# UTS #39 5.2, Highly Restrictive: besides one script, Latin with one of these.
+_LATIN_WITH = (
+    frozenset({"Latn", "Jpan"}),
+    frozenset({"Latn", "Hanb"}),
+    frozenset({"Latn", "Kore"}),
+)
+
+
+def _augmented(codes: frozenset[str]) -> frozenset[str]:
+    extra = set()
+    for code in codes:
+        extra |= _WRITING_SYSTEMS.get(code, set())
+    return codes | extra if extra else codes
+
+
+_AUGMENTED_SETS = [_augmented(codes) for codes in _SCRIPT_SETS]
+
+
+def _script_set(ch: str) -> int:
+    """The index of `ch`'s Script_Extensions in the tables."""
+    return _RUN_SETS[bisect.bisect_right(_RUN_STARTS, ord(ch)) - 1]
+
+
+# -- the rules ------------------------------------------------------------------------
+
+
 def normalize_name(raw: str) -> str:
     """The NFC form of a valid name, or `ProtocolError(bad_name)` saying why."""
     name = unicodedata.normalize("NFC", raw)
@@ -35,6 +136,7 @@ def normalize_name(raw: str) -> str:
         raise ProtocolError(ErrorCode.BAD_NAME, "a name cannot be empty")
     if len(name) > MAX_NAME_LEN:
         raise ProtocolError(ErrorCode.BAD_NAME, f"a name has at most {MAX_NAME_LEN} characters")
+    _refuse_invisible(name, ErrorCode.BAD_NAME, "a name")
     first = unicodedata.category(name[0])
     if not (first[0] == "L" or first == "Nd"):
         raise ProtocolError(ErrorCode.BAD_NAME, "a name must start with a letter or a digit")
@@ -48,75 +150,69 @@ def normalize_name(raw: str) -> str:
             f"a name may hold only letters, digits, marks and _ - . (not {what})",
         )
     _refuse_mixed_scripts(name, ErrorCode.BAD_NAME, "a name")
+    _refuse_mixed_digits(name, ErrorCode.BAD_NAME, "a name")
     return name
 
 
+def _refuse_invisible(text: str, code: ErrorCode, what: str) -> None:
+    found = _IGNORABLE.search(text)
+    if found:
+        ch = found.group()
+        label = unicodedata.name(ch, "")
+        shown = f"U+{ord(ch):04X} {label}" if label else f"U+{ord(ch):04X}"
+        raise ProtocolError(code, f"{what} cannot hold invisible characters ({shown})")
+
+
 def _refuse_mixed_scripts(text: str, code: ErrorCode, what: str) -> None:
-    scripts = {_confusable_script(ch) for ch in text if ch.isalpha()} - {None}
-    if len(scripts) > 1:
-        # One Cyrillic `а` in a Latin name is the classic impersonation; the
-        # skeleton catches the known look-alikes, this catches the rest.
-        mixed = " and ".join(sorted(s.title() for s in scripts if s is not None))
-        raise ProtocolError(code, f"{what} cannot mix {mixed} letters (they look alike)")
+    """UTS #39's mixed-script detection at its Highly Restrictive level."""
+    indexes = {_script_set(ch) for ch in text}
+    sets = [_AUGMENTED_SETS[i] for i in indexes if _SCRIPT_SETS[i] not in _ANY_SCRIPT]
+    if not sets or frozenset.intersection(*sets):
+        return
+    if any(all(s & allowed for s in sets) for allowed in _LATIN_WITH):
+        return
+    # One Cyrillic `а` in a Latin name is the classic impersonation; the key
+    # catches whole-script look-alikes, this catches the mixes.
+    scripts = sorted(
+        {_SCRIPT_NAMES[min(_SCRIPT_SETS[i])] for i in indexes if _SCRIPT_SETS[i] not in _ANY_SCRIPT}
+    )
+    mixed = " and ".join([", ".join(scripts[:-1]), scripts[-1]])
+    raise ProtocolError(code, f"{what} cannot mix {mixed} letters (they look alike)")
 
 
-# Look-alike letters of the Greek and Cyrillic scripts (and a few Latin
-# oddities), mapped to the Latin letter they are mistaken for. Applied after
-# NFKD + casefold, so only lowercase forms appear; where a letter's capital
-# and small forms resemble different Latin letters (Greek Ν/ν: N/v), the
-# capital wins, because names are shown as typed and capitals are where the
-# scripts overlap most. A compact, hand-checked subset of Unicode's
-# confusables.txt (UTS #39) for the scripts our users mix up; see
-# docs/protocol.md for the rule and its limits.
-_LOOKALIKES = str.maketrans(
-    {
-        # Cyrillic
-        "а": "a", "в": "b", "г": "r", "е": "e", "з": "3", "і": "i", "ј": "j",
-        "к": "k", "м": "m", "н": "h", "о": "o", "п": "n", "р": "p", "с": "c",
-        "т": "t", "у": "y", "х": "x", "ѕ": "s", "һ": "h", "ԁ": "d", "ԛ": "q",
-        "ԝ": "w", "ӏ": "l", "ь": "b", "ү": "y", "ɡ": "g",
-        # Greek
-        "α": "a", "β": "b", "γ": "y", "ε": "e", "ζ": "z", "η": "h", "ι": "i",
-        "κ": "k", "μ": "m", "ν": "n", "ο": "o", "ρ": "p", "τ": "t", "υ": "y",
-        "χ": "x", "ω": "w", "ϲ": "c", "ϳ": "j",
-        # Latin letters that pass for plain ones
-        "ı": "i", "ȷ": "j", "ɑ": "a",
-    }
-)  # fmt: skip
-
-# Marks that draw nothing (grapheme joiner, variation selectors): a name
-# that differs from another only by them looks the same.
-_INVISIBLE_MARKS = dict.fromkeys(
-    [0x034F, *range(0x180B, 0x180E), *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)]
-)
-
-_CONFUSABLE_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC")
+def _refuse_mixed_digits(text: str, code: ErrorCode, what: str) -> None:
+    """UTS #39 5.3: digits of one decimal system only (Bengali `০` is a 0,
+    but not of the system `1` is from)."""
+    systems: dict[int, str] = {}  # each system's zero -> the first digit of it
+    for ch in text:
+        if unicodedata.category(ch) == "Nd":
+            systems.setdefault(ord(ch) - unicodedata.decimal(ch), ch)
+    if len(systems) > 1:
+        shown = " and ".join(systems.values())
+        raise ProtocolError(code, f"{what} cannot mix digits of different systems ({shown})")
 
 
 def name_key(name: str) -> str:
-    """The key that makes names unique, the name's "skeleton": NFKC (so a
-    fullwidth Ａ is A), casefold, look-alike letters of other scripts mapped
-    to the Latin letter they resemble, invisible marks dropped.
+    """The key that makes names unique: UTS #39's skeleton of the name
+    folded for case, so that names that look alike or differ only in case
+    or width have the same key. Never raises; any text has a key.
+
+    1. case folding and compatibility decomposition (`ＡＮＡ`, `Ana`, `ana`
+       are one; so are `ﬁ` and `fi`);
+    2. default-ignorable characters removed;
+    3. every character replaced by its prototype in Unicode's confusables
+       (Cyrillic `а` and Cherokee `Ꭺ` by `a`, `0` by `o`, `m` by `rn`), a
+       folded letter by its capital's when the capital has one, since the
+       case is not part of the name (Greek `ν` as `Ν`, N; Latin `i` as `I`, l);
+    4. NFC, so that the key of a key is itself.
 
     Two names with the same key cannot both be online, and a DM to any
     spelling with the same key reaches the one holder.
     """
-    folded = unicodedata.normalize("NFKC", name).casefold()
-    decomposed = unicodedata.normalize("NFKD", folded)
-    return unicodedata.normalize("NFC", decomposed.translate(_LOOKALIKES)).translate(
-        _INVISIBLE_MARKS
+    folded = unicodedata.normalize(
+        "NFKD", unicodedata.normalize("NFKD", name.casefold()).casefold()
     )
-
-
-def _confusable_script(ch: str) -> str | None:
-    """LATIN, GREEK or CYRILLIC for a letter of those scripts (fullwidth
-    forms included), else None."""
-    base = unicodedata.normalize("NFKD", ch)[:1] or ch
-    label = unicodedata.name(base, "")
-    for script in _CONFUSABLE_SCRIPTS:
-        if label.startswith(script):
-            return script
-    return None
+    return unicodedata.normalize("NFC", _IGNORABLE.sub("", folded).translate(_KEYS))
 
 
 def parse_room(raw: str) -> tuple[str, str]:
@@ -126,6 +222,8 @@ def parse_room(raw: str) -> tuple[str, str]:
     width and look-alike letters folded) is the same room.
     """
     name = unicodedata.normalize("NFC", raw)
+    if 0 < len(name) <= MAX_ROOM_LEN:
+        _refuse_invisible(name, ErrorCode.BAD_FRAME, "a room name")
     if not 0 < len(name) <= MAX_ROOM_LEN or not all(
         unicodedata.category(ch)[0] == "L"
         or unicodedata.category(ch) == "Nd"
@@ -137,6 +235,7 @@ def parse_room(raw: str) -> tuple[str, str]:
             f"a room name is 1 to {MAX_ROOM_LEN} letters, digits, _ - or .",
         )
     _refuse_mixed_scripts(name, ErrorCode.BAD_FRAME, "a room name")
+    _refuse_mixed_digits(name, ErrorCode.BAD_FRAME, "a room name")
     return name, name_key(name)
 
 

@@ -5,6 +5,10 @@ It only buffers on `append` and `save_room`; the I/O layer moves the buffer
 to disk with `take_batch` (event loop) -> `write` (writer thread) -> `done`
 (event loop), one transaction per batch. No asyncio here, so the hub's tests
 can drive it synchronously with `flush`.
+
+Opening checks the file and every stored value it reads against what this
+server writes; anything else is a `StoreError` of one line (the CLI's exit
+status 3). Keys made by other look-alike rules are rebuilt then.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from conexion_protocol import DirectMessage, Message, name_key
+from conexion_protocol.names import NAME_KEY_VERSION
 
 from .accounts import Account
 from .store import (
@@ -29,14 +34,15 @@ from .store import (
     RoomRecord,
     Stored,
     StoreError,
+    dm_conversation,
     seq_floor,
 )
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS messages (
+MESSAGES_TABLE = """
+CREATE TABLE IF NOT EXISTS {table} (
     conv TEXT NOT NULL,          -- a room's key, or dm:<key>:<key>
     seq INTEGER NOT NULL,        -- counted per conversation
     ts TEXT NOT NULL,
@@ -50,8 +56,15 @@ CREATE TABLE IF NOT EXISTS messages (
     action INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (conv, seq)
 ) WITHOUT ROWID;
+"""
+MESSAGE_INDEXES = """
 CREATE INDEX IF NOT EXISTS dms_by_sender ON messages (sender_key, ts) WHERE room IS NULL;
 CREATE INDEX IF NOT EXISTS dms_by_recipient ON messages (recipient_key, ts) WHERE room IS NULL;
+"""
+SCHEMA = (
+    MESSAGES_TABLE.format(table="messages")
+    + MESSAGE_INDEXES
+    + """
 CREATE TABLE IF NOT EXISTS conversations (
     conv TEXT PRIMARY KEY,
     last_seq INTEGER NOT NULL    -- never lowered, so pruning cannot make a seq come back
@@ -80,6 +93,9 @@ CREATE TABLE IF NOT EXISTS accounts (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+)
+# meta rows: 'name_keys', the NAME_KEY_VERSION the stored keys were made with
+# (none: by the rules before it was recorded).
 
 # Version 1 (one `seq` for the whole server, one room) becomes version 2 in
 # one transaction: every message keeps its `seq`, which still increases
@@ -153,16 +169,47 @@ def _row(conv: str, message: Stored, wall: float) -> tuple[object, ...]:
 
 
 _COLUMNS = "seq, ts, room, sender, recipient, text, action"
+_MAX_SEQ = 2**63 - 1  # SQLite integers are 64-bit
+_SHOWN = 60  # characters of a bad stored value quoted in an error
+
+
+def _shown(value: object) -> str:
+    """A stored value as an error quotes it: on one line (repr) and short."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN else f"{text[: _SHOWN - 3]}..."
+
+
+def _is_seq(value: object) -> bool:
+    return type(value) is int and 0 <= value < _MAX_SEQ
+
+
+def _is_text(value: object, *, or_none: bool = False) -> bool:
+    return isinstance(value, str) or (or_none and value is None)
 
 
 def _message(row: tuple[object, ...]) -> Stored:
+    """A stored message as a frame, or StoreError (one line) when the row is
+    not what this server writes. Rows are read on demand, for history, so
+    this reaches whoever asked for it, not the start-up."""
     seq, ts, room, sender, recipient, text, action = row
-    try:
-        if room is None:
-            return DirectMessage(seq=seq, ts=ts, from_=sender, to=recipient, text=text)  # type: ignore[arg-type]
-        return Message(seq=seq, ts=ts, room=room, from_=sender, text=text, action=bool(action))  # type: ignore[arg-type]
-    except TypeError as exc:
-        raise StoreError(f"a stored message is not what this server writes: {row!r}") from exc
+    if not (
+        _is_seq(seq)
+        and _is_text(ts)
+        and _is_text(room, or_none=True)
+        and _is_text(sender)
+        and _is_text(text)
+        and action in (0, 1)
+        and (room is not None or _is_text(recipient))
+    ):
+        raise StoreError(f"a stored message is not what this server writes: {_shown(row)}")
+    if room is None:
+        return DirectMessage(seq=seq, ts=ts, from_=sender, to=recipient, text=text)  # type: ignore[arg-type]
+    return Message(seq=seq, ts=ts, room=room, from_=sender, text=text, action=bool(action))  # type: ignore[arg-type]
+
+
+def _one_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return " ".join(lines) if lines else text
 
 
 class SqliteStore:
@@ -201,6 +248,10 @@ class SqliteStore:
         except sqlite3.DatabaseError as exc:
             self.close()
             raise StoreError(self._explain(exc)) from exc
+        except StoreError as exc:
+            # The CLI prints it as the one line of a failed start.
+            self.close()
+            raise StoreError(_one_line(str(exc))) from exc.__cause__
         except BaseException:
             self.close()
             raise
@@ -238,17 +289,20 @@ class SqliteStore:
         # FULL: a commit is on disk (WAL fsync) before an ack goes out. Group
         # commit makes that one fsync per batch, not per message.
         w.execute("PRAGMA synchronous = FULL")
-        check = w.execute("PRAGMA quick_check").fetchone()[0]
-        if check != "ok":
-            raise StoreError(f"{self.path} is corrupt ({check})")
+        problems = [row[0] for row in w.execute("PRAGMA quick_check")]
+        if problems != ["ok"]:
+            raise StoreError(self._corrupt(problems))
         version = w.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path} was written by a newer conexion-server (schema {version}); "
                 "upgrade this one"
             )
-        if version == 1 or (version == 0 and self._has_v1_messages()):
-            log.info("upgrading %s to schema %d (rooms)", self.path, SCHEMA_VERSION)
+        if version < 0:
+            raise StoreError(f"{self.path} has schema {version}, which no conexion-server writes")
+        upgrade = version == 1 or (version == 0 and self._has_v1_messages())
+        if upgrade:
+            self._check_v1_counter()
             script = MIGRATE_FROM_1.format(schema=SCHEMA)
         else:
             script = SCHEMA
@@ -256,35 +310,94 @@ class SqliteStore:
             # One transaction (executescript would commit one opened outside
             # it). The version is written on every open, so that a read-only
             # file fails here, now.
-            w.executescript(
-                f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
-            )
+            w.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {SCHEMA_VERSION};")
+            self._check_counters()
+            notes = self._rekey_if_needed()
+            w.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 w.execute("ROLLBACK")
             raise
+        # Said once it is done: a start that fails says one line, the error.
+        if upgrade:
+            log.info("upgraded %s to schema %d (rooms)", self.path, SCHEMA_VERSION)
+        for note in notes:
+            log.warning("%s: %s", self.path, note)
         self._load()
         self._prune_now()
+
+    def _corrupt(self, problems: list[object]) -> str:
+        """SQLite's check report (up to 100 lines) as one line: the first problem."""
+        lines = [line.strip() for p in problems for line in str(p).splitlines()]
+        lines = [line for line in lines if line and not line.startswith("*** in database")]
+        first = lines[0] if lines else "no details"
+        more = f" (and {len(lines) - 1} more reported)" if len(lines) > 1 else ""
+        return f"{self.path} is corrupt: {first}{more}"
 
     def _has_v1_messages(self) -> bool:
         columns = [row[1] for row in self._writer.execute("PRAGMA table_info(messages)")]
         return bool(columns) and "conv" not in columns
 
+    def _check_v1_counter(self) -> None:
+        for (value,) in self._writer.execute("SELECT value FROM meta WHERE key = 'last_seq'"):
+            if not _is_seq(value):
+                raise StoreError(
+                    f"{self.path}: the stored message counter (meta.last_seq) is "
+                    f"{_shown(value)}, not a number"
+                )
+
+    def _check_counters(self) -> None:
+        """Every conversation's counter is a number, and no stored message is
+        numbered above it: a message under a counter would take the seq of
+        one already stored, and be dropped (INSERT OR IGNORE)."""
+        w = self._writer
+        for conv, last in w.execute("SELECT conv, last_seq FROM conversations"):
+            if not _is_text(conv) or not _is_seq(last):
+                raise StoreError(
+                    f"{self.path}: a conversation's last seq is {_shown(last)}, not a number"
+                )
+        # One pass over the messages' primary key, as quick_check already made.
+        row = w.execute(
+            "SELECT m.conv, m.top, c.last_seq FROM"
+            " (SELECT conv, max(seq) AS top FROM messages GROUP BY conv) AS m"
+            " LEFT JOIN conversations AS c ON c.conv = m.conv"
+            " WHERE c.last_seq IS NULL OR m.top > c.last_seq OR typeof(m.top) != 'integer'"
+            " LIMIT 1"
+        ).fetchone()
+        if row is not None:
+            conv, top, last = row
+            raise StoreError(
+                f"{self.path}: conversation {_shown(conv)} holds a message numbered "
+                f"{_shown(top)} above its last seq ({_shown(last)})"
+            )
+
     def _load(self) -> None:
         w = self._writer
         for conv, last in w.execute("SELECT conv, last_seq FROM conversations"):
-            if not isinstance(conv, str) or not isinstance(last, int):
+            self._last[conv] = last  # checked by _check_counters
+        for row in w.execute("SELECT key, name, topic, topic_by, topic_ts FROM rooms"):
+            record = self._room(row)
+            if record.key != name_key(record.name):
                 raise StoreError(
-                    f"{self.path}: a conversation's last seq is {last!r}, not a number"
+                    f"{self.path}: the stored room {_shown(record.name)} has the key "
+                    f"{_shown(record.key)}, not its name's"
                 )
-            self._last[conv] = last
-        for key, name, topic, by, ts in w.execute(
-            "SELECT key, name, topic, topic_by, topic_ts FROM rooms"
-        ):
-            if not isinstance(key, str) or not isinstance(name, str) or not isinstance(topic, str):
-                raise StoreError(f"{self.path}: a stored room is not what this server writes")
-            self._rooms[key] = RoomRecord(key, name, topic, by, ts)
+            self._rooms[record.key] = record
         self._load_ids()
+
+    def _room(self, row: tuple[object, ...]) -> RoomRecord:
+        key, name, topic, by, ts = row
+        if not (
+            _is_text(key)
+            and _is_text(name)
+            and _is_text(topic)
+            and _is_text(by, or_none=True)
+            and _is_text(ts, or_none=True)
+        ):
+            raise StoreError(
+                f"{self.path}: a stored room is not what this server writes: {_shown(row)}"
+            )
+        return RoomRecord(key, name, topic, by, ts)  # type: ignore[arg-type]
 
     def _load_ids(self) -> None:
         wall, mono = self._wallclock(), self._clock()
@@ -295,8 +408,36 @@ class SqliteStore:
             " WHERE expires > ? ORDER BY expires DESC LIMIT ?",
             (wall, self._max_ids),
         ).fetchall()
-        for sender_key, id, seq, ts, expires in reversed(rows):
+        for row in reversed(rows):
+            sender_key, id, seq, ts, expires = row
+            if not (
+                _is_text(sender_key)
+                and _is_text(id)
+                and _is_seq(seq)
+                and _is_text(ts)
+                and type(expires) in (int, float)
+            ):
+                raise StoreError(
+                    f"{self.path}: a stored send id is not what this server writes: {_shown(row)}"
+                )
             self._ids.load((sender_key, id), Receipt(seq, ts), mono + (expires - wall))
+
+    # -- name keys ------------------------------------------------------------
+
+    def _rekey_if_needed(self) -> list[str]:
+        """Rebuild the stored keys if they were made by other look-alike
+        rules; what the operator should hear of it."""
+        w = self._writer
+        row = w.execute("SELECT value FROM meta WHERE key = 'name_keys'").fetchone()
+        if row is not None and type(row[0]) is not int:
+            raise StoreError(
+                f"{self.path}: the stored name-key version is {_shown(row[0])}, not a number"
+            )
+        if row is not None and row[0] == NAME_KEY_VERSION:
+            return []
+        notes = _Rekey(self.path, w).run()
+        w.execute("INSERT OR REPLACE INTO meta VALUES ('name_keys', ?)", (NAME_KEY_VERSION,))
+        return notes
 
     def _explain(self, exc: sqlite3.DatabaseError) -> str:
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -346,10 +487,14 @@ class SqliteStore:
             for conv, m, _ in batch.messages
             if conv == conversation and m.seq < top
         ][-limit:]
-        rows = self._reader.execute(
-            f"SELECT {_COLUMNS} FROM messages WHERE conv = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
-            (conversation, top, limit),
-        )
+        try:
+            rows = self._reader.execute(
+                f"SELECT {_COLUMNS} FROM messages"
+                " WHERE conv = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+                (conversation, top, limit),
+            ).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(self._explain(exc)) from exc
         return _merge([_message(r) for r in rows], unsaved, limit)
 
     def recent_dms(self, viewer: str, limit: int) -> list[DirectMessage]:
@@ -363,13 +508,16 @@ class SqliteStore:
             and conv.startswith(DM_PREFIX)
             and viewer in (name_key(m.from_), name_key(m.to))
         ][-limit:]
-        rows = self._reader.execute(
-            f"SELECT {_COLUMNS} FROM (SELECT * FROM messages"
-            " WHERE room IS NULL AND sender_key = ? ORDER BY ts DESC LIMIT ?)"
-            f" UNION SELECT {_COLUMNS} FROM (SELECT * FROM messages"
-            " WHERE room IS NULL AND recipient_key = ? ORDER BY ts DESC LIMIT ?)",
-            (viewer, limit, viewer, limit),
-        )
+        try:
+            rows = self._reader.execute(
+                f"SELECT {_COLUMNS} FROM (SELECT * FROM messages"
+                " WHERE room IS NULL AND sender_key = ? ORDER BY ts DESC LIMIT ?)"
+                f" UNION SELECT {_COLUMNS} FROM (SELECT * FROM messages"
+                " WHERE room IS NULL AND recipient_key = ? ORDER BY ts DESC LIMIT ?)",
+                (viewer, limit, viewer, limit),
+            ).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(self._explain(exc)) from exc
         saved = [_message(r) for r in rows]
         seen = {(m.ts, m.seq, m.from_) for m in unsaved}
         merged = [m for m in saved if (m.ts, m.seq, m.from_) not in seen] + unsaved
@@ -509,7 +657,161 @@ class SqliteStore:
         return self._reader.execute("SELECT count(*) FROM messages").fetchone()[0]
 
 
-_MAX_SEQ = 2**63 - 1
+class _Rekey:
+    """Rebuild every stored key (conversations, rooms, senders) with this
+    version's `name_key`, inside the open transaction.
+
+    Keys change when the look-alike rules do: a room stored under its old
+    key would be a second room with the same name, and its history lost to
+    whoever joins it. Two conversations whose keys are now one (rooms or
+    people whose names have become look-alikes) are merged: the busier keeps
+    its numbers, the others' messages are numbered after it, in order.
+    """
+
+    def __init__(self, path: Path, db: sqlite3.Connection) -> None:
+        self.path = path
+        self.db = db
+        self.room_keys: dict[str, str] = {}  # a room's old key -> its new one
+
+    def run(self) -> list[str]:
+        db = self.db
+        rooms = db.execute("SELECT key, name, topic, topic_by, topic_ts FROM rooms").fetchall()
+        for row in rooms:
+            key, name = row[0], row[1]
+            if not (_is_text(key) and _is_text(name)):
+                raise StoreError(
+                    f"{self.path}: a stored room is not what this server writes: {_shown(row)}"
+                )
+            self.room_keys[key] = name_key(name)
+        last = dict(db.execute("SELECT conv, last_seq FROM conversations").fetchall())
+        # Where each old conversation goes, and how high its numbers there go.
+        tops: dict[tuple[str, str], int] = {}
+        for conv, seq, room, sender, recipient in db.execute(
+            "SELECT conv, seq, room, sender, recipient FROM messages"
+        ):
+            target = self.message_conversation(conv, seq, room, sender, recipient)
+            tops[conv, target] = max(tops.get((conv, target), 0), seq)
+        moved = {old for old, _ in tops}
+        for conv, top in last.items():
+            if conv not in moved:  # every message of it pruned: only its counter is left
+                tops[conv, self.conversation(conv)] = top
+        offsets, counters, notes = self.merge(tops, last)
+        self.rewrite_messages(offsets)
+        db.execute("DELETE FROM conversations")
+        db.executemany("INSERT INTO conversations VALUES (?, ?)", sorted(counters.items()))
+        self.rewrite_rooms(rooms, offsets)
+        ids = db.execute("SELECT sender_key, id, seq, ts, expires FROM sent_ids").fetchall()
+        db.execute("DELETE FROM sent_ids")
+        db.executemany(
+            "INSERT OR REPLACE INTO sent_ids VALUES (?, ?, ?, ?, ?)",
+            [(self.key(k), i, seq, ts, exp) for k, i, seq, ts, exp in ids],
+        )
+        if tops or rooms:
+            notes.insert(0, "rebuilt the name keys (the look-alike rules changed)")
+        return notes
+
+    def key(self, old: object) -> object:
+        # An old key is a name as far as we know it (a sender's, a pruned
+        # DM's); a value of the wrong type is left for the checks to refuse.
+        return name_key(old) if isinstance(old, str) else old
+
+    def conversation(self, old: str) -> str:
+        """The new key of a conversation known by its old key only."""
+        if old.startswith(DM_PREFIX):
+            a, _, b = old.removeprefix(DM_PREFIX).partition(":")
+            return dm_conversation(name_key(a), name_key(b))
+        return self.room_keys.get(old) or name_key(old)
+
+    def message_conversation(
+        self, conv: object, seq: object, room: object, sender: object, recipient: object
+    ) -> str:
+        if not (
+            _is_text(conv)
+            and _is_seq(seq)
+            and _is_text(room, or_none=True)
+            and _is_text(sender)
+            and (room is not None or _is_text(recipient))
+        ):
+            raise StoreError(
+                f"{self.path}: a stored message is not what this server writes: "
+                f"{_shown((conv, seq, room, sender, recipient))}"
+            )
+        if room is None:
+            return dm_conversation(name_key(sender), name_key(recipient))  # type: ignore[arg-type]
+        return self.room_keys.get(conv) or name_key(room)  # type: ignore[arg-type]
+
+    def merge(
+        self, tops: dict[tuple[str, str], int], last: dict[str, int]
+    ) -> tuple[dict[tuple[str, str], int], dict[str, int], list[str]]:
+        """Each (old, new) conversation's seq offset, each new counter, and
+        a note for each merge."""
+        notes: list[str] = []
+        sources: dict[str, list[str]] = {}
+        for old, new in sorted(tops):
+            sources.setdefault(new, []).append(old)
+        offsets: dict[tuple[str, str], int] = {}
+        counters: dict[str, int] = {}
+        for new, olds in sources.items():
+            # The counter may be above every message left (pruning).
+            height = {old: max(tops[old, new], last.get(old, 0)) for old in olds}
+            olds.sort(key=lambda old: (-height[old], old))
+            top = 0
+            for old in olds:
+                offsets[old, new] = top
+                top += height[old]
+            counters[new] = top
+            if len(olds) > 1:
+                notes.append(
+                    f"conversations {', '.join(olds)} are one now (their names look alike); "
+                    f"{olds[0]} keeps its numbers, the others' messages follow"
+                )
+        return offsets, counters, notes
+
+    def rewrite_messages(self, offsets: dict[tuple[str, str], int]) -> None:
+        db = self.db
+        db.execute(MESSAGES_TABLE.format(table="messages_rekeyed"))
+        rows = db.execute(
+            "SELECT conv, seq, ts, wall, room, sender, recipient, text, action FROM messages"
+        )
+        db.executemany(
+            "INSERT INTO messages_rekeyed VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                (
+                    new,
+                    seq + offsets[conv, new],
+                    ts,
+                    wall,
+                    room,
+                    sender,
+                    recipient,
+                    name_key(sender),
+                    None if recipient is None else self.key(recipient),
+                    text,
+                    action,
+                )
+                for conv, seq, ts, wall, room, sender, recipient, text, action in rows
+                for new in [self.message_conversation(conv, seq, room, sender, recipient)]
+            ),
+        )
+        db.execute("DROP TABLE messages")
+        db.execute("ALTER TABLE messages_rekeyed RENAME TO messages")
+        for statement in MESSAGE_INDEXES.strip().splitlines():
+            db.execute(statement)
+
+    def rewrite_rooms(
+        self, rooms: list[tuple[object, ...]], offsets: dict[tuple[str, str], int]
+    ) -> None:
+        # Of rooms that are one now, the one whose conversation kept its numbers.
+        kept: dict[str, tuple[object, ...]] = {}
+        for row in rooms:
+            old, new = row[0], self.room_keys[row[0]]  # type: ignore[index]
+            if new not in kept or offsets.get((old, new), 0) == 0:  # type: ignore[arg-type]
+                kept[new] = row
+        self.db.execute("DELETE FROM rooms")
+        self.db.executemany(
+            "INSERT INTO rooms VALUES (?, ?, ?, ?, ?)",
+            [(new, *row[1:]) for new, row in sorted(kept.items())],
+        )
 
 
 def account_from_row(row: tuple[object, ...]) -> Account:

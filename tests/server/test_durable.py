@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from conexion_protocol import DirectMessage, Message
+from conexion_protocol import DirectMessage, Message, name_key
 from conexion_server.sqlite_store import Retention, SqliteStore
 from conexion_server.store import Receipt, RoomRecord, StoreError, dm_conversation
 from tests.peers import JsonPeer
@@ -697,3 +697,279 @@ def test_a_database_from_a_newer_server_is_refused(tmp_path: Path) -> None:
         db.execute("PRAGMA user_version = 99")
     with pytest.raises(StoreError, match="newer conexion-server"):
         open_store(path)
+
+
+# -- every unexpected stored value is corruption: status 3 and one line -------------------
+
+
+def write_database(path: Path, messages: int = 3) -> None:
+    """A database as this server writes it: general, a room, DMs, a send id
+    (remembered now, so a server started next loads it)."""
+    store = open_store(path)
+    for seq in range(1, messages + 1):
+        store.append("general", msg(seq, f"m{seq} " + "x" * 200))
+    store.append(DM, DirectMessage(seq=1, ts="t", from_="ana", to="bob", text="psst"))
+    store.save_room(RoomRecord("lab", "Lab", "kits", "ana", "t"))
+    store.remember(("ana", "k1"), Receipt(1, "t"), now=0.0)
+    store.flush()
+    store.close()
+
+
+def tamper(path: Path, *statements: str) -> None:
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        for statement in statements:
+            db.execute(statement)
+        db.commit()
+
+
+async def refused_start(path: Path) -> str:
+    """The one line of a server that refuses `path` (status 3)."""
+    status, lines = await cli_failure("--db", str(path))
+    assert status == 3
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("conexion-server: database error:")
+    return lines[0]
+
+
+@pytest.mark.parametrize("value", ["'not a number'", "1.5", "x'00ff'", "-5", "9223372036854775807"])
+@pytest.mark.parametrize("with_messages", [True, False], ids=["messages", "empty"])
+async def test_cli_schema_1_counter_that_is_no_number_is_status_3(
+    tmp_path: Path, value: str, with_messages: bool
+) -> None:
+    path = tmp_path / "old.db"
+    if with_messages:
+        write_v1_database(path, Wall().now)
+    else:
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            db.executescript(V1_SCHEMA)
+            db.execute("INSERT INTO meta VALUES ('last_seq', 0)")
+            db.commit()
+    tamper(path, f"UPDATE meta SET value = {value} WHERE key = 'last_seq'")
+    line = await refused_start(path)
+    assert "meta.last_seq" in line
+    # Nothing was changed: the file is still the old schema, for a fixed server to read.
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+
+
+@pytest.mark.parametrize("value", ["'x'", "2.5", "x'00'", "-1", "NULL"])
+async def test_cli_schema_2_counter_that_is_no_number_is_status_3(
+    tmp_path: Path, value: str
+) -> None:
+    path = tmp_path / "h.db"
+    write_database(path)
+    if value == "NULL":  # NOT NULL holds: the counter row is missing instead
+        tamper(path, "DELETE FROM conversations WHERE conv = 'general'")
+    else:
+        tamper(path, f"UPDATE conversations SET last_seq = {value} WHERE conv = 'general'")
+    assert "last seq" in await refused_start(path)
+
+
+async def test_cli_a_message_above_its_counter_is_status_3(tmp_path: Path) -> None:
+    # The next message would take seq 2, which is stored: it would be dropped.
+    path = tmp_path / "h.db"
+    write_database(path)
+    tamper(path, "UPDATE conversations SET last_seq = 1 WHERE conv = 'general'")
+    line = await refused_start(path)
+    assert "above its last seq" in line
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE rooms SET name = x'00' WHERE key = 'lab'",
+        "UPDATE rooms SET key = x'6c6162' WHERE key = 'lab'",
+        "UPDATE rooms SET topic_by = x'01' WHERE key = 'lab'",
+        "UPDATE rooms SET key = 'other' WHERE key = 'lab'",
+        "UPDATE sent_ids SET seq = 'one'",
+        "UPDATE sent_ids SET expires = 'soon'",
+        "UPDATE sent_ids SET ts = x'00'",
+        "UPDATE sent_ids SET id = x'00'",
+        "UPDATE conversations SET conv = x'00' WHERE conv = 'general'",
+        "UPDATE meta SET value = 'two' WHERE key = 'name_keys'",
+    ],
+    ids=[
+        "room-name",
+        "room-key",
+        "room-topic-by",
+        "room-key-not-its-name",
+        "id-seq",
+        "id-expires",
+        "id-ts",
+        "id-id",
+        "conversation-key",
+        "name-key-version",
+    ],
+)
+async def test_cli_a_row_of_the_wrong_type_is_status_3(tmp_path: Path, statement: str) -> None:
+    path = tmp_path / "h.db"
+    write_database(path)
+    tamper(path, statement)
+    line = await refused_start(path)
+    assert str(path) in line
+
+
+def corrupt_pages(path: Path) -> None:
+    """Scribble over half of the first interior b-tree page of a real
+    database of ~240 pages: SQLite's check then reports about 100 problems
+    (the pages below it are lost), as one row of many lines."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page = db.execute("PRAGMA page_size").fetchone()[0]
+    data = bytearray(path.read_bytes())
+    assert len(data) > 100 * page
+    # Byte 0 of a page (100 on page 1) is its kind; 2 and 5 are interior pages.
+    interior = next(n for n in range(1, len(data) // page) if data[n * page] in (2, 5))
+    data[interior * page + page // 2 : (interior + 1) * page] = bytes(range(256)) * (page // 512)
+    path.write_bytes(data)
+
+
+async def test_cli_corrupted_pages_are_one_line_and_status_3(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    write_database(path, messages=3000)
+    corrupt_pages(path)
+    line = await refused_start(path)
+    assert "is corrupt: " in line
+    assert "more reported" in line
+
+
+def test_a_check_report_of_many_lines_is_its_first_problem(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    write_database(path, messages=3000)
+    corrupt_pages(path)
+    with pytest.raises(StoreError) as info:
+        open_store(path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path} is corrupt: On tree page ")
+    assert message.endswith(" more reported)")
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE messages SET text = x'00ff' WHERE seq = 2",
+        "UPDATE messages SET ts = x'05' WHERE seq = 2",
+        "UPDATE messages SET sender = x'00' WHERE seq = 2",
+        "UPDATE messages SET action = 'yes' WHERE seq = 2",
+        "UPDATE messages SET room = x'00' WHERE seq = 2",
+    ],
+)
+def test_a_corrupt_message_is_a_store_error_when_read(tmp_path: Path, statement: str) -> None:
+    # Messages are read on demand (history), not at start: the store says
+    # StoreError in one line; the server decides what the asker is told.
+    path = tmp_path / "h.db"
+    write_database(path)
+    tamper(path, f"{statement} AND conv = 'general'")
+    store = open_store(path)
+    try:
+        assert [m.seq for m in store.before("general", 2, 10)] == [1]
+        with pytest.raises(StoreError) as info:
+            store.before("general", None, 10)
+        assert "\n" not in str(info.value)
+        assert "not what this server writes" in str(info.value)
+    finally:
+        store.close()
+
+
+# -- keys made by older look-alike rules are rebuilt ------------------------------------
+
+
+def write_with_old_keys(path: Path) -> None:
+    """A database as the server with the Latin/Greek/Cyrillic table wrote it:
+    `Team` under the key `team` and Sam's DMs under `sam` (the keys are
+    `tearn` and `sarn` now)."""
+    store = open_store(path)
+    store.save_room(RoomRecord(name_key("Team"), "Team", "plans", "Sam", "t"))
+    for seq in (1, 2, 3):
+        store.append(name_key("Team"), msg(seq, f"team {seq}", room="Team", sender="Sam"))
+    dm = DirectMessage(seq=1, ts="t", from_="Sam", to="ana", text="psst")
+    store.append(dm_conversation(name_key("Sam"), "ana"), dm)
+    store.remember((name_key("Sam"), "k1"), Receipt(3, "t"), now=0.0)
+    store.flush()
+    store.close()
+    tamper(
+        path,
+        "UPDATE rooms SET key = 'team'",
+        "UPDATE messages SET conv = 'team' WHERE conv = 'tearn'",
+        "UPDATE messages SET conv = 'dm:ana:sam' WHERE conv LIKE 'dm:%'",
+        "UPDATE messages SET sender_key = 'sam' WHERE sender_key = 'sarn'",
+        "UPDATE conversations SET conv = 'team' WHERE conv = 'tearn'",
+        "UPDATE conversations SET conv = 'dm:ana:sam' WHERE conv LIKE 'dm:%'",
+        "UPDATE sent_ids SET sender_key = 'sam'",
+        "DELETE FROM meta WHERE key = 'name_keys'",
+    )
+
+
+def test_keys_made_by_older_rules_are_rebuilt(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    write_with_old_keys(path)
+    store = open_store(path)
+    try:
+        key = name_key("Team")
+        assert key == "tearn"
+        assert store.rooms() == [RoomRecord(key, "Team", "plans", "Sam", "t")]
+        assert [m.text for m in store.before(key, None, 10)] == ["team 1", "team 2", "team 3"]
+        assert store.last_seq(key) == 3
+        assert [m.text for m in store.recent_dms(name_key("Sam"), 10)] == ["psst"]
+        assert store.last_seq(dm_conversation(name_key("Sam"), "ana")) == 1
+        assert store.recall((name_key("Sam"), "k1"), now=0.0) == Receipt(3, "t")
+        assert store.before("team", None, 10) == []
+    finally:
+        store.close()
+
+
+def test_conversations_whose_keys_become_one_are_merged_in_order(tmp_path: Path) -> None:
+    # `Bob` and `B0B` were two rooms; UTS #39 says they look alike.
+    path = tmp_path / "h.db"
+    store = open_store(path)
+    store.save_room(RoomRecord("bob", "Bob", "", None, None))
+    for seq in (1, 2, 3):
+        store.append("bob", msg(seq, f"bob {seq}", room="Bob"))
+    store.flush()
+    store.close()
+    tamper(
+        path,
+        "INSERT INTO rooms VALUES ('b0b', 'B0B', 'zero', NULL, NULL)",
+        "INSERT INTO messages SELECT 'b0b', seq, ts, wall, 'B0B', sender, recipient,"
+        " sender_key, recipient_key, 'b0b ' || seq, action FROM messages WHERE seq <= 2",
+        "INSERT INTO conversations VALUES ('b0b', 2)",
+        "DELETE FROM meta WHERE key = 'name_keys'",
+    )
+    store = open_store(path)
+    try:
+        key = name_key("Bob")
+        assert [r.name for r in store.rooms()] == ["Bob"]  # the busier one
+        history = store.before(key, None, 10)
+        assert [(m.seq, m.text) for m in history] == [
+            (1, "bob 1"),
+            (2, "bob 2"),
+            (3, "bob 3"),
+            (4, "b0b 1"),
+            (5, "b0b 2"),
+        ]
+        assert store.last_seq(key) == 5
+    finally:
+        store.close()
+    again = open_store(path)  # rebuilt once: the next start changes nothing
+    try:
+        assert [m.seq for m in again.before(key, None, 10)] == [1, 2, 3, 4, 5]
+    finally:
+        again.close()
+
+
+async def test_a_room_stored_under_an_old_key_keeps_its_history(
+    make_server, connect, tmp_path
+) -> None:
+    path = tmp_path / "h.db"
+    write_with_old_keys(path)
+    server = await make_server(db=str(path), rate=1000.0, burst=1000)
+    ana = await connect(server, "ana")
+    await ana.send(type="rooms")
+    rooms = [r["room"] for r in (await ana.expect("rooms"))["rooms"]]
+    assert rooms.count("Team") == 1
+    await ana.send(type="join", room="team")
+    info = await ana.expect("room")
+    assert (info["room"], info["topic"]) == ("Team", "plans")
+    assert [m["text"] for m in info["history"]] == ["team 1", "team 2", "team 3"]
+    assert (await ana.say("next", room="team"))["seq"] == 4
