@@ -89,8 +89,9 @@ class Peer(Protocol):
         """Hold this peer's next answers (and its input) for `delay` seconds."""
         ...
 
-    def note(self, kind: str, message: str, *args: object) -> None:
-        """Log a line an attacker could repeat at will (throttled)."""
+    def note(self, kind: str, message: str, *args: object, level: int = ...) -> None:
+        """Log a line an attacker could repeat at will (throttled; at INFO
+        unless `level` says otherwise)."""
         ...
 
     def welcomed(self, member: Member, welcome: Welcome) -> None:

@@ -459,6 +459,14 @@ class Hub:
     def admit(self, member: Member, ts: str | None = None) -> tuple[Welcome | None, list[Delivery]]:
         """Add `member` to the chat and to `general`; a local one gets a
         `welcome`, those who hear `general`'s joins a `joined`."""
+        cfg = self.config
+        history: list[Stored] = []
+        if member.peer is not None:
+            # Read first: a store that fails leaves nobody half-joined.
+            history = [
+                *self.store.before(self.general.key, None, cfg.welcome_history),
+                *self.store.recent_dms(member.key, cfg.welcome_history),
+            ]
         self.members[member.key] = member
         if member.peer is not None:
             self.local[member.key] = member
@@ -476,12 +484,7 @@ class Hub:
             deliveries = self._enter(member, general, ts)
         welcome = None
         if member.peer is not None:
-            cfg = self.config
             general = self.general
-            history: list[Stored] = [
-                *self.store.before(general.key, None, cfg.welcome_history),
-                *self.store.recent_dms(member.key, cfg.welcome_history),
-            ]
             welcome = Welcome(
                 proto=PROTO_VERSION,
                 name=member.name,
@@ -503,19 +506,26 @@ class Hub:
     ) -> tuple[RoomInfo | None, list[Delivery]]:
         """`member` enters `room` (nothing changes if it is in it); a local
         one gets the room as it finds it."""
+        if member.peer is None:
+            return None, [] if room.key in member.rooms else self._enter(member, room, ts)
+        # The history is read first: a store that fails changes nothing.
+        history = self.store.before(room.key, None, self.config.welcome_history)
         deliveries = [] if room.key in member.rooms else self._enter(member, room, ts)
-        info = self.room_info(room, created=created) if member.peer is not None else None
-        return info, deliveries
+        return self.room_info(room, created=created, history=history), deliveries
 
-    def room_info(self, room: Room, *, created: bool = False) -> RoomInfo:
+    def room_info(
+        self, room: Room, *, created: bool = False, history: list[Stored] | None = None
+    ) -> RoomInfo:
         """A room as a newcomer finds it: topic, who is there, recent messages."""
         cfg = self.config
+        if history is None:
+            history = self.store.before(room.key, None, cfg.welcome_history)
         return RoomInfo(
             room=room.name,
             topic=room.topic,
             users=room.names(cfg.welcome_users),
             user_count=len(room.members),
-            history=self.store.before(room.key, None, cfg.welcome_history),  # type: ignore[arg-type]
+            history=history,  # type: ignore[arg-type]
             topic_by=room.topic_by or UNSET,
             topic_ts=room.topic_ts or UNSET,
             created=created,

@@ -7,6 +7,8 @@ here, in one place.
 
 from __future__ import annotations
 
+import logging
+
 from conexion_protocol import (
     DEFAULT_ROOM,
     PROTO_VERSION,
@@ -37,6 +39,7 @@ from conexion_protocol import (
 from . import refusals
 from .backplane import Backplane, Peer, ignore
 from .config import ServerConfig
+from .store import StoreError
 
 
 class JsonHandler:
@@ -73,6 +76,12 @@ class JsonHandler:
             self.serve(frame)
         except ProtocolError as exc:
             self.refuse(exc, frame)
+            return
+        except StoreError as exc:
+            self.session.note(
+                "store", "%s: the store failed: %s", self.session.peer, exc, level=logging.ERROR
+            )
+            self.refuse(refusals.store_failure(), frame)
             return
         # Only `bad_frame`s count; any other answer, even a refusal such as
         # `bad_text` or `unknown_type`, ends the row.

@@ -119,6 +119,13 @@ def internal_failure() -> ProtocolError:
     return ProtocolError(ErrorCode.SERVER_FULL, "the server failed; try again")
 
 
+def store_failure(id: str | None = None) -> ProtocolError:
+    """The store could not read or write what the request needs."""
+    return ProtocolError(
+        ErrorCode.SERVER_FULL, "the server cannot read its history just now; try again later", id
+    )
+
+
 def login_required(name: str) -> ProtocolError:
     return ProtocolError(
         ErrorCode.LOGIN_REQUIRED, f"the name {name} is registered; log in with its password"

@@ -299,7 +299,7 @@ class Session:
             if self.state is not PeerState.CLOSED:
                 self._resume()
 
-    def note(self, kind: str, message: str, *args: object) -> None:
+    def note(self, kind: str, message: str, *args: object, level: int = logging.INFO) -> None:
         """Log a line an attacker could repeat at will: once per kind and
         address per period (`ServerConfig.log_every`), with a count of the
         ones left out."""
@@ -309,7 +309,7 @@ class Session:
         if held:
             message += " (%d more like this from the address since the last such line)"
             args = (*args, held)
-        log.info(message, *args)
+        log.log(level, message, *args)
 
     def closing_now(self) -> None:
         """The driver is closing the connection now: a backoff no longer

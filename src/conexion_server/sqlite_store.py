@@ -706,9 +706,34 @@ class _Rekey:
             "INSERT OR REPLACE INTO sent_ids VALUES (?, ?, ?, ?, ?)",
             [(self.key(k), i, seq, ts, exp) for k, i, seq, ts, exp in ids],
         )
-        if tops or rooms:
+        accounts = self.rewrite_accounts(notes)
+        if tops or rooms or accounts:
             notes.insert(0, "rebuilt the name keys (the look-alike rules changed)")
         return notes
+
+    def rewrite_accounts(self, notes: list[str]) -> int:
+        """Each account under its name's new key. Two that now look alike
+        cannot both stay: one whose key was already right does (else the
+        first in key order), and the operator is told to add the other again."""
+        db = self.db
+        rows = db.execute(
+            "SELECT key, name, hash, admin, temporary FROM accounts ORDER BY key"
+        ).fetchall()
+        rows.sort(key=lambda row: not (_is_text(row[1]) and row[0] == name_key(row[1])))
+        kept: dict[str, tuple[object, ...]] = {}
+        for row in rows:
+            account = account_from_row(row)
+            key = name_key(account.name)
+            if key in kept:
+                notes.append(
+                    f"the accounts {kept[key][1]} and {account.name} now look alike: "
+                    f"{account.name} was removed; add it again under another name"
+                )
+                continue
+            kept[key] = (key, *row[1:])
+        db.execute("DELETE FROM accounts")
+        db.executemany("INSERT INTO accounts VALUES (?, ?, ?, ?, ?)", list(kept.values()))
+        return len(rows)
 
     def key(self, old: object) -> object:
         # An old key is a name as far as we know it (a sender's, a pruned

@@ -6,6 +6,8 @@ is told is written here or in `textformat`; no asyncio, no sockets.
 
 from __future__ import annotations
 
+import logging
+
 from conexion_protocol import (
     DEFAULT_ROOM,
     Ack,
@@ -18,9 +20,10 @@ from conexion_protocol import (
     normalize_room,
 )
 
-from . import textformat
+from . import refusals, textformat
 from .backplane import Backplane, Peer, ignore
 from .config import ServerConfig
+from .store import StoreError
 
 
 class TextHandler:
@@ -87,6 +90,11 @@ class TextHandler:
                 self.choose_name(line.strip())
         except ProtocolError as exc:
             self._refused(exc)
+        except StoreError as exc:
+            self.session.note(
+                "store", "%s: the store failed: %s", self.session.peer, exc, level=logging.ERROR
+            )
+            self._refused(refusals.store_failure())
 
     def choose_name(self, name: str) -> None:
         if not name:

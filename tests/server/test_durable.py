@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from conexion_protocol import DirectMessage, Message, name_key
+from conexion_server.accounts import Account
 from conexion_server.sqlite_store import Retention, SqliteStore
 from conexion_server.store import Receipt, RoomRecord, StoreError, dm_conversation
 from tests.peers import JsonPeer
@@ -973,3 +974,48 @@ async def test_a_room_stored_under_an_old_key_keeps_its_history(
     assert (info["room"], info["topic"]) == ("Team", "plans")
     assert [m["text"] for m in info["history"]] == ["team 1", "team 2", "team 3"]
     assert (await ana.say("next", room="team"))["seq"] == 4
+
+
+def test_accounts_move_to_their_new_keys_and_look_alikes_are_reported(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    store = open_store(path)
+    store.save_account(Account(name_key("Sam"), "Sam", "scrypt$1$8$1$c2FsdA==$aGFzaA=="))
+    store.save_account(Account(name_key("Bob"), "Bob", "scrypt$1$8$1$c2FsdA==$Ym9i", admin=True))
+    store.flush()
+    store.close()
+    tamper(
+        path,
+        "UPDATE accounts SET key = 'sam' WHERE name = 'Sam'",  # as older rules keyed it
+        "INSERT INTO accounts VALUES ('b0b', 'B0B', 'scrypt$1$8$1$c2FsdA==$MGIw', 0, 0)",
+        "DELETE FROM meta WHERE key = 'name_keys'",
+    )
+    store = open_store(path)
+    try:
+        sam = store.account(name_key("Sam"))
+        assert sam is not None
+        assert sam.name == "Sam"
+        assert store.account("sam") is None
+        bob = store.account(name_key("Bob"))  # B0B looks like Bob now: Bob stays
+        assert bob is not None
+        assert (bob.name, bob.admin) == ("Bob", True)
+    finally:
+        store.close()
+
+
+async def test_a_corrupt_message_gets_an_error_and_leaves_nobody_half_joined(
+    make_server, connect, tmp_path, caplog
+) -> None:
+    path = tmp_path / "h.db"
+    write_database(path)
+    tamper(path, "UPDATE messages SET text = x'00ff' WHERE seq = 2 AND conv = 'general'")
+    server = await make_server(db=str(path))
+    zed = await connect(server)
+    await zed.send(type="hello", name="zed", proto=1)
+    refused = await zed.recv()
+    assert refused["type"] == "error"
+    assert "cannot read its history" in refused["message"]
+    assert server.hub.find("zed") is None
+    assert "the store failed" in caplog.text
+    # The connection is still open; a room without bad rows works.
+    await zed.send(type="ping", t="still here")
+    assert (await zed.recv())["type"] == "pong"
