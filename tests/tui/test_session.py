@@ -758,9 +758,7 @@ ROOMS = ["rooms"]  # the welcome's `features` of a server with rooms
 
 def room_info(room: str, *users: str, history: list[Message] | None = None) -> RoomInfo:
     names = list(users) or ["ana"]
-    return RoomInfo(
-        room=room, topic="", users=names, user_count=len(names), history=history or []
-    )
+    return RoomInfo(room=room, topic="", users=names, user_count=len(names), history=history or [])
 
 
 def test_outgoing_says_carry_their_room() -> None:
