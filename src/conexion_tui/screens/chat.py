@@ -253,6 +253,7 @@ class ChatScreen(Screen[None]):
             )
         self.channels[key] = channel
         if self.is_mounted:
+            log.display = False  # a ContentSwitcher shows what is mounted later until told
             self.query_one("#logs", ContentSwitcher).mount(log)
         return channel
 
@@ -354,8 +355,7 @@ class ChatScreen(Screen[None]):
         given = {room_key(room) for room in welcome.rooms}
         for channel in list(self.channels.values()):
             if channel.room and channel.key not in given:
-                channel.log.add(self._system(f"joining {channel.label}…"))
-                continue
+                continue  # being joined again; its `room` answer fills it
             if channel.key == general:
                 channel.roster.replace(welcome.users, _count(welcome.user_count))
             entries = self._begin(channel, self._first_history.get(channel.key, []))
@@ -789,19 +789,22 @@ class ChatScreen(Screen[None]):
         channel.topic = frame.topic
         if channel is self.current:
             self._show_topic()
-        by = frame.by
-        if isinstance(by, str):
+        by = frame.by if isinstance(frame.by, str) else None
+        if channel.key in self._topic_asked:
+            # The answer to our /topic (a topic set meanwhile may come first:
+            # it says the same).
+            self._topic_asked.discard(channel.key)
+            if frame.topic:
+                said = f"topic: {frame.topic}" + (f" (set by {by})" if by else "")
+            else:
+                said = "no topic is set; /topic TEXT sets one"
+            batch.add(channel, self._system(said))
+        elif by is not None:
             said = (
                 f"{by} set the topic: {frame.topic}" if frame.topic else f"{by} cleared the topic"
             )
             when = frame.ts if isinstance(frame.ts, str) else None
             batch.add(channel, self._system(said, when=when))
-        elif channel.key in self._topic_asked:
-            self._topic_asked.discard(channel.key)
-            said = (
-                f"topic: {frame.topic}" if frame.topic else "no topic is set; /topic TEXT sets one"
-            )
-            batch.add(channel, self._system(said))
 
     def _reconnected(self, event: Welcomed, batch: _Batch) -> None:
         welcome = event.welcome

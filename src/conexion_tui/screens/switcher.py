@@ -66,6 +66,7 @@ class QuickSwitcher(ModalScreen[Place | None]):
             yield Input(
                 value=self.initial_query,
                 placeholder="a room or a name · #new-room creates it · @name messages",
+                compact=True,
                 id="switcher-query",
             )
             yield OptionList(id="switcher-options")

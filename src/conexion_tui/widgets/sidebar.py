@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -75,7 +74,6 @@ class Sidebar(VerticalScroll, can_focus=False):
         yield _Lines(id="sidebar-lines", markup=False)
 
     def on_mount(self) -> None:
-        self.border_title = "rooms"
         self._redraw()
 
     def on_resize(self) -> None:
@@ -142,21 +140,22 @@ class Sidebar(VerticalScroll, can_focus=False):
             name_style = self._style("quiet")
         else:
             name_style = Style()
-        if item.mentions and not current:
-            count = f"{MENTION_MARK}{item.mentions}"
-            count_style = self._style("mention")
-        elif item.unread and not current:
-            count = str(item.unread)
-            count_style = self._style("count")
-        else:
-            count, count_style = "", Style()
-        room = width - 2 - (cell_len(count) + 1 if count else 0)
+        # "3" unread; "3 @1": one of them names you; "@2": all of them do (DMs).
+        count = Text(end="")
+        if item.unread and not current:
+            if item.mentions != item.unread:
+                count.append(str(item.unread), self._style("count"))
+            if item.mentions:
+                if count:
+                    count.append(" ")
+                count.append(f"{MENTION_MARK}{item.mentions}", self._style("mention"))
+        room = width - 2 - (count.cell_len + 1 if count else 0)
         label_text = Text(label, name_style, no_wrap=True, overflow="ellipsis", end="")
         label_text.truncate(max(1, room), overflow="ellipsis", pad=True)
         line.append_text(label_text)
         if count:
             line.append(" ")
-            line.append(count, count_style)
+            line.append_text(count)
         if current:
             line.pad_right(max(0, width - line.cell_len))
             line.stylize(base)
