@@ -65,6 +65,6 @@ class UiConfig:
     # Columns: narrower terminals hide the user list, and below `collapse_below`
     # the room sidebar too (the header then counts what is unread elsewhere).
     narrow_below: int = 120
-    collapse_below: int = 60
+    collapse_below: int = 70
     switcher_limit: int = 50  # lines the quick switcher shows at most
     notify_timeout: float = 6.0  # seconds a mention or DM toast stays up

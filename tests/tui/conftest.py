@@ -40,6 +40,12 @@ FAST = ClientConfig(
 )
 
 
+@pytest.fixture(autouse=True)
+def _data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test writes to the real data folder, even through the command line."""
+    monkeypatch.setenv("CONEXION_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+
+
 class FixedClock:
     """Every time is 12:34, so screens are the same on every run and zone."""
 

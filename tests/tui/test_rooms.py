@@ -287,7 +287,7 @@ async def test_unread_counts_mention_markers_and_one_notice(server, peers) -> No
 async def test_a_narrow_terminal_collapses_the_sidebar_and_the_header_counts(server, peers) -> None:
     bob = await bob_in(peers)
     app = make_app(server.port)
-    async with running(app, size=(56, 20)) as pilot:
+    async with running(app, size=(60, 20)) as pilot:
         screen = await joined(pilot)
         assert screen.has_class("-collapsed")
         assert not screen.query_one(Sidebar).display or not screen.query_one(Sidebar).region
