@@ -5,8 +5,6 @@ nothing here waits for an answer: answers come back through `NetworkEvents`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from conexion_protocol import ProtocolError, clean_text, clean_topic, normalize_name
 
 from ..client import SendStatus
@@ -30,14 +28,12 @@ from ..commands import (
 from ..conversation import room_key
 from ..entries import Entry, Kind, clean
 
-if TYPE_CHECKING:
-    from .chat import ChatScreen
-
 
 class TypedCommands:
-    """`ChatScreen._run()` and what it calls."""
+    """`ChatScreen._run()` and what it calls, on the screen's channels,
+    client and log. (Not typed as `ChatScreen`: that import would be a cycle.)"""
 
-    def _run(self: ChatScreen, command: Command) -> None:
+    def _run(self, command: Command) -> None:
         log = self.log_view
         channel = self.current
         match command:
@@ -84,7 +80,7 @@ class TypedCommands:
             case CommandError(message=message):
                 log.add(self._error(message))
 
-    def _valid_name(self: ChatScreen, name: str) -> bool:
+    def _valid_name(self, name: str) -> bool:
         try:
             normalize_name(name)
         except ProtocolError as exc:
@@ -92,7 +88,7 @@ class TypedCommands:
             return False
         return True
 
-    def _join(self: ChatScreen, room: str) -> None:
+    def _join(self, room: str) -> None:
         log = self.log_view
         existing = self.channels.get(room_key(room))
         if existing is not None and existing.room:
@@ -106,7 +102,7 @@ class TypedCommands:
         else:
             log.add(self._error("you are offline; /join works once reconnected"))
 
-    def _part(self: ChatScreen, room: str | None) -> None:
+    def _part(self, room: str | None) -> None:
         log = self.log_view
         channel = self.current if room is None else self.channels.get(room_key(room))
         if channel is None:
@@ -126,7 +122,7 @@ class TypedCommands:
         elif channel.joining:
             self._remove_channel(channel)  # never answered: nothing will confirm it
 
-    def _set_topic(self: ChatScreen, topic: str | None) -> None:
+    def _set_topic(self, topic: str | None) -> None:
         channel = self.current
         log = self.log_view
         if not channel.room:
@@ -143,11 +139,11 @@ class TypedCommands:
         elif topic is None:
             self._topic_asked.add(channel.key)
 
-    def _picked(self: ChatScreen, room: str | None) -> None:
+    def _picked(self, room: str | None) -> None:
         if room is not None:
             self._join(room)
 
-    def _send(self: ChatScreen, text: str, *, action: bool = False, to: str | None = None) -> None:
+    def _send(self, text: str, *, action: bool = False, to: str | None = None) -> None:
         """Queue a say or dm and show it at once, marked pending."""
         try:
             clean_text(text)

@@ -7,7 +7,6 @@ screen would send itself (`who` with watch).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from conexion_protocol import (
     DEFAULT_ROOM,
@@ -34,17 +33,17 @@ from ..entries import Entry, Kind
 from .channel import Batch, Channel, known_count, separator
 from .room_list import RoomListDialog
 
-if TYPE_CHECKING:
-    from .chat import ChatScreen
-
 _COUNTED = frozenset({Kind.CHAT, Kind.ACTION, Kind.DM_IN})  # what counts as unread
 _SNIPPET = 80  # characters of a message quoted in a notification
 
 
 class NetworkEvents:
-    """`ChatScreen.apply()` and everything it calls."""
+    """`ChatScreen.apply()` and everything it calls. It uses the screen's
+    channels (`channels`, `current`, `_room`, `_dm`, `_new_channel`,
+    `_remove_channel`, `switch_to`), its widgets and its entry builders.
+    (Not typed as `ChatScreen`: that import would be a cycle.)"""
 
-    def apply(self: ChatScreen, events: Iterable[ClientEvent]) -> None:
+    def apply(self, events: Iterable[ClientEvent]) -> None:
         """Show a batch of client events: one log update per channel touched."""
         batch = Batch()
         for event in events:
@@ -76,7 +75,7 @@ class NetworkEvents:
         if batch.notices or batch.ring:
             self.app.bell()  # once per batch, however many there were
 
-    def _live(self: ChatScreen, channel: Channel, entry: Entry, batch: Batch) -> None:
+    def _live(self, channel: Channel, entry: Entry, batch: Batch) -> None:
         """A new message shown in `channel`: unread, mentions, bells."""
         batch.add(channel, entry)
         if entry.own or entry.kind not in _COUNTED:
@@ -90,7 +89,7 @@ class NetworkEvents:
         if channel.conversation.arrived(mention=important):
             batch.notices.append((channel, entry))
 
-    def _notify(self: ChatScreen, channel: Channel, entry: Entry) -> None:
+    def _notify(self, channel: Channel, entry: Entry) -> None:
         snippet = entry.text.split("\n", 1)[0]
         if len(snippet) > _SNIPPET:
             snippet = snippet[: _SNIPPET - 1] + "…"
@@ -101,7 +100,7 @@ class NetworkEvents:
         # Names and texts are untrusted: never markup.
         self.app.notify(message, title=title, timeout=self.ui.notify_timeout, markup=False)
 
-    def _frame(self: ChatScreen, frame: object, batch: Batch) -> None:
+    def _frame(self, frame: object, batch: Batch) -> None:
         match frame:
             case Message(room=room):
                 channel = self._room(room)
@@ -156,11 +155,11 @@ class NetworkEvents:
                 for channel in self.channels.values():
                     batch.add(channel, self._system(f"server notice: {message}"))
 
-    def _roster_changed(self: ChatScreen, channel: Channel) -> None:
+    def _roster_changed(self, channel: Channel) -> None:
         if channel is self.current:
             self.users.changed()
 
-    def _left(self: ChatScreen, frame: Left, batch: Batch) -> None:
+    def _left(self, frame: Left, batch: Batch) -> None:
         channel = self._room(_room_of(frame.room))
         if channel is None:
             return
@@ -179,7 +178,7 @@ class NetworkEvents:
             self._roster_changed(channel)
         batch.add(channel, self._system(f"{frame.name} left ({frame.reason})", when=frame.ts))
 
-    def _renamed(self: ChatScreen, frame: Renamed, batch: Batch) -> None:
+    def _renamed(self, frame: Renamed, batch: Batch) -> None:
         old, new = frame.old, frame.new
         mine = name_key(old) == name_key(self.me)
         if mine:
@@ -207,7 +206,7 @@ class NetworkEvents:
                     batch.sidebar = True
                 batch.add(channel, self._system(line, when=frame.ts))
 
-    def _room_info(self: ChatScreen, info: RoomInfo, batch: Batch) -> None:
+    def _room_info(self, info: RoomInfo, batch: Batch) -> None:
         key = room_key(info.room)
         channel = self.channels.get(key)
         if channel is None:
@@ -247,7 +246,7 @@ class NetworkEvents:
             self._go_to.discard(key)
             self.switch_to(channel)
 
-    def _caught_up(self: ChatScreen, channel: Channel, catch_up: CatchUp, batch: Batch) -> None:
+    def _caught_up(self, channel: Channel, catch_up: CatchUp, batch: Batch) -> None:
         """What a reconnect missed in `channel`, counted as unread if not shown."""
         if catch_up.restarted:
             batch.add(channel, self._system("the server was restarted; its history starts again"))
@@ -257,7 +256,7 @@ class NetworkEvents:
                 self._live(channel, self._stored(message), batch)
             batch.add(channel, separator("live"))
 
-    def _topic(self: ChatScreen, frame: TopicInfo, batch: Batch) -> None:
+    def _topic(self, frame: TopicInfo, batch: Batch) -> None:
         channel = self._room(frame.room)
         if channel is None:
             return
@@ -281,7 +280,7 @@ class NetworkEvents:
             when = frame.ts if isinstance(frame.ts, str) else None
             batch.add(channel, self._system(said, when=when))
 
-    def _reconnected(self: ChatScreen, event: Welcomed, batch: Batch) -> None:
+    def _reconnected(self, event: Welcomed, batch: Batch) -> None:
         welcome = event.welcome
         self.me = welcome.name
         self.header.name_shown = welcome.name
@@ -323,7 +322,7 @@ class NetworkEvents:
             batch.add(channel, self._system(line))
         batch.sidebar = True
 
-    def _older(self: ChatScreen, reply: HistoryReply) -> None:
+    def _older(self, reply: HistoryReply) -> None:
         if reply.with_ is not UNSET and isinstance(reply.with_, str):
             channel = self.channels.get(dm_key(reply.with_))
         else:
