@@ -67,4 +67,5 @@ class UiConfig:
     narrow_below: int = 120
     collapse_below: int = 70
     switcher_limit: int = 50  # lines the quick switcher shows at most
+    who_shown: int = 50  # names a /who answer writes into the log (the user list has all)
     notify_timeout: float = 6.0  # seconds a mention or DM toast stays up

@@ -511,3 +511,53 @@ async def test_a_broken_rooms_file_is_ignored(server, tmp_path: Path, content: s
         assert list(screen.channels) == [GENERAL]
         await join_room(pilot, "lab")
     assert SavedRooms(tmp_path).load(f"127.0.0.1:{server.port}") == ["general", "lab"]
+
+
+async def test_hostile_topics_are_shown_literally_everywhere(server, peers) -> None:
+    hostile = "[red]x[/red] [link=http://evil]click[/link] \u202eevil\u202c"
+    bob = await bob_in(peers, "lab")
+    await bob.send(type="topic", room="lab", topic=hostile)
+    await bob.expect("topic")
+    app = make_app(server.port)
+    async with running(app, size=(160, 30)) as pilot:
+        screen = await joined(pilot)
+        await type_line(pilot, "/rooms")
+        await wait_for(pilot, lambda: isinstance(app.screen, RoomListDialog))
+        dialog = app.screen
+        options = dialog.query_one("#rooms-options")
+        line = str(options.get_option_at_index(1).prompt)  # type: ignore[attr-defined]
+        assert "[red]x[/red] [link=http://evil]click[/link] evil" in line
+        await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: shown(app) == LAB)
+        header = str(screen.query_one(ChatHeader).render())
+        assert "[red]x[/red] [link=http://evil]click[/link] evil" in header
+        assert "\u202e" not in header
+        assert has_line(app, "topic: [red]x[/red] [link=http://evil]click[/link] evil")
+
+
+async def test_who_names_at_most_who_shown_in_the_log(server, peers) -> None:
+    from conexion_tui.config import UiConfig
+
+    for name in ("bob", "carol", "dave"):
+        await peers(name)
+    app = make_app(server.port, ui=UiConfig(who_shown=2))
+    async with running(app) as pilot:
+        await joined(pilot)
+        await type_line(pilot, "/who")
+        await wait_for(pilot, lambda: has_line(app, "in #general (4): ana, bob and 2 more"))
+
+
+async def test_a_long_topic_gives_way_in_the_header(server, peers) -> None:
+    bob = await bob_in(peers, "lab")
+    await bob.send(type="topic", room="lab", topic="a very long topic " * 10)
+    await bob.expect("topic")
+    app = make_app(server.port)
+    async with running(app, size=(80, 24)) as pilot:
+        screen = await joined(pilot)
+        await join_room(pilot, "lab")
+        header = screen.query_one(ChatHeader)
+        shown_text = str(header.render())
+        assert "#lab · a very long topic" in shown_text
+        assert "…" in shown_text
+        assert shown_text.rstrip().endswith(f"127.0.0.1:{server.port}")  # the state stays
+        assert len(shown_text) <= 80

@@ -131,10 +131,12 @@ class NetworkEvents:
                     self._roster_changed(channel)
                     if self._who_asked.get(channel.key):
                         self._who_asked[channel.key] -= 1
-                        listed = ", ".join(names)
-                        batch.add(
-                            channel, self._system(f"in {channel.label} ({len(names)}): {listed}")
-                        )
+                        shown = self.ui.who_shown
+                        listed = ", ".join(names[:shown])
+                        if len(names) > shown:
+                            listed += f" and {len(names) - shown} more (the user list has all)"
+                        said = f"in {channel.label} ({len(names)}): {listed}"
+                        batch.add(channel, self._system(said))
             case RoomInfo():
                 self._room_info(frame, batch)
             case RoomList(rooms=rooms):
