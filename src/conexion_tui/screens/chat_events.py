@@ -142,7 +142,7 @@ class NetworkEvents:
             case RoomList(rooms=rooms):
                 self.known_rooms = list(rooms)
                 if self._switcher is not None and self._switcher.is_mounted:
-                    self._switcher.refresh_choices()
+                    self._switcher.refresh_choices(gather=True)
                 if self._rooms_asked:
                     self._rooms_asked = False
                     joined = {c.key for c in self.channels.values() if c.room}

@@ -57,6 +57,7 @@ class QuickSwitcher(ModalScreen[Place | None]):
     def __init__(self, places: Callable[[], Places], query: str = "", *, limit: int) -> None:
         super().__init__()
         self._places = places
+        self._pool: Places | None = None  # what there is to offer, gathered once per opening
         self.initial_query = query
         self.limit = limit
         self.choices: list[Place] = []
@@ -83,10 +84,13 @@ class QuickSwitcher(ModalScreen[Place | None]):
     def query_text(self) -> str:
         return self.query_one("#switcher-query", Input).value
 
-    def refresh_choices(self) -> None:
-        """List the choices for the query again (it changed, or what there
-        is to offer did: a room list arrived)."""
-        self.choices = switcher_choices(self.query_text, *self._places())[: self.limit]
+    def refresh_choices(self, *, gather: bool = False) -> None:
+        """List the choices for the query again: it changed, or (`gather`)
+        what there is to offer did, as when a room list arrives. Gathering
+        walks every user list, so a keystroke does not."""
+        if gather or self._pool is None:
+            self._pool = self._places()
+        self.choices = switcher_choices(self.query_text, *self._pool)[: self.limit]
         options = self.query_one("#switcher-options", OptionList)
         options.set_options(Option(choice_text(place)) for place in self.choices)
         options.highlighted = 0 if self.choices else None
