@@ -294,7 +294,7 @@ async def bench_app(
         )
 
         flooder = Flooder(port, rate)
-        log = screen.query_one("#log", MessageLog)
+        log = screen.log_view
         before = len(log.entries)
         flooder.start()
         await asyncio.sleep(1.0)  # let the flood settle in
@@ -311,7 +311,7 @@ async def bench_app(
         results["flood: sent / acked / shown"] = f"{flooder.sent:,} / {flooder.acked:,} / {shown:,}"
 
         # The screen's own path for a big burst: 100k messages in batches.
-        screen.query_one("#log", MessageLog).clear()
+        screen.log_view.clear()
         rng = random.Random(2)
         frames = [
             Received(

@@ -7,12 +7,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
 
 from textual import work
-from textual.app import App
+from textual._ansi_sequences import ANSI_SEQUENCES_KEYS
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from conexion_protocol import format_address
@@ -21,7 +25,26 @@ from .client import ChatClient, ClientEvent, JoinError, RttMeasured, State, Stat
 from .clock import Clock, LocalClock
 from .config import ClientConfig, UiConfig
 from .messages import JoinFailed, NetEvents, SessionStarted, StatusUpdate
+from .saved import SavedRooms
 from .screens import ChatScreen, StartScreen
+
+
+def deliver_alt_digits() -> None:
+    """Let alt+1 … alt+9 reach the app as the keys they are.
+
+    xterm, tmux and most Linux terminals send alt+1 as ESC 1. Textual 8 reads
+    ESC 1 … ESC 0 as the characters WezTerm on macOS means by them (option+1
+    is "¡"), so the bindings never fire and "¡™£" lands in the message box.
+    Off macOS nobody types those characters that way (a "¡" key sends the
+    character itself, which still arrives as typed), so the sequences go
+    back to Textual's ordinary rule: ESC then a key is alt+key.
+    """
+    if sys.platform == "darwin":
+        return
+    for digit in "1234567890":
+        sequence = f"\x1b{digit}"
+        if isinstance(ANSI_SEQUENCES_KEYS.get(sequence), str):
+            del ANSI_SEQUENCES_KEYS[sequence]
 
 
 class EventBatcher:
@@ -99,8 +122,12 @@ class ConexionApp(App[int]):
         ui_config: UiConfig | None = None,
         password: str | None = None,
         tls: ssl.SSLContext | None = None,
+        data_dir: Path | None = None,
     ) -> None:
         super().__init__()
+        deliver_alt_digits()
+        # Where the rooms we were in are remembered; None remembers nothing.
+        self.saved = SavedRooms(data_dir) if data_dir is not None else None
         self.password = password  # pre-fills the start screen; never shown in clear
         self.tls = tls
         self.host = host
@@ -150,8 +177,9 @@ class ConexionApp(App[int]):
         screens never wait for it.
         """
         client = ChatClient(self.host, self.port, self._batcher, self.client_config, tls=self.tls)
+        rooms = self.saved.load(self.address) if self.saved is not None else None
         try:
-            welcome = await client.join(name, password)
+            welcome = await client.join(name, password, rooms=rooms)
         except JoinError as exc:
             self.post_message(JoinFailed(exc.code, exc.message))
             return
@@ -195,6 +223,32 @@ class ConexionApp(App[int]):
     def on_status_update(self, message: StatusUpdate) -> None:
         if self._chat is not None and self._chat.is_mounted:
             self._chat.set_status(message.state, message.detail, message.rtt)
+
+    def on_chat_screen_rooms_changed(self, message: ChatScreen.RoomsChanged) -> None:
+        if self.saved is not None:
+            self.saved.save(self.address, list(message.rooms))
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """The command palette (ctrl+p): Textual's own, and the chat's."""
+        yield from super().get_system_commands(screen)
+        if isinstance(screen, ChatScreen):
+            yield SystemCommand(
+                "Join room…",
+                "Go to a room you are in, join one, or create a new one",
+                lambda: screen.action_switcher("#"),
+            )
+            yield SystemCommand(
+                "Message user…",
+                "Open the direct conversation with someone",
+                lambda: screen.action_switcher("@"),
+            )
+            yield SystemCommand(
+                "Leave room", "Leave the room shown (a DM: close it)", screen.action_leave
+            )
+            yield SystemCommand("Room list", "Every room on the server", screen.action_rooms)
+            yield SystemCommand(
+                "Switch conversation…", "The quick switcher (ctrl+k)", screen.action_switcher
+            )
 
     # -- quitting ----------------------------------------------------------------
 

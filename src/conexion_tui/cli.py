@@ -10,6 +10,7 @@ import os
 import ssl
 import sys
 import unicodedata
+from pathlib import Path
 
 from conexion_protocol import MAX_NAME_LEN, ProtocolError, normalize_name
 
@@ -17,6 +18,7 @@ from . import CLIENT_ID
 from .app import ConexionApp
 from .client import tls_context
 from .config import DEFAULT_HOST, DEFAULT_PORT, FALLBACK_NAME, UiConfig
+from .saved import default_folder
 
 EXIT_USAGE = 2
 
@@ -83,6 +85,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="trust only this CA certificate (PEM) for the server's certificate; implies --tls",
     )
+    p.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        default=os.environ.get("CONEXION_DATA_DIR") or str(default_folder()),
+        help="where the rooms you were in are remembered, per server (env CONEXION_DATA_DIR)",
+    )
+    p.add_argument(
+        "--forget-rooms",
+        action="store_true",
+        help="do not remember rooms: start in the server's default rooms, save nothing",
+    )
     p.add_argument("--version", action="version", version=CLIENT_ID)
     return p
 
@@ -132,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         ui_config=UiConfig(scrollback=args.scrollback),
         password=os.environ.get("CONEXION_PASSWORD") or None,
         tls=tls,
+        data_dir=None if args.forget_rooms else Path(args.data_dir).expanduser(),
     )
     result = app.run()
     if app.return_code not in (None, 0):

@@ -13,11 +13,11 @@ import random
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from conexion_protocol import ErrorCode, Welcome, format_address
+from conexion_protocol import DEFAULT_ROOM, ErrorCode, Welcome, format_address
 
 from .config import ClientConfig
 from .session import (
@@ -154,7 +154,7 @@ class ChatClient:
 
     `join()` makes the first connection (one attempt, so the caller can show
     why it failed). `run()` then serves it, reconnecting by itself until
-    `close()`. `say()`, `dm()`, `nick()` and `who()` never block: they queue
+    `close()`. `say()`, `dm()`, `nick()`, `who()` and the room requests never block: they queue
     in the session, and the tasks inside `run()` write. Everything learnt is
     reported through `on_event` as a `ClientEvent`, in the order it happened.
     """
@@ -231,9 +231,17 @@ class ChatClient:
     def new_id(self) -> str:
         return self.session.new_id()
 
-    async def join(self, name: str, password: str | None = None) -> Welcome:
-        """Connect and say hello once; the welcome, or `JoinError` saying why not."""
+    async def join(
+        self, name: str, password: str | None = None, *, rooms: Sequence[str] | None = None
+    ) -> Welcome:
+        """Connect and say hello once; the welcome, or `JoinError` saying why not.
+
+        `rooms` are the rooms to be in once welcomed (remembered from an
+        earlier run): the session joins those the welcome lacks and parts
+        those it has that are not among them. None keeps the welcome's.
+        """
         self.session.password = password
+        self.session.restore = list(rooms) if rooms is not None else None
         self._set_state(State.CONNECTING, f"connecting to {self.address}")
         try:
             welcomed, link = await self._open(name)
@@ -270,8 +278,8 @@ class ChatClient:
             self._set_state(State.CLOSED, "disconnected")
             self._stopped.set()
 
-    def say(self, text: str, *, action: bool = False) -> Outgoing:
-        return self._woken(self.session.say(text, action=action))
+    def say(self, text: str, *, action: bool = False, room: str = DEFAULT_ROOM) -> Outgoing:
+        return self._woken(self.session.say(text, action=action, room=room))
 
     def dm(self, to: str, text: str) -> Outgoing:
         return self._woken(self.session.dm(to, text))
@@ -280,13 +288,36 @@ class ChatClient:
         """Ask for a new name; False when offline (nothing is queued)."""
         return self._woken(self.session.nick(name))
 
-    def who(self) -> bool:
-        return self._woken(self.session.who())
+    def who(self, room: str = DEFAULT_ROOM, *, watch: bool = False) -> bool:
+        return self._woken(self.session.who(room, watch=watch))
 
-    def history(self, before: int | None, limit: int) -> bool:
+    def history(
+        self,
+        before: int | None,
+        limit: int,
+        *,
+        room: str | None = None,
+        with_: str | None = None,
+    ) -> bool:
         """Ask for up to `limit` messages older than `before` (the newest when
-        None); the answer arrives as a `Received(HistoryReply)`."""
-        return self._woken(self.session.history(before, limit))
+        None) of `room` or of the DMs with `with_`; the answer arrives as a
+        `Received(HistoryReply)`."""
+        return self._woken(self.session.history(before, limit, room=room, with_=with_))
+
+    def join_room(self, room: str) -> bool:
+        """Enter (or create) `room`; answered by a `Received(RoomInfo)`."""
+        return self._woken(self.session.join(room))
+
+    def part(self, room: str) -> bool:
+        """Leave `room`; our own `Received(Left)` confirms it."""
+        return self._woken(self.session.part(room))
+
+    def list_rooms(self) -> bool:
+        return self._woken(self.session.list_rooms())
+
+    def topic(self, room: str, topic: str | None = None) -> bool:
+        """Ask for `room`'s topic, or set it."""
+        return self._woken(self.session.topic(room, topic))
 
     async def close(self, reason: str | None = None) -> None:
         """Say `bye` and wait (at most `close_timeout`) for the server to hang

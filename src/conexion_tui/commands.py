@@ -1,15 +1,17 @@
-"""Slash commands and Tab completion as pure functions: a line in, a command or completion out.
-It must not do I/O or touch Textual; the chat screen acts on the result.
+"""Slash commands, Tab completion and the quick switcher's fuzzy choices as pure functions: a
+line in, a command, completion or ranked choices out. No I/O, no Textual; screens act on them.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from conexion_protocol import name_key
+from conexion_protocol import ProtocolError, name_key, parse_room
 
 from .config import SHOWN_COMMAND
+from .conversation import DM_MARK, ROOM_MARK, room_key
 
 
 @dataclass(slots=True, frozen=True)
@@ -31,8 +33,41 @@ class SendDirect:
 
 
 @dataclass(slots=True, frozen=True)
+class OpenDirect:
+    """`/msg NAME` with no text: open (or go to) the conversation with NAME."""
+
+    to: str
+
+
+@dataclass(slots=True, frozen=True)
 class ChangeNick:
     name: str
+
+
+@dataclass(slots=True, frozen=True)
+class JoinRoom:
+    """`/join ROOM`: enter (or create) the room and go to it."""
+
+    room: str
+
+
+@dataclass(slots=True, frozen=True)
+class PartRoom:
+    """`/part [ROOM]`: leave the room (None: the one shown), or close a DM conversation."""
+
+    room: str | None
+
+
+@dataclass(slots=True, frozen=True)
+class ListRooms:
+    """`/rooms`: a dialog of every room to join."""
+
+
+@dataclass(slots=True, frozen=True)
+class SetTopic:
+    """`/topic [TEXT]`: show the topic (None), set it, or clear it ("")."""
+
+    topic: str | None
 
 
 @dataclass(slots=True, frozen=True)
@@ -67,7 +102,12 @@ Command = (
     SendText
     | SendAction
     | SendDirect
+    | OpenDirect
     | ChangeNick
+    | JoinRoom
+    | PartRoom
+    | ListRooms
+    | SetTopic
     | ListUsers
     | ClearLog
     | ShowHelp
@@ -83,17 +123,36 @@ class CommandSpec:
     help: str
 
 
+TOPIC_CLEAR = "--clear"  # `/topic --clear` clears the topic
+
 COMMANDS: tuple[CommandSpec, ...] = (
-    CommandSpec("/help", "/help", "list these commands"),
+    CommandSpec("/help", "/help", "list these commands and keys"),
     CommandSpec("/msg", "/msg NAME TEXT", "a direct message only NAME sees"),
+    CommandSpec("/msg", "/msg NAME", "open (or go to) the conversation with NAME"),
     CommandSpec("/me", "/me TEXT", "an action: * ana waves"),
+    CommandSpec("/join", "/join ROOM", "enter a room (# optional), creating it if it is new"),
+    CommandSpec("/part", "/part [ROOM]", "leave this room (or ROOM); in a DM: close it"),
+    CommandSpec("/rooms", "/rooms", "a list of every room, to join one"),
+    CommandSpec("/topic", "/topic [TEXT]", f"show or set this room's topic ({TOPIC_CLEAR} clears)"),
+    CommandSpec("/who", "/who", "who is in this room"),
     CommandSpec("/nick", "/nick NAME", "change your name"),
-    CommandSpec("/who", "/who", "ask the server who is online"),
-    CommandSpec("/clear", "/clear", "clear the message log (on this screen only)"),
+    CommandSpec("/clear", "/clear", "clear this conversation's log (on this screen only)"),
     CommandSpec("/exit", "/exit", "leave the chat (also /quit and ctrl+q)"),
     CommandSpec("/quit", "/quit", "leave the chat"),
 )
-_BY_NAME = {spec.name: spec for spec in COMMANDS}
+_BY_NAME = {spec.name: spec for spec in reversed(COMMANDS)}  # the first usage of each wins
+_ALIASES = {"/leave": "/part", "/j": "/join", "/query": "/msg", "/?": "/help"}
+
+KEY_HELP: tuple[tuple[str, str], ...] = (
+    ("Enter", "send · ctrl+j new line · Tab complete · ↑/↓ your earlier lines"),
+    ("alt+↑ alt+↓", "the conversation above / below (also ctrl+pageup / ctrl+pagedown)"),
+    ("alt+1 … alt+9", "the conversation with that number in the sidebar"),
+    ("ctrl+n", "the next conversation with unread messages (mentions first)"),
+    ("ctrl+k", "quick switcher: type part of a room or a name; #name creates a room"),
+    ("PgUp/PgDn", "scroll (PgUp at the top loads older messages) · Esc back to live"),
+    ("ctrl+p", "command palette (Join room…, Message user…, Leave room, themes)"),
+    ("F1", "this help · ctrl+q quit"),
+)
 
 
 def help_lines() -> list[str]:
@@ -101,9 +160,19 @@ def help_lines() -> list[str]:
     width = max(len(spec.usage) for spec in COMMANDS)
     lines = [f"{spec.usage.ljust(width)}  {spec.help}" for spec in COMMANDS]
     lines.append("A line starting with // is sent as text with one slash removed.")
-    lines.append("Keys: Enter send · ctrl+j new line · Tab complete · ↑/↓ history")
-    lines.append("      PgUp/PgDn scroll · Esc back to live · ctrl+q quit")
+    key_width = max(len(key) for key, _ in KEY_HELP)
+    lines.append("Keys:")
+    lines.extend(f"  {key.ljust(key_width)}  {what}" for key, what in KEY_HELP)
     return lines
+
+
+def room_error(raw: str) -> str | None:
+    """Why `raw` (a leading # allowed) cannot be a room name; None if it can."""
+    try:
+        parse_room(raw.removeprefix(ROOM_MARK))
+    except ProtocolError as exc:
+        return exc.message
+    return None
 
 
 def _usage(name: str) -> CommandError:
@@ -128,9 +197,10 @@ def parse(line: str) -> Command | None:
         word, _, more = word.partition("\n")
         rest = more + (" " + rest if rest else "")
     command = word.lower()
+    command = _ALIASES.get(command, command)
     arg = rest.strip()
     match command:
-        case "/help" | "/?":
+        case "/help":
             return ShowHelp()
         case "/exit" | "/quit":
             return Quit()
@@ -147,13 +217,37 @@ def parse(line: str) -> Command | None:
         case "/msg":
             to, _, body = arg.partition(" ")
             body = body.strip()
-            if not to or not body:
+            if not to:
                 return _usage("/msg")
-            return SendDirect(to, body)
+            to = to.removeprefix(DM_MARK)
+            return SendDirect(to, body) if body else OpenDirect(to)
+        case "/join":
+            if not arg or len(arg.split()) != 1:
+                return _usage("/join")
+            return _room_command(arg, JoinRoom)
+        case "/part":
+            if not arg:
+                return PartRoom(None)
+            if len(arg.split()) != 1:
+                return _usage("/part")
+            return _room_command(arg, PartRoom)
+        case "/rooms":
+            return ListRooms()
+        case "/topic":
+            if not arg:
+                return SetTopic(None)
+            return SetTopic("" if arg == TOPIC_CLEAR else arg)
     return CommandError(
         f"unknown command {word[:SHOWN_COMMAND]}; /help lists the commands "
         f"(start a line with // to send it as text)"
     )
+
+
+def _room_command(arg: str, make: type[JoinRoom] | type[PartRoom]) -> Command:
+    why = room_error(arg)
+    if why is not None:
+        return CommandError(f"{why} (not {arg[:SHOWN_COMMAND]!r})")
+    return make(arg.removeprefix(ROOM_MARK))
 
 
 # -- completion ---------------------------------------------------------------
@@ -168,9 +262,12 @@ class Completion:
     candidates: tuple[str, ...]
 
 
-def complete(line: str, cursor: int, names: Iterable[str]) -> Completion | None:
+def complete(
+    line: str, cursor: int, names: Iterable[str], rooms: Iterable[str] = ()
+) -> Completion | None:
     """Candidates for the word that ends at `cursor`: commands for a first
-    word starting with `/`, otherwise user names. None when nothing fits.
+    word starting with `/`, rooms (as `#room`) after `/join` or `/part` or
+    for a word starting with `#`, otherwise user names. None when nothing fits.
 
     Names match case-insensitively; a name completed at the start of a line
     gets ": " (addressing someone), elsewhere a space.
@@ -180,8 +277,21 @@ def complete(line: str, cursor: int, names: Iterable[str]) -> Completion | None:
         start -= 1
     word = line[start:cursor]
     if start == 0 and word.startswith("/"):
-        matches = [spec.name + " " for spec in COMMANDS if spec.name.startswith(word.lower())]
+        matches = list(
+            dict.fromkeys(
+                spec.name + " " for spec in COMMANDS if spec.name.startswith(word.lower())
+            )
+        )
         return Completion(start, cursor, tuple(matches)) if matches else None
+    if word.startswith(ROOM_MARK) or line[:start].split()[:1] in (["/join"], ["/part"]):
+        prefix = name_key(word.removeprefix(ROOM_MARK))
+        found = sorted(
+            {r for r in rooms if name_key(r).startswith(prefix)},
+            key=name_key,
+        )
+        if not found:
+            return None
+        return Completion(start, cursor, tuple(f"{ROOM_MARK}{r} " for r in found))
     prefix = name_key(word.lstrip("@"))
     at = "@" if word.startswith("@") else ""
     first_word = line[:start].strip() == ""
@@ -199,4 +309,99 @@ def complete(line: str, cursor: int, names: Iterable[str]) -> Completion | None:
 
 
 def command_names() -> Sequence[str]:
-    return [spec.name for spec in COMMANDS]
+    return list(dict.fromkeys(spec.name for spec in COMMANDS))
+
+
+# -- the quick switcher --------------------------------------------------------------
+
+
+def fuzzy_score(query: str, text: str) -> int | None:
+    """How well `query` matches `text` (higher is better), case-insensitively;
+    None when its letters are not all in `text`, in order.
+
+    A prefix beats a word start, which beats a substring, which beats
+    letters scattered through the text; shorter texts win ties.
+    """
+    q, t = name_key(query), name_key(text)
+    if not q:
+        return 0
+    if t.startswith(q):
+        return 4000 - len(t)
+    boundaries = [0] + [i + 1 for i, ch in enumerate(t) if ch in "-_. "]
+    if any(t.startswith(q, b) for b in boundaries):
+        return 3000 - len(t)
+    at = t.find(q)
+    if at >= 0:
+        return 2000 - at - len(t)
+    gaps, position, first = 0, 0, -1
+    for ch in q:
+        found = t.find(ch, position)
+        if found < 0:
+            return None
+        if first < 0:
+            first = found
+        elif found != position:
+            gaps += found - position
+        position = found + 1
+    return 1000 - 10 * gaps - first - len(t)
+
+
+class Target(enum.StrEnum):
+    """What choosing a line of the switcher does."""
+
+    OPEN = "open"  # go to a conversation we have (a room we are in, a DM)
+    JOIN = "join"  # enter a room we are not in
+    CREATE = "create"  # enter a room nobody has made yet
+    MESSAGE = "message"  # open the conversation with someone
+
+
+@dataclass(slots=True, frozen=True)
+class Place:
+    """Something the switcher can offer: `name` is what it matches and shows
+    (a room without `#`, a person's name); `key` a conversation's key for
+    OPEN, else the name to join or message."""
+
+    target: Target
+    name: str
+    key: str = ""
+    detail: str = ""  # "3 unread", "12 here · the topic", …
+    room: bool = True  # a room (shown as #name) or a person
+
+
+_TARGET_ORDER = {Target.OPEN: 0, Target.JOIN: 1, Target.MESSAGE: 2, Target.CREATE: 3}
+
+
+def switcher_choices(
+    query: str,
+    conversations: Sequence[Place],
+    rooms: Sequence[Place] = (),
+    people: Sequence[Place] = (),
+) -> list[Place]:
+    """The switcher's lines for `query`, best first.
+
+    `#` at the start keeps rooms only, `@` people only. A `#name` that is a
+    valid room name and matches no room offers to create it; so does any
+    valid room name when nothing at all matches.
+    """
+    text = query.strip()
+    rooms_only = text.startswith(ROOM_MARK)
+    people_only = text.startswith(DM_MARK)
+    text = text.lstrip(ROOM_MARK + DM_MARK).strip()
+    pool = [*conversations, *rooms, *people]
+    if rooms_only:
+        pool = [p for p in pool if p.room]
+    elif people_only:
+        pool = [p for p in pool if not p.room]
+    scored: list[tuple[int, int, int, Place]] = []
+    for index, place in enumerate(pool):
+        score = fuzzy_score(text, place.name)
+        if score is not None:
+            scored.append((-score, _TARGET_ORDER[place.target], index, place))
+    scored.sort(key=lambda item: item[:3])
+    found = [place for *_, place in scored]
+    wanted = room_key(text)
+    taken = any(p.room and room_key(p.name) == wanted for p in [*conversations, *rooms])
+    creatable = text and not people_only and not taken and room_error(text) is None
+    if creatable and (rooms_only or not found):
+        found.append(Place(Target.CREATE, text, key=text))
+    return found

@@ -62,4 +62,10 @@ class UiConfig:
     min_flush_interval: float = 0.05  # seconds: under a flood, at most 20 updates a second
     strip_cache: int = 2_048  # rendered log entries kept (LRU)
     history_page: int = 100  # older messages asked for each time the log hits the top
-    narrow_below: int = 70  # columns; narrower terminals hide the user list
+    # Columns: narrower terminals hide the user list, and below `collapse_below`
+    # the room sidebar too (the header then counts what is unread elsewhere).
+    narrow_below: int = 120
+    collapse_below: int = 70
+    switcher_limit: int = 50  # lines the quick switcher shows at most
+    who_shown: int = 50  # names a /who answer writes into the log (the user list has all)
+    notify_timeout: float = 6.0  # seconds a mention or DM toast stays up

@@ -1,14 +1,66 @@
-"""What one conversation's log knows (`Conversation`): seqs seen, paging back, what a reconnect
-missed. Pure logic on frames: no Textual, no client, no wording, no I/O.
+"""What one conversation knows (`Conversation`: seqs seen, paging back, what a reconnect missed,
+unread and mentions; `Roster`: who is in a room) and how conversations are told apart. Pure logic
+on frames: no Textual, no client, no wording, no I/O.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from conexion_protocol import Stored, format_ts
+from conexion_protocol import (
+    DirectMessage,
+    ProtocolError,
+    Stored,
+    format_ts,
+    name_key,
+    normalize_room,
+)
+
+# A conversation's key: "#" and the room's key, or "@" and the other
+# person's name key. Neither key can hold "#" or "@", so they never clash.
+ROOM_MARK = "#"
+DM_MARK = "@"
+
+
+def room_key(room: str) -> str:
+    """The key of a room's conversation: every spelling the server treats as
+    that room gives the same key. A name no server would accept keys as typed."""
+    try:
+        return ROOM_MARK + normalize_room(room)
+    except ProtocolError:
+        return ROOM_MARK + room.casefold()
+
+
+def dm_key(name: str) -> str:
+    """The key of the direct messages with `name` (any spelling of it)."""
+    return DM_MARK + name_key(name)
+
+
+def is_dm_key(key: str) -> bool:
+    return key.startswith(DM_MARK)
+
+
+def partner(message: DirectMessage, me: str) -> str:
+    """The other person of a direct message (ourselves for a note to self)."""
+    return message.to if name_key(message.from_) == name_key(me) else message.from_
+
+
+def key_of(message: Stored, me: str) -> str:
+    """The key of the conversation a stored message belongs to."""
+    if isinstance(message, DirectMessage):
+        return dm_key(partner(message, me))
+    return room_key(message.room)
+
+
+def by_conversation(history: Iterable[Stored], me: str) -> dict[str, list[Stored]]:
+    """A mixed history (a `welcome`'s: general and our DMs) split by
+    conversation, each part oldest first as it came."""
+    parts: dict[str, list[Stored]] = {}
+    for message in history:
+        parts.setdefault(key_of(message, me), []).append(message)
+    return parts
 
 
 class Paging(enum.StrEnum):
@@ -51,6 +103,23 @@ class Conversation:
         self.oldest: int | None = None  # the lowest seq seen: the next page ends before it
         self.paging = Paging.MORE
         self.lost_at: float | None = None  # wall clock of the latest lost connection
+        self.unread = 0  # messages that arrived while it was not the one shown
+        self.mentions = 0  # of those, the ones that name us (every incoming DM does)
+
+    # -- unread -------------------------------------------------------------------
+
+    def arrived(self, *, mention: bool) -> bool:
+        """A message arrived while another conversation was shown. True for
+        the first mention since it was last read: the one worth a notice."""
+        self.unread += 1
+        if not mention:
+            return False
+        self.mentions += 1
+        return self.mentions == 1
+
+    def read(self) -> None:
+        """The conversation is shown: nothing in it is unread any more."""
+        self.unread = self.mentions = 0
 
     # -- what arrived -------------------------------------------------------------
 
@@ -125,3 +194,72 @@ class Conversation:
         for message in older:
             self.note(message.seq)
         return older
+
+
+class Roster:
+    """Who is in one room, by name key, as the server last told us.
+
+    `count` is how many the server says are there: a `welcome` or `room`
+    may list only the first names of a large room, until `who` lists all.
+    """
+
+    def __init__(self, names: Iterable[str] = (), count: int | None = None) -> None:
+        self._names: dict[str, str] = {}  # name key -> name as shown
+        self._sorted: list[str] | None = None
+        self._extra = 0  # members the server counted but did not list
+        self.replace(names, count)
+
+    def replace(self, names: Iterable[str], count: int | None = None) -> None:
+        """A whole list (`welcome`, `room`, `users`); `count` when the list may be partial."""
+        self._names = {name_key(n): n for n in names}
+        self._extra = max(0, count - len(self._names)) if count is not None else 0
+        self._sorted = None
+
+    def add(self, name: str) -> bool:
+        """Someone joined; False if they were listed already."""
+        key = name_key(name)
+        known = key in self._names
+        self._names[key] = name
+        self._sorted = None
+        return not known
+
+    def remove(self, name: str) -> bool:
+        """Someone left; False if they were not listed (a partial list, say)."""
+        if self._names.pop(name_key(name), None) is None:
+            self._extra = max(0, self._extra - 1)
+            return False
+        self._sorted = None
+        return True
+
+    def rename(self, old: str, new: str) -> bool:
+        """Someone changed name; False if they are not in this room."""
+        if self._names.pop(name_key(old), None) is None:
+            return False
+        self._names[name_key(new)] = new
+        self._sorted = None
+        return True
+
+    @property
+    def names(self) -> list[str]:
+        """Everyone listed, sorted the way the server sorts (by name key)."""
+        if self._sorted is None:
+            self._sorted = sorted(self._names.values(), key=name_key)
+        return self._sorted
+
+    @property
+    def count(self) -> int:
+        """How many are in the room, listed or not."""
+        return len(self._names) + self._extra
+
+    @property
+    def complete(self) -> bool:
+        return self._extra == 0
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name_key(name) in self._names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self._names)

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from conexion_protocol import (
+    DEFAULT_ROOM,
+    FEATURE_ROOMS,
     MAX_CLIENT_FRAME,
     PROTO_VERSION,
     UNSET,
@@ -25,20 +27,27 @@ from conexion_protocol import (
     FrameTooLong,
     Hello,
     History,
+    Join,
+    Left,
     LineFramer,
     Nick,
+    Part,
     Ping,
     Pong,
     ProtocolError,
     Renamed,
+    RoomInfo,
+    Rooms,
     Say,
     ServerFrame,
     Struct,
+    Topic,
     Welcome,
     Who,
     decode_server,
     encode,
     name_key,
+    normalize_room,
 )
 
 from . import CLIENT_ID
@@ -83,6 +92,7 @@ class Outgoing:
     text: str
     to: str | None = None  # set for a direct message
     action: bool = False
+    room: str = DEFAULT_ROOM  # where a `say` goes (ignored for a direct message)
     status: SendStatus = SendStatus.PENDING
     written: int = 0  # how many times it was handed out by `data_to_send()`
     seq: int | None = None
@@ -93,7 +103,7 @@ class Outgoing:
     def frame(self) -> Struct:
         if self.to is not None:
             return Dm(id=self.id, to=self.to, text=self.text)
-        return Say(id=self.id, text=self.text, action=self.action)
+        return Say(id=self.id, text=self.text, room=self.room, action=self.action)
 
 
 # -- events ------------------------------------------------------------------
@@ -188,6 +198,14 @@ class ClientSession:
         self.pending: dict[str, Outgoing] = {}
         self.rtt: float | None = None  # seconds, from the latest answered ping
         self.welcomes = 0  # connections welcomed so far; after the first, a welcome is a reconnect
+        # The rooms we are in, by room key, spelt as the server spells them, in
+        # the order we entered them: what every reconnect joins again. Set by
+        # each welcome, grown by each `room` answer, shrunk by our own `left`.
+        self.rooms: dict[str, str] = {}
+        # The rooms to be in after the first welcome (remembered from an
+        # earlier run); None keeps those the welcome puts us in.
+        self.restore: list[str] | None = None
+        self.features: frozenset[str] = frozenset()  # what the latest welcome announced
         self._clock = clock
         # A random token makes our ids unique per sender across restarts of
         # the client; the counter makes them unique within this run.
@@ -311,11 +329,39 @@ class ClientSession:
         reconnect = self.welcomes > 0
         self.welcomes += 1
         self.name = welcome.name
+        self.features = frozenset(welcome.features or ())
         self._pings.clear()  # pongs to the old connection's pings will never come
+        # Room changes go first: a resent `say` to a room must find us in it.
+        self._enter_rooms(welcome, reconnect)
         resent = sum(1 for out in self.pending.values() if out.written)
         self._outbox.extend(self.pending.values())
         self.state = SessionState.ONLINE
         return Welcomed(welcome, reconnect, resent, len(self.pending) - resent)
+
+    def _enter_rooms(self, welcome: Welcome, reconnect: bool) -> None:
+        """Be in the rooms we were in: `join` those the welcome did not put
+        us in and `part` those it did that we had left. Without the rooms
+        feature, the welcome's rooms are all there is."""
+        given = _room_keys(welcome.rooms)
+        if FEATURE_ROOMS not in self.features:
+            self.rooms = given
+            return
+        if reconnect:
+            wanted = dict(self.rooms)
+        elif self.restore is not None:
+            wanted = _room_keys(self.restore)
+        else:
+            wanted = given
+        # Kept in the wanted order before any answer comes, so that a link
+        # lost again before the `room` answers still knows every room.
+        self.rooms = {}
+        for key, room in wanted.items():
+            self.rooms[key] = given.get(key, room)
+            if key not in given:
+                self._outbox.append(Join(room=room))
+        for key, room in given.items():
+            if key not in wanted:
+                self._outbox.append(Part(room=room))
 
     def _handle(self, frame: ServerFrame) -> SessionEvent | None:
         match frame:
@@ -344,6 +390,18 @@ class ClientSession:
                     # server would not recognise our resent ids.
                     self.name = new
                 return Received(frame)
+            case RoomInfo(room=room):
+                key = _room_key(room)
+                if key is not None:
+                    self.rooms[key] = room  # new, or the server's spelling of one we asked for
+                return Received(frame)
+            case Left(name=name, room=room) if self.is_me(name):
+                # Not sent for our own disconnect: we are still connected and
+                # out of that room (a `part` of ours, or put out of it).
+                key = _room_key(room if isinstance(room, str) else DEFAULT_ROOM)
+                if key is not None:
+                    self.rooms.pop(key, None)
+                return Received(frame)
             case _:
                 return Received(frame)
         return None
@@ -371,8 +429,8 @@ class ClientSession:
     def new_id(self) -> str:
         return f"{self._id_prefix}-{next(self._ids)}"
 
-    def say(self, text: str, *, action: bool = False) -> Outgoing:
-        return self._submit(Outgoing(id=self.new_id(), text=text, action=action))
+    def say(self, text: str, *, action: bool = False, room: str = DEFAULT_ROOM) -> Outgoing:
+        return self._submit(Outgoing(id=self.new_id(), text=text, action=action, room=room))
 
     def dm(self, to: str, text: str) -> Outgoing:
         return self._submit(Outgoing(id=self.new_id(), text=text, to=to))
@@ -381,13 +439,47 @@ class ClientSession:
         """Ask for a new name; False when not online (nothing is queued)."""
         return self._request(Nick(name=name))
 
-    def who(self) -> bool:
-        return self._request(Who())
+    def who(self, room: str = DEFAULT_ROOM, *, watch: bool = False) -> bool:
+        """Ask who is in `room`; `watch` also subscribes to its joins and leaves."""
+        return self._request(Who(room=room, watch=watch))
 
-    def history(self, before: int | None, limit: int) -> bool:
-        """Ask for up to `limit` messages older than `before` (the newest when None)."""
-        frame = History(limit=limit) if before is None else History(before=before, limit=limit)
+    def history(
+        self,
+        before: int | None,
+        limit: int,
+        *,
+        room: str | None = None,
+        with_: str | None = None,
+    ) -> bool:
+        """Ask for up to `limit` messages older than `before` (the newest when
+        None) of `room`, or of the DMs with `with_`; neither means `general`."""
+        frame = History(
+            room=UNSET if room is None else room,
+            before=UNSET if before is None else before,
+            limit=limit,
+            with_=UNSET if with_ is None else with_,
+        )
         return self._request(frame)
+
+    def join(self, room: str) -> bool:
+        """Enter `room` (creating it); it counts as ours once its `room` answer comes."""
+        return self._request(Join(room=room))
+
+    def part(self, room: str) -> bool:
+        """Leave `room`; our own `left` confirms it."""
+        return self._request(Part(room=room))
+
+    def list_rooms(self) -> bool:
+        """Ask for every room, its topic and how many are in it."""
+        return self._request(Rooms())
+
+    def topic(self, room: str, topic: str | None = None) -> bool:
+        """Ask for `room`'s topic, or set it ("" clears it)."""
+        return self._request(Topic(room=room, topic=UNSET if topic is None else topic))
+
+    def is_me(self, name: str) -> bool:
+        """Whether `name` is ours (any spelling with the same key)."""
+        return self.name is not None and name_key(name) == name_key(self.name)
 
     def ping(self) -> bool:
         """Queue a `ping` whose `pong` measures the round trip; False when not online."""
@@ -427,6 +519,24 @@ class ClientSession:
         welcome too, but never after `bye`."""
         if self.state in (SessionState.HELLO_SENT, SessionState.ONLINE):
             self._outbox.append(frame)
+
+
+def _room_key(room: str) -> str | None:
+    """The key that tells rooms apart; None for a name no server would accept."""
+    try:
+        return normalize_room(room)
+    except ProtocolError:
+        return None
+
+
+def _room_keys(rooms: list[str]) -> dict[str, str]:
+    """Rooms by key, in order, the first spelling of each kept."""
+    keyed: dict[str, str] = {}
+    for room in rooms:
+        key = _room_key(room)
+        if key is not None:
+            keyed.setdefault(key, room)
+    return keyed
 
 
 __all__ = [

@@ -40,6 +40,12 @@ FAST = ClientConfig(
 )
 
 
+@pytest.fixture(autouse=True)
+def _data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test writes to the real data folder, even through the command line."""
+    monkeypatch.setenv("CONEXION_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+
+
 class FixedClock:
     """Every time is 12:34, so screens are the same on every run and zone."""
 
@@ -112,18 +118,36 @@ def start(app: ConexionApp) -> StartScreen:
     return screen
 
 
-def log_lines(app: ConexionApp) -> list[str]:
-    """The chat log as drawn: one string per screen line, trailing blanks cut."""
-    log = app.screen.query_one("#log", MessageLog)
-    return [line.rstrip() for line in log.rendered_lines()]
+def current_log(app: ConexionApp, key: str | None = None) -> MessageLog:
+    """The log of the conversation shown, or of the one with `key`
+    (`room_key("lab")`, `dm_key("bob")`)."""
+    screen = chat(app)
+    if key is None:
+        return screen.log_view
+    return screen.channels[key].log
 
 
-def log_text(app: ConexionApp) -> str:
-    return "\n".join(log_lines(app))
+def log_lines(app: ConexionApp, key: str | None = None) -> list[str]:
+    """A chat log as drawn (the one shown unless `key` names another): one
+    string per screen line, trailing blanks cut."""
+    if not isinstance(app.screen, ChatScreen):
+        return []
+    if key is not None and key not in chat(app).channels:
+        return []
+    log = current_log(app, key)
+    # A log not shown has no width of its own: draw it as wide as the one shown.
+    width = (
+        log.scrollable_content_region.width or chat(app).log_view.scrollable_content_region.width
+    )
+    return [line.rstrip() for line in log.rendered_lines(width or None)]
 
 
-def has_line(app: ConexionApp, text: str) -> bool:
-    return any(text in line for line in log_lines(app))
+def log_text(app: ConexionApp, key: str | None = None) -> str:
+    return "\n".join(log_lines(app, key))
+
+
+def has_line(app: ConexionApp, text: str, key: str | None = None) -> bool:
+    return any(text in line for line in log_lines(app, key))
 
 
 async def joined(pilot: Pilot[Any]) -> ChatScreen:

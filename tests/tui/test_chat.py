@@ -7,11 +7,13 @@ from __future__ import annotations
 from rich.cells import cell_len
 
 from conexion_tui.client import State
+from conexion_tui.conversation import dm_key
 from conexion_tui.entries import Kind
-from conexion_tui.widgets import ChatHeader, MessageLog, UserList
+from conexion_tui.widgets import ChatHeader, UserList
 from tests.peers import JsonPeer
 from tests.tui.conftest import (
     FIXED_TIME,
+    current_log,
     has_line,
     joined,
     log_lines,
@@ -30,7 +32,7 @@ def user_names(app) -> list[str]:
 
 
 def entries(app):
-    return app.screen.query_one("#log", MessageLog).entries
+    return current_log(app).entries
 
 
 async def test_own_message_is_pending_until_its_ack(server, peers) -> None:
@@ -93,10 +95,12 @@ async def test_messages_from_raw_json_and_text_peers(server, peers, text_peers) 
         text = log_text(app)
         assert f"{FIXED_TIME} bob: hola ana" in text
         assert f"{FIXED_TIME} * bob waves" in text
-        assert f"{FIXED_TIME} ← bob: just for you" in text
-        kinds = [e.kind for e in entries(app)]
-        assert Kind.DM_IN in kinds
-        assert Kind.ACTION in kinds
+        # The DM has a conversation of its own, not the room's log.
+        assert "just for you" not in text
+        await wait_for(pilot, lambda: has_line(app, "just for you", dm_key("bob")))
+        assert f"{FIXED_TIME} ← bob: just for you" in log_text(app, dm_key("bob"))
+        assert Kind.ACTION in [e.kind for e in entries(app)]
+        assert Kind.DM_IN in [e.kind for e in current_log(app, dm_key("bob")).entries]
 
 
 async def test_user_list_follows_joins_renames_and_leaves(server, peers) -> None:
@@ -168,7 +172,7 @@ async def test_unread_count_while_scrolled_up(make_server) -> None:
         for n in range(30):
             await bob.send(type="say", id=f"fill{n}", text=f"filler {n}")
         await wait_for(pilot, lambda: has_line(app, "filler 29"))
-        log = app.screen.query_one("#log", MessageLog)
+        log = current_log(app)
         bar = app.screen.query_one("#unread")
         assert not bar.has_class("-visible")
         await pilot.press("pageup")
@@ -216,7 +220,7 @@ async def test_hostile_texts_are_shown_literally(server, peers) -> None:
         for line in lines:
             assert not any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in line), repr(line)
             assert not any(0x202A <= ord(c) <= 0x202E or 0x2066 <= ord(c) <= 0x2069 for c in line)
-        log = app.screen.query_one("#log", MessageLog)
+        log = current_log(app)
         width = log.scrollable_content_region.width
         assert all(cell_len(line) <= width for line in lines)
 
@@ -228,7 +232,7 @@ async def test_wide_text_wraps_by_cells(server, peers) -> None:
         bob = await peers("bob")
         await bob.say("李雷" * 30)
         await wait_for(pilot, lambda: has_line(app, "bob: 李雷"))
-        log = app.screen.query_one("#log", MessageLog)
+        log = current_log(app)
         width = log.scrollable_content_region.width
         wrapped = [line for line in log_lines(app) if "李" in line or "雷" in line]
         assert len(wrapped) >= 3

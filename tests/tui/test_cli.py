@@ -30,6 +30,20 @@ def test_environment_gives_defaults_and_options_win(monkeypatch: pytest.MonkeyPa
     assert (args.host, args.port, args.name) == ("127.0.0.1", 8123, "bob")
 
 
+def test_data_dir_option_environment_and_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    from conexion_tui.saved import default_folder
+
+    monkeypatch.setenv("CONEXION_DATA_DIR", "/tmp/from-env")
+    assert build_parser().parse_args([]).data_dir == "/tmp/from-env"
+    assert build_parser().parse_args(["--data-dir", "/tmp/x"]).data_dir == "/tmp/x"
+    monkeypatch.delenv("CONEXION_DATA_DIR")
+    args = build_parser().parse_args([])
+    assert args.data_dir == str(default_folder())
+    assert default_folder().name == "conexion-tui"
+    assert args.forget_rooms is False
+    assert build_parser().parse_args(["--forget-rooms"]).forget_rooms is True
+
+
 def test_scrollback_option(capsys: pytest.CaptureFixture[str]) -> None:
     assert build_parser().parse_args([]).scrollback == 100_000
     assert build_parser().parse_args(["--scrollback", "500"]).scrollback == 500

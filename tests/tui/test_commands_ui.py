@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from conexion_tui.widgets import ChatHeader, MessageLog
+from conexion_tui.conversation import dm_key, room_key
+from conexion_tui.widgets import ChatHeader
 from tests.tui.conftest import (
+    chat,
+    current_log,
     has_line,
     joined,
     log_lines,
@@ -26,8 +29,22 @@ async def test_help_lists_every_command(server) -> None:
         await type_line(pilot, "/help")
         await wait_for(pilot, lambda: has_line(app, "/msg NAME TEXT"))
         text = log_text(app)
-        for usage in ("/help", "/msg NAME TEXT", "/me TEXT", "/nick NAME", "/who", "/clear"):
+        for usage in (
+            "/help",
+            "/msg NAME TEXT",
+            "/msg NAME ",
+            "/me TEXT",
+            "/join ROOM",
+            "/part [ROOM]",
+            "/rooms",
+            "/topic [TEXT]",
+            "/nick NAME",
+            "/who",
+            "/clear",
+        ):
             assert usage in text
+        for key in ("alt+↑", "alt+1", "ctrl+k", "ctrl+n", "ctrl+p"):
+            assert key in text
         assert "/exit" in text
         assert "/quit" in text
         await pilot.press("f1")  # the same list from a key
@@ -66,14 +83,20 @@ async def test_msg_to_nobody_fails_and_usage_errors_send_nothing(server, peers) 
     async with running(app) as pilot:
         await joined(pilot)
         await type_line(pilot, "/msg nobody hi")
+        # /msg goes to the conversation with them, where the refusal shows.
         await wait_for(pilot, lambda: has_line(app, "→ nobody: hi ✗"))
         assert "no_such_user" in log_text(app)
-        await type_line(pilot, "/msg bob")
+        assert chat(app).current.key == dm_key("nobody")
+        await pilot.press("alt+1")  # back to #general
+        assert chat(app).current.key == room_key("general")
+        await type_line(pilot, "/msg")
         await type_line(pilot, "/me")
         await type_line(pilot, "/nick")
+        await type_line(pilot, "/join l@b")
         await wait_for(pilot, lambda: has_line(app, "usage: /nick NAME"))
         assert has_line(app, "usage: /msg NAME TEXT")
         assert has_line(app, "usage: /me TEXT")
+        assert has_line(app, "a room name is 1 to 32")
         await type_line(pilot, "after the errors")
         got = await bob.expect("message")
         assert got["text"] == "after the errors"  # nothing was sent before it
@@ -103,7 +126,7 @@ async def test_who_lists_the_users(server, peers) -> None:
     async with running(app) as pilot:
         await joined(pilot)
         await type_line(pilot, "/who")
-        await wait_for(pilot, lambda: has_line(app, "online (2): ana, bob"))
+        await wait_for(pilot, lambda: has_line(app, "in #general (2): ana, bob"))
 
 
 async def test_clear_empties_the_log(server, peers) -> None:
@@ -114,7 +137,7 @@ async def test_clear_empties_the_log(server, peers) -> None:
         await wait_for(pilot, lambda: has_line(app, "something ✓"))
         await type_line(pilot, "/clear")
         await pilot.pause()
-        log = app.screen.query_one("#log", MessageLog)
+        log = current_log(app)
         assert log_lines(app) == []
         assert log.line_count == 0
         bob = await peers("bob")

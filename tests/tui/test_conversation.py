@@ -5,7 +5,19 @@ that tells a restarted server by its seq going backwards."""
 from __future__ import annotations
 
 from conexion_protocol import DirectMessage, Message, Stored, format_ts, parse_ts
-from conexion_tui.conversation import CatchUp, Conversation, PageRequest, Paging
+from conexion_tui.conversation import (
+    CatchUp,
+    Conversation,
+    PageRequest,
+    Paging,
+    Roster,
+    by_conversation,
+    dm_key,
+    is_dm_key,
+    key_of,
+    partner,
+    room_key,
+)
 
 T0 = "2026-11-24T12:00:00.000Z"
 EPOCH0 = parse_ts(T0)
@@ -297,3 +309,85 @@ def test_a_second_reconnect_to_a_restarted_server_is_no_restart() -> None:
     assert conv.rejoin([msg(1, 10)]).restarted
     conv.lost(at=EPOCH0 + 20)
     assert not conv.rejoin([msg(1, 10), msg(2, 30)]).restarted
+
+
+# -- telling conversations apart -------------------------------------------------------
+
+
+def test_rooms_and_people_have_keys_of_their_own() -> None:
+    # Every spelling the server treats as one room (case, width) is one key.
+    assert room_key("Lab") == room_key("LAB") == room_key("Ｌａｂ")
+    assert room_key("lab") != room_key("lab-2")
+    assert dm_key("Bob") == dm_key("BOB")
+    # A room and a person of the same name are different conversations.
+    assert room_key("bob") != dm_key("bob")
+    assert is_dm_key(dm_key("bob"))
+    assert not is_dm_key(room_key("bob"))
+    # A name no server would accept still gets a key (it is never sent).
+    assert room_key("not a room") == room_key("NOT A ROOM")
+
+
+def test_a_direct_message_belongs_to_the_other_person() -> None:
+    mine = DirectMessage(seq=1, ts=T0, from_="ANA", to="bob", text="x")
+    theirs = DirectMessage(seq=2, ts=T0, from_="bob", to="ana", text="y")
+    note = DirectMessage(seq=3, ts=T0, from_="ana", to="ana", text="z")
+    assert partner(mine, "ana") == "bob"
+    assert partner(theirs, "ana") == "bob"
+    assert partner(note, "ana") == "ana"
+    assert key_of(mine, "ana") == key_of(theirs, "ana") == dm_key("bob")
+    assert key_of(msg(1), "ana") == room_key("general")
+
+
+def test_a_welcome_history_is_split_by_conversation_in_order() -> None:
+    carol = DirectMessage(seq=9, ts=at(2), from_="carol", to="ana", text="c")
+    history: list[Stored] = [msg(100), dm(5, 1), carol, msg(101), dm(6, 3)]
+    parts = by_conversation(history, "ana")
+    assert list(parts) == [room_key("general"), dm_key("bob"), dm_key("carol")]
+    assert seqs(parts[room_key("general")]) == [100, 101]
+    assert seqs(parts[dm_key("bob")]) == [5, 6]
+    assert seqs(parts[dm_key("carol")]) == [9]
+
+
+# -- unread and mentions -------------------------------------------------------------
+
+
+def test_unread_counts_and_only_the_first_mention_is_worth_a_notice() -> None:
+    conv = Conversation(page_size=100)
+    assert (conv.unread, conv.mentions) == (0, 0)
+    assert conv.arrived(mention=False) is False
+    assert conv.arrived(mention=True) is True  # the first: notify
+    assert conv.arrived(mention=True) is False  # the next ones: counted, not notified
+    assert (conv.unread, conv.mentions) == (3, 2)
+    conv.read()
+    assert (conv.unread, conv.mentions) == (0, 0)
+    assert conv.arrived(mention=True) is True  # read since: notify again
+
+
+# -- who is in a room ----------------------------------------------------------------
+
+
+def test_a_roster_sorts_like_the_server_and_matches_any_spelling() -> None:
+    roster = Roster(["bob", "Ana", "carol"])
+    assert roster.names == ["Ana", "bob", "carol"]
+    assert "ANA" in roster
+    assert "dave" not in roster
+    assert roster.add("dave") is True
+    assert roster.add("DAVE") is False  # the same person: spelling updated
+    assert roster.names == ["Ana", "bob", "carol", "DAVE"]
+    assert roster.rename("bob", "Roberto") is True
+    assert roster.rename("nobody", "x") is False
+    assert roster.remove("carol") is True
+    assert roster.names == ["Ana", "DAVE", "Roberto"]
+    assert (len(roster), roster.count, roster.complete) == (3, 3, True)
+    assert list(roster) == roster.names
+
+
+def test_a_partial_roster_counts_those_it_does_not_list() -> None:
+    roster = Roster(["ana", "bob"], count=1200)  # a welcome lists only the first names
+    assert (len(roster), roster.count, roster.complete) == (2, 1200, False)
+    assert roster.remove("zed") is False  # not listed, but one fewer all the same
+    assert roster.count == 1199
+    roster.add("carol")
+    assert roster.count == 1200
+    roster.replace([f"u{n}" for n in range(1200)])  # `who` lists everyone
+    assert (roster.count, roster.complete) == (1200, True)

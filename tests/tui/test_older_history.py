@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from conexion_tui.config import UiConfig
-from conexion_tui.widgets import MessageLog
+from conexion_tui.conversation import dm_key, room_key
 from tests.peers import JsonPeer
 from tests.tui.conftest import has_line, joined, log_lines, make_app, running, wait_for
 
@@ -37,7 +37,7 @@ async def test_scrolling_to_the_top_loads_older_pages_until_the_beginning(
     app = make_app(server.port, ui=UiConfig(history_page=80))
     async with running(app, size=(80, 24)) as pilot:
         screen = await joined(pilot)
-        log = screen.query_one("#log", MessageLog)
+        log = screen.log_view
         assert shown_numbers(app) == list(range(TOTAL - 50, TOTAL))
 
         presses = 0
@@ -68,7 +68,7 @@ async def test_prepending_keeps_the_same_line_at_the_top_of_the_view(make_server
     app = make_app(server.port)
     async with running(app, size=(80, 24)) as pilot:
         screen = await joined(pilot)
-        log = screen.query_one("#log", MessageLog)
+        log = screen.log_view
         log.extend([screen._system(f"line {i}") for i in range(60)])
         await pilot.pause()
         log.scroll_to(y=10, animate=False, force=True)
@@ -98,7 +98,11 @@ async def test_stored_dms_show_in_the_welcome_history_both_ways(make_server, con
 
     app = make_app(server.port)
     async with running(app) as pilot:
-        await joined(pilot)
-        assert has_line(app, "← bob: psst")
-        assert has_line(app, "→ bob: got it")
-        assert not has_line(app, "note to self")
+        screen = await joined(pilot)
+        # In the conversation with bob, not in #general; bob's note to himself nowhere.
+        bob = dm_key("bob")
+        assert list(screen.channels) == [room_key("general"), bob]
+        assert has_line(app, "← bob: psst", bob)
+        assert has_line(app, "→ bob: got it", bob)
+        assert not has_line(app, "psst")
+        assert not has_line(app, "note to self", bob)

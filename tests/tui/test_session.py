@@ -21,16 +21,24 @@ from conexion_protocol import (
     Hello,
     History,
     HistoryReply,
+    Join,
     Joined,
     Left,
     Message,
     Nick,
+    Part,
     Ping,
     Pong,
     Renamed,
+    RoomInfo,
+    RoomList,
+    Rooms,
+    RoomSummary,
     Say,
     Shutdown,
     Struct,
+    Topic,
+    TopicInfo,
     Users,
     Welcome,
     Who,
@@ -741,3 +749,180 @@ def test_outgoing_frames_are_say_or_dm() -> None:
     assert Outgoing(id="a-1", text="x").frame() == Say(id="a-1", text="x")
     assert Outgoing(id="a-2", text="x", action=True).frame() == Say(id="a-2", text="x", action=True)
     assert Outgoing(id="a-3", text="x", to="bob").frame() == Dm(id="a-3", to="bob", text="x")
+
+
+# -- rooms -----------------------------------------------------------------------------
+
+ROOMS = ["rooms"]  # the welcome's `features` of a server with rooms
+
+
+def room_info(room: str, *users: str, history: list[Message] | None = None) -> RoomInfo:
+    names = list(users) or ["ana"]
+    return RoomInfo(room=room, topic="", users=names, user_count=len(names), history=history or [])
+
+
+def test_outgoing_says_carry_their_room() -> None:
+    assert Outgoing(id="a-1", text="x", room="Lab").frame() == Say(id="a-1", text="x", room="Lab")
+    # The room does not matter for a direct message.
+    assert Outgoing(id="a-2", text="x", to="bob", room="Lab").frame() == Dm(
+        id="a-2", to="bob", text="x"
+    )
+
+
+def test_room_requests_go_out_only_when_online() -> None:
+    for state in (SessionState.IDLE, SessionState.HELLO_SENT, SessionState.CLOSING):
+        wire = in_state(state)
+        assert not wire.session.join("lab")
+        assert not wire.session.part("lab")
+        assert not wire.session.list_rooms()
+        assert not wire.session.topic("lab")
+        assert not wire.session.who("lab", watch=True)
+        assert not wire.session.history(None, 50, with_="bob")
+        assert wire.client_sent() == []
+    wire = in_state(SessionState.ONLINE)
+    say = wire.session.say("hola", room="Lab")
+    assert wire.session.join("Lab")
+    assert wire.session.part("lab")
+    assert wire.session.list_rooms()
+    assert wire.session.topic("lab")
+    assert wire.session.topic("lab", "kits on Friday")
+    assert wire.session.topic("lab", "")
+    assert wire.session.who("lab", watch=True)
+    assert wire.session.history(None, 50, room="lab")
+    assert wire.session.history(7, 20, with_="bob")
+    sent = wire.client_sent()
+    assert sent == [
+        Say(id=say.id, text="hola", room="Lab"),
+        Join(room="Lab"),
+        Part(room="lab"),
+        Rooms(),
+        Topic(room="lab"),
+        Topic(room="lab", topic="kits on Friday"),
+        Topic(room="lab", topic=""),
+        Who(room="lab", watch=True),
+        History(room="lab", limit=50),
+        History(before=7, limit=20, with_="bob"),
+    ]
+    assert sent[4].topic is UNSET  # type: ignore[union-attr]  # asking, not clearing
+    assert sent[9].room is UNSET  # type: ignore[union-attr]  # `with` alone, or it is bad_frame
+
+
+def test_the_rooms_we_are_in_follow_welcome_room_answers_and_our_own_leaves() -> None:
+    wire = Wire()
+    wire.connect()
+    wire.welcome(rooms=["general"], features=ROOMS)
+    assert wire.session.rooms == {"general": "general"}
+    assert wire.session.features == frozenset(ROOMS)
+    assert wire.session.join("lab")
+    # The room counts once the server answers, under its spelling.
+    assert wire.session.rooms == {"general": "general"}
+    info = room_info("Lab")
+    assert wire.server_sends(info) == [Received(info)]
+    assert wire.session.rooms == {"general": "general", "lab": "Lab"}
+    # Others leaving changes nothing; our own `left` (reason part) does.
+    others = Left(name="bob", ts=TS, reason="part", room="Lab")
+    assert wire.server_sends(others) == [Received(others)]
+    assert wire.session.rooms == {"general": "general", "lab": "Lab"}
+    mine = Left(name="ANA", ts=TS, reason="part", room="LAB")
+    assert wire.server_sends(mine) == [Received(mine)]
+    assert wire.session.rooms == {"general": "general"}
+    general = Left(name="ana", ts=TS, reason="part")  # no room: general
+    wire.server_sends(general)
+    assert wire.session.rooms == {}
+
+
+def test_a_reconnect_joins_the_rooms_again_before_resending() -> None:
+    wire = Wire()
+    wire.connect()
+    wire.welcome(features=ROOMS)
+    wire.session.join("Lab")
+    wire.session.join("dev")
+    wire.client_sent()
+    wire.server_sends(room_info("Lab"), room_info("dev"))
+    out = wire.session.say("in the lab", room="Lab")
+    wire.client_sent()
+    wire.session.connection_lost()
+    wire.connect(None)
+    welcomed = wire.welcome(features=ROOMS)
+    assert welcomed.resent == 1
+    # Joins first: the resent say must find us in the room.
+    assert wire.client_sent() == [
+        Join(room="Lab"),
+        Join(room="dev"),
+        Say(id=out.id, text="in the lab", room="Lab"),
+    ]
+    # Until the answers come the rooms still count, so a second loss loses none.
+    assert list(wire.session.rooms.values()) == ["general", "Lab", "dev"]
+    wire.session.connection_lost()
+    wire.connect(None)
+    wire.welcome(features=ROOMS)
+    assert [f for f in wire.client_sent() if isinstance(f, Join)] == [
+        Join(room="Lab"),
+        Join(room="dev"),
+    ]
+
+
+def test_a_reconnect_parts_general_again_if_we_had_left_it() -> None:
+    wire = Wire()
+    wire.connect()
+    wire.welcome(features=ROOMS)
+    wire.session.join("lab")
+    wire.client_sent()
+    wire.server_sends(room_info("lab"), Left(name="ana", ts=TS, reason="part", room="general"))
+    wire.session.connection_lost()
+    wire.connect(None)
+    wire.welcome(rooms=["general"], features=ROOMS)
+    assert wire.client_sent() == [Join(room="lab"), Part(room="general")]
+    assert wire.session.rooms == {"lab": "lab"}
+
+
+def test_the_first_welcome_restores_remembered_rooms() -> None:
+    wire = Wire()
+    wire.session.restore = ["lab", "General", "LAB", "not a room!"]
+    wire.connect()
+    wire.welcome(rooms=["general"], features=ROOMS)
+    # Each room once (by its key), bad names skipped, the welcome's spelling kept.
+    assert wire.client_sent() == [Join(room="lab")]
+    assert wire.session.rooms == {"lab": "lab", "general": "general"}
+
+
+def test_remembering_no_room_at_all_parts_general() -> None:
+    wire = Wire()
+    wire.session.restore = []
+    wire.connect()
+    wire.welcome(features=ROOMS)
+    assert wire.client_sent() == [Part(room="general")]
+
+
+def test_no_restore_keeps_the_welcomes_rooms_and_sends_nothing() -> None:
+    wire = Wire()
+    wire.connect()
+    wire.welcome(rooms=["general", "announcements"], features=ROOMS)
+    assert wire.client_sent() == []
+    assert list(wire.session.rooms.values()) == ["general", "announcements"]
+
+
+def test_a_server_without_rooms_is_never_sent_joins() -> None:
+    wire = Wire()
+    wire.session.restore = ["lab"]
+    wire.connect()
+    wire.welcome()  # no features: an older server
+    assert wire.client_sent() == []
+    assert wire.session.rooms == {"general": "general"}
+    wire.session.connection_lost()
+    wire.connect(None)
+    wire.welcome()
+    assert wire.client_sent() == []
+
+
+def test_room_frames_are_received_as_they_are() -> None:
+    wire = in_state(SessionState.ONLINE)
+    frames: list[Struct] = [
+        room_info("lab", "ana", "bob", history=[message(3)]),
+        RoomList(rooms=[RoomSummary(room="lab", topic="kits", members=2)]),
+        TopicInfo(room="lab", topic="kits", by="bob", ts=TS),
+        Joined(name="carol", ts=TS, room="lab"),
+        Users(room="lab", users=["ana", "bob", "carol"]),
+        HistoryReply(with_="bob", messages=[]),
+    ]
+    assert wire.server_sends(*frames) == [Received(f) for f in frames]  # type: ignore[arg-type]

@@ -14,7 +14,11 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
+from conexion_tui.config import UiConfig
+from conexion_tui.conversation import dm_key, room_key
 from conexion_tui.messages import JoinFailed
+from conexion_tui.saved import SavedRooms
+from conexion_tui.screens.switcher import QuickSwitcher
 from conexion_tui.widgets import ChatHeader, ChatInput
 from tests.peers import JsonPeer
 from tests.tui.conftest import ThreadedServer, has_line, joined, make_app, send_line, wait_for
@@ -77,12 +81,108 @@ def test_chat_screen(snap_compare, threaded_server: ThreadedServer, size) -> Non
         await send_line(pilot, "hello bob 🎉 李雷")
         await wait_for(pilot, lambda: has_line(pilot.app, "李雷 ✓"))
         await threaded_server.run(bob.send(type="dm", id="d1", to="ana", text="psst, a secret"))
-        await wait_for(pilot, lambda: has_line(pilot.app, "← bob: psst"))
+        await wait_for(pilot, lambda: has_line(pilot.app, "← bob: psst", dm_key("bob")))
+        pilot.app.clear_notifications()  # they time out: a picture with them would vary
         screen.query_one("#header", ChatHeader).address = SHOWN_ADDRESS
         screen.query_one("#input", ChatInput).cursor_blink = False
         await pilot.pause()
 
     try:
         assert snap_compare(app, terminal_size=size, run_before=run_before)
+    finally:
+        run(bob.close())
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+def test_rooms_sidebar(snap_compare, threaded_server: ThreadedServer, tmp_path, size) -> None:
+    """Three rooms (restored from the rooms file) and a DM: the lab shown with
+    its topic, general with two unread of which one mentions ana, design with
+    one unread, a DM from bob waiting. The wide one keeps the toasts."""
+    port = threaded_server.port
+    run = threaded_server.call
+
+    async def seed() -> JsonPeer:
+        carol = await JsonPeer.connect(port)
+        await carol.hello("carol")
+        await carol.say("good morning, everyone")
+        await carol.close()
+        bob = await JsonPeer.connect(port)
+        await bob.hello("bob")
+        for room in ("lab", "design"):
+            await bob.send(type="join", room=room)
+            await bob.expect("room")
+        await bob.send(type="topic", room="lab", topic="Friday: bring the sensor kits")
+        await bob.expect("topic")
+        await bob.say("the kits are in the cupboard", room="lab")
+        return bob
+
+    bob = run(seed())
+    SavedRooms(tmp_path).save(f"127.0.0.1:{port}", ["general", "lab", "design"])
+    wide = size[0] >= 160
+    ui = UiConfig(notify_timeout=120.0)
+    app = make_app(port, "ana", data_dir=tmp_path, ui=ui)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        screen = await joined(pilot)
+        lab = screen.channels[room_key("lab")]
+        await wait_for(pilot, lambda: not lab.joining and lab.roster.count == 2)
+        await pilot.press("alt+2")
+        await threaded_server.run(bob.say("who has the soldering iron?", room="lab"))
+        await threaded_server.run(bob.say("coffee is ready"))
+        await threaded_server.run(bob.say("ana, standup in 5 minutes"))
+        await threaded_server.run(bob.say("new mockups are up", room="design"))
+        await threaded_server.run(bob.send(type="dm", id="d1", to="ana", text="psst, a secret"))
+        await wait_for(pilot, lambda: has_line(pilot.app, "soldering iron"))
+        await wait_for(pilot, lambda: screen.channels.get(dm_key("bob")) is not None)
+        await wait_for(pilot, lambda: screen.channels[dm_key("bob")].conversation.unread == 1)
+        await wait_for(pilot, lambda: screen.channels[room_key("design")].conversation.unread)
+        await wait_for(pilot, lambda: screen.channels[room_key("general")].conversation.unread == 2)
+        await send_line(pilot, "I have it, on my desk")
+        await wait_for(pilot, lambda: has_line(pilot.app, "on my desk ✓"))
+        await wait_for(pilot, lambda: len(pilot.app._notifications) == 2)
+        if not wide:
+            pilot.app.clear_notifications()
+        screen.query_one("#header", ChatHeader).address = SHOWN_ADDRESS
+        screen.query_one("#input", ChatInput).cursor_blink = False
+        await pilot.pause()
+
+    try:
+        assert snap_compare(app, terminal_size=size, run_before=run_before)
+    finally:
+        run(bob.close())
+
+
+def test_quick_switcher(snap_compare, threaded_server: ThreadedServer) -> None:
+    port = threaded_server.port
+    run = threaded_server.call
+
+    async def seed() -> JsonPeer:
+        bob = await JsonPeer.connect(port)
+        await bob.hello("bob")
+        for room in ("lab", "labrador", "design"):
+            await bob.send(type="join", room=room)
+            await bob.expect("room")
+        return bob
+
+    bob = run(seed())
+    app = make_app(port, "ana")
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        screen = await joined(pilot)
+        await send_line(pilot, "/join lab")
+        await wait_for(pilot, lambda: screen.current.key == room_key("lab"))
+        await pilot.press("alt+1")
+        await pilot.press("ctrl+k")
+        await pilot.press(*"#la")
+        switcher = pilot.app.screen
+        assert isinstance(switcher, QuickSwitcher)
+        await wait_for(pilot, lambda: len(switcher.choices) == 3)  # lab, labrador, create #la
+        screen.query_one("#header", ChatHeader).address = SHOWN_ADDRESS
+        screen.query_one("#input", ChatInput).cursor_blink = False
+        switcher.query_one("#switcher-query").cursor_blink = False  # type: ignore[attr-defined]
+        await pilot.pause()
+
+    try:
+        assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
     finally:
         run(bob.close())

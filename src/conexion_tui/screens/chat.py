@@ -1,10 +1,12 @@
-"""The chat screen: client events in, log entries and list updates out; typed lines in, client
-calls out. It must not wait on the network, nor keep conversation state (`Conversation` does).
+"""The chat screen: client events in, routed to one `Channel` per room and per DM partner (its
+log, conversation, user list); typed lines and keys in, client calls out. It must not wait on the
+network, nor keep what a conversation knows (`Conversation` and `Roster` do).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
@@ -12,75 +14,102 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.message import Message as TextualMessage
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import ContentSwitcher, Footer, Static
 
 from conexion_protocol import (
+    DEFAULT_ROOM,
+    FEATURE_ROOMS,
     DirectMessage,
-    Error,
-    HistoryReply,
-    Joined,
-    Left,
     Message,
-    ProtocolError,
-    Renamed,
-    Shutdown,
+    RoomSummary,
     Stored,
-    Users,
     Welcome,
-    clean_text,
     name_key,
 )
 
 from ..client import (
-    Acked,
     ChatClient,
-    ClientEvent,
-    ConnectionLost,
-    Failed,
     Outgoing,
-    Received,
     SendStatus,
     State,
-    Welcomed,
 )
 from ..clock import Clock
 from ..commands import (
-    ChangeNick,
     ClearLog,
-    CommandError,
-    ListUsers,
+    JoinRoom,
+    ListRooms,
+    OpenDirect,
+    PartRoom,
+    Place,
     Quit,
-    SendAction,
-    SendDirect,
-    SendText,
-    ShowHelp,
+    Target,
     help_lines,
     parse,
 )
 from ..config import UiConfig
-from ..conversation import Conversation
+from ..conversation import (
+    Conversation,
+    by_conversation,
+    dm_key,
+    partner,
+    room_key,
+)
 from ..entries import Entry, Kind, clean, mentions
-from ..widgets import ChatHeader, ChatInput, MessageLog, UserList
+from ..widgets import ChatHeader, ChatInput, MessageLog, Sidebar, SidebarItem, UserList
+from ..widgets.sidebar import NUMBERED
+from .channel import (
+    Channel,
+    error_entry,
+    known_count,
+    message_entry,
+    separator,
+    stored_entry,
+    system_entry,
+)
+from .chat_commands import TypedCommands
+from .chat_events import NetworkEvents
+from .switcher import Places, QuickSwitcher
 
 
 class UnreadBar(Static):
     """The "3 new messages below" bar, shown while the log is scrolled up."""
 
     def on_click(self) -> None:
-        self.screen.query_one("#log", MessageLog).scroll_to_live()
+        screen = self.screen
+        if isinstance(screen, ChatScreen):
+            screen.log_view.scroll_to_live()
 
 
-class ChatScreen(Screen[None]):
+class ChatScreen(NetworkEvents, TypedCommands, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "app.quit", "Quit", priority=True),
         Binding("pageup", "page_up", "Scroll", priority=True),
         Binding("pagedown", "page_down", "Scroll down", priority=True, show=False),
         Binding("escape", "live", "Live", priority=True, show=False),
         Binding("f1", "help", "Help"),
+        # ctrl+k replaces the message box's "delete to the end of the line".
+        Binding("ctrl+k", "switcher", "Switch", priority=True),
+        Binding("alt+down,ctrl+pagedown", "next_channel", "Next", show=False, priority=True),
+        Binding("alt+up,ctrl+pageup", "previous_channel", "Previous", show=False, priority=True),
+        Binding("ctrl+n", "next_unread", "Next unread", show=False, priority=True),
+        *(
+            Binding(f"alt+{n}", f"go_to({n})", f"Conversation {n}", show=False, priority=True)
+            for n in range(1, NUMBERED + 1)
+        ),
     ]
-    # Set per screen from `UiConfig.narrow_below`: narrower hides the user list.
+    # Set per screen from `UiConfig`: narrower hides the user list, then the sidebar.
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = None
+
+    @dataclass
+    class RoomsChanged(TextualMessage):
+        """The rooms we are in changed (in sidebar order): worth remembering."""
+
+        rooms: tuple[str, ...]
+
+        def can_replace(self, message: TextualMessage) -> bool:
+            return isinstance(message, ChatScreen.RoomsChanged)
 
     def __init__(
         self,
@@ -96,31 +125,127 @@ class ChatScreen(Screen[None]):
         self.clock = clock
         self.ui = ui
         self.me = welcome.name
-        self.HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (ui.narrow_below, "-wide")]
-        self._own: dict[str, Entry] = {}  # our sends still waiting for an answer, by id
-        # The log's one conversation: the general room, with your DMs in it
-        # as the server's history for general carries them (one seq counter).
-        self.conversation = Conversation(ui.history_page)
+        collapse = min(ui.collapse_below, ui.narrow_below)
+        self.HORIZONTAL_BREAKPOINTS = [
+            (0, "-collapsed"),
+            (collapse, "-narrow"),
+            (ui.narrow_below, "-wide"),
+        ]
+        self.channels: dict[str, Channel] = {}  # by key, in the order they came
+        self._log_ids = itertools.count()
+        # Our sends still waiting for an answer, by id, with where they are shown.
+        self._own: dict[str, tuple[Channel, Entry]] = {}
+        self._room_keys: dict[str, str] = {}  # the server's spelling -> key, once computed
+        self._who_asked: dict[str, int] = {}  # /who answers to show, per room key
+        self._topic_asked: set[str] = set()  # /topic answers to show
+        self._rooms_asked = False  # show the next room list as a dialog
+        self._go_to: set[str] = set()  # rooms to show as soon as their `room` answer comes
+        self.known_rooms: list[RoomSummary] = []  # the latest room list from the server
+        self._switcher: QuickSwitcher | None = None
+        self._first_history = by_conversation(welcome.history, self.me)
+        self._open_initial_channels()
+        self.current = self._first_channel()
+
+    # -- channels ---------------------------------------------------------------
+
+    def _open_initial_channels(self) -> None:
+        """The rooms the session is in (the welcome's, and those it is
+        joining again from an earlier run), then the people in the welcome's DMs."""
+        rooms = list(self.client.session.rooms.values()) or list(self.welcome.rooms)
+        given = {room_key(room) for room in self.welcome.rooms}
+        for room in rooms:
+            channel = self._new_channel(room_key(room), room=True, title=room)
+            channel.joining = room_key(room) not in given
+        for key, messages in self._first_history.items():
+            first = messages[0]
+            if isinstance(first, DirectMessage) and key not in self.channels:
+                self._new_channel(key, room=False, title=partner(first, self.me))
+
+    def _first_channel(self) -> Channel:
+        general = self.channels.get(room_key(DEFAULT_ROOM))
+        if general is not None:
+            return general
+        if self.channels:
+            return next(iter(self.channels.values()))
+        # Nothing at all (a server that put us in no room): a place to type.
+        return self._new_channel(room_key(DEFAULT_ROOM), room=True, title=DEFAULT_ROOM)
+
+    def _new_channel(self, key: str, *, room: bool, title: str) -> Channel:
+        log = MessageLog(
+            id=f"log-{next(self._log_ids)}",
+            classes="log",
+            scrollback=self.ui.scrollback,
+            cache_size=self.ui.strip_cache,
+            prune_share=self.ui.prune_share,
+        )
+        channel = Channel(key, room, title, Conversation(self.ui.history_page), log)
+        if not room:
+            channel.roster.replace(
+                [self.me, title] if dm_key(title) != dm_key(self.me) else [title]
+            )
+        self.channels[key] = channel
+        if self.is_mounted:
+            log.display = False  # a ContentSwitcher shows what is mounted later until told
+            self.query_one("#logs", ContentSwitcher).mount(log)
+        return channel
+
+    def _room(self, room: str) -> Channel | None:
+        key = self._room_keys.get(room)
+        if key is None:
+            key = self._room_keys[room] = room_key(room)
+        return self.channels.get(key)
+
+    def _dm(self, name: str) -> Channel:
+        """The channel of the DMs with `name`, opened if there is none."""
+        key = dm_key(name)
+        channel = self.channels.get(key)
+        if channel is None:
+            channel = self._new_channel(key, room=False, title=name)
+            channel.loaded = True  # nothing to page back to until the server says so
+            self._changed_channels()
+        return channel
+
+    def ordered(self) -> list[Channel]:
+        """The channels as the sidebar lists them: rooms, then people."""
+        channels = list(self.channels.values())
+        return [c for c in channels if c.room] + [c for c in channels if not c.room]
+
+    def _remove_channel(self, channel: Channel) -> None:
+        if channel is self.current:
+            order = self.ordered()
+            index = order.index(channel)
+            rest = order[:index] + order[index + 1 :]
+            if not rest:
+                return  # never leave the screen with nowhere to type
+            self.switch_to(rest[index - 1] if index else rest[0])
+        del self.channels[channel.key]
+        self._own = {i: (c, e) for i, (c, e) in self._own.items() if c is not channel}
+        channel.log.remove()
+        self._changed_channels()
+
+    def _changed_channels(self) -> None:
+        """The list of channels changed: redraw the sidebar, remember the rooms."""
+        self._refresh_sidebar()
+        rooms = tuple(c.title for c in self.ordered() if c.room)
+        self.post_message(self.RoomsChanged(rooms))
 
     # -- layout --------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield ChatHeader(id="header")
         with Horizontal(id="chat-body"):
+            yield Sidebar(id="sidebar")
             with Vertical(id="log-pane"):
-                yield MessageLog(
-                    id="log",
-                    scrollback=self.ui.scrollback,
-                    cache_size=self.ui.strip_cache,
-                    prune_share=self.ui.prune_share,
-                )
+                with ContentSwitcher(id="logs", initial=self.current.log.id):
+                    yield from (channel.log for channel in self.channels.values())
                 yield UnreadBar(id="unread", markup=False)
             yield UserList(id="users")
         yield ChatInput(
             id="input",
-            names=lambda: self.users.names,
+            names=lambda: self.current.roster.names,
+            rooms=self._room_names,
             history_size=self.ui.input_history,
-            placeholder="Message everyone · Enter sends · /help lists commands",
+            placeholder=self._placeholder(self.current),
         )
         # Compact, and without the palette hint, so that ^q still shows on a
         # narrow terminal (ctrl+p opens the palette all the same).
@@ -128,7 +253,8 @@ class ChatScreen(Screen[None]):
 
     @property
     def log_view(self) -> MessageLog:
-        return self.query_one("#log", MessageLog)
+        """The log of the conversation shown."""
+        return self.current.log
 
     @property
     def users(self) -> UserList:
@@ -138,36 +264,220 @@ class ChatScreen(Screen[None]):
     def header(self) -> ChatHeader:
         return self.query_one("#header", ChatHeader)
 
+    @property
+    def sidebar(self) -> Sidebar:
+        return self.query_one("#sidebar", Sidebar)
+
+    @property
+    def rooms_feature(self) -> bool:
+        return FEATURE_ROOMS in self.client.session.features
+
+    def _room_names(self) -> list[str]:
+        names = {c.title for c in self.channels.values() if c.room}
+        names.update(r.room for r in self.known_rooms)
+        return sorted(names, key=name_key)
+
     def on_mount(self) -> None:
         welcome = self.welcome
         header = self.header
         header.address = self.client.address
         header.name_shown = self.me
         self.set_status(self.client.state, "", self.client.rtt)
-        self.users.set_users(welcome.users, self.me)
-        entries: list[Entry] = []
-        if welcome.history:
-            entries.append(Entry(Kind.SEPARATOR, "", "earlier messages"))
-            entries.extend(self._history_entry(m) for m in self.conversation.begin(welcome.history))
-            entries.append(Entry(Kind.SEPARATOR, "", "live"))
-        others = len(welcome.users) - 1
+        general = room_key(DEFAULT_ROOM)
+        given = {room_key(room) for room in welcome.rooms}
+        for channel in list(self.channels.values()):
+            if channel.room and channel.key not in given:
+                continue  # being joined again; its `room` answer fills it
+            if channel.key == general:
+                channel.roster.replace(welcome.users, known_count(welcome.user_count))
+            entries = self._begin(channel, self._first_history.get(channel.key, []))
+            channel.log.extend(entries)
+            if channel.room:
+                self.client.who(channel.title, watch=True)
+        count = known_count(welcome.user_count) or len(welcome.users)
+        others = count - 1
         online = "nobody else is online" if others <= 0 else f"{others} more online"
-        entries.append(
+        entries = [
             self._system(
                 f"joined as {self.me}; {online}. "
                 "Type a message and press Enter; /help lists the commands."
             )
-        )
+        ]
         if welcome.motd:
             entries.append(self._system(f"message of the day: {welcome.motd}"))
-        self.log_view.extend(entries)
+        self.current.log.extend(entries)
+        self.switch_to(self.current, force=True)
         self.query_one("#input", ChatInput).focus()
+        self._changed_channels()
+
+    def _begin(self, channel: Channel, history: list[Stored]) -> list[Entry]:
+        """A channel's first history, between "earlier messages" and "live"."""
+        channel.loaded = True
+        entries: list[Entry] = []
+        shown = channel.conversation.begin(history)
+        if shown:
+            entries.append(Entry(Kind.SEPARATOR, "", "earlier messages"))
+            entries.extend(self._stored(m) for m in shown)
+            entries.append(separator("live"))
+        return entries
 
     def fatal(self, reason: str) -> None:
         """The network worker died: nothing more will arrive or leave."""
         self.set_status(State.CLOSED, "restart the client to reconnect", None)
         self.users.set_online(False)
         self.log_view.add(self._error(f"{reason}; restart the client to reconnect"))
+
+    def on_resize(self) -> None:
+        # The breakpoint classes change with the width: the header says what
+        # is unread elsewhere only while the sidebar is collapsed.
+        self.call_after_refresh(self._refresh_sidebar)
+
+    # -- switching ----------------------------------------------------------------
+
+    def switch_to(self, channel: Channel, *, force: bool = False) -> None:
+        """Show `channel`: its log (where it was scrolled), its users, its topic."""
+        previous = self.current
+        if channel is previous and not force:
+            return
+        box = self.query_one("#input", ChatInput)
+        if channel is not previous:
+            previous.draft = box.text
+            box.load_text(channel.draft)
+            box.move_cursor(box.document.end)
+        self.current = channel
+        channel.conversation.read()
+        self.query_one("#logs", ContentSwitcher).current = channel.log.id
+        box.placeholder = self._placeholder(channel)
+        self.users.show(channel.roster, self.me)
+        self._show_topic()
+        self._unread_bar(channel.log.unread)
+        self._refresh_sidebar()
+
+    def _placeholder(self, channel: Channel) -> str:
+        return f"Message {channel.label} · Enter sends · /help lists commands"
+
+    def _show_topic(self) -> None:
+        channel = self.current
+        self.header.room = channel.label
+        self.header.topic = channel.topic if channel.room else "direct messages"
+
+    def _refresh_sidebar(self) -> None:
+        items = [
+            SidebarItem(
+                c.key,
+                c.title,
+                c.room,
+                c.conversation.unread,
+                c.conversation.mentions,
+                c.joining,
+            )
+            for c in self.ordered()
+        ]
+        self.sidebar.show(items, self.current.key)
+        unread = sum(c.conversation.unread for c in self.channels.values())
+        marked = sum(c.conversation.mentions for c in self.channels.values())
+        elsewhere = ""
+        if unread and self.has_class("-collapsed"):
+            elsewhere = f"+{unread} unread" + (f" (@{marked})" if marked else "")
+        self.header.elsewhere = elsewhere
+
+    @on(Sidebar.Selected)
+    def _sidebar_selected(self, event: Sidebar.Selected) -> None:
+        channel = self.channels.get(event.key)
+        if channel is not None:
+            self.switch_to(channel)
+
+    def action_next_channel(self) -> None:
+        self._step(1)
+
+    def action_previous_channel(self) -> None:
+        self._step(-1)
+
+    def _step(self, step: int) -> None:
+        order = self.ordered()
+        index = order.index(self.current)
+        self.switch_to(order[(index + step) % len(order)])
+
+    def action_go_to(self, number: int) -> None:
+        order = self.ordered()
+        if 1 <= number <= len(order):
+            self.switch_to(order[number - 1])
+        else:
+            self.app.bell()
+
+    def action_next_unread(self) -> None:
+        """The next channel (after this one, round) that mentions us, else
+        the next with anything unread."""
+        order = self.ordered()
+        index = order.index(self.current)
+        after = order[index + 1 :] + order[:index]
+        for wanted in (lambda c: c.conversation.mentions, lambda c: c.conversation.unread):
+            for channel in after:
+                if wanted(channel):
+                    self.switch_to(channel)
+                    return
+        self.app.bell()
+
+    # -- the quick switcher and dialogs --------------------------------------------
+
+    def action_switcher(self, query: str = "") -> None:
+        if self._switcher is not None:
+            return
+        self.client.list_rooms()  # fresher rooms to offer, if online; shown as they come
+        self._switcher = QuickSwitcher(self._places, query, limit=self.ui.switcher_limit)
+        self.app.push_screen(self._switcher, self._switched)
+
+    def _places(self) -> Places:
+        conversations = []
+        for channel in self.ordered():
+            conv = channel.conversation
+            detail = ""
+            if conv.mentions:
+                detail = f"@{conv.mentions} · {conv.unread} unread"
+            elif conv.unread:
+                detail = f"{conv.unread} unread"
+            if channel is self.current:
+                detail = "shown now"
+            conversations.append(
+                Place(Target.OPEN, channel.title, channel.key, detail, room=channel.room)
+            )
+        rooms = [
+            Place(Target.JOIN, r.room, r.room, _room_detail(r), room=True)
+            for r in self.known_rooms
+            if room_key(r.room) not in self.channels
+        ]
+        seen: dict[str, str] = {}
+        for channel in self.ordered():
+            if channel.room:
+                for name in channel.roster.names:
+                    seen.setdefault(name_key(name), name)
+        me = name_key(self.me)
+        people = [
+            Place(Target.MESSAGE, name, name, room=False)
+            for key, name in seen.items()
+            if key != me and dm_key(name) not in self.channels
+        ]
+        return conversations, rooms, people
+
+    def _switched(self, place: Place | None) -> None:
+        self._switcher = None
+        if place is None:
+            return
+        match place.target:
+            case Target.OPEN:
+                channel = self.channels.get(place.key)
+                if channel is not None:
+                    self.switch_to(channel)
+            case Target.JOIN | Target.CREATE:
+                self._run(JoinRoom(place.name))
+            case Target.MESSAGE:
+                self._run(OpenDirect(place.name))
+
+    def action_rooms(self) -> None:
+        self._run(ListRooms())
+
+    def action_leave(self) -> None:
+        self._run(PartRoom(None))
 
     # -- status ----------------------------------------------------------------
 
@@ -179,126 +489,40 @@ class ChatScreen(Screen[None]):
 
     @on(MessageLog.UnreadChanged)
     def _unread_changed(self, event: MessageLog.UnreadChanged) -> None:
+        if event.log is self.current.log:
+            self._unread_bar(event.count)
+
+    def _unread_bar(self, count: int) -> None:
         label = self.query_one("#unread", Static)
-        if event.count:
-            noun = "message" if event.count == 1 else "messages"
-            label.update(Text(f"↓ {event.count} new {noun} below · Esc jumps to live"))
-        label.set_class(event.count > 0, "-visible")
+        if count:
+            noun = "message" if count == 1 else "messages"
+            label.update(Text(f"↓ {count} new {noun} below · Esc jumps to live"))
+        label.set_class(count > 0, "-visible")
 
-    # -- events from the network -------------------------------------------
-
-    def apply(self, events: Iterable[ClientEvent]) -> None:
-        """Show a batch of client events: one log update for the whole batch."""
-        log = self.log_view
-        scrolled_up = not log.following
-        new: list[Entry] = []
-        ring = False
-        for event in events:
-            match event:
-                case Received(frame=frame):
-                    entry = self._frame_entry(frame)
-                    if entry is not None:
-                        new.append(entry)
-                        ring = ring or entry.mention or entry.kind is Kind.DM_IN
-                case Acked(out=out):
-                    self.conversation.note(out.seq)
-                    self._mark(out)
-                case Failed(out=out):
-                    self._mark(out)
-                case ConnectionLost(reason=reason, at=at):
-                    self.conversation.lost(at)
-                    self.users.set_online(False)
-                    new.append(self._system(f"connection lost at {self.clock.hhmm(at)}: {reason}"))
-                case Welcomed():
-                    new.extend(self._reconnected(event))
-        if new:
-            log.extend(new)
-        if ring and (scrolled_up or not self.app.app_focus):
-            self.app.bell()
-
-    def _frame_entry(self, frame: object) -> Entry | None:
-        match frame:
-            case Message():
-                self.conversation.note(frame.seq)
-                return self._message_entry(frame)
-            case DirectMessage():
-                self.conversation.note(frame.seq)
-                return Entry(
-                    Kind.DM_IN,
-                    self.clock.hhmm(frame.ts),
-                    clean(frame.text),
-                    name=clean(frame.from_, single_line=True),
-                )
-            case Joined(name=name):
-                self.users.add(name)
-                return self._system(f"{name} joined", when=frame.ts)
-            case Left(name=name, reason=reason):
-                self.users.remove(name)
-                return self._system(f"{name} left ({reason})", when=frame.ts)
-            case Renamed(old=old, new=new):
-                self.users.rename(old, new)
-                if name_key(old) == name_key(self.me):
-                    self.me = new
-                    self.header.name_shown = new
-                    return self._system(f"you are now {new}", when=frame.ts)
-                return self._system(f"{old} is now {new}", when=frame.ts)
-            case Users(users=names):
-                self.users.set_users(names, self.me)
-                listed = ", ".join(names)
-                return self._system(f"online ({len(names)}): {listed}")
-            case Error(code=code, message=message):
-                return self._error(f"{message} ({code})")
-            case Shutdown(message=message):
-                return self._system(f"server notice: {message}")
-            case HistoryReply(messages=messages):
-                self._older(messages)
-                return None
-        return None
-
-    def _reconnected(self, event: Welcomed) -> list[Entry]:
-        welcome = event.welcome
-        self.me = welcome.name
-        self.header.name_shown = welcome.name
-        self.users.set_users(welcome.users, self.me)
-        self.users.set_online(True)
-        entries: list[Entry] = []
-        catch_up = self.conversation.rejoin(welcome.history)
-        if catch_up.restarted:
-            entries.append(self._system("the server was restarted; its history starts again"))
-        if catch_up.missed:
-            entries.append(Entry(Kind.SEPARATOR, "", "missed while offline"))
-            entries.extend(self._history_entry(m) for m in catch_up.missed)
-            entries.append(Entry(Kind.SEPARATOR, "", "live"))
-        parts = [f"reconnected at {self.clock.hhmm()}"]
-        if event.resent:
-            parts.append(f"{event.resent} unacknowledged {_plural(event.resent)} resent")
-        if event.queued:
-            parts.append(f"{event.queued} queued {_plural(event.queued)} sent")
-        if not event.resent and not event.queued:
-            parts.append("nothing was waiting to be sent")
-        entries.append(self._system("; ".join(parts)))
-        return entries
-
-    # -- entries ---------------------------------------------------------------
+    # -- older history ---------------------------------------------------------------
 
     @on(MessageLog.ReachedTop)
-    def _reached_top(self) -> None:
+    def _reached_top(self, event: MessageLog.ReachedTop) -> None:
         """Scrolled to the top: ask the server for the page before it."""
-        request = self.conversation.next_page()
-        if request is not None and self.client.history(request.before, request.limit):
-            self.conversation.page_asked()
-
-    def _older(self, messages: list[Stored]) -> None:
-        older = self.conversation.older(messages)
-        if not older:
-            self.log_view.prepend([Entry(Kind.SEPARATOR, "", "beginning of history")])
+        channel = next((c for c in self.channels.values() if c.log is event.log), None)
+        if channel is None:
             return
-        self.log_view.prepend([self._history_entry(m) for m in older])
+        request = channel.conversation.next_page()
+        if request is None:
+            return
+        if channel.room:
+            asked = self.client.history(request.before, request.limit, room=channel.title)
+        else:
+            asked = self.client.history(request.before, request.limit, with_=channel.title)
+        if asked:
+            channel.conversation.page_asked()
+
+    # -- entries ---------------------------------------------------------------
 
     def _history_entry(self, message: Stored) -> Entry:
         """A stored message or DM as the log shows it (DMs we sent as DM_OUT)."""
         if isinstance(message, Message):
-            return self._message_entry(message)
+            return self._message(message)
         mine = name_key(message.from_) == name_key(self.me)
         return Entry(
             Kind.DM_OUT if mine else Kind.DM_IN,
@@ -327,70 +551,56 @@ class ChatScreen(Screen[None]):
         return Entry(Kind.ERROR, self.clock.hhmm(), clean(text))
 
     def _mark(self, out: Outgoing) -> None:
-        entry = self._own.pop(out.id, None)
-        if entry is None:
+        own = self._own.pop(out.id, None)
+        if own is None:
             return
+        channel, entry = own
         entry.status = out.status
         if out.status is SendStatus.SENT and out.ts:
             entry.time = self.clock.hhmm(out.ts)
         if out.status is SendStatus.FAILED:
             entry.reason = f"{out.error_code}: {out.error_message}"
-        self.log_view.touch(entry)
+        channel.log.touch(entry)
+
+    # -- entries -------------------------------------------------------------------
+
+    def _message(self, message: Message) -> Entry:
+        return message_entry(message, self.me, self.clock)
+
+    def _stored(self, message: Stored) -> Entry:
+        return stored_entry(message, self.me, self.clock)
+
+    def _system(self, text: str, *, when: str | None = None) -> Entry:
+        return system_entry(text, self.clock, when)
+
+    def _error(self, text: str) -> Entry:
+        return error_entry(text, self.clock)
+
+    def _mark(self, out: Outgoing) -> None:
+        own = self._own.pop(out.id, None)
+        if own is None:
+            return
+        channel, entry = own
+        entry.status = out.status
+        if out.status is SendStatus.SENT and out.ts:
+            entry.time = self.clock.hhmm(out.ts)
+        if out.status is SendStatus.FAILED:
+            entry.reason = f"{out.error_code}: {out.error_message}"
+        channel.log.touch(entry)
 
     # -- typed lines -------------------------------------------------------------
 
     @on(ChatInput.Submitted)
     async def _submitted(self, event: ChatInput.Submitted) -> None:
         command = parse(event.text)
-        log = self.log_view
-        match command:
-            case None:
-                return
-            case SendText(text=text):
-                self._send(text)
-            case SendAction(text=text):
-                self._send(text, action=True)
-            case SendDirect(to=to, text=text):
-                self._send(text, to=to)
-            case ChangeNick(name=name):
-                if not self.client.nick(name):
-                    log.add(self._error("you are offline; /nick works once reconnected"))
-            case ListUsers():
-                if not self.client.who():
-                    log.add(self._error("you are offline; /who works once reconnected"))
-            case ClearLog():
-                self._own.clear()
-                log.clear()
-            case ShowHelp():
-                self.action_help()
-            case Quit():
-                await self.app.action_quit()
-            case CommandError(message=message):
-                log.add(self._error(message))
-        if command is not None and not isinstance(command, ClearLog | Quit):
-            log.scroll_to_live()
-
-    def _send(self, text: str, *, action: bool = False, to: str | None = None) -> None:
-        """Queue a say or dm and show it at once, marked pending."""
-        try:
-            clean_text(text)
-        except ProtocolError as exc:
-            # Checked here as well as on the server: a frame over the size
-            # limit would make the server drop the connection, and the resend
-            # after reconnecting would do it again.
-            self.log_view.add(self._error(f"not sent: {exc.message} ({exc.code})"))
+        if command is None:
             return
-        out = self.client.dm(to, text) if to is not None else self.client.say(text, action=action)
-        if to is not None:
-            kind, name = Kind.DM_OUT, clean(to, single_line=True)
-        else:
-            kind, name = (Kind.ACTION if action else Kind.CHAT), self.me
-        entry = Entry(kind, self.clock.hhmm(), clean(text), name=name, status=out.status, own=True)
-        if out.status is SendStatus.FAILED:  # refused before it left, e.g. too long
-            entry.reason = f"{out.error_code}: {out.error_message}"
-        else:
-            self._own[out.id] = entry
-        self.log_view.add(entry)
+        if isinstance(command, Quit):
+            await self.app.action_quit()
+            return
+        self._run(command)
+        if not isinstance(command, ClearLog):
+            self.log_view.scroll_to_live()
 
     # -- actions ---------------------------------------------------------------
 
@@ -409,5 +619,6 @@ class ChatScreen(Screen[None]):
         self.log_view.scroll_to_live()
 
 
-def _plural(count: int) -> str:
-    return "message" if count == 1 else "messages"
+def _room_detail(summary: RoomSummary) -> str:
+    here = "1 here" if summary.members == 1 else f"{summary.members} here"
+    return f"{here} · {summary.topic}" if summary.topic else here

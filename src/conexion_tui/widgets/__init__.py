@@ -1,10 +1,12 @@
-"""The chat screen's widgets: message log, user list, header, input. Nothing else lives here."""
+"""The chat screen's widgets: message log, sidebar, user list, header, input. Nothing else lives
+here."""
 
 from __future__ import annotations
 
 from .chat_header import ChatHeader
 from .chat_input import ChatInput
 from .message_log import MessageLog
+from .sidebar import Sidebar, SidebarItem
 from .user_list import UserList
 
-__all__ = ["ChatHeader", "ChatInput", "MessageLog", "UserList"]
+__all__ = ["ChatHeader", "ChatInput", "MessageLog", "Sidebar", "SidebarItem", "UserList"]

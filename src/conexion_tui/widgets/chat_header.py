@@ -1,9 +1,11 @@
-"""The chat screen's top line: address, your name, connection state and round-trip time. It only
-shows what the screen sets; it must not read the client.
+"""The chat screen's top line: the conversation shown and its topic, your name, the connection
+state, round-trip time and address. It only shows what the screen sets; it must not read the
+client.
 """
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.reactive import reactive
@@ -19,6 +21,9 @@ _DOTS = {
     State.OFFLINE: "○",
     State.CLOSED: "○",
 }
+_SEPARATOR = " │ "
+_TOPIC_SEPARATOR = " · "
+_MIN_TOPIC = 8  # cells; a topic cut shorter than this says nothing, so it is left out
 
 
 class ChatHeader(Widget):
@@ -26,6 +31,9 @@ class ChatHeader(Widget):
         {
             "chat-header--brand",
             "chat-header--address",
+            "chat-header--room",
+            "chat-header--topic",
+            "chat-header--elsewhere",
             "chat-header--name",
             "chat-header--online",
             "chat-header--connecting",
@@ -41,32 +49,54 @@ class ChatHeader(Widget):
     state: reactive[State] = reactive(State.CONNECTING)
     detail: reactive[str] = reactive("")
     rtt: reactive[float | None] = reactive(None)
+    room: reactive[str] = reactive("")  # "#lab", or a person's name for a DM
+    topic: reactive[str] = reactive("")
+    # Unread messages in the other conversations: shown while the sidebar is
+    # collapsed, so that a narrow terminal still tells you something is waiting.
+    elsewhere: reactive[str] = reactive("")
 
     def render(self) -> Text:
         style = self._style
-        sep = (" │ ", style("separator"))
         state_part = {
             State.ONLINE: "online",
             State.CONNECTING: "connecting",
             State.OFFLINE: "offline",
             State.CLOSED: "offline",
         }[self.state]
-        parts: list[tuple[str, Style]] = [
-            ("Conexion", style("brand")),
-            sep,
-            (self.address, style("address")),
-            sep,
-            (clean(self.name_shown, single_line=True), style("name")),
-            sep,
-            (f"{_DOTS[self.state]} {self.state.value}", style(state_part)),
-        ]
+        state = f"{_DOTS[self.state]} {self.state.value}"
         if self.state is not State.ONLINE and self.detail:
-            parts.append((f" · {clean(self.detail, single_line=True)}", style("detail")))
+            state += f" · {clean(self.detail, single_line=True)}"
+        # (text, style) per field, the room's topic kept apart: it is what
+        # gives way when the line is too long, since the state matters more.
+        fields: list[tuple[str, Style]] = [("Conexion", style("brand"))]
+        if self.room:
+            fields.append((clean(self.room, single_line=True), style("room")))
+        if self.elsewhere:
+            fields.append((self.elsewhere, style("elsewhere")))
+        fields.append((clean(self.name_shown, single_line=True), style("name")))
+        fields.append((state, style(state_part)))
         if self.state is State.ONLINE:
-            parts.append(sep)
-            parts.append((self.rtt_text(), style("rtt")))
-        text = Text.assemble(*parts, no_wrap=True, overflow="ellipsis")
-        text.pad_left(1)
+            fields.append((self.rtt_text(), style("rtt")))
+        fields.append((self.address, style("address")))
+        topic = clean(self.topic, single_line=True) if self.room else ""
+        if topic and self.size.width > 0:
+            used = 1 + sum(cell_len(t) for t, _ in fields) + len(_SEPARATOR) * (len(fields) - 1)
+            room = self.size.width - used - len(_TOPIC_SEPARATOR)
+            if room < _MIN_TOPIC:
+                topic = ""
+            elif cell_len(topic) > room:
+                cut = Text(topic)
+                cut.truncate(room - 1)
+                topic = cut.plain + "…"
+        text = Text(no_wrap=True, overflow="ellipsis", end="")
+        text.append(" ")
+        for index, (field, field_style) in enumerate(fields):
+            if index:
+                text.append(_SEPARATOR, style("separator"))
+            text.append(field, field_style)
+            if index == 1 and topic:
+                text.append(_TOPIC_SEPARATOR, style("separator"))
+                text.append(topic, style("topic"))
         return text
 
     def _style(self, part: str) -> Style:

@@ -44,6 +44,7 @@ class ChatInput(TextArea):
         self,
         *,
         names: Callable[[], Iterable[str]],
+        rooms: Callable[[], Iterable[str]] = tuple,
         history_size: int,
         placeholder: str = "",
         id: str | None = None,
@@ -58,6 +59,7 @@ class ChatInput(TextArea):
             id=id,
         )
         self._names = names
+        self._rooms = rooms
         self.sent_history: list[str] = []
         self._history_size = history_size
         self._history_at = 0  # == len(history) when editing a new line
@@ -133,7 +135,7 @@ class ChatInput(TextArea):
             return
         row, column = self.cursor_location
         line = self.document.get_line(row)
-        found = complete(line, column, self._names())
+        found = complete(line, column, self._names(), self._rooms())
         if found is None:
             self._cycle = None
             self.app.bell()

@@ -55,17 +55,28 @@ class MessageLog(ScrollView, can_focus=False):
     class UnreadChanged(Message):
         """The count of messages below the visible part changed."""
 
+        log: MessageLog
         count: int
 
+        @property
+        def control(self) -> MessageLog:
+            return self.log
+
         def can_replace(self, message: Message) -> bool:
-            return isinstance(message, MessageLog.UnreadChanged)
+            return isinstance(message, MessageLog.UnreadChanged) and message.log is self.log
 
     @dataclass
     class ReachedTop(Message):
         """The user scrolled to the first line: time to ask for older ones."""
 
+        log: MessageLog
+
+        @property
+        def control(self) -> MessageLog:
+            return self.log
+
         def can_replace(self, message: Message) -> bool:
-            return isinstance(message, MessageLog.ReachedTop)
+            return isinstance(message, MessageLog.ReachedTop) and message.log is self.log
 
     def __init__(
         self,
@@ -128,7 +139,7 @@ class MessageLog(ScrollView, can_focus=False):
                 self.scroll_to(y=max(0, self.scroll_y - removed_lines), animate=False, force=True)
             if counted:
                 self.unread += counted
-                self.post_message(self.UnreadChanged(self.unread))
+                self.post_message(self.UnreadChanged(self, self.unread))
         self.refresh()
 
     def prepend(self, entries: Iterable[Entry]) -> None:
@@ -178,10 +189,14 @@ class MessageLog(ScrollView, can_focus=False):
         self._set_unread(0)
         self.refresh()
 
-    def rendered_lines(self) -> list[str]:
+    def rendered_lines(self, width: int | None = None) -> list[str]:
         """Every line of the log as plain text, as it is drawn (for tests and
-        debugging; this renders the whole log)."""
-        return [strip.text for entry in self.entries for strip in self._strips(entry)]
+        debugging; this renders the whole log). A log that was never shown
+        has no width yet: `width` says which to draw it at."""
+        if width is None or width == self._width:
+            return [strip.text for entry in self.entries for strip in self._strips(entry)]
+        styles = self._log_styles()
+        return [line.plain for entry in self.entries for line in render_entry(entry, styles, width)]
 
     def scroll_to_live(self) -> None:
         self._follow = True
@@ -253,7 +268,7 @@ class MessageLog(ScrollView, can_focus=False):
     def _set_unread(self, count: int) -> None:
         if count != self.unread:
             self.unread = count
-            self.post_message(self.UnreadChanged(count))
+            self.post_message(self.UnreadChanged(self, count))
 
     @property
     def following(self) -> bool:
@@ -272,13 +287,13 @@ class MessageLog(ScrollView, can_focus=False):
     def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
         super()._on_mouse_scroll_up(event)
         if self.scroll_y <= 0 and self.entries:
-            self.post_message(self.ReachedTop())
+            self.post_message(self.ReachedTop(self))
 
     def page_up(self) -> None:
         """Scroll a page up; on reaching the top, ask for older entries."""
         self.scroll_page_up(animate=False)
         if self.scroll_y <= 0 and self.entries:
-            self.post_message(self.ReachedTop())
+            self.post_message(self.ReachedTop(self))
 
     # -- rendering --------------------------------------------------------------
 

@@ -1,10 +1,8 @@
-"""Who is online: names sorted, yours marked, the count in the title, drawn as plain `Text`. It
-must not decide who is online: the screen tells it.
+"""Who is in the conversation shown: names sorted, yours marked, the count in the title, drawn
+as plain `Text`. It must not decide who is there: it draws the `Roster` the screen gives it.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterable
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,6 +11,7 @@ from textual.widgets import Static
 
 from conexion_protocol import name_key
 
+from ..conversation import Roster
 from ..entries import NAME_COLOURS, clean, name_colour
 from .styles import component_style
 
@@ -24,18 +23,15 @@ class UserList(VerticalScroll, can_focus=False):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._users: dict[str, str] = {}  # name_key -> name as shown
-        self._sorted: list[str] | None = []
+        self.roster = Roster()
         self.me = ""
         self.online = True
         self._redraw_pending = False
 
     @property
     def names(self) -> list[str]:
-        """Everyone online, sorted the way the server sorts (casefolded)."""
-        if self._sorted is None:
-            self._sorted = sorted(self._users.values(), key=name_key)
-        return self._sorted
+        """Everyone listed, sorted the way the server sorts (casefolded)."""
+        return self.roster.names
 
     def compose(self) -> ComposeResult:
         yield Static(id="user-names", markup=False)
@@ -43,35 +39,20 @@ class UserList(VerticalScroll, can_focus=False):
     def on_mount(self) -> None:
         self._redraw()
 
-    def set_users(self, names: Iterable[str], me: str) -> None:
-        self._users = {name_key(n): n for n in names}
+    def show(self, roster: Roster, me: str) -> None:
+        """Draw `roster` from now on (the screen changes it in place and
+        calls `changed()`)."""
+        self.roster = roster
         self.me = me
-        self._changed()
-
-    def add(self, name: str) -> None:
-        self._users[name_key(name)] = name
-        self._changed()
-
-    def remove(self, name: str) -> None:
-        self._users.pop(name_key(name), None)
-        self._changed()
-
-    def rename(self, old: str, new: str) -> None:
-        key = name_key(old)
-        self._users.pop(key, None)
-        self._users[name_key(new)] = new
-        if name_key(self.me) == key:
-            self.me = new
-        self._changed()
+        self.changed()
 
     def set_online(self, online: bool) -> None:
         self.online = online
         self.set_class(not online, "-offline")
-        self._changed()
+        self.changed()
 
-    def _changed(self) -> None:
+    def changed(self) -> None:
         # A burst of joins in one batch redraws the list once, not once each.
-        self._sorted = None
         if not self._redraw_pending and self.is_mounted:
             self._redraw_pending = True
             self.call_next(self._redraw)
@@ -80,7 +61,7 @@ class UserList(VerticalScroll, can_focus=False):
         self._redraw_pending = False
         if not self.is_mounted:
             return
-        count = len(self.names)
+        count = self.roster.count
         self.border_title = f"users · {count}" if self.online else f"users · {count} · offline"
         me = name_key(self.me)
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -93,4 +74,6 @@ class UserList(VerticalScroll, can_focus=False):
                 text.append(clean(name, single_line=True) + " (you)", style)
             else:
                 text.append(clean(name, single_line=True), style)
+        if not self.roster.complete:
+            text.append(f"\n… and {self.roster.count - len(self.roster)} more")
         self.query_one("#user-names", Static).update(text)

@@ -1,0 +1,105 @@
+"""One conversation as the chat screen shows it (`Channel`: its log widget, `Conversation`,
+`Roster`, topic, draft), what one batch of network events adds to the channels (`Batch`), and
+how messages become log entries. No network and no layout here: the chat screen does both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from conexion_protocol import Message, Stored, name_key
+
+from ..clock import Clock
+from ..conversation import Conversation, Roster
+from ..entries import Entry, Kind, clean, mentions
+from ..widgets import MessageLog
+
+
+@dataclass(eq=False)
+class Channel:
+    """A room we are in, or the direct messages with one person. Its log
+    widget keeps its own entries and scroll position while another channel
+    is shown; compared by identity, so it can key a batch."""
+
+    key: str  # `room_key` or `dm_key`
+    room: bool
+    title: str  # the room as the server spells it, or the other person's name
+    conversation: Conversation
+    log: MessageLog
+    roster: Roster = field(default_factory=Roster)
+    topic: str = ""
+    # Its first history (a welcome's or a `room` answer's) has been shown:
+    # later ones are what a reconnect missed.
+    loaded: bool = False
+    joining: bool = False  # a room asked for and not answered yet
+    draft: str = ""  # what was typed here when another channel was chosen
+
+    @property
+    def label(self) -> str:
+        return f"#{self.title}" if self.room else self.title
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one batch of events adds: entries per channel (appended to each
+    log once), the first mention of each channel not shown, and whether to
+    ring. The cost of a batch grows with its events, not with the channels."""
+
+    entries: dict[Channel, list[Entry]] = field(default_factory=dict)
+    notices: list[tuple[Channel, Entry]] = field(default_factory=list)
+    ring: bool = False
+    sidebar: bool = False  # unread counts or the channel list changed
+
+    def add(self, channel: Channel, entry: Entry) -> None:
+        self.entries.setdefault(channel, []).append(entry)
+
+    def extend(self, channel: Channel, entries: Iterable[Entry]) -> None:
+        self.entries.setdefault(channel, []).extend(entries)
+
+
+# -- entries -------------------------------------------------------------------
+
+
+def message_entry(message: Message, me: str, clock: Clock) -> Entry:
+    text = clean(message.text)
+    own = name_key(message.from_) == name_key(me)
+    return Entry(
+        Kind.ACTION if message.action else Kind.CHAT,
+        clock.hhmm(message.ts),
+        text,
+        name=clean(message.from_, single_line=True),
+        mention=not own and mentions(text, me),
+        own=own,
+    )
+
+
+def stored_entry(message: Stored, me: str, clock: Clock) -> Entry:
+    """A room message or a DM as the log shows it (DMs we sent as DM_OUT)."""
+    if isinstance(message, Message):
+        return message_entry(message, me, clock)
+    mine = name_key(message.from_) == name_key(me)
+    return Entry(
+        Kind.DM_OUT if mine else Kind.DM_IN,
+        clock.hhmm(message.ts),
+        clean(message.text),
+        name=clean(message.to if mine else message.from_, single_line=True),
+        own=mine,
+    )
+
+
+def system_entry(text: str, clock: Clock, when: str | None = None) -> Entry:
+    return Entry(Kind.SYSTEM, clock.hhmm(when), clean(text))
+
+
+def error_entry(text: str, clock: Clock) -> Entry:
+    return Entry(Kind.ERROR, clock.hhmm(), clean(text))
+
+
+def separator(label: str) -> Entry:
+    return Entry(Kind.SEPARATOR, "", label)
+
+
+def known_count(user_count: int | object) -> int | None:
+    """A welcome's `user_count`, None from a server that does not send it."""
+    return user_count if isinstance(user_count, int) else None

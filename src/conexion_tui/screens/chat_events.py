@@ -1,0 +1,347 @@
+"""The chat screen's network side: each batch of client events routed to the channels it
+concerns (their logs, conversations, user lists, topics), unread counts and notices. A mixin of
+`ChatScreen`, which owns the channels and widgets; it must not send anything but requests the
+screen would send itself (`who` with watch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from conexion_protocol import (
+    DEFAULT_ROOM,
+    UNSET,
+    DirectMessage,
+    Error,
+    HistoryReply,
+    Joined,
+    Left,
+    LeftReason,
+    Message,
+    Renamed,
+    RoomInfo,
+    RoomList,
+    Shutdown,
+    TopicInfo,
+    Users,
+    name_key,
+)
+
+from ..client import Acked, ClientEvent, ConnectionLost, Failed, Received, Welcomed
+from ..conversation import CatchUp, by_conversation, dm_key, partner, room_key
+from ..entries import Entry, Kind
+from .channel import Batch, Channel, known_count, separator
+from .room_list import RoomListDialog
+
+_COUNTED = frozenset({Kind.CHAT, Kind.ACTION, Kind.DM_IN})  # what counts as unread
+_SNIPPET = 80  # characters of a message quoted in a notification
+
+
+class NetworkEvents:
+    """`ChatScreen.apply()` and everything it calls. It uses the screen's
+    channels (`channels`, `current`, `_room`, `_dm`, `_new_channel`,
+    `_remove_channel`, `switch_to`), its widgets and its entry builders.
+    (Not typed as `ChatScreen`: that import would be a cycle.)"""
+
+    def apply(self, events: Iterable[ClientEvent]) -> None:
+        """Show a batch of client events: one log update per channel touched."""
+        batch = Batch()
+        for event in events:
+            match event:
+                case Received(frame=frame):
+                    self._frame(frame, batch)
+                case Acked(out=out):
+                    own = self._own.get(out.id)
+                    if own is not None:
+                        own[0].conversation.note(out.seq)
+                    self._mark(out)
+                case Failed(out=out):
+                    self._mark(out)
+                case ConnectionLost(reason=reason, at=at):
+                    self.users.set_online(False)
+                    line = f"connection lost at {self.clock.hhmm(at)}: {reason}"
+                    for channel in self.channels.values():
+                        channel.conversation.lost(at)
+                        batch.add(channel, self._system(line))
+                case Welcomed():
+                    self._reconnected(event, batch)
+        for channel, entries in batch.entries.items():
+            if self.channels.get(channel.key) is channel:  # not closed meanwhile
+                channel.log.extend(entries)
+        if batch.sidebar:
+            self._refresh_sidebar()
+        for channel, entry in batch.notices:
+            self._notify(channel, entry)
+        if batch.notices or batch.ring:
+            self.app.bell()  # once per batch, however many there were
+
+    def _live(self, channel: Channel, entry: Entry, batch: Batch) -> None:
+        """A new message shown in `channel`: unread, mentions, bells."""
+        batch.add(channel, entry)
+        if entry.own or entry.kind not in _COUNTED:
+            return
+        important = entry.mention or entry.kind is Kind.DM_IN
+        if channel is self.current:
+            if important and (not channel.log.following or not self.app.app_focus):
+                batch.ring = True
+            return
+        batch.sidebar = True
+        if channel.conversation.arrived(mention=important):
+            batch.notices.append((channel, entry))
+
+    def _notify(self, channel: Channel, entry: Entry) -> None:
+        snippet = entry.text.split("\n", 1)[0]
+        if len(snippet) > _SNIPPET:
+            snippet = snippet[: _SNIPPET - 1] + "…"
+        if channel.room:
+            title, message = "Mention", f"{entry.name} in {channel.label}: {snippet}"
+        else:
+            title, message = "Direct message", f"{entry.name}: {snippet}"
+        # Names and texts are untrusted: never markup.
+        self.app.notify(message, title=title, timeout=self.ui.notify_timeout, markup=False)
+
+    def _frame(self, frame: object, batch: Batch) -> None:
+        match frame:
+            case Message(room=room):
+                channel = self._room(room)
+                if channel is not None:
+                    channel.conversation.note(frame.seq)
+                    self._live(channel, self._message(frame), batch)
+            case DirectMessage():
+                other = partner(frame, self.me)
+                channel = self._dm(other)
+                if name_key(other) == name_key(frame.from_):
+                    channel.title = frame.from_  # the server's spelling
+                channel.conversation.note(frame.seq)
+                self._live(channel, self._stored(frame), batch)
+            case Joined(name=name, room=room):
+                channel = self._room(_room_of(room))
+                if channel is not None and not self.client.session.is_me(name):
+                    if channel.roster.add(name):
+                        self._roster_changed(channel)
+                    batch.add(channel, self._system(f"{name} joined", when=frame.ts))
+            case Left():
+                self._left(frame, batch)
+            case Renamed():
+                self._renamed(frame, batch)
+            case Users(room=room, users=names):
+                channel = self._room(room)
+                if channel is not None:
+                    channel.roster.replace(names)
+                    self._roster_changed(channel)
+                    if self._who_asked.get(channel.key):
+                        self._who_asked[channel.key] -= 1
+                        shown = self.ui.who_shown
+                        listed = ", ".join(names[:shown])
+                        if len(names) > shown:
+                            listed += f" and {len(names) - shown} more (the user list has all)"
+                        said = f"in {channel.label} ({len(names)}): {listed}"
+                        batch.add(channel, self._system(said))
+            case RoomInfo():
+                self._room_info(frame, batch)
+            case RoomList(rooms=rooms):
+                self.known_rooms = list(rooms)
+                if self._switcher is not None and self._switcher.is_mounted:
+                    self._switcher.refresh_choices(gather=True)
+                if self._rooms_asked:
+                    self._rooms_asked = False
+                    joined = {c.key for c in self.channels.values() if c.room}
+                    self.app.push_screen(RoomListDialog(self.known_rooms, joined), self._picked)
+            case TopicInfo():
+                self._topic(frame, batch)
+            case HistoryReply():
+                self._older(frame)
+            case Error(code=code, message=message):
+                batch.add(self.current, self._error(f"{message} ({code})"))
+            case Shutdown(message=message):
+                for channel in self.channels.values():
+                    batch.add(channel, self._system(f"server notice: {message}"))
+
+    def _roster_changed(self, channel: Channel) -> None:
+        if channel is self.current:
+            self.users.changed()
+
+    def _left(self, frame: Left, batch: Batch) -> None:
+        channel = self._room(_room_of(frame.room))
+        if channel is None:
+            return
+        if self.client.session.is_me(frame.name):
+            # Our own `part` confirmed (or we were put out of the room).
+            if len([c for c in self.channels.values() if c.room]) == 1:
+                channel.joining = True
+                batch.add(channel, self._system(f"you are no longer in {channel.label}"))
+                batch.sidebar = True
+                return
+            self._remove_channel(channel)
+            how = "left" if frame.reason == LeftReason.PART else f"were removed ({frame.reason})"
+            batch.add(self.current, self._system(f"you {how} {channel.label}", when=frame.ts))
+            return
+        if channel.roster.remove(frame.name):
+            self._roster_changed(channel)
+        batch.add(channel, self._system(f"{frame.name} left ({frame.reason})", when=frame.ts))
+
+    def _renamed(self, frame: Renamed, batch: Batch) -> None:
+        old, new = frame.old, frame.new
+        mine = name_key(old) == name_key(self.me)
+        if mine:
+            self.me = new
+            self.header.name_shown = new
+            self.users.me = new
+        line = f"you are now {new}" if mine else f"{old} is now {new}"
+        for channel in list(self.channels.values()):
+            if channel.room:
+                if channel.roster.rename(old, new):
+                    self._roster_changed(channel)
+                    batch.add(channel, self._system(line, when=frame.ts))
+                elif mine:
+                    batch.add(channel, self._system(line, when=frame.ts))
+            elif channel.key == dm_key(old) and not mine:
+                # The same person under a new name: so is their conversation,
+                # unless one with the new name is open already.
+                if dm_key(new) not in self.channels:
+                    del self.channels[channel.key]
+                    channel.key, channel.title = dm_key(new), new
+                    self.channels[channel.key] = channel
+                    channel.roster.rename(old, new)
+                    if channel is self.current:
+                        self._show_topic()
+                    batch.sidebar = True
+                batch.add(channel, self._system(line, when=frame.ts))
+
+    def _room_info(self, info: RoomInfo, batch: Batch) -> None:
+        key = room_key(info.room)
+        channel = self.channels.get(key)
+        if channel is None:
+            channel = self._new_channel(key, room=True, title=info.room)
+            self._changed_channels()
+        elif channel.title != info.room:
+            channel.title = info.room
+            self._changed_channels()
+        channel.joining = False
+        channel.topic = info.topic
+        channel.roster.replace(info.users, info.user_count)
+        self._roster_changed(channel)
+        if not channel.loaded:
+            batch.extend(channel, self._begin(channel, list(info.history)))
+            created = " (you created it)" if info.created else ""
+            batch.add(channel, self._system(f"you joined {channel.label}{created}"))
+            topic = (
+                f"topic: {info.topic}" if info.topic else "no topic is set; /topic TEXT sets one"
+            )
+            batch.add(channel, self._system(topic))
+            here = ", ".join(info.users)
+            more = info.user_count - len(info.users)
+            batch.add(
+                channel,
+                self._system(
+                    f"{info.user_count} here: {here}" + (f" and {more} more" if more > 0 else "")
+                ),
+            )
+        else:
+            self._caught_up(channel, channel.conversation.rejoin(list(info.history)), batch)
+        # The list shown must stay complete, however large the room grows.
+        self.client.who(info.room, watch=True)
+        batch.sidebar = True
+        if channel is self.current:
+            self._show_topic()
+        if key in self._go_to:
+            self._go_to.discard(key)
+            self.switch_to(channel)
+
+    def _caught_up(self, channel: Channel, catch_up: CatchUp, batch: Batch) -> None:
+        """What a reconnect missed in `channel`, counted as unread if not shown."""
+        if catch_up.restarted:
+            batch.add(channel, self._system("the server was restarted; its history starts again"))
+        if catch_up.missed:
+            batch.add(channel, separator("missed while offline"))
+            for message in catch_up.missed:
+                self._live(channel, self._stored(message), batch)
+            batch.add(channel, separator("live"))
+
+    def _topic(self, frame: TopicInfo, batch: Batch) -> None:
+        channel = self._room(frame.room)
+        if channel is None:
+            return
+        channel.topic = frame.topic
+        if channel is self.current:
+            self._show_topic()
+        by = frame.by if isinstance(frame.by, str) else None
+        if channel.key in self._topic_asked:
+            # The answer to our /topic (a topic set meanwhile may come first:
+            # it says the same).
+            self._topic_asked.discard(channel.key)
+            if frame.topic:
+                said = f"topic: {frame.topic}" + (f" (set by {by})" if by else "")
+            else:
+                said = "no topic is set; /topic TEXT sets one"
+            batch.add(channel, self._system(said))
+        elif by is not None:
+            said = (
+                f"{by} set the topic: {frame.topic}" if frame.topic else f"{by} cleared the topic"
+            )
+            when = frame.ts if isinstance(frame.ts, str) else None
+            batch.add(channel, self._system(said, when=when))
+
+    def _reconnected(self, event: Welcomed, batch: Batch) -> None:
+        welcome = event.welcome
+        self.me = welcome.name
+        self.header.name_shown = welcome.name
+        self.users.me = welcome.name
+        self.users.set_online(True)
+        history = by_conversation(welcome.history, self.me)
+        given = {room_key(room): room for room in welcome.rooms}
+        general = room_key(DEFAULT_ROOM)
+        for channel in list(self.channels.values()):
+            if not channel.room:
+                continue
+            if channel.key not in given:
+                channel.joining = True  # its `room` answer brings what it missed
+                continue
+            if channel.key == general:
+                channel.roster.replace(welcome.users, known_count(welcome.user_count))
+                self._roster_changed(channel)
+            catch_up = channel.conversation.rejoin(history.get(channel.key, []))
+            self._caught_up(channel, catch_up, batch)
+            self.client.who(channel.title, watch=True)
+        for messages in history.values():
+            first = messages[0]
+            if not isinstance(first, DirectMessage):
+                continue
+            channel = self._dm(partner(first, self.me))
+            if channel.conversation.newest is None and not channel.log.entries:
+                batch.extend(channel, self._begin(channel, messages))
+            else:
+                self._caught_up(channel, channel.conversation.rejoin(messages), batch)
+        parts = [f"reconnected at {self.clock.hhmm()}"]
+        if event.resent:
+            parts.append(f"{event.resent} unacknowledged {_plural(event.resent)} resent")
+        if event.queued:
+            parts.append(f"{event.queued} queued {_plural(event.queued)} sent")
+        if not event.resent and not event.queued:
+            parts.append("nothing was waiting to be sent")
+        line = "; ".join(parts)
+        for channel in self.channels.values():
+            batch.add(channel, self._system(line))
+        batch.sidebar = True
+
+    def _older(self, reply: HistoryReply) -> None:
+        if reply.with_ is not UNSET and isinstance(reply.with_, str):
+            channel = self.channels.get(dm_key(reply.with_))
+        else:
+            channel = self._room(reply.room if isinstance(reply.room, str) else DEFAULT_ROOM)
+        if channel is None:
+            return
+        older = channel.conversation.older(reply.messages)
+        if not older:
+            channel.log.prepend([separator("beginning of history")])
+            return
+        channel.log.prepend([self._stored(m) for m in older])
+
+
+def _room_of(room: str | object) -> str:
+    """A frame's room, `general` when it has none (a server before rooms)."""
+    return room if isinstance(room, str) else DEFAULT_ROOM
+
+
+def _plural(count: int) -> str:
+    return "message" if count == 1 else "messages"
