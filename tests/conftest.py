@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import trustme
+from hypothesis import settings
 
 from conexion_server.config import ServerConfig
 from conexion_server.connection import Connection
@@ -21,6 +22,11 @@ from tests.peers import JsonPeer, TextPeer
 from tests.redis_server import RedisServer
 
 ServerFactory = Callable[..., Awaitable[ChatServer]]
+
+# Property tests draw the same examples on every run: CI never fails on an
+# example nobody has seen. `pytest --hypothesis-profile=default` explores anew.
+settings.register_profile("repeatable", derandomize=True)
+settings.load_profile("repeatable")
 
 
 # -- clusters: the same tests against two instances on one Redis ----------------

@@ -38,7 +38,14 @@ from conexion_protocol import (
     normalize_name,
 )
 
-PROPS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Derandomized: the same examples on every run, so CI never flakes on a new one;
+# run with --hypothesis-seed=random (or raise max_examples) to explore.
+PROPS = settings(
+    max_examples=200,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 FRAME_TYPES = ["hello", "say", "dm", "nick", "who", "join", "part", "history", "ping", "pong"]
 
@@ -228,13 +235,13 @@ def _obeys_name_rules(name: str) -> bool:
     ):
         return False
     # Letters of at most one of the scripts that look alike (Latin, Greek,
-    # Cyrillic), judged on the compatibility form (fullwidth Ａ is Latin).
+    # Cyrillic), judged by each letter's name (fullwidth Ａ is Latin; the
+    # micro sign belongs to no script, though it decomposes to a Greek mu).
     scripts = set()
-    for ch in unicodedata.normalize("NFKD", name):
+    for ch in unicodedata.normalize("NFD", name):
         if ch.isalpha():
-            words = unicodedata.name(ch, "").split()
-            if words and words[0] in ("LATIN", "GREEK", "CYRILLIC"):
-                scripts.add(words[0])
+            words = unicodedata.name(ch, "").split()[:2]
+            scripts.update(w for w in words if w in ("LATIN", "GREEK", "CYRILLIC"))
     return len(scripts) <= 1
 
 
