@@ -116,11 +116,13 @@ class Register(Struct, tag="register", **_FRAME_CONFIG):
     """Register the name one has, with this password."""
 
     password: str
+    id: MessageId | UnsetType = UNSET
 
 
 class ChangePassword(Struct, tag="password", **_FRAME_CONFIG):
     old: str
     new: str
+    id: MessageId | UnsetType = UNSET
 
 
 class Say(Struct, tag="say", **_FRAME_CONFIG):
@@ -147,14 +149,17 @@ class Who(Struct, tag="who", **_FRAME_CONFIG):
     # Hear every join and leave of the room from now on, even when it is
     # larger than the server's presence limit.
     watch: bool = False
+    id: MessageId | UnsetType = UNSET
 
 
 class Join(Struct, tag="join", **_FRAME_CONFIG):
     room: str = DEFAULT_ROOM
+    id: MessageId | UnsetType = UNSET
 
 
 class Part(Struct, tag="part", **_FRAME_CONFIG):
     room: str = DEFAULT_ROOM
+    id: MessageId | UnsetType = UNSET
 
 
 class History(Struct, tag="history", **_FRAME_CONFIG):
@@ -165,10 +170,13 @@ class History(Struct, tag="history", **_FRAME_CONFIG):
     before: int | UnsetType = UNSET
     limit: HistoryLimit = DEFAULT_HISTORY_LIMIT
     with_: str | UnsetType = field(default=UNSET, name="with")
+    id: MessageId | UnsetType = UNSET
 
 
 class Rooms(Struct, tag="rooms", **_FRAME_CONFIG):
     """Ask for the list of rooms."""
+
+    id: MessageId | UnsetType = UNSET
 
 
 class Topic(Struct, tag="topic", **_FRAME_CONFIG):
@@ -176,6 +184,7 @@ class Topic(Struct, tag="topic", **_FRAME_CONFIG):
 
     room: str = DEFAULT_ROOM
     topic: str | UnsetType = UNSET
+    id: MessageId | UnsetType = UNSET
 
 
 class Ping(Struct, tag="ping", **_FRAME_CONFIG):
@@ -265,6 +274,7 @@ class Renamed(Struct, tag="renamed", **_FRAME_CONFIG):
 class Users(Struct, tag="users", **_FRAME_CONFIG):
     room: str
     users: list[str]
+    id: str | UnsetType = UNSET  # the `who` request's
 
 
 class HistoryReply(Struct, tag="history", **_FRAME_CONFIG):
@@ -273,6 +283,7 @@ class HistoryReply(Struct, tag="history", **_FRAME_CONFIG):
     messages: list[Message | DirectMessage]
     room: str | UnsetType = UNSET
     with_: str | UnsetType = field(default=UNSET, name="with")
+    id: str | UnsetType = UNSET  # the `history` request's
 
 
 class RoomInfo(Struct, tag="room", **_FRAME_CONFIG):
@@ -286,6 +297,7 @@ class RoomInfo(Struct, tag="room", **_FRAME_CONFIG):
     topic_by: str | UnsetType = UNSET
     topic_ts: str | UnsetType = UNSET
     created: bool = False  # this join made the room
+    id: str | UnsetType = UNSET  # the `join` request's
 
 
 class RoomSummary(Struct, omit_defaults=True):
@@ -298,15 +310,18 @@ class RoomSummary(Struct, omit_defaults=True):
 
 class RoomList(Struct, tag="rooms", **_FRAME_CONFIG):
     rooms: list[RoomSummary]
+    id: str | UnsetType = UNSET  # the `rooms` request's
 
 
 class TopicInfo(Struct, tag="topic", **_FRAME_CONFIG):
-    """A room's topic: the answer to asking, or news that it was set."""
+    """A room's topic: the answer to asking (with the request's `id`, if it
+    had one), or news that it was set (never an `id`)."""
 
     room: str
     topic: str
     by: str | UnsetType = UNSET
     ts: str | UnsetType = UNSET
+    id: str | UnsetType = UNSET
 
 
 class Error(Struct, tag="error", **_FRAME_CONFIG):

@@ -253,8 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--room-creation",
         choices=[c.value for c in RoomCreation],
         default=hub.room_creation.value,
-        help="who may create a room by joining it; until accounts exist, registered and "
-        "admins both mean only the operator (--rooms)",
+        help="who may create a room by joining it: anyone, registered users, or admins "
+        "(the operator's --rooms exist in any case)",
     )
     p.add_argument(
         "--max-rooms",

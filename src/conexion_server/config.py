@@ -21,8 +21,8 @@ class RoomCreation(StrEnum):
     """Who may create a room by joining it."""
 
     ANYONE = "anyone"
-    REGISTERED = "registered"  # holders of an account (none yet: only the operator)
-    ADMINS = "admins"  # server admins (none yet: only the operator's --rooms)
+    REGISTERED = "registered"  # holders of an account
+    ADMINS = "admins"  # server admins (accounts the operator marked)
 
 
 class AccountsPolicy(StrEnum):

@@ -367,11 +367,19 @@ class Hub:
             raise refusals.too_many_rooms_for_you(cfg.max_rooms_per_user)
         if room is not None:
             return room.name, key
-        if cfg.room_creation != RoomCreation.ANYONE:
+        if not self.may_create_rooms(member):
             raise refusals.may_not_create_rooms(cfg.room_creation)
         if len(self.rooms) + creating >= cfg.max_rooms:
             raise refusals.too_many_rooms(cfg.max_rooms)
         return name, key
+
+    def may_create_rooms(self, member: Member) -> bool:
+        account, policy = member.account, self.config.room_creation
+        if policy == RoomCreation.REGISTERED:
+            return account is not None
+        if policy == RoomCreation.ADMINS:
+            return account is not None and account.admin
+        return True
 
     def check_topic(self, member: Member, raw_room: str, raw_topic: str) -> tuple[Room, str]:
         room = self.check_member_of(member, raw_room)

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import logging
 
+import msgspec
+
 from conexion_protocol import (
     DEFAULT_ROOM,
     PROTO_VERSION,
+    UNSET,
     Ack,
     Bye,
     ChangePassword,
@@ -140,6 +143,13 @@ class JsonHandler:
         def refuse(exc: ProtocolError) -> None:
             self.refuse(exc, frame)
 
+        def answer(reply: msgspec.Struct) -> None:
+            # The answer to a request that had an `id` carries it back.
+            request_id = getattr(frame, "id", UNSET)
+            if isinstance(request_id, str) and hasattr(reply, "id"):
+                reply = msgspec.structs.replace(reply, id=request_id)
+            session.send_frame(reply)
+
         match frame:
             case Say(id=id, text=text, room=room, action=action):
                 session.then(
@@ -152,18 +162,18 @@ class JsonHandler:
             case Nick(name=name):
                 session.then(chat.rename(member, name), ignore, refuse)
             case Who(room=room, watch=watch):
-                session.send_frame(chat.watch(member, room) if watch else chat.who(room))
+                answer(chat.watch(member, room) if watch else chat.who(room))
             case Join(room=room):
-                session.then(chat.enter(member, room), session.send_frame, refuse)
+                session.then(chat.enter(member, room), answer, refuse)
             case Part(room=room):
                 session.then(chat.part(member, room), ignore, refuse)
             case Rooms():
-                session.send_frame(chat.rooms())
+                answer(chat.rooms())
             case Topic(room=room, topic=topic):
                 if isinstance(topic, str):
                     session.then(chat.set_topic(member, room, topic), ignore, refuse)
                 else:
-                    session.send_frame(chat.topic(room))
+                    answer(chat.topic(room))
             case Register(password=password):
                 session.then(chat.register(member, password), ignore, refuse)
             case ChangePassword(old=old, new=new):
@@ -177,7 +187,7 @@ class JsonHandler:
                 else:
                     where = room if isinstance(room, str) else DEFAULT_ROOM
                     page = chat.history(where, start, limit, member)
-                session.then(page, session.send_frame, refuse)
+                session.then(page, answer, refuse)
 
     def _acked(self, ack: Ack) -> None:
         self.limited_in_a_row = 0

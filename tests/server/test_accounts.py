@@ -271,3 +271,28 @@ async def test_accounts_survive_a_restart(make_server, connect, tmp_path) -> Non
     second = await make_server(db=db)
     assert (await log_in(second, connect, "ana", None))["code"] == "login_required"
     assert (await log_in(second, connect, "ana", PASSWORD))["registered"] is True
+
+
+async def test_room_creation_for_registered_users_or_admins(make_server, connect, tmp_path) -> None:
+    server = await make_server(room_creation="registered", db=str(tmp_path / "chat.db"))
+    assert operator(server, tmp_path, "add", "ana", password=PASSWORD) == 0
+    bob = await connect(server, "bob")
+    await bob.send(type="join", room="mine")
+    refused = await bob.expect("error")
+    assert refused["code"] == "forbidden"
+    assert "registered users" in refused["message"]
+    ana = await connect(server)
+    await ana.send(type="hello", name="ana", proto=1, account_password=PASSWORD)
+    await ana.expect("welcome")
+    await ana.send(type="join", room="mine")
+    assert (await ana.expect("room"))["created"] is True
+
+    admins_only = await make_server(room_creation="admins", db=str(tmp_path / "other.db"))
+    assert operator(admins_only, tmp_path, "add", "ana", password=PASSWORD) == 0
+    assert operator(admins_only, tmp_path, "add", "root", "--admin", password=PASSWORD) == 0
+    for name, answer in (("ana", "error"), ("root", "room")):
+        peer = await connect(admins_only)
+        await peer.send(type="hello", name=name, proto=1, account_password=PASSWORD)
+        await peer.expect("welcome")
+        await peer.send(type="join", room="staff")
+        assert (await peer.expect_any("room", "error"))["type"] == answer

@@ -338,3 +338,34 @@ async def test_welcome_and_room_carry_a_first_page_and_the_whole_count(
     assert (await dora.expect("users"))["users"] == ["ana", "bob", "cleo", "dora"]
     info = await join(dora, "general")
     assert (info["users"], info["user_count"]) == (["ana", "bob"], 4)
+
+
+async def test_a_request_s_id_comes_back_on_its_answer_or_its_error(make_server, connect) -> None:
+    server = await make_server(max_rooms_per_user=2)
+    ana = await connect(server, "ana")
+    bob = await connect(server, "bob")
+    await ana.send(type="join", room="lab", id="j1")
+    info = await ana.expect("room")
+    assert (info["room"], info["id"]) == ("lab", "j1")
+    await ana.send(type="join", room="art", id="j2")
+    refused = await ana.expect("error")
+    assert (refused["code"], refused["id"]) == ("room_limit", "j2")
+    await ana.send(type="part", room="nowhere", id="p1")
+    assert (await ana.expect("error"))["id"] == "p1"
+    for request, answer in (
+        ({"type": "who", "room": "lab"}, "users"),
+        ({"type": "rooms"}, "rooms"),
+        ({"type": "history"}, "history"),
+        ({"type": "topic", "room": "lab"}, "topic"),
+    ):
+        await bob.send(**request, id=f"q-{answer}")
+        reply = await bob.expect(answer)
+        assert reply["id"] == f"q-{answer}"
+    # News of a topic set carries no id, even to the one who set it.
+    await ana.send(type="topic", room="lab", topic="kits", id="t1")
+    news = await ana.expect("topic")
+    assert news["topic"] == "kits"
+    assert "id" not in news
+    # Without an id, an answer has none.
+    await bob.send(type="rooms")
+    assert "id" not in await bob.expect("rooms")
