@@ -120,13 +120,14 @@ class JsonPeer(LinePeer):
         return json.loads(await self.line(timeout))
 
     async def expect(self, type: str, timeout: float = WAIT) -> dict[str, Any]:
-        """The next frame of `type`, skipping pings, joins and leaves of others."""
+        """The next frame of `type`, skipping pings, joins and leaves of
+        others, and moderation news (tests that mean it expect it)."""
         async with asyncio.timeout(timeout):
             while True:
                 frame = await self.recv(timeout)  # the outer bound is the one that counts
                 if frame["type"] == type:
                     return frame
-                if frame["type"] not in ("ping", "joined", "left", "pong"):
+                if frame["type"] not in ("ping", "joined", "left", "pong", "moderation"):
                     raise AssertionError(f"expected {type}, got {frame}")
 
     async def hello(self, name: str) -> dict[str, Any]:
@@ -164,7 +165,7 @@ class JsonPeer(LinePeer):
                 frame = await self.recv(timeout)
                 if frame["type"] in types:
                     return frame
-                if frame["type"] not in ("ping", "joined", "left", "pong", "message"):
+                if frame["type"] not in ("ping", "joined", "left", "pong", "message", "moderation"):
                     raise AssertionError(f"expected one of {types}, got {frame}")
 
 

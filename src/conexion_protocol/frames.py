@@ -22,6 +22,9 @@ MAX_ROOM_LEN = 32
 MAX_HISTORY_LIMIT = 200
 DEFAULT_HISTORY_LIMIT = 50
 MAX_TOPIC_LEN = 300  # code points, after cleaning
+MAX_REASON_LEN = 300  # a moderator's reason, code points after cleaning
+MAX_SANCTION_MINUTES = 366 * 24 * 60  # a timed mute or ban: at most a year
+MAX_SLOW_SECONDS = 3_600
 
 # What this protocol's extensions a server may announce in `welcome.features`.
 FEATURE_ROOMS = "rooms"
@@ -69,6 +72,27 @@ class LeftReason(StrEnum):
     KICKED = "kicked"
     PART = "part"  # left one room, still connected
     BANNED = "banned"
+
+
+class ModAction(StrEnum):
+    """What a `mod` request does to a person, and what `moderation` news says."""
+
+    KICK = "kick"  # out of the room; may come back
+    MUTE = "mute"  # may not speak in the room (for `minutes`, or until lifted)
+    UNMUTE = "unmute"
+    BAN = "ban"  # out of the room (or, with `server`, the chat) and kept out
+    UNBAN = "unban"
+    OP = "op"  # grant a role in the room (`role`: moderator, or owner)
+    DEOP = "deop"
+    INVITE = "invite"  # may enter the private room
+    MODE = "mode"  # news only: the room's settings changed (see `mode`)
+    CODE = "code"  # news only: the join code was changed
+
+
+class Role(StrEnum):
+    ADMIN = "admin"  # the whole server's (an account the operator marked)
+    OWNER = "owner"  # a room's: its registered creator, or as granted
+    MODERATOR = "moderator"
 
 
 class ProtocolError(Exception):
@@ -155,6 +179,7 @@ class Who(Struct, tag="who", **_FRAME_CONFIG):
 class Join(Struct, tag="join", **_FRAME_CONFIG):
     room: str = DEFAULT_ROOM
     id: MessageId | UnsetType = UNSET
+    code: str | UnsetType = UNSET  # a private room's join code
 
 
 class Part(Struct, tag="part", **_FRAME_CONFIG):
@@ -184,6 +209,57 @@ class Topic(Struct, tag="topic", **_FRAME_CONFIG):
 
     room: str = DEFAULT_ROOM
     topic: str | UnsetType = UNSET
+    id: MessageId | UnsetType = UNSET
+
+
+class Mod(Struct, tag="mod", **_FRAME_CONFIG):
+    """A moderator's action on a person in a room (or, `server: true`, a ban
+    from the whole chat)."""
+
+    action: ModAction
+    name: str
+    room: str = DEFAULT_ROOM
+    minutes: Annotated[int, Meta(ge=1, le=MAX_SANCTION_MINUTES)] | UnsetType = UNSET
+    reason: str | UnsetType = UNSET
+    server: bool = False
+    role: Role | UnsetType = UNSET  # for `op`: moderator (the default) or owner
+    id: MessageId | UnsetType = UNSET
+
+
+class RoomMode(Struct, omit_defaults=True):
+    """A room's settings (not a frame of its own)."""
+
+    moderated: bool = False  # only staff speak
+    slow: int = 0  # seconds between two messages of one member; 0: off
+    private: bool = False  # entered by invitation or join code only
+    topic_lock: bool = False  # only staff set the topic
+
+
+class Mode(Struct, tag="mode", **_FRAME_CONFIG):
+    """Change some of a room's settings; those not given stay."""
+
+    room: str = DEFAULT_ROOM
+    moderated: bool | UnsetType = UNSET
+    slow: Annotated[int, Meta(ge=0, le=MAX_SLOW_SECONDS)] | UnsetType = UNSET
+    private: bool | UnsetType = UNSET
+    topic_lock: bool | UnsetType = UNSET
+    id: MessageId | UnsetType = UNSET
+
+
+class Audit(Struct, tag="audit", **_FRAME_CONFIG):
+    """The log of a room's moderation (owners and admins), or without
+    `room`, the server's (admins)."""
+
+    room: str | UnsetType = UNSET
+    limit: HistoryLimit = DEFAULT_HISTORY_LIMIT
+    id: MessageId | UnsetType = UNSET
+
+
+class Code(Struct, tag="code", **_FRAME_CONFIG):
+    """Show a private room's join code, or (`rotate`) make a new one."""
+
+    room: str = DEFAULT_ROOM
+    rotate: bool = False
     id: MessageId | UnsetType = UNSET
 
 
@@ -237,6 +313,7 @@ class Welcome(Struct, tag="welcome", **_FRAME_CONFIG):
     admin: bool = False  # a server admin
     # The account's password is one the operator made: choose another.
     temporary_password: bool = False
+    roles: dict[str, Role] | UnsetType = UNSET  # in `general`, of those in `users`
 
 
 class Registered(Struct, tag="registered", **_FRAME_CONFIG):
@@ -275,6 +352,7 @@ class Users(Struct, tag="users", **_FRAME_CONFIG):
     room: str
     users: list[str]
     id: str | UnsetType = UNSET  # the `who` request's
+    roles: dict[str, Role] | UnsetType = UNSET  # name -> role, for those who have one
 
 
 class HistoryReply(Struct, tag="history", **_FRAME_CONFIG):
@@ -298,6 +376,9 @@ class RoomInfo(Struct, tag="room", **_FRAME_CONFIG):
     topic_ts: str | UnsetType = UNSET
     created: bool = False  # this join made the room
     id: str | UnsetType = UNSET  # the `join` request's
+    roles: dict[str, Role] | UnsetType = UNSET  # of those in `users` who have one
+    mode: RoomMode | UnsetType = UNSET  # absent: all settings off
+    muted: Moderation | UnsetType = UNSET  # the mute on you here, if any
 
 
 class RoomSummary(Struct, omit_defaults=True):
@@ -324,6 +405,33 @@ class TopicInfo(Struct, tag="topic", **_FRAME_CONFIG):
     id: str | UnsetType = UNSET
 
 
+class Moderation(Struct, tag="moderation", **_FRAME_CONFIG):
+    """News of a moderator's action, to the room and to its target; also one
+    entry of an `audit` answer."""
+
+    action: ModAction
+    by: str
+    ts: str
+    room: str | UnsetType = UNSET  # absent: the whole server (a server ban)
+    name: str | UnsetType = UNSET  # whom it was done to
+    reason: str | UnsetType = UNSET
+    until: str | UnsetType = UNSET  # a timed mute or ban's end; absent: until lifted
+    role: Role | UnsetType = UNSET  # granted or taken by `op` / `deop`
+    mode: RoomMode | UnsetType = UNSET  # the room's settings after a `mode`
+
+
+class AuditLog(Struct, tag="audit", **_FRAME_CONFIG):
+    entries: list[Moderation]  # oldest first
+    room: str | UnsetType = UNSET
+    id: str | UnsetType = UNSET
+
+
+class CodeInfo(Struct, tag="code", **_FRAME_CONFIG):
+    room: str
+    code: str
+    id: str | UnsetType = UNSET
+
+
 class Error(Struct, tag="error", **_FRAME_CONFIG):
     code: str
     message: str
@@ -347,6 +455,10 @@ CLIENT_FRAMES: tuple[type[Struct], ...] = (
     Topic,
     Register,
     ChangePassword,
+    Mod,
+    Mode,
+    Audit,
+    Code,
     Ping,
     Pong,
     Bye,
@@ -365,6 +477,9 @@ SERVER_FRAMES: tuple[type[Struct], ...] = (
     RoomList,
     TopicInfo,
     Registered,
+    Moderation,
+    AuditLog,
+    CodeInfo,
     Ping,
     Pong,
     Error,
@@ -384,6 +499,10 @@ ClientFrame = (
     | Topic
     | Register
     | ChangePassword
+    | Mod
+    | Mode
+    | Audit
+    | Code
     | Ping
     | Pong
     | Bye
@@ -402,6 +521,9 @@ ServerFrame = (
     | RoomList
     | TopicInfo
     | Registered
+    | Moderation
+    | AuditLog
+    | CodeInfo
     | Ping
     | Pong
     | Error

@@ -17,8 +17,12 @@ from typing import Protocol, TypeVar
 
 from conexion_protocol import (
     Ack,
+    AuditLog,
+    CodeInfo,
     HistoryReply,
     LeftReason,
+    Mod,
+    Mode,
     ProtocolError,
     RoomInfo,
     RoomList,
@@ -154,9 +158,9 @@ class Backplane(Protocol):
 
     def topic(self, room: str) -> TopicInfo: ...
 
-    def enter(self, member: Member, room: str) -> Maybe[RoomInfo]:
-        """`member` enters `room`, creating it if it may; the answer is the
-        room as it finds it."""
+    def enter(self, member: Member, room: str, code: str | None = None) -> Maybe[RoomInfo]:
+        """`member` enters `room`, creating it if it may (a private one with
+        its join `code`); the answer is the room as it finds it."""
         ...
 
     def part(self, member: Member, room: str) -> Maybe[None]:
@@ -166,6 +170,16 @@ class Backplane(Protocol):
     def set_topic(self, member: Member, room: str, topic: str) -> Maybe[None]:
         """The `topic` frame that tells the room is sent with the others'."""
         ...
+
+    def moderate(self, member: Member, mod: Mod) -> Maybe[None]:
+        """The `moderation` news (the answer) is sent with the others'."""
+        ...
+
+    def set_mode(self, member: Member, mode: Mode) -> Maybe[None]: ...
+
+    def join_code(self, member: Member, room: str, *, rotate: bool) -> Maybe[CodeInfo]: ...
+
+    def audit(self, member: Member, room: str | None, limit: int) -> Maybe[AuditLog]: ...
 
     def leave(self, member: Member, reason: LeftReason) -> None:
         """Fire and forget: the connection is gone either way."""
@@ -247,6 +261,14 @@ class Logins:
     async def changed(self, peer: Peer, account: Account, old: str, new: str) -> Account:
         await self.check(peer, account, old)
         return account.with_password(await self.make_hash(new))
+
+
+def close_banned(members: list[Member]) -> None:
+    """Close the connections of members banned from the whole chat (their
+    `moderation` news went out first); each then leaves as any connection
+    that ends, with the reason `banned`."""
+    for member in members:
+        member.peer.close(LeftReason.BANNED)
 
 
 def relay_dm(deliveries: list[Delivery], origin: Member | None, dispatch: Dispatch) -> None:
@@ -344,8 +366,8 @@ class LocalBackplane:
     def topic(self, room: str) -> TopicInfo:
         return self.hub.topic_info(room)
 
-    def enter(self, member: Member, room: str) -> RoomInfo:
-        info, deliveries = self.hub.enter_room(member, room)
+    def enter(self, member: Member, room: str, code: str | None = None) -> RoomInfo:
+        info, deliveries = self.hub.enter_room(member, room, code)
         self.dispatch(deliveries)
         return info
 
@@ -354,6 +376,22 @@ class LocalBackplane:
 
     def set_topic(self, member: Member, room: str, topic: str) -> None:
         self.dispatch(self.hub.set_topic(member, room, topic))
+
+    def moderate(self, member: Member, mod: Mod) -> None:
+        deliveries, banned = self.hub.moderate(member, mod)
+        self.dispatch(deliveries)
+        close_banned(banned)
+
+    def set_mode(self, member: Member, mode: Mode) -> None:
+        self.dispatch(self.hub.set_mode(member, mode))
+
+    def join_code(self, member: Member, room: str, *, rotate: bool) -> CodeInfo:
+        info, deliveries = self.hub.join_code(member, room, rotate=rotate)
+        self.dispatch(deliveries)
+        return info
+
+    def audit(self, member: Member, room: str | None, limit: int) -> AuditLog:
+        return self.hub.audit(member, room, limit)
 
     def leave(self, member: Member, reason: LeftReason) -> None:
         deliveries = self.hub.remove(member, reason)

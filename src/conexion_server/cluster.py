@@ -44,14 +44,20 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from conexion_protocol import (
     Ack,
+    AuditLog,
+    CodeInfo,
     ErrorCode,
     HistoryReply,
     LeftReason,
+    Mod,
+    Mode,
+    Moderation,
     ProtocolError,
     RoomInfo,
     RoomList,
     TopicInfo,
     Users,
+    encode,
     name_key,
 )
 
@@ -63,12 +69,14 @@ from .cluster_log import LogError, Replica
 from .config import ServerConfig
 from .guard import backoff_delay
 from .hub import Hub, Member
+from .moderation import Effect, ModChange
 from .refusals import Unavailable
-from .store import Stored, StoreError, dm_conversation, take_before
+from .store import AUDIT_KEPT, Stored, StoreError, dm_conversation, take_before
 
 log = logging.getLogger(__name__)
 
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+_moderation_decoder = msgspec.json.Decoder(Moderation)
 MAX_STREAM_ID = 2**64 - 1  # the largest first part of a Redis stream entry id
 
 
@@ -94,6 +102,8 @@ class Keys:
         self.alive = g + "alive"
         self.rooms = g + "rooms"
         self.accounts = g + "accounts"
+        self.mod = g + "mod"  # the whole server's moderation fields
+        self.audit = g + "audit"
         self._login_failures = g + "loginfail:"
         self.dmseq = g + "dmseq"
         self.inst_prefix = g + "inst:"
@@ -122,6 +132,7 @@ class RoomKeys:
         self.seq = base + "seq"
         self.meta = base + "meta"
         self.members = base + "members"
+        self.audit = base + "audit"
         self._base = base
 
     def send_id(self, key: str, id: str) -> str:
@@ -243,6 +254,7 @@ class RedisBackplane:
                 ("reap", lua.REAP),
                 ("snapshot", lua.SNAPSHOT),
                 ("room_snapshot", lua.ROOM_SNAPSHOT),
+                ("moderate", lua.MODERATE),
             )
         }
         # Where the follower is in each log: the global one first, then one
@@ -312,6 +324,7 @@ class RedisBackplane:
             "snapshot", [keys.log, keys.names, keys.owners, keys.rooms], []
         )
         self.replica.load_global(_pairs(names), _pairs(owners))
+        await self._load_moderation()
         self._positions[keys.log] = last_id
         rooms = _pairs(directory)
         # The rooms this instance was told to have (`general`, `--rooms`)
@@ -326,6 +339,26 @@ class RedisBackplane:
                 rooms[room.key] = room.name
         for key, name in rooms.items():
             await self._load_room(key, name)
+
+    async def _load_moderation(self) -> None:
+        """The server's bans, and the accounts of those online before this
+        instance started (their roles count wherever they are)."""
+        hub, keys = self.hub, self.keys
+        fields = await self.call_redis(lambda pipe: pipe.hgetall(keys.mod))
+        try:
+            hub.load_moderation({"": cluster_log.mod_fields(fields)})
+        except StoreError as exc:
+            raise LogError(str(exc)) from exc
+        online = [m for m in hub.members.values() if m.peer is None]
+        for start in range(0, len(online), 1000):
+            chunk = online[start : start + 1000]
+            values = await self.call_redis(
+                lambda pipe, chunk=chunk: pipe.hmget(keys.accounts, [m.key for m in chunk])
+            )
+            for member, value in zip(chunk, values, strict=True):
+                account = cluster_log.decode_account(member.key, value)
+                if account is not None:
+                    member.account = Account(account.key, account.name, "", admin=account.admin)
 
     async def _load_room(self, key: str, name: str) -> None:
         rk = self.keys.room(key)
@@ -354,6 +387,7 @@ class RedisBackplane:
                 raise refusals.login_required(account.name)
             await self.logins.check(peer, account, password)
             name = account.name
+        hub.check_not_banned(key, peer.address, account)
 
         token = self._token()
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -369,7 +403,14 @@ class RedisBackplane:
             entry = await self._run(
                 "claim",
                 [keys.names, keys.owners, keys.instance(self.instance), keys.log],
-                [key, name, token, self._max_log, cluster_log.account_kind(account)],
+                [
+                    key,
+                    name,
+                    token,
+                    self._max_log,
+                    cluster_log.account_kind(account),
+                    peer.address,
+                ],
             )
             if entry is None:
                 self._spawn(self._forget([general.key], token))
@@ -386,8 +427,7 @@ class RedisBackplane:
     ) -> Ack:
         hub = self.hub
         try:
-            where = hub.check_member_of(member, room)
-            checked = hub.check_text(member, text, id)
+            where, checked = hub.check_say(member, room, text, id)
         except ProtocolError as exc:
             exc.id = id
             key = self.keys.room(name_key(room)).send_id(member.key, id or "")
@@ -523,9 +563,9 @@ class RedisBackplane:
         value = cluster_log.encode_account(account)
         await self.call_redis(lambda pipe: pipe.hset(self.keys.accounts, account.key, value))
 
-    async def enter(self, member: Member, raw_room: str) -> RoomInfo:
+    async def enter(self, member: Member, raw_room: str, code: str | None = None) -> RoomInfo:
         hub, keys = self.hub, self.keys
-        name, key = hub.check_enter(member, raw_room, creating=self._creating)
+        name, key = hub.check_enter(member, raw_room, creating=self._creating, code=code)
         created = False
         if key not in hub.rooms:
             self._creating += 1
@@ -546,7 +586,14 @@ class RedisBackplane:
             entered = await self._run(
                 "enter",
                 [rk.meta, rk.members, rk.log, rk.seq],
-                [name, member.token, member.name, self._floor, self._max_log],
+                [
+                    name,
+                    member.token,
+                    member.name,
+                    self._floor,
+                    self._max_log,
+                    member.key if created and hub.owner_fields(member) else "",
+                ],
             )
         except BaseException:
             self._settling.pop((member.token, key), None)
@@ -560,7 +607,7 @@ class RedisBackplane:
             room = hub.rooms.get(key)
             if room is None:
                 raise refusals.no_such_room(raw_room)
-            info = hub.room_info(room)
+            info = hub.room_info(room, member)
         assert info is not None
         return msgspec.structs.replace(info, created=True) if created else info
 
@@ -598,6 +645,64 @@ class RedisBackplane:
         if result != "ok":
             self._settling.pop((member.token, room.key), None)
             raise self._lost_claim(member)
+        await settled
+
+    async def moderate(self, member: Member, mod: Mod) -> None:
+        _, key, online = self.hub.mod_target(mod.name)
+        if online is not None and online.peer is not None:
+            account = online.account
+        else:
+            account = await self.account(key)  # Redis knows best who is an admin
+        await self._moderate(member, self.hub.check_mod(member, mod, account))
+
+    async def set_mode(self, member: Member, mode: Mode) -> None:
+        await self._moderate(member, self.hub.check_mode(member, mode))
+
+    async def join_code(self, member: Member, room: str, *, rotate: bool) -> CodeInfo:
+        decided = self.hub.check_code(member, room, rotate=rotate)
+        if isinstance(decided, CodeInfo):
+            return decided
+        await self._moderate(member, decided)
+        return self.hub.code_info(decided.scope)
+
+    async def audit(self, member: Member, room: str | None, limit: int) -> AuditLog:
+        hub = self.hub
+        scope = hub.check_audit(member, room)
+        stream = self.keys.room(scope).audit if scope else self.keys.audit
+        found = await self.call_redis(lambda pipe: pipe.xrevrange(stream, count=limit))
+        entries = [_moderation_decoder.decode(fields["x"]) for _, fields in reversed(found)]
+        log = AuditLog(entries=entries)
+        if scope:
+            log.room = hub.rooms[scope].name
+        return log
+
+    async def _moderate(self, member: Member, change: ModChange) -> None:
+        """Write a decided action to Redis and wait until this replica has
+        applied it (so its news reached everyone here, the actor first)."""
+        hub, keys = self.hub, self.keys
+        target = hub.members.get(change.target) if change.target else None
+        pairs = [part for name, value in change.changes.items() for part in (name, value or "")]
+        common = [
+            self._max_log,
+            AUDIT_KEPT,
+            cluster_log.encode_change(change),
+            encode(change.news).decode(),
+            member.token,
+        ]
+        if change.scope:
+            rk = keys.room(change.scope)
+            leaving = change.effect in (Effect.KICK, Effect.BAN) and target is not None
+            script_keys = [rk.meta, rk.log, rk.audit, rk.seq, rk.members]
+            args = [self._floor, *common, target.token if leaving and target else "", *pairs]
+        else:
+            script_keys = [keys.mod, keys.log, keys.audit]
+            args = ["", *common, "", *pairs]
+        settled = self._expect(member.token, change.scope)
+        try:
+            await self._run("moderate", script_keys, args)
+        except BaseException:
+            self._settling.pop((member.token, change.scope), None)
+            raise
         await settled
 
     async def history(

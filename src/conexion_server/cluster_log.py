@@ -18,11 +18,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import msgspec
+
 from conexion_protocol import (
     Ack,
     DirectMessage,
     LeftReason,
     Message,
+    Role,
     RoomInfo,
     Stored,
     format_ts,
@@ -31,8 +34,9 @@ from conexion_protocol import (
 )
 
 from .accounts import Account
-from .backplane import Dispatch, Peer, relay_dm
+from .backplane import Dispatch, Peer, close_banned, relay_dm
 from .hub import Hub, Member, Room
+from .moderation import ROLE, BadField, ModChange
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +53,12 @@ TEXT = "x"  # a message's text, or a topic
 ACTION = "a"  # "1" for /me
 RECIPIENT = "t"
 SEQ = "s"  # a DM's seq (in the global log, where entry ids are not seqs)
-USER = "u"  # who joined: "" a guest, "user" or "admin" a registered name
+USER = "u"  # who joined: "" a guest, "user" or "admin"; in a room: the owner it made
+ADDRESS = "a"  # where a joining connection comes from
+MOD_FIELD = "m."  # a moderation field in a room's meta hash (or the server's)
 
 MESSAGE, DM, JOIN, LEAVE, RENAME, CREATED, TOPIC = "m", "d", "j", "l", "r", "c", "t"
+MODERATED = "z"
 
 
 class LogError(ValueError):
@@ -69,6 +76,7 @@ class Online:
     token: str
     ts: str
     account: str = ""  # "" a guest, "user" or "admin"
+    address: str = ""
 
 
 @dataclass(slots=True, frozen=True)
@@ -112,6 +120,15 @@ class Entered:
     name: str
     token: str
     ts: str
+    owner: str = ""  # the name key of the registered creator it made the owner
+
+
+@dataclass(slots=True, frozen=True)
+class Moderated:
+    """A moderator's action, in a room's log or (the server's) the global one."""
+
+    change: ModChange
+    token: str  # the actor's connection
 
 
 @dataclass(slots=True, frozen=True)
@@ -132,7 +149,27 @@ class TopicSet:
     ts: str
 
 
-Entry = Online | Offline | NameChanged | RoomCreated | Sent | Entered | Parted | TopicSet
+Entry = (
+    Online | Offline | NameChanged | RoomCreated | Sent | Entered | Parted | TopicSet | Moderated
+)
+
+_change_decoder = msgspec.json.Decoder(ModChange)
+
+
+def encode_change(change: ModChange) -> str:
+    return msgspec.json.encode(change).decode()
+
+
+def _moderated(fields: dict[str, str], token: str) -> Moderated:
+    try:
+        return Moderated(_change_decoder.decode(fields[TEXT]), token)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def mod_fields(meta: dict[str, str]) -> dict[str, str]:
+    """The moderation fields of a room's meta hash (or the server's)."""
+    return {k.removeprefix(MOD_FIELD): v for k, v in meta.items() if k.startswith(MOD_FIELD)}
 
 
 def ts_of(millis: str) -> str:
@@ -158,11 +195,13 @@ def decode_global(entry_id: str, fields: dict[str, str]) -> Entry:
             return RoomCreated(fields[NAME])
         ts = ts_of(fields[MILLIS])
         if kind == JOIN:
-            return Online(fields[NAME], token, ts, fields.get(USER, ""))
+            return Online(fields[NAME], token, ts, fields.get(USER, ""), fields.get(ADDRESS, ""))
         if kind == LEAVE:
             return Offline(fields[NAME], token, LeftReason(fields.get(WHY, "lost")), ts)
         if kind == RENAME:
             return NameChanged(fields[PREVIOUS], fields[NAME], token, ts)
+        if kind == MODERATED:
+            return _moderated(fields, token)
         if kind == DM:
             frame = DirectMessage(
                 seq=int(fields[SEQ]),
@@ -194,7 +233,9 @@ def decode_room(room: str, entry_id: str, fields: dict[str, str]) -> Entry:
             )
             return Sent(frame, token)
         if kind == JOIN:
-            return Entered(room, fields[NAME], token, ts)
+            return Entered(room, fields[NAME], token, ts, fields.get(USER, ""))
+        if kind == MODERATED:
+            return _moderated(fields, token)
         if kind == LEAVE:
             return Parted(room, fields[NAME], token, LeftReason(fields.get(WHY, "part")), ts)
         if kind == TOPIC:
@@ -325,6 +366,10 @@ class Replica:
         room.topic_by = meta.get("topic_by") or None
         millis = meta.get("topic_ts")
         room.topic_ts = ts_of(millis) if millis else None
+        try:
+            room.rules.apply(mod_fields(meta))
+        except BadField as exc:
+            raise LogError(f"{exc} of room {name}") from exc
         now = self._clock()
         for token in tokens:
             member = self.by_token.get(token)
@@ -366,6 +411,8 @@ class Replica:
                 return self._parted(entry)
             case TopicSet():
                 return self._topic(entry)
+            case Moderated():
+                return self._moderated(entry)
         return Applied()
 
     def _room(self, name: str) -> Room:
@@ -399,8 +446,7 @@ class Replica:
             orphan, peer = (key, entry.token), None
         member = hub.new_member(entry.name, key, peer, entry.token)
         member.account = self.accounts.pop(entry.token, None) or _remote_account(key, entry)
-        if peer is not None:
-            member.address = peer.address
+        member.address = peer.address if peer is not None else entry.address
         self.by_token[entry.token] = member
         welcome, deliveries = hub.admit(member, entry.ts)
         later = self._later.pop(entry.token, None)
@@ -440,6 +486,8 @@ class Replica:
         room = hub.rooms.get(entry.room)
         if member is None or room is None:
             return Applied()  # its owner went away first; the room set is tidied by them
+        if entry.owner:
+            hub.apply_fields(room.key, {ROLE + entry.owner: Role.OWNER}, keep=False)
         info, deliveries = hub.enter(member, room, entry.ts)
         self.dispatch(deliveries)
         return Applied(settled=(entry.token, room.key), info=info)
@@ -460,6 +508,16 @@ class Replica:
             return Applied()
         self.dispatch(hub.apply_topic(room, entry.topic, entry.by, entry.ts))
         return Applied(settled=(entry.token, room.key))
+
+    def _moderated(self, entry: Moderated) -> Applied:
+        change = entry.change
+        try:
+            deliveries, banned = self.hub.apply_mod(change, keep=False)
+        except BadField as exc:
+            raise LogError(f"a moderation entry of {change.scope or 'the server'}: {exc}") from exc
+        self.dispatch(deliveries)
+        close_banned(banned)
+        return Applied(settled=(entry.token, change.scope))
 
 
 def _remote_account(key: str, entry: Online) -> Account | None:

@@ -20,7 +20,10 @@ TTL).
 A room's keys: `{r:KEY}:log` (stream: messages as `<seq>-0`; joins, parts and
 topics as `<current seq>-<n>`, after the message they follow), `{r:KEY}:seq`
 (counter), `{r:KEY}:meta` (hash: name, topic, topic_by, topic_ts),
-`{r:KEY}:members` (set of tokens), `{r:KEY}:id:...` (remembered send ids).
+`{r:KEY}:members` (set of tokens), `{r:KEY}:id:...` (remembered send ids),
+`{r:KEY}:audit` (stream: the room's moderation news). A room's moderation
+fields (see moderation.py) live in its meta hash as `m.<field>`; the whole
+server's in `{g}:mod` (same form), with its audit in `{g}:audit`.
 """
 
 from __future__ import annotations
@@ -50,7 +53,8 @@ end
 """
 
 # Claim a name. KEYS: names owners inst log; ARGV: key name token maxlen account
-# (account: "" for a guest, "user" or "admin" for a registered name)
+# address (account: "" for a guest, "user" or "admin" for a registered name;
+# address: where the connection comes from, which a guest's bans attach to)
 CLAIM = (
     _COMMON
     + """
@@ -61,7 +65,7 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 redis.call('SADD', KEYS[3], ARGV[1])
 return redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*',
-  'k', 'j', 'n', ARGV[2], 'o', ARGV[3], 'u', ARGV[5], 'ms', now_ms())
+  'k', 'j', 'n', ARGV[2], 'o', ARGV[3], 'u', ARGV[5], 'a', ARGV[6], 'ms', now_ms())
 """
 )
 
@@ -117,7 +121,9 @@ return 'created'
 """
 
 # Enter a room. KEYS: meta members log seq; ARGV: name token username floor maxlen
-# Returns 1 if the token entered now (a join entry was logged), 0 if it was in.
+# owner (the name key of a registered creator, who becomes the room's owner;
+# "" otherwise). Returns 1 if the token entered now (a join entry was
+# logged), 0 if it was in.
 ENTER = (
     _COMMON
     + """
@@ -125,10 +131,43 @@ redis.call('HSETNX', KEYS[1], 'name', ARGV[1])
 if redis.call('SADD', KEYS[2], ARGV[2]) == 0 then
   return 0
 end
+if ARGV[6] ~= '' then
+  redis.call('HSET', KEYS[1], 'm.role:' .. ARGV[6], 'owner')
+end
 local s = current_seq(KEYS[4], ARGV[4])
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], s .. '-*',
-  'k', 'j', 'n', ARGV[3], 'o', ARGV[2], 'ms', now_ms())
+  'k', 'j', 'n', ARGV[3], 'o', ARGV[2], 'u', ARGV[6], 'ms', now_ms())
 return 1
+"""
+)
+
+# A moderator's action: write its fields (`m.<field>` in the scope's hash; an
+# empty value deletes one), take a kicked or banned token out of the room's
+# members, log the change for every instance and keep the news for the audit.
+# A room's: KEYS meta log audit seq members; the server's: KEYS mod log audit.
+# ARGV: floor ("" for the server's log, whose ids are Redis's) maxlen
+# audit_maxlen change news actor_token target_token field value ...
+MODERATE = (
+    _COMMON
+    + """
+for i = 8, #ARGV, 2 do
+  if ARGV[i + 1] == '' then
+    redis.call('HDEL', KEYS[1], 'm.' .. ARGV[i])
+  else
+    redis.call('HSET', KEYS[1], 'm.' .. ARGV[i], ARGV[i + 1])
+  end
+end
+local id = '*'
+if ARGV[1] ~= '' then
+  if ARGV[7] ~= '' then
+    redis.call('SREM', KEYS[5], ARGV[7])
+  end
+  id = current_seq(KEYS[4], ARGV[1]) .. '-*'
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], id,
+  'k', 'z', 'x', ARGV[4], 'o', ARGV[6], 'ms', now_ms())
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'x', ARGV[5])
+return 'ok'
 """
 )
 

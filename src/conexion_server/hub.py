@@ -8,30 +8,43 @@ sends it.
 from __future__ import annotations
 
 import bisect
+import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 
+import msgspec
+
 from conexion_protocol import (
     DEFAULT_ROOM,
     FEATURE_ACCOUNTS,
+    FEATURE_MODERATION,
     FEATURE_ROOMS,
+    MAX_REASON_LEN,
     PROTO_VERSION,
     UNSET,
     Ack,
+    AuditLog,
+    CodeInfo,
     DirectMessage,
     HistoryReply,
     Joined,
     Left,
     LeftReason,
     Message,
+    Mod,
+    ModAction,
+    Mode,
+    Moderation,
     ProtocolError,
     Registered,
     Renamed,
+    Role,
     RoomInfo,
     RoomList,
+    RoomMode,
     RoomSummary,
     Stored,
     Struct,
@@ -51,11 +64,27 @@ from . import SERVER_ID, refusals, textformat
 from .accounts import Account, password_problem
 from .config import AccountsPolicy, HubConfig, Registration, RoomCreation
 from .guard import FailureBackoff
+from .moderation import (
+    BAN,
+    MUTE,
+    ROLE,
+    BadField,
+    Effect,
+    ModChange,
+    Person,
+    Rank,
+    Rules,
+    Sanction,
+    decide_code,
+    decide_mod,
+    decide_mode,
+)
 from .store import (
     MemoryStore,
     Receipt,
     RoomRecord,
     Store,
+    StoreError,
     by_time,
     dm_conversation,
     seq_floor,
@@ -198,6 +227,9 @@ class Room:
     roster: list[Member] = field(default_factory=list)  # the same, sorted by key
     everyone: Audience = field(default_factory=Audience)  # its local members
     watchers: Audience = field(default_factory=Audience)  # local members who watch
+    rules: Rules = field(default_factory=Rules)  # roles, mutes, bans, settings
+    # When each local member last spoke here (slow mode), on the hub's clock.
+    last_said: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.everyone.room = self.watchers.room = self
@@ -255,12 +287,31 @@ class Hub:
         self.login_failures = FailureBackoff(
             cfg.login_delays, cfg.login_forget, cfg.max_clients, clock=clock
         )
+        # The whole server's moderation: its bans.
+        self.server_rules = Rules()
         for record in self.store.rooms():
             self._add_room(record)
         for name in (DEFAULT_ROOM, *self.config.rooms):
             display, key = parse_room(name)
             if key not in self.rooms:
                 self.create_room(display, key)
+        self.load_moderation(self.store.moderation_state())
+
+    def load_moderation(self, state: dict[str, dict[str, str]]) -> None:
+        """Moderation fields as a store (or a cluster's snapshot) keeps them;
+        those of a room that is gone are ignored. A field this server cannot
+        read is a StoreError: better no start than a ban forgotten."""
+        for scope, fields in state.items():
+            rules = self.server_rules if scope == "" else None
+            if rules is None:
+                room = self.rooms.get(scope)
+                if room is None:
+                    continue
+                rules = room.rules
+            try:
+                rules.apply(fields)
+            except BadField as exc:
+                raise StoreError(f"{exc} of {scope or 'the server'}") from exc
 
     # -- queries ---------------------------------------------------------
 
@@ -274,7 +325,43 @@ class Hub:
 
     def who(self, raw_room: str = DEFAULT_ROOM) -> Users:
         room = self.check_room(raw_room)
-        return Users(room=room.name, users=room.names())
+        users = Users(room=room.name, users=room.names())
+        roles = self.roles_in(room, room.roster)
+        if roles:
+            users.roles = roles
+        return users
+
+    def rank(self, member: Member, rules: Rules) -> Rank:
+        """Where `member` stands in a room (by its `rules`) or, with the
+        server's rules, in the chat."""
+        return self.rank_of(member.key, member.account, rules)
+
+    @staticmethod
+    def rank_of(key: str, account: Account | None, rules: Rules) -> Rank:
+        if account is None:
+            return Rank.GUEST
+        if account.admin:
+            return Rank.ADMIN
+        role = rules.roles.get(key)
+        if role == Role.OWNER:
+            return Rank.OWNER
+        if role == Role.MODERATOR:
+            return Rank.MODERATOR
+        return Rank.MEMBER
+
+    def roles_in(self, room: Room, members: list[Member]) -> dict[str, Role]:
+        """The role of each of `members` who has one in `room`."""
+        found: dict[str, Role] = {}
+        roles = room.rules.roles
+        for member in members:
+            account = member.account
+            if account is not None and account.admin:
+                found[member.name] = Role.ADMIN
+            elif roles:
+                role = roles.get(member.key)
+                if role is not None and account is not None:
+                    found[member.name] = role
+        return found
 
     def room_list(self) -> RoomList:
         rooms = sorted(self.rooms.values(), key=_by_key)
@@ -355,9 +442,13 @@ class Hub:
             raise refusals.not_in_room(room.name)
         return room
 
-    def check_enter(self, member: Member, raw: str, *, creating: int = 0) -> tuple[str, str]:
+    def check_enter(
+        self, member: Member, raw: str, *, creating: int = 0, code: str | None = None
+    ) -> tuple[str, str]:
         """The room's name and key, if `member` may enter it (creating it if
-        it does not exist; `creating` more rooms are on their way in)."""
+        it does not exist; `creating` more rooms are on their way in): not
+        banned from it, and for a private room invited, staff, or holding
+        its join `code`."""
         name, key = parse_room(raw)
         room = self.rooms.get(key)
         if room is not None and key in member.rooms:
@@ -366,6 +457,17 @@ class Hub:
         if len(member.rooms) >= cfg.max_rooms_per_user:
             raise refusals.too_many_rooms_for_you(cfg.max_rooms_per_user)
         if room is not None:
+            rules = room.rules
+            ban = self.sanction_on(member, rules, BAN)
+            if ban is not None:
+                raise refusals.banned_from_room(room.name, ban.by, _until(ban), ban.reason)
+            if rules.mode.private and not (
+                member.key in rules.invites or self.rank(member, rules) >= Rank.MODERATOR
+            ):
+                if code is None:
+                    raise refusals.private_room(room.name)
+                if not hmac.compare_digest(code.strip().lower(), rules.code):
+                    raise refusals.wrong_code(room.name)
             return room.name, key
         if not self.may_create_rooms(member):
             raise refusals.may_not_create_rooms(cfg.room_creation)
@@ -383,7 +485,152 @@ class Hub:
 
     def check_topic(self, member: Member, raw_room: str, raw_topic: str) -> tuple[Room, str]:
         room = self.check_member_of(member, raw_room)
+        if room.rules.mode.topic_lock and self.rank(member, room.rules) < Rank.MODERATOR:
+            raise refusals.topic_locked(room.name)
         return room, clean_topic(raw_topic, self.config.max_topic)
+
+    def check_say(
+        self, member: Member, raw_room: str, raw_text: str, id: str | None
+    ) -> tuple[Room, str]:
+        """The room and the cleaned text, if `member` may say it there now:
+        in the room, not muted, staff if the room is moderated, past its
+        slow-mode wait, and within its rate."""
+        try:
+            room = self.check_member_of(member, raw_room)
+            self.check_voice(member, room)
+        except ProtocolError as exc:
+            exc.id = id
+            raise
+        text = self.check_text(member, raw_text, id)
+        slow = room.rules.mode.slow
+        if slow:
+            room.last_said[member.key] = self._clock()
+        return room, text
+
+    def check_voice(self, member: Member, room: Room) -> None:
+        rules = room.rules
+        mute = self.sanction_on(member, rules, MUTE)
+        if mute is not None:
+            raise refusals.muted(room.name, mute.by, _until(mute), mute.reason)
+        mode = rules.mode
+        if not (mode.moderated or mode.slow):
+            return
+        if self.rank(member, rules) >= Rank.MODERATOR:
+            return
+        if mode.moderated:
+            raise refusals.moderated(room.name)
+        last = room.last_said.get(member.key)
+        if last is not None:
+            wait = last + mode.slow - self._clock()
+            if wait > 0:
+                raise refusals.slow_mode(room.name, mode.slow, wait)
+
+    def check_not_banned(self, key: str, address: str, account: Account | None) -> None:
+        """Whoever comes in under name key `key` from `address` is not banned
+        from the whole chat."""
+        rules = self.server_rules
+        if not rules.bans:
+            return
+        ban = rules.sanction(BAN, key, address, guest=account is None, now=self._wallclock())
+        if ban is not None:
+            raise refusals.banned_from_server(ban.by, _until(ban), ban.reason)
+
+    # -- moderation: decided here, applied by apply_mod ----------------------
+
+    def person(
+        self, key: str, name: str, account: Account | None, rules: Rules, room: Room | None
+    ) -> Person:
+        """A decision's view of someone, online (then `account` is theirs)
+        or not (then `account` is what the store says)."""
+        member = self.members.get(key)
+        if member is not None:
+            account, name = member.account, member.name
+        elif account is not None:
+            name = account.name
+        return Person(
+            name=name,
+            key=key,
+            rank=self.rank_of(key, account, rules),
+            address=member.address if member is not None and member.account is None else "",
+            online=member is not None,
+            in_room=member is not None and room is not None and room.key in member.rooms,
+        )
+
+    def mod_target(self, raw_name: str) -> tuple[str, str, Member | None]:
+        """The target of a `mod`: its name, key, and the member if online
+        (when it is not, the backplane looks up its account)."""
+        name, key = self.parse_name(raw_name)
+        return name, key, self.members.get(key)
+
+    def check_mod(self, actor: Member, mod: Mod, account: Account | None) -> ModChange:
+        """What `mod` by `actor` changes; `account` is the target's (the
+        store's answer when the target is offline)."""
+        name, key, _ = self.mod_target(mod.name)
+        room: Room | None = None
+        if mod.server:
+            scope, shown, rules = "", "", self.server_rules
+        else:
+            room = self.check_room(mod.room)
+            scope, shown, rules = room.key, room.name, room.rules
+        reason = clean_topic(mod.reason, MAX_REASON_LEN) if isinstance(mod.reason, str) else ""
+        target = self.person(key, name, account, rules, room)
+        me = self.person(actor.key, actor.name, actor.account, rules, room)
+        return decide_mod(
+            mod,
+            rules,
+            scope=scope,
+            room=shown,
+            actor=me,
+            target=target,
+            now=self._wallclock(),
+            ts=self.now(),
+            reason=reason,
+        )
+
+    def check_mode(self, actor: Member, frame: Mode) -> ModChange:
+        room = self.check_room(frame.room)
+        me = self.person(actor.key, actor.name, actor.account, room.rules, room)
+        return decide_mode(
+            frame, room.rules, scope=room.key, room=room.name, actor=me, ts=self.now()
+        )
+
+    def check_code(self, actor: Member, raw_room: str, *, rotate: bool) -> ModChange | CodeInfo:
+        """A private room's join code (owners and admins), or with `rotate`
+        the change that makes a new one."""
+        room = self.check_room(raw_room)
+        me = self.person(actor.key, actor.name, actor.account, room.rules, room)
+        change = decide_code(room.rules, scope=room.key, room=room.name, actor=me, ts=self.now())
+        return change if rotate else CodeInfo(room=room.name, code=room.rules.code)
+
+    def code_info(self, room_key: str) -> CodeInfo:
+        room = self.rooms[room_key]
+        return CodeInfo(room=room.name, code=room.rules.code)
+
+    def check_audit(self, actor: Member, raw_room: str | None) -> str:
+        """The scope whose audit log `actor` may read: a room's (its owners
+        and admins) or, for None, the server's (admins)."""
+        if raw_room is None:
+            if self.rank(actor, self.server_rules) < Rank.ADMIN:
+                raise refusals.not_admin()
+            return ""
+        room = self.check_room(raw_room)
+        if self.rank(actor, room.rules) < Rank.OWNER:
+            raise refusals.not_owner(room.name)
+        return room.key
+
+    def audit(self, actor: Member, raw_room: str | None, limit: int) -> AuditLog:
+        scope = self.check_audit(actor, raw_room)
+        entries = [_moderation_decoder.decode(e) for e in self.store.audit(scope, limit)]
+        log = AuditLog(entries=entries)
+        if scope:
+            log.room = self.rooms[scope].name
+        return log
+
+    @staticmethod
+    def owner_fields(member: Member) -> dict[str, str | None]:
+        """What making a room writes: its registered creator is its owner
+        (a guest's room has none; admins run it)."""
+        return {} if member.account is None else {ROLE + member.key: Role.OWNER}
 
     def check_text(self, member: Member, raw_text: str, id: str | None) -> str:
         """The cleaned text, if it is valid and the sender is within its rate."""
@@ -502,11 +749,14 @@ class Hub:
                 history=by_time(history),
                 motd=cfg.motd or UNSET,
                 user_count=len(general.members),
-                features=[FEATURE_ROOMS, FEATURE_ACCOUNTS],
+                features=[FEATURE_ROOMS, FEATURE_ACCOUNTS, FEATURE_MODERATION],
                 registered=member.account is not None,
                 admin=member.account is not None and member.account.admin,
                 temporary_password=member.account is not None and member.account.temporary,
             )
+            roles = self.roles_in(general, general.roster[: cfg.welcome_users])
+            if roles:
+                welcome.roles = roles
         return welcome, deliveries
 
     def enter(
@@ -519,25 +769,69 @@ class Hub:
         # The history is read first: a store that fails changes nothing.
         history = self.store.before(room.key, None, self.config.welcome_history)
         deliveries = [] if room.key in member.rooms else self._enter(member, room, ts)
-        return self.room_info(room, created=created, history=history), deliveries
+        return self.room_info(room, member, created=created, history=history), deliveries
 
     def room_info(
-        self, room: Room, *, created: bool = False, history: list[Stored] | None = None
+        self,
+        room: Room,
+        viewer: Member,
+        *,
+        created: bool = False,
+        history: list[Stored] | None = None,
     ) -> RoomInfo:
-        """A room as a newcomer finds it: topic, who is there, recent messages."""
+        """A room as `viewer` finds it on entering: topic, who is there and
+        with which roles, its settings, recent messages, and a mute on the
+        viewer if there is one."""
         cfg = self.config
         if history is None:
             history = self.store.before(room.key, None, cfg.welcome_history)
-        return RoomInfo(
+        shown = room.roster[: cfg.welcome_users]
+        info = RoomInfo(
             room=room.name,
             topic=room.topic,
-            users=room.names(cfg.welcome_users),
+            users=[m.name for m in shown],
             user_count=len(room.members),
             history=history,  # type: ignore[arg-type]
             topic_by=room.topic_by or UNSET,
             topic_ts=room.topic_ts or UNSET,
             created=created,
         )
+        roles = self.roles_in(room, shown)
+        if roles:
+            info.roles = roles
+        if room.rules.mode != RoomMode():
+            info.mode = room.rules.mode
+        mute = self.sanction_on(viewer, room.rules, MUTE)
+        if mute is not None:
+            info.muted = self._sanction_news(ModAction.MUTE, room, mute)
+        return info
+
+    def sanction_on(self, member: Member, rules: Rules, kind: str) -> Sanction | None:
+        """The mute or ban (`kind`) in force on `member` by `rules`."""
+        if not rules.mutes and not rules.bans:
+            return None
+        return rules.sanction(
+            kind,
+            member.key,
+            member.address,
+            guest=member.account is None,
+            now=self._wallclock(),
+        )
+
+    @staticmethod
+    def _sanction_news(action: ModAction, room: Room | None, sanction: Sanction) -> Moderation:
+        news = Moderation(
+            action=action,
+            by=sanction.by,
+            ts=sanction.ts,
+            room=room.name if room is not None else UNSET,
+            name=sanction.name,
+        )
+        if sanction.until is not None:
+            news.until = format_ts(sanction.until)
+        if sanction.reason:
+            news.reason = sanction.reason
+        return news
 
     def part(
         self, member: Member, room: Room, reason: LeftReason, ts: str | None = None
@@ -611,6 +905,65 @@ class Hub:
         self.store.save_room(room.record())
         return [*arrived, self._to(room.everyone, self._topic_frame(room))]
 
+    def apply_fields(
+        self, scope: str, changes: dict[str, str | None], *, keep: bool
+    ) -> Rules | None:
+        """Write moderation fields in a scope (`keep`: in the store too, as a
+        single server does; a cluster keeps them in Redis). None if the
+        scope's room is unknown here."""
+        if scope:
+            room = self.rooms.get(scope)
+            if room is None:
+                return None
+            rules = room.rules
+        else:
+            rules = self.server_rules
+        rules.apply(changes)
+        if keep and changes:
+            self.store.save_moderation(scope, changes)
+        return rules
+
+    def apply_mod(
+        self, change: ModChange, *, keep: bool = True
+    ) -> tuple[list[Delivery], list[Member]]:
+        """Carry out a decided action: its fields (and, with `keep`, the
+        store's copy and the audit entry), its news to the room and to the
+        actor and target wherever they are, and its effect: a kicked or
+        banned member leaves the room (reason `kicked`, `banned`). Returns
+        the deliveries and the local members to disconnect (a server ban)."""
+        if self.apply_fields(change.scope, change.changes, keep=keep) is None:
+            return [], []
+        news = change.news
+        if keep:
+            self.store.append_audit(change.scope, encode(news))
+        room = self.rooms.get(change.scope) if change.scope else None
+        actor = self.members.get(change.actor) if change.actor else None
+        target = self.members.get(change.target) if change.target else None
+        deliveries: list[Delivery] = []
+        told: list[Member] = []
+        if room is not None:
+            # The target is told apart: a kicked one is out of the room by
+            # the time the broadcast goes out.
+            deliveries.append(self._to(room.everyone, news, skip=target))
+        for member in (target, actor):
+            if (
+                member is not None
+                and member.peer is not None
+                and member not in told
+                and (member is target or room is None or room.key not in member.rooms)
+            ):
+                told.append(member)
+        if told:
+            deliveries.append(Delivery(Outbound(news), told))
+        to_close: list[Member] = []
+        if target is not None:
+            if change.effect in (Effect.KICK, Effect.BAN) and room is not None:
+                reason = LeftReason.KICKED if change.effect is Effect.KICK else LeftReason.BANNED
+                deliveries += self.part(target, room, reason)
+            elif change.effect is Effect.SERVER_BAN and target.peer is not None:
+                to_close.append(target)
+        return deliveries, to_close
+
     def relay(self, frame: Stored, origin: Member | None = None) -> list[Delivery]:
         """Keep a message in the history and deliver it: a room message to
         every local member of the room but its sender, a DM to its local
@@ -660,6 +1013,7 @@ class Hub:
     ) -> tuple[Member, Welcome, list[Delivery]]:
         name, key = self.check_name(raw_name)
         self.check_capacity()
+        self.check_not_banned(key, address, account)
         if account is not None:
             name = account.name  # the registered spelling
         member = self.new_member(name, key, peer)
@@ -668,12 +1022,15 @@ class Hub:
         assert welcome is not None
         return member, welcome, deliveries
 
-    def enter_room(self, member: Member, raw_room: str) -> tuple[RoomInfo, list[Delivery]]:
-        name, key = self.check_enter(member, raw_room)
+    def enter_room(
+        self, member: Member, raw_room: str, code: str | None = None
+    ) -> tuple[RoomInfo, list[Delivery]]:
+        name, key = self.check_enter(member, raw_room, code=code)
         room = self.rooms.get(key)
         created = room is None
         if room is None:
             room = self.create_room(name, key)
+            self.apply_fields(room.key, self.owner_fields(member), keep=True)
         info, deliveries = self.enter(member, room, created=created)
         assert info is not None
         return info, deliveries
@@ -685,6 +1042,24 @@ class Hub:
     def set_topic(self, member: Member, raw_room: str, raw_topic: str) -> list[Delivery]:
         room, topic = self.check_topic(member, raw_room, raw_topic)
         return self.apply_topic(room, topic, member.name)
+
+    def moderate(self, actor: Member, mod: Mod) -> tuple[list[Delivery], list[Member]]:
+        _, key, online = self.mod_target(mod.name)
+        account = online.account if online is not None else self.store.account(key)
+        return self.apply_mod(self.check_mod(actor, mod, account))
+
+    def set_mode(self, actor: Member, frame: Mode) -> list[Delivery]:
+        deliveries, _ = self.apply_mod(self.check_mode(actor, frame))
+        return deliveries
+
+    def join_code(
+        self, actor: Member, raw_room: str, *, rotate: bool
+    ) -> tuple[CodeInfo, list[Delivery]]:
+        decided = self.check_code(actor, raw_room, rotate=rotate)
+        if isinstance(decided, CodeInfo):
+            return decided, []
+        deliveries, _ = self.apply_mod(decided)
+        return self.code_info(decided.scope), deliveries
 
     def rename(self, member: Member, raw_name: str) -> list[Delivery]:
         name, key = self.check_rename(member, raw_name)
@@ -709,12 +1084,7 @@ class Hub:
         repeat = self._repeat(member, id)
         if repeat is not None:
             return repeat, []
-        try:
-            where = self.check_member_of(member, room)
-        except ProtocolError as exc:
-            exc.id = id
-            raise
-        text = self.check_text(member, text, id)
+        where, text = self.check_say(member, room, text, id)
         seq, ts = self._stamp(where.key)
         message = Message(
             seq=seq, ts=ts, room=where.name, from_=member.name, text=text, action=action
@@ -817,3 +1187,10 @@ class Hub:
 
 
 _by_key = attrgetter("key")
+
+
+_moderation_decoder = msgspec.json.Decoder(Moderation)
+
+
+def _until(sanction: Sanction) -> str | None:
+    return format_ts(sanction.until) if sanction.until is not None else None

@@ -16,14 +16,18 @@ from conexion_protocol import (
     PROTO_VERSION,
     UNSET,
     Ack,
+    Audit,
     Bye,
     ChangePassword,
+    Code,
     Dm,
     ErrorCode,
     Hello,
     History,
     Join,
     LeftReason,
+    Mod,
+    Mode,
     Nick,
     Part,
     Ping,
@@ -163,8 +167,9 @@ class JsonHandler:
                 session.then(chat.rename(member, name), ignore, refuse)
             case Who(room=room, watch=watch):
                 answer(chat.watch(member, room) if watch else chat.who(room))
-            case Join(room=room):
-                session.then(chat.enter(member, room), answer, refuse)
+            case Join(room=room, code=code):
+                given = code if isinstance(code, str) else None
+                session.then(chat.enter(member, room, given), answer, refuse)
             case Part(room=room):
                 session.then(chat.part(member, room), ignore, refuse)
             case Rooms():
@@ -174,6 +179,15 @@ class JsonHandler:
                     session.then(chat.set_topic(member, room, topic), ignore, refuse)
                 else:
                     answer(chat.topic(room))
+            case Mod():
+                session.then(chat.moderate(member, frame), ignore, refuse)
+            case Mode():
+                session.then(chat.set_mode(member, frame), ignore, refuse)
+            case Code(room=room, rotate=rotate):
+                session.then(chat.join_code(member, room, rotate=rotate), answer, refuse)
+            case Audit(room=room, limit=limit):
+                where = room if isinstance(room, str) else None
+                session.then(chat.audit(member, where, limit), answer, refuse)
             case Register(password=password):
                 session.then(chat.register(member, password), ignore, refuse)
             case ChangePassword(old=old, new=new):

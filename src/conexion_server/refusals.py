@@ -168,3 +168,120 @@ def registration_closed() -> ProtocolError:
 
 def not_logged_in() -> ProtocolError:
     return ProtocolError(ErrorCode.NOT_REGISTERED, "you are a guest; /register to have a password")
+
+
+# -- moderation ------------------------------------------------------------------------
+
+
+def _sanction_words(by: str, until: str | None, reason: str) -> str:
+    words = f" by {by}"
+    words += f" until {until}" if until else " until a moderator lifts it"
+    return words + (f" ({reason})" if reason else "")
+
+
+def muted(
+    room: str, by: str, until: str | None, reason: str, id: str | None = None
+) -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.MUTED,
+        f"you are muted in {room}{_sanction_words(by, until, reason)}; nothing was sent",
+        id,
+    )
+
+
+def banned_from_room(room: str, by: str, until: str | None, reason: str) -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.BANNED, f"you are banned from {room}{_sanction_words(by, until, reason)}"
+    )
+
+
+def banned_from_server(by: str, until: str | None, reason: str) -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.BANNED, f"you are banned from this chat{_sanction_words(by, until, reason)}"
+    )
+
+
+def moderated(room: str, id: str | None = None) -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.MODERATED,
+        f"{room} is moderated: only its moderators speak there now; nothing was sent",
+        id,
+    )
+
+
+def slow_mode(room: str, every: int, wait: float, id: str | None = None) -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.SLOW_MODE,
+        f"{room} is in slow mode (one message every {every} s); wait {max(1, round(wait))} s,"
+        " nothing was sent",
+        id,
+    )
+
+
+def private_room(room: str) -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.PRIVATE_ROOM,
+        f"{room} is private: you need an invitation or its join code",
+    )
+
+
+def wrong_code(room: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.PRIVATE_ROOM, f"that is not the join code of {room}")
+
+
+def not_staff(room: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.FORBIDDEN, f"only the moderators of {room} may do that")
+
+
+def not_owner(room: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.FORBIDDEN, f"only the owners of {room} and admins may do that")
+
+
+def not_admin() -> ProtocolError:
+    return ProtocolError(ErrorCode.FORBIDDEN, "only the server's admins may do that")
+
+
+def outranked(name: str, what: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.FORBIDDEN, f"{name} is {what}: you cannot do that to them")
+
+
+def not_yourself() -> ProtocolError:
+    return ProtocolError(ErrorCode.FORBIDDEN, "you cannot do that to yourself")
+
+
+def roles_need_accounts(name: str) -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.NOT_REGISTERED, f"{name} is a guest: roles belong to registered names"
+    )
+
+
+def not_here(name: str, room: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.NO_SUCH_USER, f"{name} is not in {room}")
+
+
+def server_wide_bans_only() -> ProtocolError:
+    return ProtocolError(ErrorCode.BAD_FRAME, "only ban and unban apply to the whole server")
+
+
+def not_a_person_action(action: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.BAD_FRAME, f"{action} is not done to a person; see `mode`")
+
+
+def no_grantable_role(role: str) -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.BAD_FRAME, f"{role} is not a room role; grant moderator or owner"
+    )
+
+
+def no_role_to_take(name: str, room: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.FORBIDDEN, f"{name} has no role in {room}")
+
+
+def topic_locked(room: str) -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.FORBIDDEN, f"the topic of {room} is locked: only its moderators change it"
+    )
+
+
+def not_private(room: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.FORBIDDEN, f"{room} is not private, so it has no join code")

@@ -91,6 +91,18 @@ CREATE TABLE IF NOT EXISTS accounts (
     admin INTEGER NOT NULL DEFAULT 0,
     temporary INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS moderation (
+    scope TEXT NOT NULL,         -- a room's key, or '' for the whole server
+    field TEXT NOT NULL,         -- see moderation.py: role:KEY, mute:KEY, ban@ADDR, mode, ...
+    value TEXT NOT NULL,
+    PRIMARY KEY (scope, field)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit (
+    n INTEGER PRIMARY KEY,       -- the order entries were made in
+    scope TEXT NOT NULL,
+    entry BLOB NOT NULL          -- a `moderation` frame, as sent
+);
+CREATE INDEX IF NOT EXISTS audit_by_scope ON audit (scope, n);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 )
@@ -135,6 +147,8 @@ class Batch:
     rooms: list[RoomRecord] = field(default_factory=list)
     accounts: list[Account] = field(default_factory=list)
     ids: list[tuple[str, str, Receipt, float]] = field(default_factory=list)
+    moderation: list[tuple[str, str, str | None]] = field(default_factory=list)  # scope, field
+    audit: list[tuple[str, bytes]] = field(default_factory=list)
     upto: int = 0  # the store's write count at the end of this batch
 
 
@@ -236,6 +250,7 @@ class SqliteStore:
         self._ids = IdCache(id_ttl, max_ids)
         self._last: dict[str, int] = {}  # each conversation's highest seq
         self._rooms: dict[str, RoomRecord] = {}
+        self._moderation: dict[str, dict[str, str]] = {}
         self._pending = Batch()
         self._in_flight: list[Batch] = []
         self._writes = 0
@@ -383,6 +398,14 @@ class SqliteStore:
                     f"{_shown(record.key)}, not its name's"
                 )
             self._rooms[record.key] = record
+        for row in w.execute("SELECT scope, field, value FROM moderation"):
+            scope, name, value = row
+            if not (_is_text(scope) and _is_text(name) and _is_text(value)):
+                raise StoreError(
+                    f"{self.path}: a stored moderation row is not what this server writes: "
+                    f"{_shown(row)}"
+                )
+            self._moderation.setdefault(scope, {})[name] = value
         self._load_ids()
 
     def _room(self, row: tuple[object, ...]) -> RoomRecord:
@@ -540,6 +563,44 @@ class SqliteStore:
         self._pending.accounts.append(account)
         self._writes += 1
 
+    def moderation_state(self) -> dict[str, dict[str, str]]:
+        return {scope: dict(fields) for scope, fields in self._moderation.items()}
+
+    def save_moderation(self, scope: str, changes: dict[str, str | None]) -> None:
+        fields = self._moderation.setdefault(scope, {})
+        for name, value in changes.items():
+            if value is None:
+                fields.pop(name, None)
+            else:
+                fields[name] = value
+            self._pending.moderation.append((scope, name, value))
+        self._writes += 1
+
+    def append_audit(self, scope: str, entry: bytes) -> None:
+        self._pending.audit.append((scope, entry))
+        self._writes += 1
+
+    def audit(self, scope: str, limit: int) -> list[bytes]:
+        if limit <= 0:
+            return []
+        unsaved = [
+            entry
+            for batch in (*self._in_flight, self._pending)
+            for where, entry in batch.audit
+            if where == scope
+        ][-limit:]
+        try:
+            rows = self._reader.execute(
+                "SELECT entry FROM audit WHERE scope = ? ORDER BY n DESC LIMIT ?", (scope, limit)
+            ).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(self._explain(exc)) from exc
+        # A batch being written may be on disk already: each entry once (an
+        # entry names its time to the millisecond, its actor and its target).
+        pending = set(unsaved)
+        saved = [bytes(row[0]) for row in reversed(rows) if bytes(row[0]) not in pending]
+        return (saved + unsaved)[-limit:]
+
     def remember(self, key: tuple[str, str], receipt: Receipt, now: float) -> None:
         self._ids.remember(key, receipt, now)
         expires_wall = self._wallclock() + self._id_ttl
@@ -556,7 +617,14 @@ class SqliteStore:
 
     def has_pending(self) -> bool:
         pending = self._pending
-        return bool(pending.messages or pending.ids or pending.rooms or pending.accounts)
+        return bool(
+            pending.messages
+            or pending.ids
+            or pending.rooms
+            or pending.accounts
+            or pending.moderation
+            or pending.audit
+        )
 
     def take_batch(self) -> Batch:
         """Start a commit of everything buffered so far (event loop side)."""
@@ -594,6 +662,17 @@ class SqliteStore:
             w.executemany(
                 "INSERT OR REPLACE INTO sent_ids VALUES (?, ?, ?, ?, ?)",
                 [(k, i, r.seq, r.ts, exp) for k, i, r, exp in batch.ids],
+            )
+            for scope, name, value in batch.moderation:
+                if value is None:
+                    w.execute("DELETE FROM moderation WHERE scope = ? AND field = ?", (scope, name))
+                else:
+                    w.execute(
+                        "INSERT OR REPLACE INTO moderation VALUES (?, ?, ?)", (scope, name, value)
+                    )
+            w.executemany(
+                "INSERT INTO audit (scope, entry) VALUES (?, ?)",
+                [(scope, entry) for scope, entry in batch.audit],
             )
             self._maybe_prune()
             w.execute("COMMIT")

@@ -134,6 +134,23 @@ class Store(Protocol):
 
     def save_account(self, account: Account) -> None: ...
 
+    def moderation_state(self) -> dict[str, dict[str, str]]:
+        """Every scope's moderation fields (see moderation.py): a room's
+        under its key, the whole server's under ""."""
+        ...
+
+    def save_moderation(self, scope: str, changes: dict[str, str | None]) -> None:
+        """Write a scope's changed fields (None deletes one)."""
+        ...
+
+    def append_audit(self, scope: str, entry: bytes) -> None:
+        """Add one entry (an encoded `moderation` frame) to a scope's log."""
+        ...
+
+    def audit(self, scope: str, limit: int) -> list[bytes]:
+        """The scope's `limit` latest audit entries, oldest first."""
+        ...
+
 
 class CommitBatch(Protocol):
     """What one commit of a durable store writes; only its end is public."""
@@ -164,6 +181,10 @@ class DurableStore(Store, Protocol):
     def done(self, batch: CommitBatch) -> None: ...
 
     def close(self) -> None: ...
+
+
+# Audit entries an in-memory store keeps per room; a database keeps them all.
+AUDIT_KEPT = 10_000
 
 
 class IdCache:
@@ -221,12 +242,32 @@ class MemoryStore:
         self._dms_of: dict[str, deque[DirectMessage]] = {}
         self._ids = IdCache(id_ttl, max_ids)
         self._accounts: dict[str, Account] = {}
+        self._moderation: dict[str, dict[str, str]] = {}
+        self._audit: dict[str, deque[bytes]] = {}
 
     def account(self, key: str) -> Account | None:
         return self._accounts.get(key)
 
     def save_account(self, account: Account) -> None:
         self._accounts[account.key] = account
+
+    def moderation_state(self) -> dict[str, dict[str, str]]:
+        return {scope: dict(fields) for scope, fields in self._moderation.items()}
+
+    def save_moderation(self, scope: str, changes: dict[str, str | None]) -> None:
+        fields = self._moderation.setdefault(scope, {})
+        for name, value in changes.items():
+            if value is None:
+                fields.pop(name, None)
+            else:
+                fields[name] = value
+
+    def append_audit(self, scope: str, entry: bytes) -> None:
+        self._audit.setdefault(scope, deque(maxlen=AUDIT_KEPT)).append(entry)
+
+    def audit(self, scope: str, limit: int) -> list[bytes]:
+        entries = self._audit.get(scope, ())
+        return list(entries)[-limit:] if limit > 0 else []
 
     def rooms(self) -> list[RoomRecord]:
         return list(self._rooms.values())

@@ -9,13 +9,19 @@ from dataclasses import dataclass
 
 from conexion_protocol import (
     DEFAULT_ROOM,
+    MAX_SLOW_SECONDS,
     DirectMessage,
     Error,
     Joined,
     Left,
     Message,
+    Mod,
+    ModAction,
+    Mode,
+    Moderation,
     Registered,
     Renamed,
+    Role,
     RoomInfo,
     RoomList,
     Shutdown,
@@ -24,8 +30,11 @@ from conexion_protocol import (
     TopicInfo,
     Users,
     Welcome,
+    describe_minutes,
     local_hhmm,
     name_key,
+    parse_minutes,
+    parse_ts,
 )
 
 HELP_LINES = (
@@ -40,6 +49,14 @@ HELP_LINES = (
     "* /who [ROOM]     who is in the current room (or ROOM)",
     "* /register PASSWORD      make your name yours: others need the password",
     "* /password [OLD NEW]     change your account's password (alone: asks for each)",
+    "* /join ROOM CODE          enter a private room with its join code",
+    "* Moderators, in the current room:",
+    "*   /kick NAME [REASON]    /mute NAME [DURATION] [REASON]    /unmute NAME",
+    "*   /ban NAME [DURATION] [REASON]    /unban NAME    (DURATION: 10m, 2h, 1d, 1w)",
+    "*   /op NAME [owner]    /deop NAME    /invite NAME",
+    "*   /moderated on|off    /slow SECONDS|off    /private on|off    /topiclock on|off",
+    "* Owners and admins: /code [new] (a private room's join code), /audit [ROOM]",
+    "* Admins: /serverban NAME [DURATION] [REASON], /serverunban NAME, /audit server",
     "* /help           this list",
     "* /exit           leave the chat",
     "* A line starting with // is sent as text with one slash removed.",
@@ -130,6 +147,8 @@ def render(frame: Struct) -> str | None:
             return f"* the name {name} is registered to you; log in with its password next time\n"
         case TopicInfo():
             return _topic_news(frame) if isinstance(frame.by, str) else render_topic(frame)
+        case Moderation():
+            return render_moderation(frame)
         case Users(users=users, room=room):
             return render_users(users, room)
         case Error(message=message):
@@ -137,6 +156,80 @@ def render(frame: Struct) -> str | None:
         case Shutdown(message=message):
             return f"* {message}\n"
     return None
+
+
+def render_moderation(news: Moderation, *, when: bool = False) -> str:
+    """One line for a moderator's action (`when`: with its time, as in an
+    audit log)."""
+    room = room_tag(news.room) if isinstance(news.room, str) else "this chat"
+    name = news.name if isinstance(news.name, str) else ""
+    until = ""
+    if news.action in (ModAction.MUTE, ModAction.BAN):
+        if isinstance(news.until, str):
+            until = f" until {clock(news.until)}"
+            minutes = _minutes_between(news.ts, news.until)
+            if minutes:
+                until = f" for {describe_minutes(minutes)} (until {clock(news.until)})"
+        else:
+            until = " until lifted"
+    role = news.role if isinstance(news.role, str) else ""
+    match news.action:
+        case ModAction.KICK:
+            what = f"kicked {name} out of {room}"
+        case ModAction.MUTE:
+            what = f"muted {name} in {room}{until}"
+        case ModAction.UNMUTE:
+            what = f"unmuted {name} in {room}"
+        case ModAction.BAN:
+            what = f"banned {name} from {room}{until}"
+        case ModAction.UNBAN:
+            what = f"lifted the ban on {name} from {room}"
+        case ModAction.OP:
+            what = f"made {name} {'an' if role == Role.OWNER else 'a'} {role} of {room}"
+        case ModAction.DEOP:
+            what = f"took away {name}'s {role} role in {room}"
+        case ModAction.INVITE:
+            what = f"invited {name} to {room}"
+        case ModAction.MODE:
+            what = f"changed the settings of {room}: {describe_mode(news)}"
+        case _:
+            what = f"made a new join code for {room}"
+    reason = f" ({news.reason})" if isinstance(news.reason, str) and news.reason else ""
+    stamp = f"[{news.ts[:10]} {clock(news.ts)}] " if when else ""
+    return _lines(f"* {stamp}", f"{news.by} {what}{reason}")
+
+
+def describe_mode(news: Moderation) -> str:
+    mode = news.mode
+    if isinstance(mode, Struct) and hasattr(mode, "moderated"):
+        parts = []
+        if mode.moderated:
+            parts.append("moderated (only moderators speak)")
+        if mode.slow:
+            parts.append(f"slow mode (a message every {mode.slow} s)")
+        if mode.private:
+            parts.append("private (invitation or join code)")
+        if mode.topic_lock:
+            parts.append("topic locked")
+        if parts:
+            return ", ".join(parts)
+    return "open to all, no slow mode"
+
+
+def _minutes_between(start: str, end: str) -> int | None:
+    a, b = parse_ts(start), parse_ts(end)
+    if a is None or b is None:
+        return None
+    return round((b - a) / 60) or None
+
+
+def render_audit(entries: Iterable[Moderation], room: str | None) -> str:
+    where = room_tag(room) if room else "the whole chat"
+    lines = [f"* moderation log of {where}:\n"]
+    lines += [render_moderation(entry, when=True) for entry in entries]
+    if len(lines) == 1:
+        lines.append("*   nothing yet\n")
+    return "".join(lines)
 
 
 def _recap(history: Iterable[Stored], me: str) -> list[str]:
@@ -206,6 +299,8 @@ class Command:
     name: str
     arg: str = ""
     target: str = ""
+    # A moderation command's request, its room left to the current one.
+    frame: Mod | Mode | None = None
 
 
 COMMANDS = (
@@ -220,8 +315,25 @@ COMMANDS = (
     "who",
     "register",
     "password",
+    "kick",
+    "mute",
+    "unmute",
+    "ban",
+    "unban",
+    "serverban",
+    "serverunban",
+    "op",
+    "deop",
+    "invite",
+    "moderated",
+    "slow",
+    "private",
+    "topiclock",
+    "code",
+    "audit",
     "help",
 )
+_SWITCH = {"on": True, "off": False}
 
 
 def _room_word(word: str) -> str:
@@ -261,9 +373,10 @@ def parse_line(line: str) -> Command | None:
             raise ValueError("usage: /msg NAME TEXT")
         return Command("msg", text, target)
     if word == "join":
-        if not rest or " " in rest:
-            raise ValueError("usage: /join ROOM")
-        return Command("join", target=_room_word(rest))
+        room, _, code = rest.partition(" ")
+        if not room or " " in code.strip():
+            raise ValueError("usage: /join ROOM [CODE]")
+        return Command("join", code.strip(), _room_word(room))
     if word in ("part", "who"):
         if " " in rest:
             raise ValueError(f"usage: /{word} [ROOM]")
@@ -281,4 +394,70 @@ def parse_line(line: str) -> Command | None:
         if not old or not new or " " in new:
             raise ValueError("usage: /password OLD NEW, or /password alone to be asked")
         return Command("password", new, old)
+    if word in _MOD_WORDS:
+        return _moderation(word, rest)
+    if word in ("moderated", "private", "topiclock"):
+        if rest.lower() not in _SWITCH:
+            raise ValueError(f"usage: /{word} on|off")
+        setting = "topic_lock" if word == "topiclock" else word
+        return Command("mode", frame=Mode(**{setting: _SWITCH[rest.lower()]}))
+    if word == "slow":
+        seconds = 0 if rest.lower() == "off" else _seconds(rest)
+        return Command("mode", frame=Mode(slow=seconds))
+    if word == "code":
+        if rest.lower() not in ("", "rotate", "new"):
+            raise ValueError("usage: /code [new]")
+        return Command("code", "rotate" if rest else "")
+    if word == "audit":
+        if " " in rest:
+            raise ValueError("usage: /audit [ROOM|server]")
+        return Command("audit", target=_room_word(rest))
     raise ValueError(f"unknown command /{word}; type /help for the list")
+
+
+# A moderation command: the action, whether a duration may follow the name,
+# and whether the rest of the line is a reason.
+_MOD_WORDS: dict[str, tuple[ModAction, bool, bool]] = {
+    "kick": (ModAction.KICK, False, True),
+    "mute": (ModAction.MUTE, True, True),
+    "unmute": (ModAction.UNMUTE, False, False),
+    "ban": (ModAction.BAN, True, True),
+    "unban": (ModAction.UNBAN, False, False),
+    "serverban": (ModAction.BAN, True, True),
+    "serverunban": (ModAction.UNBAN, False, False),
+    "op": (ModAction.OP, False, False),
+    "deop": (ModAction.DEOP, False, False),
+    "invite": (ModAction.INVITE, False, False),
+}
+
+
+def _moderation(word: str, rest: str) -> Command:
+    action, timed, reasoned = _MOD_WORDS[word]
+    name, _, more = rest.partition(" ")
+    more = more.strip()
+    usage = f"usage: /{word} NAME" + (" [DURATION]" if timed else "")
+    usage += " [REASON]" if reasoned else " [owner]" if word == "op" else ""
+    if not name:
+        raise ValueError(usage)
+    frame = Mod(action=action, name=name, server=word.startswith("server"))
+    if timed and more:
+        first, _, after = more.partition(" ")
+        minutes = parse_minutes(first)
+        if minutes is not None:
+            frame.minutes, more = minutes, after.strip()
+    if word == "op" and more:
+        if more.lower() != "owner":
+            raise ValueError(usage)
+        frame.role, more = Role.OWNER, ""
+    if more and not reasoned:
+        raise ValueError(usage)
+    if more:
+        frame.reason = more
+    return Command("mod", frame=frame)
+
+
+def _seconds(word: str) -> int:
+    text = word.lower().removesuffix("s")
+    if not text.isdigit() or not text.isascii() or not 1 <= int(text) <= MAX_SLOW_SECONDS:
+        raise ValueError(f"usage: /slow SECONDS|off (1 to {MAX_SLOW_SECONDS})")
+    return int(text)

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import logging
 
+import msgspec
+
 from conexion_protocol import (
     DEFAULT_ROOM,
     Ack,
+    AuditLog,
+    CodeInfo,
     ErrorCode,
     LeftReason,
+    Mod,
+    Mode,
     ProtocolError,
     RoomInfo,
     Welcome,
@@ -196,7 +202,8 @@ class TextHandler:
                     recap = self.config.text_recap
                     self.say(textformat.render_room(info, member.name, recap, entered=entered))
 
-                session.then(chat.enter(member, cmd.target), shown, self._refused)
+                code = cmd.arg or None
+                session.then(chat.enter(member, cmd.target, code), shown, self._refused)
             case "part":
                 room = cmd.target or self._current()
                 session.then(chat.part(member, room), lambda _: self._parted(), self._refused)
@@ -211,6 +218,28 @@ class TextHandler:
             case "who":
                 users = chat.who(cmd.target or self._current())
                 self.say(textformat.render_users(users.users, users.room))
+            case "mod":
+                assert isinstance(cmd.frame, Mod)
+                mod = cmd.frame
+                if not mod.server:
+                    mod = msgspec.structs.replace(mod, room=self._current())
+                session.then(chat.moderate(member, mod), ignore, self._refused)
+            case "mode":
+                assert isinstance(cmd.frame, Mode)
+                mode = msgspec.structs.replace(cmd.frame, room=self._current())
+                session.then(chat.set_mode(member, mode), ignore, self._refused)
+            case "code":
+                room = self._current()
+                answer = chat.join_code(member, room, rotate=cmd.arg == "rotate")
+                session.then(answer, self._show_code, self._refused)
+            case "audit":
+                where = None if cmd.target.lower() == "server" else cmd.target or self._current()
+
+                def show_audit(log: AuditLog) -> None:
+                    room = log.room if isinstance(log.room, str) else None
+                    self.say(textformat.render_audit(log.entries, room))
+
+                session.then(chat.audit(member, where, 50), show_audit, self._refused)
             case "register":
                 session.then(chat.register(member, cmd.arg), ignore, self._refused)
             case "password" if not cmd.arg:
@@ -275,6 +304,10 @@ class TextHandler:
             if self.limited_in_a_row >= self.config.max_rate_limited:
                 session.note("too_fast", "%s kept sending too fast; closing", session.peer)
                 session.close(LeftReason.ERROR, b"! too many lines too fast; bye\n")
+
+    def _show_code(self, info: CodeInfo) -> None:
+        room = textformat.room_tag(info.room)
+        self.say(f"* the join code of {room} is {info.code} (/join {info.room} {info.code})\n")
 
     def _sent(self, _: Ack) -> None:
         self.limited_in_a_row = 0

@@ -156,8 +156,8 @@ async def test_a_user_in_no_room_is_told_how_to_talk(text_peers) -> None:
 async def test_room_commands_say_how_they_are_used(text_peers) -> None:
     ana = await text_peers("ana")
     for line, answer in [
-        ("/join", "! usage: /join ROOM"),
-        ("/join two words", "! usage: /join ROOM"),
+        ("/join", "! usage: /join ROOM [CODE]"),
+        ("/join three more words", "! usage: /join ROOM [CODE]"),
         ("/part a b", "! usage: /part [ROOM]"),
         ("/join #no!pe", "! a room name is 1 to 32 letters, digits, _ - or ."),
         ("/part nowhere", "! there is no room nowhere"),
