@@ -154,6 +154,9 @@ class Say(Struct, tag="say", **_FRAME_CONFIG):
     text: str
     room: str = DEFAULT_ROOM
     action: bool = False
+    # Staff only: an announcement, which each member acknowledges (`seen`)
+    # and whose count staff see.
+    announce: bool = False
 
 
 class Dm(Struct, tag="dm", **_FRAME_CONFIG):
@@ -263,6 +266,33 @@ class Code(Struct, tag="code", **_FRAME_CONFIG):
     id: MessageId | UnsetType = UNSET
 
 
+class Hand(Struct, tag="hand", **_FRAME_CONFIG):
+    """Raise your hand in a room (with an optional question), or lower it
+    (`down`). Staff may lower someone else's (`name` with `down`) or take
+    the next one in the queue (`next`)."""
+
+    room: str = DEFAULT_ROOM
+    question: str | UnsetType = UNSET
+    down: bool = False
+    name: str | UnsetType = UNSET
+    next: bool = False
+    id: MessageId | UnsetType = UNSET
+
+
+class Hands(Struct, tag="hands", **_FRAME_CONFIG):
+    """Staff: the room's queue of raised hands."""
+
+    room: str = DEFAULT_ROOM
+    id: MessageId | UnsetType = UNSET
+
+
+class Seen(Struct, tag="seen", **_FRAME_CONFIG):
+    """I have seen the announcement `seq` of `room`."""
+
+    room: str
+    seq: int
+
+
 class Ping(Struct, tag="ping", **_FRAME_CONFIG):
     t: Any = UNSET
 
@@ -285,6 +315,7 @@ class Message(Struct, tag="message", **_FRAME_CONFIG):
     from_: str = field(name="from")
     text: str
     action: bool = False
+    announcement: bool = False
 
 
 class DirectMessage(Struct, tag="dm", **_FRAME_CONFIG):
@@ -420,6 +451,48 @@ class Moderation(Struct, tag="moderation", **_FRAME_CONFIG):
     mode: RoomMode | UnsetType = UNSET  # the room's settings after a `mode`
 
 
+class RaisedHand(Struct, omit_defaults=True):
+    """One hand in a queue (not a frame of its own)."""
+
+    name: str
+    ts: str
+    question: str | UnsetType = UNSET
+
+
+class HandQueue(Struct, tag="hands", **_FRAME_CONFIG):
+    """The room's raised hands, first come first: to its staff whenever it
+    changes, and as the answer to `hands`."""
+
+    room: str
+    queue: list[RaisedHand]
+    id: str | UnsetType = UNSET
+
+
+class HandState(StrEnum):
+    UP = "up"  # in the queue, at `position` (1 is next)
+    TURN = "turn"  # taken by `by`: your turn
+    DOWN = "down"  # lowered (by you, or by `by`), or you left the room
+
+
+class HandNews(Struct, tag="hand", **_FRAME_CONFIG):
+    """Where your own hand is."""
+
+    room: str
+    state: HandState
+    position: int | UnsetType = UNSET
+    by: str | UnsetType = UNSET
+
+
+class SeenCount(Struct, tag="seen", **_FRAME_CONFIG):
+    """To staff: how many of those in the room when announcement `seq` was
+    made have acknowledged it."""
+
+    room: str
+    seq: int
+    seen: int
+    of: int
+
+
 class AuditLog(Struct, tag="audit", **_FRAME_CONFIG):
     entries: list[Moderation]  # oldest first
     room: str | UnsetType = UNSET
@@ -459,6 +532,9 @@ CLIENT_FRAMES: tuple[type[Struct], ...] = (
     Mode,
     Audit,
     Code,
+    Hand,
+    Hands,
+    Seen,
     Ping,
     Pong,
     Bye,
@@ -480,6 +556,9 @@ SERVER_FRAMES: tuple[type[Struct], ...] = (
     Moderation,
     AuditLog,
     CodeInfo,
+    HandQueue,
+    HandNews,
+    SeenCount,
     Ping,
     Pong,
     Error,
@@ -503,6 +582,9 @@ ClientFrame = (
     | Mode
     | Audit
     | Code
+    | Hand
+    | Hands
+    | Seen
     | Ping
     | Pong
     | Bye
@@ -524,6 +606,9 @@ ServerFrame = (
     | Moderation
     | AuditLog
     | CodeInfo
+    | HandQueue
+    | HandNews
+    | SeenCount
     | Ping
     | Pong
     | Error

@@ -19,6 +19,8 @@ from conexion_protocol import (
     Ack,
     AuditLog,
     CodeInfo,
+    Hand,
+    HandQueue,
     HistoryReply,
     LeftReason,
     Mod,
@@ -125,7 +127,14 @@ class Backplane(Protocol):
     def change_password(self, member: Member, old: str, new: str) -> Maybe[None]: ...
 
     def say(
-        self, member: Member, text: str, *, id: str | None, room: str, action: bool
+        self,
+        member: Member,
+        text: str,
+        *,
+        id: str | None,
+        room: str,
+        action: bool,
+        announce: bool = False,
     ) -> Maybe[Ack]: ...
 
     def dm(self, member: Member, to: str, text: str, *, id: str | None) -> Maybe[tuple[Ack, str]]:
@@ -176,6 +185,14 @@ class Backplane(Protocol):
         ...
 
     def set_mode(self, member: Member, mode: Mode) -> Maybe[None]: ...
+
+    def hand(self, member: Member, hand: Hand) -> Maybe[None]:
+        """Where the hand is now is sent with the queue's news."""
+        ...
+
+    def hands(self, member: Member, room: str) -> HandQueue: ...
+
+    def seen(self, member: Member, room: str, seq: int | None) -> Maybe[None]: ...
 
     def join_code(self, member: Member, room: str, *, rotate: bool) -> Maybe[CodeInfo]: ...
 
@@ -332,8 +349,19 @@ class LocalBackplane:
         changed = await self.logins.changed(member.peer, account, old, new)
         self.dispatch(self.hub.apply_account(member, changed, changed=True))
 
-    def say(self, member: Member, text: str, *, id: str | None, room: str, action: bool) -> Ack:
-        ack, deliveries = self.hub.say(member, text, id=id, room=room, action=action)
+    def say(
+        self,
+        member: Member,
+        text: str,
+        *,
+        id: str | None,
+        room: str,
+        action: bool,
+        announce: bool = False,
+    ) -> Ack:
+        ack, deliveries = self.hub.say(
+            member, text, id=id, room=room, action=action, announce=announce
+        )
         self.dispatch(deliveries)
         return ack
 
@@ -384,6 +412,15 @@ class LocalBackplane:
 
     def set_mode(self, member: Member, mode: Mode) -> None:
         self.dispatch(self.hub.set_mode(member, mode))
+
+    def hand(self, member: Member, hand: Hand) -> None:
+        self.dispatch(self.hub.hand(member, hand))
+
+    def hands(self, member: Member, room: str) -> HandQueue:
+        return self.hub.hand_queue(member, room)
+
+    def seen(self, member: Member, room: str, seq: int | None) -> None:
+        self.dispatch(self.hub.seen(member, room, seq))
 
     def join_code(self, member: Member, room: str, *, rotate: bool) -> CodeInfo:
         info, deliveries = self.hub.join_code(member, room, rotate=rotate)

@@ -47,6 +47,8 @@ from conexion_protocol import (
     AuditLog,
     CodeInfo,
     ErrorCode,
+    Hand,
+    HandQueue,
     HistoryReply,
     LeftReason,
     Mod,
@@ -71,7 +73,15 @@ from .guard import backoff_delay
 from .hub import Hub, Member
 from .moderation import Effect, ModChange
 from .refusals import Unavailable
-from .store import AUDIT_KEPT, Stored, StoreError, dm_conversation, take_before
+from .store import (
+    ACTION_FLAG,
+    ANNOUNCEMENT_FLAG,
+    AUDIT_KEPT,
+    Stored,
+    StoreError,
+    dm_conversation,
+    take_before,
+)
 
 log = logging.getLogger(__name__)
 
@@ -255,6 +265,7 @@ class RedisBackplane:
                 ("snapshot", lua.SNAPSHOT),
                 ("room_snapshot", lua.ROOM_SNAPSHOT),
                 ("moderate", lua.MODERATE),
+                ("room_event", lua.ROOM_EVENT),
             )
         }
         # Where the follower is in each log: the global one first, then one
@@ -423,11 +434,18 @@ class RedisBackplane:
         await done  # the welcome goes out when this instance reads the join
 
     async def say(
-        self, member: Member, text: str, *, id: str | None, room: str, action: bool
+        self,
+        member: Member,
+        text: str,
+        *,
+        id: str | None,
+        room: str,
+        action: bool,
+        announce: bool = False,
     ) -> Ack:
         hub = self.hub
         try:
-            where, checked = hub.check_say(member, room, text, id)
+            where, checked = hub.check_say(member, room, text, id, announce=announce)
         except ProtocolError as exc:
             exc.id = id
             key = self.keys.room(name_key(room)).send_id(member.key, id or "")
@@ -452,7 +470,7 @@ class RedisBackplane:
                 member.token,
                 where.name,
                 checked,
-                "1" if action else "0",
+                str((ACTION_FLAG if action else 0) | (ANNOUNCEMENT_FLAG if announce else 0)),
             ],
         )
         return reply[0]
@@ -654,6 +672,33 @@ class RedisBackplane:
         else:
             account = await self.account(key)  # Redis knows best who is an admin
         await self._moderate(member, self.hub.check_mod(member, mod, account))
+
+    async def hand(self, member: Member, hand: Hand) -> None:
+        change = self.hub.check_hand(member, hand)
+        rk = self.keys.room(change.room)
+        settled = self._expect(member.token, change.room)
+        try:
+            await self._run(
+                "room_event",
+                [rk.log, rk.seq],
+                [self._floor, self._max_log, cluster_log.HAND, _json(change), member.token],
+            )
+        except BaseException:
+            self._settling.pop((member.token, change.room), None)
+            raise
+        await settled
+
+    def hands(self, member: Member, room: str) -> HandQueue:
+        return self.hub.hand_queue(member, room)
+
+    async def seen(self, member: Member, room: str, seq: int | None) -> None:
+        change = self.hub.check_seen(member, room, seq)
+        rk = self.keys.room(change.room)
+        await self._run(
+            "room_event",
+            [rk.log, rk.seq],
+            [self._floor, self._max_log, cluster_log.SEEN, _json(change), member.token],
+        )
 
     async def set_mode(self, member: Member, mode: Mode) -> None:
         await self._moderate(member, self.hub.check_mode(member, mode))
@@ -1039,6 +1084,10 @@ async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
     for task in tasks:
         if not task.cancelled() and task.exception() is not None:
             log.error("cluster task %s failed", task.get_name(), exc_info=task.exception())
+
+
+def _json(value: object) -> str:
+    return msgspec.json.encode(value).decode()
 
 
 def _pairs(flat: list[str]) -> dict[str, str]:

@@ -35,8 +35,10 @@ from conexion_protocol import (
 
 from .accounts import Account
 from .backplane import Dispatch, Peer, close_banned, relay_dm
+from .classroom import HandChange, SeenChange
 from .hub import Hub, Member, Room
 from .moderation import ROLE, BadField, ModChange
+from .store import ACTION_FLAG, ANNOUNCEMENT_FLAG
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ WHY = "w"  # a leave's reason
 SENDER = "f"
 ROOM = "r"
 TEXT = "x"  # a message's text, or a topic
-ACTION = "a"  # "1" for /me
+ACTION = "a"  # the message's flags (store.ACTION_FLAG, ANNOUNCEMENT_FLAG) as a number
 RECIPIENT = "t"
 SEQ = "s"  # a DM's seq (in the global log, where entry ids are not seqs)
 USER = "u"  # who joined: "" a guest, "user" or "admin"; in a room: the owner it made
@@ -59,6 +61,7 @@ MOD_FIELD = "m."  # a moderation field in a room's meta hash (or the server's)
 
 MESSAGE, DM, JOIN, LEAVE, RENAME, CREATED, TOPIC = "m", "d", "j", "l", "r", "c", "t"
 MODERATED = "z"
+HAND, SEEN = "h", "v"
 
 
 class LogError(ValueError):
@@ -124,6 +127,17 @@ class Entered:
 
 
 @dataclass(slots=True, frozen=True)
+class HandMoved:
+    change: HandChange
+    token: str
+
+
+@dataclass(slots=True, frozen=True)
+class Acknowledged:
+    change: SeenChange
+
+
+@dataclass(slots=True, frozen=True)
 class Moderated:
     """A moderator's action, in a room's log or (the server's) the global one."""
 
@@ -150,10 +164,22 @@ class TopicSet:
 
 
 Entry = (
-    Online | Offline | NameChanged | RoomCreated | Sent | Entered | Parted | TopicSet | Moderated
+    Online
+    | Offline
+    | NameChanged
+    | RoomCreated
+    | Sent
+    | Entered
+    | Parted
+    | TopicSet
+    | Moderated
+    | HandMoved
+    | Acknowledged
 )
 
 _change_decoder = msgspec.json.Decoder(ModChange)
+_hand_decoder = msgspec.json.Decoder(HandChange)
+_seen_decoder = msgspec.json.Decoder(SeenChange)
 
 
 def encode_change(change: ModChange) -> str:
@@ -223,24 +249,30 @@ def decode_room(room: str, entry_id: str, fields: dict[str, str]) -> Entry:
         token = fields.get(OWNER, "")
         ts = ts_of(fields[MILLIS])
         if kind == MESSAGE:
+            flags = int(fields.get(ACTION) or 0)
             frame = Message(
                 seq=seq_of(entry_id),
                 ts=ts,
                 room=fields[ROOM],
                 from_=fields[SENDER],
                 text=fields[TEXT],
-                action=fields.get(ACTION) == "1",
+                action=bool(flags & ACTION_FLAG),
+                announcement=bool(flags & ANNOUNCEMENT_FLAG),
             )
             return Sent(frame, token)
         if kind == JOIN:
             return Entered(room, fields[NAME], token, ts, fields.get(USER, ""))
+        if kind == HAND:
+            return HandMoved(_hand_decoder.decode(fields[TEXT]), token)
+        if kind == SEEN:
+            return Acknowledged(_seen_decoder.decode(fields[TEXT]))
         if kind == MODERATED:
             return _moderated(fields, token)
         if kind == LEAVE:
             return Parted(room, fields[NAME], token, LeftReason(fields.get(WHY, "part")), ts)
         if kind == TOPIC:
             return TopicSet(room, fields[TEXT], fields[NAME], token, ts)
-    except (KeyError, ValueError) as exc:
+    except (KeyError, ValueError, msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise LogError(f"log entry {entry_id} of {room} is malformed: {exc!r}") from exc
     raise LogError(f"log entry {entry_id} of {room} has an unknown kind {kind!r}")
 
@@ -413,6 +445,11 @@ class Replica:
                 return self._topic(entry)
             case Moderated():
                 return self._moderated(entry)
+            case HandMoved(change=change, token=token):
+                self.dispatch(self.hub.apply_hand(change))
+                return Applied(settled=(token, change.room))
+            case Acknowledged(change=change):
+                self.dispatch(self.hub.apply_seen(change))
         return Applied()
 
     def _room(self, name: str) -> Room:

@@ -171,6 +171,19 @@ return 'ok'
 """
 )
 
+# A classroom event (a hand raised or lowered, an announcement seen): only
+# logged, for every instance to apply in order. KEYS: log seq; ARGV: floor
+# maxlen kind change token
+ROOM_EVENT = (
+    _COMMON
+    + """
+local s = current_seq(KEYS[2], ARGV[1])
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], s .. '-*',
+  'k', ARGV[3], 'x', ARGV[4], 'o', ARGV[5], 'ms', now_ms())
+return 'ok'
+"""
+)
+
 # Be counted in a room without telling it (a connection's `general`, which
 # the global join announces). KEYS: meta members; ARGV: name token
 MEMBER = """

@@ -29,6 +29,10 @@ from conexion_protocol import (
     AuditLog,
     CodeInfo,
     DirectMessage,
+    Hand,
+    HandNews,
+    HandQueue,
+    HandState,
     HistoryReply,
     Joined,
     Left,
@@ -46,6 +50,7 @@ from conexion_protocol import (
     RoomList,
     RoomMode,
     RoomSummary,
+    SeenCount,
     Stored,
     Struct,
     TopicInfo,
@@ -62,6 +67,7 @@ from conexion_protocol import (
 
 from . import SERVER_ID, refusals, textformat
 from .accounts import Account, password_problem
+from .classroom import Classroom, HandChange, HandOp, Raised, SeenChange, decide_hand
 from .config import AccountsPolicy, HubConfig, Registration, RoomCreation
 from .guard import FailureBackoff
 from .moderation import (
@@ -228,6 +234,7 @@ class Room:
     everyone: Audience = field(default_factory=Audience)  # its local members
     watchers: Audience = field(default_factory=Audience)  # local members who watch
     rules: Rules = field(default_factory=Rules)  # roles, mutes, bans, settings
+    classroom: Classroom = field(default_factory=Classroom)  # hands, announcements
     # When each local member last spoke here (slow mode), on the hub's clock.
     last_said: dict[str, float] = field(default_factory=dict)
 
@@ -490,14 +497,22 @@ class Hub:
         return room, clean_topic(raw_topic, self.config.max_topic)
 
     def check_say(
-        self, member: Member, raw_room: str, raw_text: str, id: str | None
+        self,
+        member: Member,
+        raw_room: str,
+        raw_text: str,
+        id: str | None,
+        *,
+        announce: bool = False,
     ) -> tuple[Room, str]:
         """The room and the cleaned text, if `member` may say it there now:
-        in the room, not muted, staff if the room is moderated, past its
-        slow-mode wait, and within its rate."""
+        in the room, not muted, staff if the room is moderated (or for an
+        announcement), past its slow-mode wait, and within its rate."""
         try:
             room = self.check_member_of(member, raw_room)
             self.check_voice(member, room)
+            if announce and self.rank(member, room.rules) < Rank.MODERATOR:
+                raise refusals.staff_announce(room.name)
         except ProtocolError as exc:
             exc.id = id
             raise
@@ -845,7 +860,10 @@ class Hub:
             event = Left(name=member.name, ts=ts or self.now(), reason=reason, room=room.name)
             return [] if member.peer is None else [Delivery(Outbound(event), [member])]
         out = self._leave_room(member, room, reason, ts)
-        return [out] if member.peer is None else [out, Delivery(out.out, [member])]
+        lowered = self._hand_gone(member, room)
+        if member.peer is None:
+            return [out, *lowered]
+        return [out, Delivery(out.out, [member]), *lowered]
 
     def watch(self, member: Member, room: Room) -> None:
         """A local member of `room` hears every join and leave of it from now
@@ -862,9 +880,10 @@ class Hub:
             return []  # already gone: leave is idempotent
         if self._arrivals.pop(member, None) is not None:
             self._drop(self.general, member)
-        deliveries = [
-            self._leave_room(member, room, reason, ts) for room in list(member.rooms.values())
-        ]
+        deliveries = []
+        for room in list(member.rooms.values()):
+            deliveries.append(self._leave_room(member, room, reason, ts))
+            deliveries += self._hand_gone(member, room)
         del self.members[member.key]
         self.local.pop(member.key, None)
         return deliveries
@@ -964,6 +983,133 @@ class Hub:
                 to_close.append(target)
         return deliveries, to_close
 
+    # -- classroom tools ----------------------------------------------------
+
+    def staff_of(self, room: Room) -> list[Member]:
+        """The local members of `room` who moderate it."""
+        rules = room.rules
+        return [m for m in room.everyone.members.values() if self.rank(m, rules) >= Rank.MODERATOR]
+
+    def check_hand(self, member: Member, frame: Hand) -> HandChange:
+        room = self.check_member_of(member, frame.room)
+        change = decide_hand(
+            frame,
+            room=room.key,
+            room_name=room.name,
+            key=member.key,
+            name=member.name,
+            rank=self.rank(member, room.rules),
+            ts=self.now(),
+        )
+        if change.op is HandOp.LOWER and not change.key:  # someone else's, by name
+            _, key = self.parse_name(change.name)
+            held = room.classroom.hands.get(key)
+            if held is None:
+                raise refusals.hand_not_raised(change.name, room.name)
+            change.key, change.name = key, held.name
+        return change
+
+    def hand_queue(self, member: Member, raw_room: str) -> HandQueue:
+        room = self.check_member_of(member, raw_room)
+        if self.rank(member, room.rules) < Rank.MODERATOR:
+            raise refusals.not_staff(room.name)
+        return HandQueue(room=room.name, queue=room.classroom.queue())
+
+    def apply_hand(self, change: HandChange) -> list[Delivery]:
+        """Change a room's queue: the person hears where their hand is, the
+        room's staff the queue, those behind their new place."""
+        room = self.rooms.get(change.room)
+        if room is None:
+            return []
+        hands = room.classroom.hands
+        deliveries: list[Delivery] = []
+        before = list(hands)
+        if change.op is HandOp.RAISE:
+            held = hands.get(change.key)
+            if held is None:
+                hands[change.key] = Raised(change.name, change.ts, change.question)
+            else:
+                held.question = change.question
+            deliveries += self._hand_news(room, change.key, HandState.UP)
+        elif change.op is HandOp.LOWER:
+            lowered = hands.pop(change.key, None) is not None
+            own = change.by == change.name
+            if lowered or own:  # lowering one's own is answered even if it was down
+                deliveries += self._hand_news(
+                    room, change.key, HandState.DOWN, None if own else change.by
+                )
+        elif hands:
+            key, _ = hands.popitem(last=False)
+            deliveries += self._hand_news(room, key, HandState.TURN, change.by)
+        if list(hands) != before or change.op is HandOp.RAISE:
+            deliveries += self._queue_moved(room, before)
+        return deliveries
+
+    def _hand_news(
+        self, room: Room, key: str, state: HandState, by: str | None = None
+    ) -> list[Delivery]:
+        member = self.local.get(key)
+        if member is None or room.key not in member.rooms:
+            return []
+        news = HandNews(room=room.name, state=state)
+        if state is HandState.UP:
+            news.position = room.classroom.position(key) or UNSET
+        if by is not None:
+            news.by = by
+        return [Delivery(Outbound(news), [member])]
+
+    def _queue_moved(self, room: Room, before: list[str]) -> list[Delivery]:
+        """After a change: the queue to the staff, and their new place to
+        those who moved up."""
+        deliveries: list[Delivery] = []
+        staff = self.staff_of(room)
+        if staff:
+            queue = HandQueue(room=room.name, queue=room.classroom.queue())
+            deliveries.append(Delivery(Outbound(queue), staff))
+        for position, key in enumerate(room.classroom.hands, 1):
+            if key in before and before.index(key) + 1 != position:
+                deliveries += self._hand_news(room, key, HandState.UP)
+        return deliveries
+
+    def _hand_gone(self, member: Member, room: Room) -> list[Delivery]:
+        """Someone who leaves a room takes their hand down with them."""
+        hands = room.classroom.hands
+        if member.key not in hands:
+            return []
+        before = list(hands)
+        del hands[member.key]
+        return self._queue_moved(room, before)
+
+    def check_seen(self, member: Member, room_name: str, seq: int | None) -> SeenChange:
+        """`member` has seen announcement `seq` (None: the room's latest)."""
+        room = self.check_member_of(member, room_name)
+        announcements = room.classroom.announcements
+        if seq is None:
+            if not announcements:
+                raise refusals.no_announcement(room.name, None)
+            seq = next(reversed(announcements))
+        if seq not in announcements:
+            raise refusals.no_announcement(room.name, seq)
+        return SeenChange(room.key, seq, member.key)
+
+    def apply_seen(self, change: SeenChange) -> list[Delivery]:
+        """Count an acknowledgement (each person once); the room's staff
+        hear the new count."""
+        room = self.rooms.get(change.room)
+        if room is None:
+            return []
+        announcement = room.classroom.announcements.get(change.seq)
+        if announcement is None or change.key in announcement.seen or change.key == announcement.by:
+            return []
+        announcement.seen.add(change.key)
+        staff = self.staff_of(room)
+        if not staff:
+            return []
+        count = SeenCount(
+            room=room.name, seq=change.seq, seen=len(announcement.seen), of=announcement.of
+        )
+        return [Delivery(Outbound(count), staff)]
+
     def relay(self, frame: Stored, origin: Member | None = None) -> list[Delivery]:
         """Keep a message in the history and deliver it: a room message to
         every local member of the room but its sender, a DM to its local
@@ -971,6 +1117,10 @@ class Hub:
         if isinstance(frame, Message):
             room = self.rooms[name_key(frame.room)]
             self.store.append(room.key, frame)
+            if frame.announcement:
+                poster = name_key(frame.from_)
+                others = len(room.members) - (poster in room.members)
+                room.classroom.announced(frame.seq, poster, others)
             delivery = self._to(room.everyone, frame, skip=origin)
             if self._arrivals:
                 # Nobody is heard from before they are seen to arrive.
@@ -1048,6 +1198,12 @@ class Hub:
         account = online.account if online is not None else self.store.account(key)
         return self.apply_mod(self.check_mod(actor, mod, account))
 
+    def hand(self, member: Member, frame: Hand) -> list[Delivery]:
+        return self.apply_hand(self.check_hand(member, frame))
+
+    def seen(self, member: Member, room: str, seq: int | None) -> list[Delivery]:
+        return self.apply_seen(self.check_seen(member, room, seq))
+
     def set_mode(self, actor: Member, frame: Mode) -> list[Delivery]:
         deliveries, _ = self.apply_mod(self.check_mode(actor, frame))
         return deliveries
@@ -1074,6 +1230,7 @@ class Hub:
         id: str | None = None,
         room: str = DEFAULT_ROOM,
         action: bool = False,
+        announce: bool = False,
     ) -> tuple[Ack, list[Delivery]]:
         """Store and relay a room message.
 
@@ -1084,10 +1241,16 @@ class Hub:
         repeat = self._repeat(member, id)
         if repeat is not None:
             return repeat, []
-        where, text = self.check_say(member, room, text, id)
+        where, text = self.check_say(member, room, text, id, announce=announce)
         seq, ts = self._stamp(where.key)
         message = Message(
-            seq=seq, ts=ts, room=where.name, from_=member.name, text=text, action=action
+            seq=seq,
+            ts=ts,
+            room=where.name,
+            from_=member.name,
+            text=text,
+            action=action,
+            announcement=announce,
         )
         deliveries = self.relay(message, member)
         self._remember(member, id, seq, ts)

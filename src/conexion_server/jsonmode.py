@@ -22,6 +22,8 @@ from conexion_protocol import (
     Code,
     Dm,
     ErrorCode,
+    Hand,
+    Hands,
     Hello,
     History,
     Join,
@@ -36,6 +38,7 @@ from conexion_protocol import (
     Register,
     Rooms,
     Say,
+    Seen,
     Topic,
     Welcome,
     Who,
@@ -155,9 +158,9 @@ class JsonHandler:
             session.send_frame(reply)
 
         match frame:
-            case Say(id=id, text=text, room=room, action=action):
+            case Say(id=id, text=text, room=room, action=action, announce=announce):
                 session.then(
-                    chat.say(member, text, id=id, room=room, action=action),
+                    chat.say(member, text, id=id, room=room, action=action, announce=announce),
                     self._acked,
                     refuse,
                 )
@@ -181,6 +184,12 @@ class JsonHandler:
                     answer(chat.topic(room))
             case Mod():
                 session.then(chat.moderate(member, frame), ignore, refuse)
+            case Hand():
+                session.then(chat.hand(member, frame), ignore, refuse)
+            case Hands(room=room):
+                answer(chat.hands(member, room))
+            case Seen(room=room, seq=seq):
+                session.then(chat.seen(member, room, seq), ignore, refuse)
             case Mode():
                 session.then(chat.set_mode(member, frame), ignore, refuse)
             case Code(room=room, rotate=rotate):

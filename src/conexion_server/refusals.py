@@ -285,3 +285,27 @@ def topic_locked(room: str) -> ProtocolError:
 
 def not_private(room: str) -> ProtocolError:
     return ProtocolError(ErrorCode.FORBIDDEN, f"{room} is not private, so it has no join code")
+
+
+def hand_of_another() -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.BAD_FRAME, "raise your own hand; staff may lower someone's with `down`"
+    )
+
+
+def hand_not_raised(name: str, room: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.NO_SUCH_USER, f"{name} has no hand raised in {room}")
+
+
+def staff_announce(room: str, id: str | None = None) -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.FORBIDDEN, f"only the moderators of {room} make announcements there", id
+    )
+
+
+def no_announcement(room: str, seq: int | None) -> ProtocolError:
+    if seq is None:
+        return ProtocolError(ErrorCode.BAD_FRAME, f"there is no recent announcement in {room}")
+    return ProtocolError(
+        ErrorCode.BAD_FRAME, f"message {seq} of {room} is not a recent announcement"
+    )

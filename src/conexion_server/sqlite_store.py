@@ -28,6 +28,8 @@ from conexion_protocol.names import NAME_KEY_VERSION
 
 from .accounts import Account
 from .store import (
+    ACTION_FLAG,
+    ANNOUNCEMENT_FLAG,
     DM_PREFIX,
     IdCache,
     Receipt,
@@ -35,6 +37,7 @@ from .store import (
     Stored,
     StoreError,
     dm_conversation,
+    message_flags,
     seq_floor,
 )
 
@@ -165,7 +168,7 @@ def _row(conv: str, message: Stored, wall: float) -> tuple[object, ...]:
             name_key(message.from_),
             None,
             message.text,
-            int(message.action),
+            message_flags(message),
         )
     return (
         conv,
@@ -212,13 +215,22 @@ def _message(row: tuple[object, ...]) -> Stored:
         and _is_text(room, or_none=True)
         and _is_text(sender)
         and _is_text(text)
-        and action in (0, 1)
+        and action in (0, 1, 2, 3)
         and (room is not None or _is_text(recipient))
     ):
         raise StoreError(f"a stored message is not what this server writes: {_shown(row)}")
     if room is None:
         return DirectMessage(seq=seq, ts=ts, from_=sender, to=recipient, text=text)  # type: ignore[arg-type]
-    return Message(seq=seq, ts=ts, room=room, from_=sender, text=text, action=bool(action))  # type: ignore[arg-type]
+    flags = int(action)  # type: ignore[call-overload]
+    return Message(
+        seq=seq,  # type: ignore[arg-type]
+        ts=ts,  # type: ignore[arg-type]
+        room=room,  # type: ignore[arg-type]
+        from_=sender,  # type: ignore[arg-type]
+        text=text,  # type: ignore[arg-type]
+        action=bool(flags & ACTION_FLAG),
+        announcement=bool(flags & ANNOUNCEMENT_FLAG),
+    )
 
 
 def _one_line(text: str) -> str:

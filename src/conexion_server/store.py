@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from conexion_protocol import DirectMessage, Stored, name_key
+from conexion_protocol import DirectMessage, Message, Stored, name_key
 
 from .accounts import Account
 
@@ -181,6 +181,18 @@ class DurableStore(Store, Protocol):
     def done(self, batch: CommitBatch) -> None: ...
 
     def close(self) -> None: ...
+
+
+# How a stored message marks a /me and an announcement (SQLite's `action`
+# column, the `a` field of a cluster's log entry): bits of one number.
+ACTION_FLAG = 1
+ANNOUNCEMENT_FLAG = 2
+
+
+def message_flags(message: Message) -> int:
+    return (ACTION_FLAG if message.action else 0) | (
+        ANNOUNCEMENT_FLAG if message.announcement else 0
+    )
 
 
 # Audit entries an in-memory store keeps per room; a database keeps them all.

@@ -12,6 +12,10 @@ from conexion_protocol import (
     MAX_SLOW_SECONDS,
     DirectMessage,
     Error,
+    Hand,
+    HandNews,
+    HandQueue,
+    HandState,
     Joined,
     Left,
     Message,
@@ -24,6 +28,7 @@ from conexion_protocol import (
     Role,
     RoomInfo,
     RoomList,
+    SeenCount,
     Shutdown,
     Stored,
     Struct,
@@ -50,11 +55,14 @@ HELP_LINES = (
     "* /register PASSWORD      make your name yours: others need the password",
     "* /password [OLD NEW]     change your account's password (alone: asks for each)",
     "* /join ROOM CODE          enter a private room with its join code",
+    "* /hand [QUESTION]  raise your hand in the current room; /hand down lowers it",
+    "* /seen             say you have read the room's latest announcement",
     "* Moderators, in the current room:",
     "*   /kick NAME [REASON]    /mute NAME [DURATION] [REASON]    /unmute NAME",
     "*   /ban NAME [DURATION] [REASON]    /unban NAME    (DURATION: 10m, 2h, 1d, 1w)",
     "*   /op NAME [owner]    /deop NAME    /invite NAME",
     "*   /moderated on|off    /slow SECONDS|off    /private on|off    /topiclock on|off",
+    "*   /hands (the queue)    /next (take the next hand)    /lower NAME    /announce TEXT",
     "* Owners and admins: /code [new] (a private room's join code), /audit [ROOM]",
     "* Admins: /serverban NAME [DURATION] [REASON], /serverunban NAME, /audit server",
     "* /help           this list",
@@ -92,6 +100,11 @@ def render_message(msg: Message, *, away: bool = False) -> str:
     """A room message; `away` (the reader's current room is another) names
     the room."""
     where = f"{room_tag(msg.room)} " if away else ""
+    if msg.announcement:
+        return (
+            _lines(f"[{clock(msg.ts)}] {where}** announcement from {msg.from_}: ", msg.text)
+            + "** (type /seen to say you have read it)\n"
+        )
     if msg.action:
         return _lines(f"[{clock(msg.ts)}] {where}* {msg.from_} ", msg.text)
     return _lines(f"[{clock(msg.ts)}] {where}{msg.from_}: ", msg.text)
@@ -149,6 +162,12 @@ def render(frame: Struct) -> str | None:
             return _topic_news(frame) if isinstance(frame.by, str) else render_topic(frame)
         case Moderation():
             return render_moderation(frame)
+        case HandNews():
+            return render_hand(frame)
+        case HandQueue():
+            return render_queue(frame)
+        case SeenCount(room=room, seq=seq, seen=seen, of=of):
+            return f"* {seen} of {of} in {room_tag(room)} have seen announcement {seq}\n"
         case Users(users=users, room=room):
             return render_users(users, room)
         case Error(message=message):
@@ -197,6 +216,28 @@ def render_moderation(news: Moderation, *, when: bool = False) -> str:
     reason = f" ({news.reason})" if isinstance(news.reason, str) and news.reason else ""
     stamp = f"[{news.ts[:10]} {clock(news.ts)}] " if when else ""
     return _lines(f"* {stamp}", f"{news.by} {what}{reason}")
+
+
+def render_hand(news: HandNews) -> str:
+    room = room_tag(news.room)
+    by = news.by if isinstance(news.by, str) else ""
+    if news.state is HandState.UP:
+        place = f" (number {news.position} in line)" if isinstance(news.position, int) else ""
+        return f"* your hand is up in {room}{place}\n"
+    if news.state is HandState.TURN:
+        return f"* your turn in {room}: {by} is taking your question\n"
+    return f"* {by} lowered your hand in {room}\n" if by else f"* your hand is down in {room}\n"
+
+
+def render_queue(queue: HandQueue) -> str:
+    room = room_tag(queue.room)
+    if not queue.queue:
+        return f"* no hands up in {room}\n"
+    parts = [f"* {len(queue.queue)} hand{'s' if len(queue.queue) != 1 else ''} up in {room}:\n"]
+    for i, hand in enumerate(queue.queue, 1):
+        question = f": {hand.question}" if isinstance(hand.question, str) else ""
+        parts.append(_lines(f"*   {i}. ", f"{hand.name} (since {clock(hand.ts)}){question}"))
+    return "".join(parts)
 
 
 def describe_mode(news: Moderation) -> str:
@@ -300,7 +341,7 @@ class Command:
     arg: str = ""
     target: str = ""
     # A moderation command's request, its room left to the current one.
-    frame: Mod | Mode | None = None
+    frame: Mod | Mode | Hand | None = None
 
 
 COMMANDS = (
@@ -331,6 +372,12 @@ COMMANDS = (
     "topiclock",
     "code",
     "audit",
+    "hand",
+    "hands",
+    "next",
+    "lower",
+    "announce",
+    "seen",
     "help",
 )
 _SWITCH = {"on": True, "off": False}
@@ -408,6 +455,22 @@ def parse_line(line: str) -> Command | None:
         if rest.lower() not in ("", "rotate", "new"):
             raise ValueError("usage: /code [new]")
         return Command("code", "rotate" if rest else "")
+    if word == "hand":
+        if rest.lower() == "down":
+            return Command("hand", frame=Hand(down=True))
+        return Command("hand", frame=Hand(question=rest) if rest else Hand())
+    if word in ("hands", "next", "seen"):
+        if rest:
+            raise ValueError(f"usage: /{word}")
+        return Command("hand", frame=Hand(next=True)) if word == "next" else Command(word)
+    if word == "lower":
+        if not rest or " " in rest:
+            raise ValueError("usage: /lower NAME")
+        return Command("hand", frame=Hand(name=rest, down=True))
+    if word == "announce":
+        if not rest:
+            raise ValueError("usage: /announce TEXT")
+        return Command("announce", rest)
     if word == "audit":
         if " " in rest:
             raise ValueError("usage: /audit [ROOM|server]")

@@ -16,6 +16,7 @@ from conexion_protocol import (
     AuditLog,
     CodeInfo,
     ErrorCode,
+    Hand,
     LeftReason,
     Mod,
     Mode,
@@ -224,6 +225,21 @@ class TextHandler:
                 if not mod.server:
                     mod = msgspec.structs.replace(mod, room=self._current())
                 session.then(chat.moderate(member, mod), ignore, self._refused)
+            case "hand":
+                assert isinstance(cmd.frame, Hand)
+                hand = msgspec.structs.replace(cmd.frame, room=self._current())
+                session.then(chat.hand(member, hand), ignore, self._refused)
+            case "hands":
+                self.say(textformat.render_queue(chat.hands(member, self._current())))
+            case "announce":
+                answer = chat.say(
+                    member, cmd.arg, id=None, room=self._current(), action=False, announce=True
+                )
+                session.then(answer, self._sent, self._refused)
+            case "seen":
+                # The room's latest announcement: a text user has no seq to give.
+                seen = chat.seen(member, self._current(), None)
+                session.then(seen, self._acknowledged, self._refused)
             case "mode":
                 assert isinstance(cmd.frame, Mode)
                 mode = msgspec.structs.replace(cmd.frame, room=self._current())
@@ -304,6 +320,9 @@ class TextHandler:
             if self.limited_in_a_row >= self.config.max_rate_limited:
                 session.note("too_fast", "%s kept sending too fast; closing", session.peer)
                 session.close(LeftReason.ERROR, b"! too many lines too fast; bye\n")
+
+    def _acknowledged(self, _: None) -> None:
+        self.say("* thanks: marked as seen\n")
 
     def _show_code(self, info: CodeInfo) -> None:
         room = textformat.room_tag(info.room)

@@ -260,3 +260,62 @@ async def test_moderation_survives_a_restart(lab: Lab, make_server, connect) -> 
     await teacher.send(type="audit", room="lab")
     entries = (await teacher.expect("audit"))["entries"]
     assert [e["action"] for e in entries] == ["ban", "mute", "mode"]
+
+
+# -- classroom tools --------------------------------------------------------------------
+
+
+async def test_raised_hands_reach_the_teacher_and_turns_the_student(lab: Lab) -> None:
+    await lab.ana.send(type="hand", room="lab", question="is 0 a natural number?")
+    mine = await lab.ana.expect("hand")
+    assert (mine["state"], mine["position"]) == ("up", 1)
+    queue = await lab.teacher.expect("hands")
+    assert queue["queue"][0]["name"] == "ana"
+    assert queue["queue"][0]["question"] == "is 0 a natural number?"
+    await lab.gus.send(type="hand", room="lab")
+    assert (await lab.gus.expect("hand"))["position"] == 2
+    await lab.teacher.expect("hands")
+    await lab.teacher.send(type="hand", room="lab", next=True)
+    turn = await lab.ana.expect("hand")
+    assert (turn["state"], turn["by"]) == ("turn", "teacher")
+    assert (await lab.gus.expect("hand"))["position"] == 1
+    await lab.teacher.send(type="hands", room="lab", id="q")
+    while (queue := await lab.teacher.expect("hands")).get("id") != "q":
+        pass
+    assert [h["name"] for h in queue["queue"]] == ["gus"]
+    await lab.gus.send(type="hands", room="lab")
+    assert (await lab.gus.expect("error"))["code"] == "forbidden"
+
+
+async def test_an_announcement_is_counted_for_the_teacher(lab: Lab) -> None:
+    ack = await lab.teacher.say("Exam moved to Friday", room="lab", announce=True)
+    assert ack["type"] == "ack"
+    for peer in (lab.ana, lab.gus):
+        message = await peer.expect("message")
+        assert message["announcement"] is True
+        await peer.send(type="seen", room="lab", seq=message["seq"])
+    counts = [await lab.teacher.expect("seen") for _ in range(2)]
+    assert [(c["seen"], c["of"]) for c in counts] == [(1, 3), (2, 3)]
+    refused = await lab.ana.say("me too", room="lab", announce=True)
+    assert refused["code"] == "forbidden"
+
+
+async def test_plain_text_hands_and_announcements(lab: Lab, connect) -> None:
+    bob: TextPeer = await connect(lab.server, "bob", text=True)
+    await bob.type("/join lab")
+    await bob.until("you are now in #lab")
+    await bob.type("/hand how do I save a file?")
+    assert "your hand is up in #lab (number 1 in line)" in await bob.until("hand")
+    queue = await lab.teacher.expect("hands")
+    assert queue["queue"][0]["question"] == "how do I save a file?"
+    await bob.type("/hands")
+    assert "only the moderators" in await bob.until("!")
+    await lab.teacher.send(type="hand", room="lab", next=True)
+    assert "your turn in #lab: teacher" in await bob.until("turn")
+    assert (await lab.teacher.expect("hands"))["queue"] == []
+    await lab.teacher.say("Lab closes at 5", room="lab", announce=True)
+    assert "** announcement from teacher: Lab closes at 5" in await bob.until("announcement")
+    await bob.type("/seen")
+    assert "marked as seen" in await bob.until("marked as seen")
+    count = await lab.teacher.expect("seen")
+    assert count["seen"] == 1

@@ -428,3 +428,69 @@ def test_everything_survives_a_restart(tmp_path: Path) -> None:
         ModAction.MODE,
     ]
     again.hub.store.close()  # type: ignore[attr-defined]
+
+
+# -- classroom tools: hands and announcements ----------------------------------------------
+
+
+def frames_to(deliveries: list, name: str) -> list:
+    return [d.out.frame for d in deliveries if name in {m.name for m in d.to}]
+
+
+def test_hands_queue_first_come_first_served() -> None:
+    from conexion_protocol import Hand, HandNews, HandQueue, HandState
+
+    c = classroom()
+    up = c.hub.hand(c.people["mia"], Hand(room="lab", question="what is a byte?"))
+    (news,) = [f for f in frames_to(up, "mia") if isinstance(f, HandNews)]
+    assert (news.state, news.position) == (HandState.UP, 1)
+    (queue,) = [f for f in frames_to(up, "mo") if isinstance(f, HandQueue)]
+    assert [(h.name, h.question) for h in queue.queue] == [("mia", "what is a byte?")]
+    assert not [f for f in frames_to(up, "gus") if isinstance(f, HandQueue)]  # staff only
+    c.hub.hand(c.people["gus"], Hand(room="lab"))
+    c.hub.hand(c.people["mia2"], Hand(room="lab"))
+    # The teacher takes the next: mia's turn; the others move up.
+    taken = c.hub.hand(c.people["olga"], Hand(room="lab", next=True))
+    (turn,) = [f for f in frames_to(taken, "mia") if isinstance(f, HandNews)]
+    assert (turn.state, turn.by) == (HandState.TURN, "olga")
+    (moved,) = [f for f in frames_to(taken, "gus") if isinstance(f, HandNews)]
+    assert moved.position == 1
+    # A moderator lowers someone's hand; someone leaving takes theirs down.
+    lowered = c.hub.hand(c.people["mo"], Hand(room="lab", name="gus", down=True))
+    (down,) = [f for f in frames_to(lowered, "gus") if isinstance(f, HandNews)]
+    assert (down.state, down.by) == (HandState.DOWN, "mo")
+    gone = c.hub.part_room(c.people["mia2"], "lab")
+    (queue,) = [f for f in frames_to(gone, "olga") if isinstance(f, HandQueue)]
+    assert queue.queue == []
+    # Only staff take or lower others' hands, or see the queue.
+    for frame in (Hand(room="lab", next=True), Hand(room="lab", name="mia", down=True)):
+        with pytest.raises(ProtocolError) as info:
+            c.hub.hand(c.people["gus"], frame)
+        assert info.value.code is ErrorCode.FORBIDDEN
+    with pytest.raises(ProtocolError):
+        c.hub.hand_queue(c.people["mia"], "lab")
+
+
+def test_an_announcement_counts_who_has_seen_it() -> None:
+    from conexion_protocol import SeenCount
+
+    c = classroom()
+    refusal = None
+    try:
+        c.hub.say(c.people["mia"], "free pizza", room="lab", announce=True)
+    except ProtocolError as exc:
+        refusal = exc
+    assert refusal is not None
+    assert refusal.code is ErrorCode.FORBIDDEN
+    ack, deliveries = c.hub.say(c.people["olga"], "exam on Friday", room="lab", announce=True)
+    assert deliveries[0].out.frame.announcement is True
+    others = len(c.hub.check_room("lab").members) - 1
+    counts = c.hub.seen(c.people["mia"], "lab", ack.seq)
+    (count,) = [f for f in frames_to(counts, "olga") if isinstance(f, SeenCount)]
+    assert (count.seen, count.of) == (1, others)
+    assert c.hub.seen(c.people["mia"], "lab", ack.seq) == []  # each person once
+    assert c.hub.seen(c.people["olga"], "lab", None) == []  # the poster is not counted
+    counts = c.hub.seen(c.people["gus"], "lab", None)  # None: the latest
+    assert [f.seen for f in frames_to(counts, "mo") if isinstance(f, SeenCount)] == [2]
+    with pytest.raises(ProtocolError):
+        c.hub.seen(c.people["gus"], "lab", ack.seq + 1000)
