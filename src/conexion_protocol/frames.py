@@ -85,6 +85,7 @@ class ModAction(StrEnum):
     OP = "op"  # grant a role in the room (`role`: moderator, or owner)
     DEOP = "deop"
     INVITE = "invite"  # may enter the private room
+    DELETE = "delete"  # audit only: a moderator deleted someone's message (`seq`)
     MODE = "mode"  # news only: the room's settings changed (see `mode`)
     CODE = "code"  # news only: the join code was changed
 
@@ -266,6 +267,14 @@ class Code(Struct, tag="code", **_FRAME_CONFIG):
     id: MessageId | UnsetType = UNSET
 
 
+class Delete(Struct, tag="delete", **_FRAME_CONFIG):
+    """Delete a message of a room: one's own, or (staff) anyone's."""
+
+    room: str
+    seq: int
+    id: MessageId | UnsetType = UNSET
+
+
 class Hand(Struct, tag="hand", **_FRAME_CONFIG):
     """Raise your hand in a room (with an optional question), or lower it
     (`down`). Staff may lower someone else's (`name` with `down`) or take
@@ -316,6 +325,9 @@ class Message(Struct, tag="message", **_FRAME_CONFIG):
     text: str
     action: bool = False
     announcement: bool = False
+    # A tombstone: the message was deleted (its text is gone; `from` and
+    # `ts` stay, so a client shows where it was).
+    deleted: bool = False
 
 
 class DirectMessage(Struct, tag="dm", **_FRAME_CONFIG):
@@ -449,6 +461,16 @@ class Moderation(Struct, tag="moderation", **_FRAME_CONFIG):
     until: str | UnsetType = UNSET  # a timed mute or ban's end; absent: until lifted
     role: Role | UnsetType = UNSET  # granted or taken by `op` / `deop`
     mode: RoomMode | UnsetType = UNSET  # the room's settings after a `mode`
+    seq: int | UnsetType = UNSET  # the message a `delete` took away
+
+
+class Deleted(Struct, tag="deleted", **_FRAME_CONFIG):
+    """Message `seq` of `room` was deleted by `by`: show a tombstone."""
+
+    room: str
+    seq: int
+    by: str
+    ts: str
 
 
 class RaisedHand(Struct, omit_defaults=True):
@@ -532,6 +554,7 @@ CLIENT_FRAMES: tuple[type[Struct], ...] = (
     Mode,
     Audit,
     Code,
+    Delete,
     Hand,
     Hands,
     Seen,
@@ -556,6 +579,7 @@ SERVER_FRAMES: tuple[type[Struct], ...] = (
     Moderation,
     AuditLog,
     CodeInfo,
+    Deleted,
     HandQueue,
     HandNews,
     SeenCount,
@@ -582,6 +606,7 @@ ClientFrame = (
     | Mode
     | Audit
     | Code
+    | Delete
     | Hand
     | Hands
     | Seen
@@ -606,6 +631,7 @@ ServerFrame = (
     | Moderation
     | AuditLog
     | CodeInfo
+    | Deleted
     | HandQueue
     | HandNews
     | SeenCount

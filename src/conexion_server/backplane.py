@@ -194,6 +194,10 @@ class Backplane(Protocol):
 
     def seen(self, member: Member, room: str, seq: int | None) -> Maybe[None]: ...
 
+    def delete(self, member: Member, room: str, seq: int) -> Maybe[None]:
+        """The `deleted` news (the answer) is sent with the others'."""
+        ...
+
     def join_code(self, member: Member, room: str, *, rotate: bool) -> Maybe[CodeInfo]: ...
 
     def audit(self, member: Member, room: str | None, limit: int) -> Maybe[AuditLog]: ...
@@ -421,6 +425,9 @@ class LocalBackplane:
 
     def seen(self, member: Member, room: str, seq: int | None) -> None:
         self.dispatch(self.hub.seen(member, room, seq))
+
+    def delete(self, member: Member, room: str, seq: int) -> None:
+        self.dispatch(self.hub.delete(member, room, seq))
 
     def join_code(self, member: Member, room: str, *, rotate: bool) -> CodeInfo:
         info, deliveries = self.hub.join_code(member, room, rotate=rotate)

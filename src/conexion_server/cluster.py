@@ -81,6 +81,7 @@ from .store import (
     StoreError,
     dm_conversation,
     take_before,
+    tombstone,
 )
 
 log = logging.getLogger(__name__)
@@ -143,6 +144,7 @@ class RoomKeys:
         self.meta = base + "meta"
         self.members = base + "members"
         self.audit = base + "audit"
+        self.gone = base + "gone"  # deleted messages: seq -> "1"
         self._base = base
 
     def send_id(self, key: str, id: str) -> str:
@@ -266,6 +268,7 @@ class RedisBackplane:
                 ("room_snapshot", lua.ROOM_SNAPSHOT),
                 ("moderate", lua.MODERATE),
                 ("room_event", lua.ROOM_EVENT),
+                ("delete", lua.DELETE),
             )
         }
         # Where the follower is in each log: the global one first, then one
@@ -691,6 +694,49 @@ class RedisBackplane:
     def hands(self, member: Member, room: str) -> HandQueue:
         return self.hub.hand_queue(member, room)
 
+    async def delete(self, member: Member, raw_room: str, seq: int) -> None:
+        hub = self.hub
+        room = hub.check_room(raw_room)
+        rk = self.keys.room(room.key)
+        message = hub.store.message(room.key, seq)
+        if message is None:  # older than this replica's memory: from the log
+            entry = await self.call_redis(lambda pipe: pipe.xrange(rk.log, f"{seq}-0", f"{seq}-0"))
+            found = await self._without_gone(
+                room.key,
+                [
+                    e.frame
+                    for e in (cluster_log.decode_room(room.key, i, f) for i, f in entry)
+                    if isinstance(e, cluster_log.Sent)
+                ],
+            )
+            message = found[0] if found else None
+        change = hub.check_delete(member, raw_room, message, seq)
+        news = encode(change.news).decode() if change.news is not None else ""
+        settled = self._expect(member.token, room.key)
+        try:
+            result = await self._run(
+                "delete",
+                [rk.gone, rk.log, rk.seq, rk.audit],
+                [self._floor, self._max_log, AUDIT_KEPT, seq, _json(change), news, member.token],
+            )
+        except BaseException:
+            self._settling.pop((member.token, room.key), None)
+            raise
+        if result != "ok":
+            self._settling.pop((member.token, room.key), None)
+            raise refusals.no_such_message(room.name, seq)
+        await settled
+
+    async def _without_gone(self, room: str, messages: list[Stored]) -> list[Stored]:
+        """`messages` of a room with the deleted ones as tombstones."""
+        if not messages:
+            return messages
+        gone_key = self.keys.room(room).gone
+        marks = await self.call_redis(
+            lambda pipe: pipe.hmget(gone_key, [str(m.seq) for m in messages])
+        )
+        return [tombstone(m) if mark else m for m, mark in zip(messages, marks, strict=True)]
+
     async def seen(self, member: Member, room: str, seq: int | None) -> None:
         change = self.hub.check_seen(member, room, seq)
         rk = self.keys.room(change.room)
@@ -974,7 +1020,7 @@ class RedisBackplane:
                 break
             end = f"({entries[-1][0]}"
         found.reverse()
-        return found
+        return found if room is None else await self._without_gone(room, found)
 
     # -- presence ---------------------------------------------------------------
 

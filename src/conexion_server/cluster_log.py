@@ -37,7 +37,7 @@ from .accounts import Account
 from .backplane import Dispatch, Peer, close_banned, relay_dm
 from .classroom import HandChange, SeenChange
 from .hub import Hub, Member, Room
-from .moderation import ROLE, BadField, ModChange
+from .moderation import ROLE, BadField, DeleteChange, ModChange
 from .store import ACTION_FLAG, ANNOUNCEMENT_FLAG
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ MOD_FIELD = "m."  # a moderation field in a room's meta hash (or the server's)
 
 MESSAGE, DM, JOIN, LEAVE, RENAME, CREATED, TOPIC = "m", "d", "j", "l", "r", "c", "t"
 MODERATED = "z"
-HAND, SEEN = "h", "v"
+HAND, SEEN, ERASED = "h", "v", "e"
 
 
 class LogError(ValueError):
@@ -133,6 +133,12 @@ class HandMoved:
 
 
 @dataclass(slots=True, frozen=True)
+class Erased:
+    change: DeleteChange
+    token: str
+
+
+@dataclass(slots=True, frozen=True)
 class Acknowledged:
     change: SeenChange
 
@@ -175,11 +181,13 @@ Entry = (
     | Moderated
     | HandMoved
     | Acknowledged
+    | Erased
 )
 
 _change_decoder = msgspec.json.Decoder(ModChange)
 _hand_decoder = msgspec.json.Decoder(HandChange)
 _seen_decoder = msgspec.json.Decoder(SeenChange)
+_delete_decoder = msgspec.json.Decoder(DeleteChange)
 
 
 def encode_change(change: ModChange) -> str:
@@ -266,6 +274,8 @@ def decode_room(room: str, entry_id: str, fields: dict[str, str]) -> Entry:
             return HandMoved(_hand_decoder.decode(fields[TEXT]), token)
         if kind == SEEN:
             return Acknowledged(_seen_decoder.decode(fields[TEXT]))
+        if kind == ERASED:
+            return Erased(_delete_decoder.decode(fields[TEXT]), token)
         if kind == MODERATED:
             return _moderated(fields, token)
         if kind == LEAVE:
@@ -450,6 +460,9 @@ class Replica:
                 return Applied(settled=(token, change.room))
             case Acknowledged(change=change):
                 self.dispatch(self.hub.apply_seen(change))
+            case Erased(change=change, token=token):
+                self.dispatch(self.hub.apply_delete(change, keep=False))
+                return Applied(settled=(token, change.room))
         return Applied()
 
     def _room(self, name: str) -> Room:

@@ -21,7 +21,8 @@ A room's keys: `{r:KEY}:log` (stream: messages as `<seq>-0`; joins, parts and
 topics as `<current seq>-<n>`, after the message they follow), `{r:KEY}:seq`
 (counter), `{r:KEY}:meta` (hash: name, topic, topic_by, topic_ts),
 `{r:KEY}:members` (set of tokens), `{r:KEY}:id:...` (remembered send ids),
-`{r:KEY}:audit` (stream: the room's moderation news). A room's moderation
+`{r:KEY}:audit` (stream: the room's moderation news), `{r:KEY}:gone` (hash:
+the seqs of deleted messages, overlaid on history read from the log). A room's moderation
 fields (see moderation.py) live in its meta hash as `m.<field>`; the whole
 server's in `{g}:mod` (same form), with its audit in `{g}:audit`.
 """
@@ -180,6 +181,26 @@ ROOM_EVENT = (
 local s = current_seq(KEYS[2], ARGV[1])
 redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], s .. '-*',
   'k', ARGV[3], 'x', ARGV[4], 'o', ARGV[5], 'ms', now_ms())
+return 'ok'
+"""
+)
+
+# Delete a room message: its tombstone (seq -> who) in the room's `gone`
+# hash, which history reads overlay (a stream entry cannot be changed), a
+# log entry for every instance, and for a moderator's delete an audit entry.
+# KEYS: gone log seq audit; ARGV: floor maxlen audit_maxlen seq change news token
+DELETE = (
+    _COMMON
+    + """
+if redis.call('HSETNX', KEYS[1], ARGV[4], '1') == 0 then
+  return 'gone'
+end
+local s = current_seq(KEYS[3], ARGV[1])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], s .. '-*',
+  'k', 'e', 'x', ARGV[5], 'o', ARGV[7], 'ms', now_ms())
+if ARGV[6] ~= '' then
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*', 'x', ARGV[6])
+end
 return 'ok'
 """
 )

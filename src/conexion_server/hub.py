@@ -28,6 +28,7 @@ from conexion_protocol import (
     Ack,
     AuditLog,
     CodeInfo,
+    Deleted,
     DirectMessage,
     Hand,
     HandNews,
@@ -75,6 +76,7 @@ from .moderation import (
     MUTE,
     ROLE,
     BadField,
+    DeleteChange,
     Effect,
     ModChange,
     Person,
@@ -1079,6 +1081,51 @@ class Hub:
         before = list(hands)
         del hands[member.key]
         return self._queue_moved(room, before)
+
+    def check_delete(
+        self, member: Member, raw_room: str, message: Stored | None, seq: int
+    ) -> DeleteChange:
+        """`member` may delete `message` (number `seq` of the room, as the
+        store has it): its own, or as staff anyone's."""
+        room = self.check_room(raw_room)
+        staff = self.rank(member, room.rules) >= Rank.MODERATOR
+        if room.key not in member.rooms and not staff:
+            raise refusals.not_in_room(room.name)
+        if not isinstance(message, Message) or message.deleted:
+            raise refusals.no_such_message(room.name, seq)
+        ts = self.now()
+        change = DeleteChange(room.key, seq, member.name, ts)
+        if name_key(message.from_) != member.key:
+            if not staff:
+                raise refusals.not_yours()
+            change.news = Moderation(
+                action=ModAction.DELETE,
+                by=member.name,
+                ts=ts,
+                room=room.name,
+                name=message.from_,
+                seq=seq,
+            )
+        return change
+
+    def apply_delete(self, change: DeleteChange, *, keep: bool = True) -> list[Delivery]:
+        """Leave a tombstone in the history and tell the room."""
+        room = self.rooms.get(change.room)
+        if room is None:
+            return []
+        self.store.delete(room.key, change.seq)
+        if keep and change.news is not None:
+            self.store.append_audit(room.key, encode(change.news))
+        return [
+            self._to(
+                room.everyone, Deleted(room=room.name, seq=change.seq, by=change.by, ts=change.ts)
+            )
+        ]
+
+    def delete(self, member: Member, raw_room: str, seq: int) -> list[Delivery]:
+        room = self.check_room(raw_room)
+        change = self.check_delete(member, raw_room, self.store.message(room.key, seq), seq)
+        return self.apply_delete(change)
 
     def check_seen(self, member: Member, room_name: str, seq: int | None) -> SeenChange:
         """`member` has seen announcement `seq` (None: the room's latest)."""

@@ -20,6 +20,7 @@ from conexion_protocol import (
     Bye,
     ChangePassword,
     Code,
+    Delete,
     Dm,
     ErrorCode,
     Hand,
@@ -184,6 +185,8 @@ class JsonHandler:
                     answer(chat.topic(room))
             case Mod():
                 session.then(chat.moderate(member, frame), ignore, refuse)
+            case Delete(room=room, seq=seq):
+                session.then(chat.delete(member, room, seq), ignore, refuse)
             case Hand():
                 session.then(chat.hand(member, frame), ignore, refuse)
             case Hands(room=room):

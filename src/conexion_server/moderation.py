@@ -192,6 +192,17 @@ class Effect(StrEnum):
     SERVER_BAN = "server_ban"  # its connection is closed
 
 
+class DeleteChange(msgspec.Struct, omit_defaults=True):
+    """A message of a room deleted: by its author, or (with `news`, which
+    the audit keeps) by staff."""
+
+    room: str  # key
+    seq: int
+    by: str
+    ts: str
+    news: Moderation | None = None
+
+
 class ModChange(msgspec.Struct, omit_defaults=True):
     """One decided action: the fields it writes in a scope (a room's key, or
     "" for the whole server), the news of it, and its effect on the target.

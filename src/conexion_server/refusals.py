@@ -309,3 +309,15 @@ def no_announcement(room: str, seq: int | None) -> ProtocolError:
     return ProtocolError(
         ErrorCode.BAD_FRAME, f"message {seq} of {room} is not a recent announcement"
     )
+
+
+def no_such_message(room: str, seq: int) -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.BAD_FRAME, f"there is no message {seq} in {room} (or it is gone)"
+    )
+
+
+def not_yours() -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.FORBIDDEN, "you may delete your own messages; only moderators delete others'"
+    )

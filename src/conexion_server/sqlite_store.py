@@ -30,6 +30,7 @@ from .accounts import Account
 from .store import (
     ACTION_FLAG,
     ANNOUNCEMENT_FLAG,
+    DELETED_FLAG,
     DM_PREFIX,
     IdCache,
     Receipt,
@@ -39,6 +40,7 @@ from .store import (
     dm_conversation,
     message_flags,
     seq_floor,
+    tombstone,
 )
 
 log = logging.getLogger(__name__)
@@ -151,6 +153,7 @@ class Batch:
     accounts: list[Account] = field(default_factory=list)
     ids: list[tuple[str, str, Receipt, float]] = field(default_factory=list)
     moderation: list[tuple[str, str, str | None]] = field(default_factory=list)  # scope, field
+    deletions: list[tuple[str, int]] = field(default_factory=list)  # conv, seq
     audit: list[tuple[str, bytes]] = field(default_factory=list)
     upto: int = 0  # the store's write count at the end of this batch
 
@@ -215,7 +218,8 @@ def _message(row: tuple[object, ...]) -> Stored:
         and _is_text(room, or_none=True)
         and _is_text(sender)
         and _is_text(text)
-        and action in (0, 1, 2, 3)
+        and type(action) is int
+        and 0 <= action < 8
         and (room is not None or _is_text(recipient))
     ):
         raise StoreError(f"a stored message is not what this server writes: {_shown(row)}")
@@ -230,6 +234,7 @@ def _message(row: tuple[object, ...]) -> Stored:
         text=text,  # type: ignore[arg-type]
         action=bool(flags & ACTION_FLAG),
         announcement=bool(flags & ANNOUNCEMENT_FLAG),
+        deleted=bool(flags & DELETED_FLAG),
     )
 
 
@@ -263,6 +268,9 @@ class SqliteStore:
         self._last: dict[str, int] = {}  # each conversation's highest seq
         self._rooms: dict[str, RoomRecord] = {}
         self._moderation: dict[str, dict[str, str]] = {}
+        # Deleted messages whose tombstone is not committed yet: reads show
+        # the tombstone meanwhile.
+        self._deleted: set[tuple[str, int]] = set()
         self._pending = Batch()
         self._in_flight: list[Batch] = []
         self._writes = 0
@@ -530,7 +538,10 @@ class SqliteStore:
             ).fetchall()
         except sqlite3.DatabaseError as exc:
             raise StoreError(self._explain(exc)) from exc
-        return _merge([_message(r) for r in rows], unsaved, limit)
+        merged = _merge([_message(r) for r in rows], unsaved, limit)
+        if self._deleted:
+            merged = [tombstone(m) if (conversation, m.seq) in self._deleted else m for m in merged]
+        return merged
 
     def recent_dms(self, viewer: str, limit: int) -> list[DirectMessage]:
         if limit <= 0:
@@ -573,6 +584,15 @@ class SqliteStore:
 
     def save_account(self, account: Account) -> None:
         self._pending.accounts.append(account)
+        self._writes += 1
+
+    def message(self, conversation: str, seq: int) -> Stored | None:
+        found = self.before(conversation, seq + 1, 1)
+        return found[0] if found and found[0].seq == seq else None
+
+    def delete(self, conversation: str, seq: int) -> None:
+        self._deleted.add((conversation, seq))
+        self._pending.deletions.append((conversation, seq))
         self._writes += 1
 
     def moderation_state(self) -> dict[str, dict[str, str]]:
@@ -636,6 +656,7 @@ class SqliteStore:
             or pending.accounts
             or pending.moderation
             or pending.audit
+            or pending.deletions
         )
 
     def take_batch(self) -> Batch:
@@ -686,6 +707,11 @@ class SqliteStore:
                 "INSERT INTO audit (scope, entry) VALUES (?, ?)",
                 [(scope, entry) for scope, entry in batch.audit],
             )
+            w.executemany(
+                f"UPDATE messages SET text = '', action = action | {DELETED_FLAG}"
+                " WHERE conv = ? AND seq = ?",
+                batch.deletions,
+            )
             self._maybe_prune()
             w.execute("COMMIT")
         except BaseException:
@@ -696,6 +722,8 @@ class SqliteStore:
     def done(self, batch: Batch) -> None:  # type: ignore[override]
         """The batch is committed (event loop side)."""
         self._in_flight.remove(batch)
+        for deletion in batch.deletions:
+            self._deleted.discard(deletion)
 
     def flush(self) -> None:
         """Commit everything now, in this thread (tests and shutdown)."""

@@ -123,6 +123,14 @@ class Store(Protocol):
         oldest first."""
         ...
 
+    def message(self, conversation: str, seq: int) -> Stored | None:
+        """One message, if the store still has it."""
+        ...
+
+    def delete(self, conversation: str, seq: int) -> None:
+        """Turn a message into its tombstone (see `tombstone`)."""
+        ...
+
     def remember(self, key: tuple[str, str], receipt: Receipt, now: float) -> None: ...
 
     def recall(self, key: tuple[str, str], now: float) -> Receipt | None: ...
@@ -187,12 +195,29 @@ class DurableStore(Store, Protocol):
 # column, the `a` field of a cluster's log entry): bits of one number.
 ACTION_FLAG = 1
 ANNOUNCEMENT_FLAG = 2
+DELETED_FLAG = 4
 
 
 def message_flags(message: Message) -> int:
-    return (ACTION_FLAG if message.action else 0) | (
-        ANNOUNCEMENT_FLAG if message.announcement else 0
+    return (
+        (ACTION_FLAG if message.action else 0)
+        | (ANNOUNCEMENT_FLAG if message.announcement else 0)
+        | (DELETED_FLAG if message.deleted else 0)
     )
+
+
+def tombstone(message: Stored) -> Stored:
+    """What is left of a deleted message: who wrote it and when, no text."""
+    if isinstance(message, Message):
+        return Message(
+            seq=message.seq,
+            ts=message.ts,
+            room=message.room,
+            from_=message.from_,
+            text="",
+            deleted=True,
+        )
+    return message
 
 
 # Audit entries an in-memory store keeps per room; a database keeps them all.
@@ -318,6 +343,21 @@ class MemoryStore:
         if not mine or limit <= 0:
             return []
         return list(mine)[-limit:]
+
+    def message(self, conversation: str, seq: int) -> Stored | None:
+        for message in reversed(self._history.get(conversation, ())):
+            if message.seq == seq:
+                return message
+        return None
+
+    def delete(self, conversation: str, seq: int) -> None:
+        history = self._history.get(conversation)
+        if history is None:
+            return
+        for i in range(len(history) - 1, -1, -1):
+            if history[i].seq == seq:
+                history[i] = tombstone(history[i])
+                return
 
     @property
     def remembered(self) -> int:

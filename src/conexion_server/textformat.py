@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from conexion_protocol import (
     DEFAULT_ROOM,
     MAX_SLOW_SECONDS,
+    Deleted,
     DirectMessage,
     Error,
     Hand,
@@ -100,6 +101,8 @@ def render_message(msg: Message, *, away: bool = False) -> str:
     """A room message; `away` (the reader's current room is another) names
     the room."""
     where = f"{room_tag(msg.room)} " if away else ""
+    if msg.deleted:
+        return f"[{clock(msg.ts)}] {where}{msg.from_}: (deleted)\n"
     if msg.announcement:
         return (
             _lines(f"[{clock(msg.ts)}] {where}** announcement from {msg.from_}: ", msg.text)
@@ -164,6 +167,8 @@ def render(frame: Struct) -> str | None:
             return render_moderation(frame)
         case HandNews():
             return render_hand(frame)
+        case Deleted(room=room, by=by):
+            return f"* {by} deleted a message in {room_tag(room)}\n"
         case HandQueue():
             return render_queue(frame)
         case SeenCount(room=room, seq=seq, seen=seen, of=of):
@@ -209,6 +214,8 @@ def render_moderation(news: Moderation, *, when: bool = False) -> str:
             what = f"took away {name}'s {role} role in {room}"
         case ModAction.INVITE:
             what = f"invited {name} to {room}"
+        case ModAction.DELETE:
+            what = f"deleted a message by {name} in {room}"
         case ModAction.MODE:
             what = f"changed the settings of {room}: {describe_mode(news)}"
         case _:

@@ -319,3 +319,27 @@ async def test_plain_text_hands_and_announcements(lab: Lab, connect) -> None:
     assert "marked as seen" in await bob.until("marked as seen")
     count = await lab.teacher.expect("seen")
     assert count["seen"] == 1
+
+
+async def test_a_deleted_message_is_a_tombstone_for_everyone(lab: Lab, connect) -> None:
+    sent = await lab.gus.say("something rude", room="lab")
+    for peer in (lab.teacher, lab.ana):
+        assert (await peer.expect("message"))["seq"] == sent["seq"]
+    await lab.ana.send(type="delete", room="lab", seq=sent["seq"], id="d0")
+    refused = await lab.ana.expect_any("error")
+    assert (refused["code"], refused["id"]) == ("forbidden", "d0")
+    await lab.teacher.send(type="delete", room="lab", seq=sent["seq"])
+    for peer in (lab.teacher, lab.ana, lab.gus):
+        news = await peer.expect("deleted")
+        assert (news["seq"], news["by"], news["room"]) == (sent["seq"], "teacher", "lab")
+    # History, and the room as a newcomer finds it, hold the tombstone.
+    await lab.ana.send(type="history", room="lab")
+    (gone,) = [m for m in (await lab.ana.expect("history"))["messages"] if m["seq"] == sent["seq"]]
+    assert (gone["deleted"], gone["text"], gone["from"]) == (True, "", "gus")
+    late: JsonPeer = await connect(lab.server, "late")
+    info = await enter(late)
+    (gone,) = [m for m in info["history"] if m["seq"] == sent["seq"]]
+    assert gone["deleted"] is True
+    await lab.teacher.send(type="audit", room="lab")
+    entries = (await lab.teacher.expect("audit"))["entries"]
+    assert (entries[-1]["action"], entries[-1]["seq"]) == ("delete", sent["seq"])

@@ -494,3 +494,41 @@ def test_an_announcement_counts_who_has_seen_it() -> None:
     assert [f.seen for f in frames_to(counts, "mo") if isinstance(f, SeenCount)] == [2]
     with pytest.raises(ProtocolError):
         c.hub.seen(c.people["gus"], "lab", ack.seq + 1000)
+
+
+def test_deleting_leaves_a_tombstone_in_history(tmp_path: Path) -> None:
+    path = tmp_path / "class.db"
+    c = classroom(SqliteStore(path, 600.0, 1000))
+    mine, _ = c.hub.say(c.people["mia"], "oops, wrong room", room="lab")
+    theirs, _ = c.hub.say(c.people["gus"], "something rude", room="lab")
+    kept, _ = c.hub.say(c.people["gus"], "sorry", room="lab")
+    with pytest.raises(ProtocolError) as info:
+        c.hub.delete(c.people["mia"], "lab", theirs.seq)
+    assert info.value.code is ErrorCode.FORBIDDEN
+    (news,) = c.hub.delete(c.people["mia"], "lab", mine.seq)  # one's own
+    assert (news.out.frame.seq, news.out.frame.by) == (mine.seq, "mia")
+    c.hub.delete(c.people["mo"], "lab", theirs.seq)  # staff: anyone's
+    with pytest.raises(ProtocolError):
+        c.hub.delete(c.people["mo"], "lab", theirs.seq)  # gone already
+    lab = c.hub.check_room("lab")
+
+    def shown() -> list[tuple[str, str, bool]]:
+        return [
+            (m.from_, m.text, m.deleted)
+            for m in c.hub.store.before(lab.key, None, 10)
+            if m.seq in (mine.seq, theirs.seq, kept.seq)
+        ]
+
+    expected = [("mia", "", True), ("gus", "", True), ("gus", "sorry", False)]
+    assert shown() == expected
+    c.hub.store.flush()  # type: ignore[attr-defined]
+    assert shown() == expected
+    # Only a moderator's delete of someone else's message is audited.
+    log = c.hub.audit(c.people["olga"], "lab", 50).entries
+    assert [(e.action, e.name, e.seq) for e in log][-1] == (ModAction.DELETE, "gus", theirs.seq)
+    assert ModAction.DELETE not in [e.action for e in log][:-1]
+    c.hub.store.close()  # type: ignore[attr-defined]
+    again = Class(SqliteStore(path, 600.0, 1000))
+    c = again
+    assert shown() == expected
+    again.hub.store.close()  # type: ignore[attr-defined]
