@@ -141,6 +141,8 @@ async def make_server(
         hub_opts.setdefault("quiet_arrival", 0.0)
         srv_opts = {k: v for k, v in options.items() if k not in hub_fields}
         srv_opts.setdefault("port", 0)  # a given port is for restarting on the same one
+        # Nor are silent connections greeted, unless a test is about it.
+        srv_opts.setdefault("greet_after", 0.0)
         config = ServerConfig(host="127.0.0.1", hub=HubConfig(**hub_opts), **srv_opts)
         if redis is not None:
             config = replace(config, cluster=redis.url, cluster_prefix=f"t{next(_prefixes)}:")

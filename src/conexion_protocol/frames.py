@@ -357,6 +357,10 @@ class Welcome(Struct, tag="welcome", **_FRAME_CONFIG):
     # The account's password is one the operator made: choose another.
     temporary_password: bool = False
     roles: dict[str, Role] | UnsetType = UNSET  # in `general`, of those in `users`
+    # The send limit (messages a second, and the burst allowed): a client
+    # paces its sends within it instead of meeting `rate_limited`.
+    rate: float | UnsetType = UNSET
+    burst: int | UnsetType = UNSET
 
 
 class Registered(Struct, tag="registered", **_FRAME_CONFIG):

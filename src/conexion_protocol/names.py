@@ -38,6 +38,10 @@ CONTROLS: dict[int, None] = dict.fromkeys(
 # Bidi embedding, override and isolate controls: they can reorder what is
 # shown around them.
 BIDI_CONTROLS: dict[int, None] = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+# What the server removes from every text and topic before anything else:
+# control characters, and the bidi controls, so that no text reorders what
+# a plain-text user (or any client) shows after it.
+TEXT_STRIP: dict[int, None] = {**CONTROLS, **BIDI_CONTROLS}
 
 
 # -- the tables, read once ---------------------------------------------------------
@@ -247,7 +251,7 @@ def normalize_room(raw: str) -> str:
 def clean_topic(raw: str, max_len: int = MAX_TOPIC_LEN) -> str:
     """A topic on one line, controls removed and ends trimmed; "" clears it.
     Over `max_len` code points is `bad_text`."""
-    topic = " ".join(raw.translate(CONTROLS).split("\n")).strip()
+    topic = " ".join(raw.translate(TEXT_STRIP).split("\n")).strip()
     if len(topic) > max_len:
         raise ProtocolError(
             ErrorCode.BAD_TEXT,
@@ -257,8 +261,9 @@ def clean_topic(raw: str, max_len: int = MAX_TOPIC_LEN) -> str:
 
 
 def clean_text(raw: str, max_len: int = MAX_TEXT_LEN) -> str:
-    """A message text with control characters removed, or `ProtocolError(bad_text)`."""
-    text = raw.translate(CONTROLS)
+    """A message text with control characters (and bidi controls) removed,
+    or `ProtocolError(bad_text)`."""
+    text = raw.translate(TEXT_STRIP)
     if not text:
         raise ProtocolError(ErrorCode.BAD_TEXT, "the message is empty")
     if len(text) > max_len:

@@ -193,6 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
         "before it is dropped",
     )
     p.add_argument(
+        "--greet-after",
+        type=float,
+        default=srv.greet_after,
+        help="seconds of silence after connecting before a plain-text user is greeted "
+        "and asked for a name (0: never; JSON clients speak first and never see it)",
+    )
+    p.add_argument(
         "--max-per-address",
         type=_positive_int,
         default=srv.max_per_address,
@@ -391,6 +398,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         keep_days=args.keep_days,
         keep_messages=args.keep_messages,
         hello_timeout=args.hello_timeout,
+        greet_after=max(0.0, args.greet_after),
         max_per_address=args.max_per_address,
         password=read_password(args.password_file, os.environ.get("CONEXION_PASSWORD")),
         tls_cert=args.tls_cert,

@@ -134,6 +134,9 @@ class ServerConfig:
     # Seconds from connect to a joined name; long enough for a person typing
     # a name and a password into `nc`, short enough to starve slowloris.
     hello_timeout: float = 30.0
+    # Seconds of silence after connecting before a plain-text greeting is
+    # sent (`nc` shows nothing until then); JSON clients speak first. 0: never.
+    greet_after: float = 1.0
     max_per_address: int = 64  # concurrent connections from one IP address
     # Seconds between two log lines of a kind an attacker can repeat at will
     # (refused connections from one address, running out of descriptors).

@@ -767,6 +767,8 @@ class Hub:
                 motd=cfg.motd or UNSET,
                 user_count=len(general.members),
                 features=[FEATURE_ROOMS, FEATURE_ACCOUNTS, FEATURE_MODERATION],
+                rate=cfg.rate,
+                burst=cfg.burst,
                 registered=member.account is not None,
                 admin=member.account is not None and member.account.admin,
                 temporary_password=member.account is not None and member.account.temporary,

@@ -37,6 +37,14 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+# What a silent new connection is told: someone typed `nc HOST 8000` and
+# sees nothing until they know to type a name.
+GREETING = (
+    b"* This is a Conexion chat server. Type your name and press Enter"
+    b" (a JSON client sends a hello frame instead).\n"
+)
+
+
 class PeerState(StrEnum):
     HANDSHAKE = "handshake"  # TLS is being set up: no byte of the chat yet
     NAMING = "naming"  # connected, not yet in the chat (hello, or a text user's name)
@@ -159,6 +167,8 @@ class Session:
         self._started = clock()
         self.last_heard = self._started
         self._pinged = False  # a ping of ours waits for any answer
+        # When a silent new connection is greeted (see `greet_after`).
+        self._greet_due: float | None = None
         self._held: list[bytes] = []  # lines read while the input waits
         # Sessions whose request is being served (a line in `handle`, or an
         # answer on its way) take actions that must come after the answer
@@ -179,6 +189,8 @@ class Session:
     def secured(self) -> None:
         """The byte stream is ready for the chat (after TLS, if any)."""
         self.state = PeerState.NAMING
+        if self.config.greet_after > 0:
+            self._greet_due = self.clock() + self.config.greet_after
         self._arm(self.last_heard + self.config.idle_timeout)
 
     def turned_away(self, error: ProtocolError) -> bytes:
@@ -197,6 +209,7 @@ class Session:
         if self.input_end is InputEnd.TOO_LONG:
             return
         self.last_heard = self.clock()
+        self._greet_due = None  # it spoke first
         if self._pinged:
             # The answer to our ping. The next ping is due `ping_after` from
             # now, sooner than the idle deadline the timer waits for.
@@ -247,7 +260,18 @@ class Session:
         self.io.abort()
 
     def on_timer(self, now: float) -> float | None:
-        """Whatever is due at `now` (a ping, a timeout); the next deadline."""
+        """Whatever is due at `now` (a greeting, a ping, a timeout); the
+        next deadline."""
+        greet = self._greet_due
+        if greet is not None and now >= greet and self.state is PeerState.NAMING:
+            self._greet_due = greet = None
+            self.send(GREETING, urgent=True)
+        due = self._on_timer(now)
+        if greet is None or due is None or self.state is PeerState.CLOSED:
+            return due
+        return min(due, greet)
+
+    def _on_timer(self, now: float) -> float | None:
         cfg = self.config
         if self.state is PeerState.CLOSED:
             return None
@@ -538,8 +562,12 @@ class Session:
         return self._started + self.config.hello_timeout
 
     def _arm(self, heartbeat: float) -> None:
-        """Wake at `heartbeat`, or at the hello deadline if that comes first."""
-        self.io.set_timer(heartbeat if self.member is not None else min(heartbeat, self._hello_due))
+        """Wake at `heartbeat`, or at the greeting or the hello deadline if
+        one comes first."""
+        due = heartbeat if self.member is not None else min(heartbeat, self._hello_due)
+        if self._greet_due is not None:
+            due = min(due, self._greet_due)
+        self.io.set_timer(due)
 
     def _finish(self) -> None:
         self.state = PeerState.CLOSED

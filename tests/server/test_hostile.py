@@ -247,6 +247,10 @@ HOSTILE_TEXTS = [
     ("[link=file:///etc/passwd]click[/link]", "[link=file:///etc/passwd]click[/link]"),
     ("tab\there\nnew line\r\nwindows", "tab\there\nnew line\nwindows"),
     ("nul\u0000del\u007fnel\u0085", "nuldelnel"),
+    # Bidi overrides and isolates would reorder what follows them for
+    # everyone (an `nc` user's terminal shows them as they come).
+    ("invoice\u202egnp.exe", "invoicegnp.exe"),
+    ("\u2066isolated\u2069 and \u202aembedded\u202c", "isolated and embedded"),
 ]
 
 

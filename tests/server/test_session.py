@@ -151,9 +151,9 @@ def world(*, later: bool = False, **options: Any) -> World:
     hub_fields = set(HubConfig.__dataclass_fields__)
     hub_opts = {k: v for k, v in options.items() if k in hub_fields}
     hub_opts.setdefault("quiet_arrival", 0.0)
-    config = ServerConfig(
-        hub=HubConfig(**hub_opts), **{k: v for k, v in options.items() if k not in hub_fields}
-    )
+    server_opts = {k: v for k, v in options.items() if k not in hub_fields}
+    server_opts.setdefault("greet_after", 0.0)
+    config = ServerConfig(hub=HubConfig(**hub_opts), **server_opts)
     clock = Clock()
     hub = Hub(config.hub, clock=clock, wallclock=lambda: 1_800_000_000.0)
     kind = LaterBackplane if later else LocalBackplane
@@ -482,3 +482,21 @@ def test_an_accepted_send_ends_a_row_of_refusals() -> None:
         session.data_received(say(f"ok{n}", f"a{n}") + say("too fast", f"b{n}"))
     assert io.closed is None
     assert [f.get("code") for f in io.frames()] == [None, "rate_limited"] * 4
+
+
+def test_a_silent_connection_is_greeted_once_a_speaking_one_never() -> None:
+    w = world(greet_after=1.0)
+    quiet, io = w.connect()
+    assert io.timer == w.clock.now + 1.0
+    w.clock.now += 1.0
+    quiet.on_timer(w.clock.now)
+    assert io.text().startswith("* This is a Conexion chat server. Type your name")
+    io.sent.clear()
+    w.clock.now += 5.0
+    quiet.on_timer(w.clock.now)
+    assert io.sent == []  # once
+    prompt, io = w.connect()
+    prompt.data_received(b'{"type":"hello","name":"ana","proto":1}\n')
+    w.clock.now += 2.0
+    prompt.on_timer(w.clock.now)
+    assert all(b"Conexion chat server" not in data for data in io.sent)

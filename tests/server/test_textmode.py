@@ -317,3 +317,12 @@ async def test_welcome_shows_stored_dms_of_a_returning_text_user(server, peers, 
     assert lines[2].endswith("] [dm] ana: psst")
     assert lines[3].endswith("] [dm to ana] bob: back at you")
     assert lines[4] == "* --- end of recent messages ---"
+
+
+async def test_a_silent_nc_user_is_greeted_then_asked_nothing_more(make_server, connect) -> None:
+    server = await make_server(greet_after=0.2)
+    peer = await connect(server, text=True)
+    greeting = await peer.text()
+    assert greeting.startswith("* This is a Conexion chat server. Type your name")
+    await peer.type("ana")
+    await peer.until(" online: ")
