@@ -4,28 +4,34 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
 
 REDIS_PORT ?= 6390
 CLUSTER_PORTS ?= 8000 8001 8002
 
 .PHONY: run test server cluster lint bench clean
 
+# Chatting needs only the package; the tests and linters come with `make test`.
+$(RUN_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $(RUN_STAMP)
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $(STAMP) $(RUN_STAMP)
 
 install: $(STAMP)
 
-# The server in the background on 127.0.0.1:$(PORT), the client in front;
-# the server stops when the client exits.
-run: $(STAMP)
-	@$(BIN)/conexion-server --port $(PORT) --log-level warning & \
-	  server=$$!; trap "kill $$server 2>/dev/null" EXIT INT TERM; \
-	  sleep 0.5; $(BIN)/conexion-tui --host 127.0.0.1 --port $(PORT)
+# A server on 127.0.0.1:$(PORT) (a free port if that one is taken) and the
+# client connected to it; if the server cannot start, its error and status.
+run: $(RUN_STAMP)
+	@$(BIN)/python tools/run_local.py --port $(PORT)
 
-server: $(STAMP)
+server: $(RUN_STAMP)
 	$(BIN)/conexion-server --port $(PORT)
 
 # Three instances of one chat on one Redis (append-only file in .cluster/),

@@ -432,9 +432,12 @@ def main(argv: list[str] | None = None) -> int:
 
         return account_admin.main(argv[1:], default_db())
     args = build_parser().parse_args(argv)
+    # In a cluster several instances often log to one terminal (`make
+    # cluster`): each line says which one it is by its port.
+    label = f"[:{args.port}] " if args.cluster else ""
     logging.basicConfig(
         level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(message)s",
+        format=f"%(asctime)s {label}%(levelname)s %(message)s",
         datefmt="%H:%M:%S",
     )
     before, after = raise_file_limit()

@@ -53,6 +53,7 @@ HELP_LINES = (
     "* /rooms          every room, with how many are in it",
     "* /topic [TEXT]   show, or set, the current room's topic",
     "* /who [ROOM]     who is in the current room (or ROOM)",
+    "* /history [N]    the room's last N messages (20); /history more: the ones before",
     "* /register PASSWORD      make your name yours: others need the password",
     "* /password [OLD NEW]     change your account's password (alone: asks for each)",
     "* /join ROOM CODE          enter a private room with its join code",
@@ -271,6 +272,16 @@ def _minutes_between(start: str, end: str) -> int | None:
     return round((b - a) / 60) or None
 
 
+def render_history(messages: Iterable[Stored], room: str, me: str, *, more: bool) -> str:
+    shown = list(messages)
+    tag = room_tag(room)
+    if not shown:
+        return f"* no {'older ' if more else ''}messages in {tag}\n"
+    parts = [f"* --- {'older ' if more else ''}messages in {tag} ---\n", *_recap(shown, me)]
+    parts.append("* --- end; /history more for older ones ---\n")
+    return "".join(parts)
+
+
 def render_audit(entries: Iterable[Moderation], room: str | None) -> str:
     where = room_tag(room) if room else "the whole chat"
     lines = [f"* moderation log of {where}:\n"]
@@ -379,6 +390,7 @@ COMMANDS = (
     "topiclock",
     "code",
     "audit",
+    "history",
     "hand",
     "hands",
     "next",
@@ -462,6 +474,12 @@ def parse_line(line: str) -> Command | None:
         if rest.lower() not in ("", "rotate", "new"):
             raise ValueError("usage: /code [new]")
         return Command("code", "rotate" if rest else "")
+    if word == "history":
+        if rest.lower() == "more":
+            return Command("history", "more")
+        if rest and not (rest.isdigit() and rest.isascii() and 1 <= int(rest) <= 200):
+            raise ValueError("usage: /history [N] (1 to 200), or /history more")
+        return Command("history", rest)
     if word == "hand":
         if rest.lower() == "down":
             return Command("hand", frame=Hand(down=True))

@@ -17,6 +17,7 @@ from conexion_protocol import (
     CodeInfo,
     ErrorCode,
     Hand,
+    HistoryReply,
     LeftReason,
     Mod,
     Mode,
@@ -31,6 +32,8 @@ from . import refusals, textformat
 from .backplane import Backplane, Peer, ignore
 from .config import ServerConfig
 from .store import StoreError
+
+HISTORY_PAGE = 20  # messages a plain /history shows
 
 
 class TextHandler:
@@ -55,6 +58,8 @@ class TextHandler:
         # every room.
         self.current_room = DEFAULT_ROOM
         self.limited_in_a_row = 0  # lines refused for coming too fast, in a row
+        # Per room, the oldest message `/history` showed (for `/history more`).
+        self.history_cursor: dict[str, int] = {}
 
     # -- wording --------------------------------------------------------------
 
@@ -225,6 +230,23 @@ class TextHandler:
                 if not mod.server:
                     mod = msgspec.structs.replace(mod, room=self._current())
                 session.then(chat.moderate(member, mod), ignore, self._refused)
+            case "history":
+                room = self._current()
+                more = cmd.arg == "more"
+                before = self.history_cursor.get(room) if more else None
+                if more and before is None:
+                    self.say("! /history first, then /history more\n")
+                    return
+                limit = int(cmd.arg) if cmd.arg.isdigit() else HISTORY_PAGE
+                page = chat.history(room, before, limit, member)
+
+                def show_history(reply: HistoryReply) -> None:
+                    if reply.messages:
+                        self.history_cursor[room] = reply.messages[0].seq
+                    text = textformat.render_history(reply.messages, room, member.name, more=more)
+                    self.say(text)
+
+                session.then(page, show_history, self._refused)
             case "hand":
                 assert isinstance(cmd.frame, Hand)
                 hand = msgspec.structs.replace(cmd.frame, room=self._current())

@@ -336,3 +336,27 @@ def test_a_closed_stdout_does_not_turn_a_clean_stop_into_a_traceback() -> None:
     _, err = proc.communicate(timeout=PROCESS_WAIT)
     assert proc.returncode == 0, err
     assert b"Traceback" not in err
+
+
+async def test_a_cluster_instance_labels_its_log_lines_with_its_port(redis_server) -> None:
+    port = free_port()
+    proc = await run(
+        *server_command(),
+        "--port",
+        str(port),
+        "--cluster",
+        redis_server.url,
+        "--cluster-prefix",
+        "labels:",
+        "--log-level",
+        "debug",
+    )
+    try:
+        assert await wait_listening(proc) == port
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), PROCESS_WAIT)
+    assert proc.stderr is not None
+    lines = (await proc.stderr.read()).decode().splitlines()
+    assert lines
+    assert all(f" [:{port}] " in line for line in lines if line[:2].isdigit()), lines

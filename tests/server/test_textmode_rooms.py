@@ -165,3 +165,24 @@ async def test_room_commands_say_how_they_are_used(text_peers) -> None:
     ]:
         await ana.type(line)
         assert await ana.text() == answer, line
+
+
+async def test_history_pages_back_through_the_current_room(make_server, connect) -> None:
+    server = await make_server(rate=1000.0, burst=1000, text_recap=3)
+    ana = await connect(server, "ana")
+    for i in range(1, 31):
+        await ana.say(f"note {i}")
+    bob = await connect(server, "bob", text=True)
+    await bob.type("/history")
+    assert await bob.until("messages in") == "* --- messages in #general ---"
+    lines = [await bob.text() for _ in range(20)]
+    assert lines[0].endswith("ana: note 11")
+    assert lines[-1].endswith("ana: note 30")
+    assert "/history more" in await bob.text()
+    await bob.type("/history more")
+    await bob.until("older messages")
+    lines = [await bob.text() for _ in range(10)]
+    assert lines[0].endswith("ana: note 1")
+    assert lines[-1].endswith("ana: note 10")
+    await bob.type("/history 500")
+    assert "usage: /history [N]" in await bob.until("!")
