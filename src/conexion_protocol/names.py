@@ -148,10 +148,12 @@ def normalize_name(raw: str) -> str:
         cat = unicodedata.category(ch)
         if cat[0] in "LM" or cat == "Nd" or ch in _NAME_PUNCTUATION:
             continue
-        what = "a space" if ch.isspace() else f"the character U+{ord(ch):04X}"
+        if ch.isspace():
+            raise ProtocolError(ErrorCode.BAD_NAME, "a name cannot hold spaces")
+        shown = f"{ch} (U+{ord(ch):04X})" if ch.isprintable() else f"U+{ord(ch):04X}"
         raise ProtocolError(
             ErrorCode.BAD_NAME,
-            f"a name may hold only letters, digits, marks and _ - . (not {what})",
+            f"a name may hold only letters, digits, marks and _ - . (not {shown})",
         )
     _refuse_mixed_scripts(name, ErrorCode.BAD_NAME, "a name")
     _refuse_mixed_digits(name, ErrorCode.BAD_NAME, "a name")

@@ -430,8 +430,10 @@ def parse_line(line: str) -> Command | None:
             raise ValueError("usage: /me TEXT")
         return Command("me", rest)
     if word == "nick":
-        if not rest or " " in rest:
+        if not rest:
             raise ValueError("usage: /nick NAME")
+        if " " in rest:
+            raise ValueError(f"a name cannot hold spaces ({rest!r}); try {rest.replace(' ', '_')}")
         return Command("nick", rest)
     if word == "msg":
         target, _, text = rest.partition(" ")

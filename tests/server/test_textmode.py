@@ -37,7 +37,8 @@ async def test_welcome_lines(server, text_peers, peers) -> None:
 @pytest.mark.parametrize(
     ("bad", "why"),
     [
-        ("ana smith", "not a space"),
+        ("ana smith", "a name cannot hold spaces"),
+        ("ana!", "(not ! (U+0021))"),
         ("#room", "must start with a letter or a digit"),
         ("/cmd", "must start with a letter or a digit"),
         ("x" * 25, "at most 24 characters"),
@@ -220,7 +221,7 @@ async def test_msg(peers, text_peers) -> None:
         ("/msg ana", "! usage: /msg NAME TEXT"),
         ("/msg", "! usage: /msg NAME TEXT"),
         ("/nick", "! usage: /nick NAME"),
-        ("/nick two words", "! usage: /nick NAME"),
+        ("/nick two words", "! a name cannot hold spaces ('two words'); try two_words"),
         ("/me", "! usage: /me TEXT"),
         ("/dance", "! unknown command /dance; type /help for the list"),
         ("/", "! unknown command /; type /help for the list"),
