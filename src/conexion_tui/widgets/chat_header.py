@@ -1,6 +1,6 @@
-"""The chat screen's top line: the conversation shown and its topic, your name, the connection
-state, round-trip time and address. It only shows what the screen sets; it must not read the
-client.
+"""The chat screen's top line: the conversation shown and its topic, your name and account
+badge, the connection state, round-trip time and address. It only shows what the screen sets;
+it must not read the client.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ _DOTS = {
 _SEPARATOR = " │ "
 _TOPIC_SEPARATOR = " · "
 _MIN_TOPIC = 8  # cells; a topic cut shorter than this says nothing, so it is left out
+# What the badge after your name can say: your account as the server knows it.
+BADGES = ("guest", "registered", "admin")
 
 
 class ChatHeader(Widget):
@@ -41,11 +43,13 @@ class ChatHeader(Widget):
             "chat-header--detail",
             "chat-header--rtt",
             "chat-header--separator",
+            *(f"chat-header--badge-{badge}" for badge in BADGES),
         }
     )
 
     address: reactive[str] = reactive("")
     name_shown: reactive[str] = reactive("")
+    badge: reactive[str] = reactive("")  # one of BADGES, or "" (a server without accounts)
     state: reactive[State] = reactive(State.CONNECTING)
     detail: reactive[str] = reactive("")
     rtt: reactive[float | None] = reactive(None)
@@ -74,6 +78,8 @@ class ChatHeader(Widget):
         if self.elsewhere:
             fields.append((self.elsewhere, style("elsewhere")))
         fields.append((clean(self.name_shown, single_line=True), style("name")))
+        name_at = len(fields) - 1
+        badge = self.badge if self.badge in BADGES else ""
         fields.append((state, style(state_part)))
         if self.state is State.ONLINE:
             fields.append((self.rtt_text(), style("rtt")))
@@ -81,6 +87,7 @@ class ChatHeader(Widget):
         topic = clean(self.topic, single_line=True) if self.room else ""
         if topic and self.size.width > 0:
             used = 1 + sum(cell_len(t) for t, _ in fields) + len(_SEPARATOR) * (len(fields) - 1)
+            used += len(_TOPIC_SEPARATOR) + len(badge) if badge else 0
             room = self.size.width - used - len(_TOPIC_SEPARATOR)
             if room < _MIN_TOPIC:
                 topic = ""
@@ -94,6 +101,9 @@ class ChatHeader(Widget):
             if index:
                 text.append(_SEPARATOR, style("separator"))
             text.append(field, field_style)
+            if index == name_at and badge:
+                text.append(_TOPIC_SEPARATOR, style("separator"))
+                text.append(badge, style(f"badge-{badge}"))
             if index == 1 and topic:
                 text.append(_TOPIC_SEPARATOR, style("separator"))
                 text.append(topic, style("topic"))

@@ -1,5 +1,6 @@
 """The message box: Enter sends, ctrl+j or shift+enter a new line, Tab completes, Up/Down walk
-the sent lines. It posts `Submitted`; it must not interpret commands or send anything.
+the sent lines (never a command that takes a password). It posts `Submitted`; it must not
+interpret commands or send anything.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import TextArea
 
-from ..commands import complete
+from ..commands import complete, keeps_secret, redact
 
 
 @dataclass(slots=True)
@@ -36,9 +37,12 @@ class ChatInput(TextArea):
 
     @dataclass
     class Submitted(Message):
-        """The user pressed Enter on a non-blank text."""
+        """The user pressed Enter on a non-blank text. A command that takes
+        a password arrives without what followed it (`redacted` says
+        something did): passwords are typed in a masked dialog."""
 
         text: str
+        redacted: bool = False
 
     def __init__(
         self,
@@ -87,13 +91,16 @@ class ChatInput(TextArea):
         text = self.text
         if not text.strip():
             return
-        if not self.sent_history or self.sent_history[-1] != text:
+        if keeps_secret(text):
+            pass  # Up must never bring back what may be a password
+        elif not self.sent_history or self.sent_history[-1] != text:
             self.sent_history.append(text)
             del self.sent_history[: -self._history_size]
         self._history_at = len(self.sent_history)
         self._draft = ""
-        self.load_text("")
-        self.post_message(self.Submitted(text))
+        self.load_text("")  # which forgets the undo history too
+        shown, redacted = redact(text)
+        self.post_message(self.Submitted(shown, redacted))
 
     # -- history -----------------------------------------------------------
 
