@@ -90,7 +90,11 @@ class ChatScreen(NetworkEvents, TypedCommands, AccountActions, Screen[None]):
         Binding("pagedown", "page_down", "Scroll down", priority=True, show=False),
         Binding("escape", "live", "Live", priority=True, show=False),
         Binding("f1", "help", "Help"),
-        Binding("f2", "account", "Account"),
+        # F2 is the account's key: the footer names it only while it is
+        # worth a look (the first of these that is enabled is the one shown).
+        Binding("f2", "log_in_again", "Log in"),
+        Binding("f2", "choose_password", "New password"),
+        Binding("f2", "account", "Account", show=False),
         # ctrl+k replaces the message box's "delete to the end of the line".
         Binding("ctrl+k", "switcher", "Switch", priority=True),
         Binding("alt+down,ctrl+pagedown", "next_channel", "Next", show=False, priority=True),

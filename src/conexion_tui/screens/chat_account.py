@@ -72,6 +72,22 @@ class AccountActions:
                 )
             )
         notice.set_class(temporary, "-visible")
+        self.refresh_bindings()  # the footer's F2 follows
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """F2's shown forms are enabled only when they apply (see the bindings)."""
+        if action == "log_in_again":
+            return self.client.waiting_for_login
+        if action == "choose_password":
+            session = self.client.session
+            return session.registered and session.temporary_password
+        return True
+
+    def action_log_in_again(self) -> None:
+        self._open_login()
+
+    def action_choose_password(self) -> None:
+        self.action_change_password()
 
     # -- opening the dialogs -------------------------------------------------------------
 
@@ -114,9 +130,9 @@ class AccountActions:
     ) -> None:
         self._account_request = None
         self._password_dialog = PasswordDialog(form, send, name=self.me, **words)
-        self.app.push_screen(self._password_dialog, self._closed)
+        self.app.push_screen(self._password_dialog, self._dialog_closed)
 
-    def _closed(self, _: None = None) -> None:
+    def _dialog_closed(self, _: None = None) -> None:
         self._password_dialog = None
         self._account_request = None
 
@@ -210,4 +226,5 @@ class AccountActions:
             line = f"cannot log in again: {event.message} ({event.code}); F2 types the password"
             for channel in self.channels.values():
                 batch.add(channel, self._error(line))
+        self.refresh_bindings()
         self._open_login()

@@ -70,8 +70,9 @@ class ChatHeader(Widget):
         state = f"{_DOTS[self.state]} {self.state.value}"
         if self.state is not State.ONLINE and self.detail:
             state += f" · {clean(self.detail, single_line=True)}"
-        # (text, style) per field, the room's topic kept apart: it is what
-        # gives way when the line is too long, since the state matters more.
+        # (text, style) per field, the room's topic and your badge kept apart:
+        # they give way, in that order, when the line is too long, since the
+        # state matters more.
         fields: list[tuple[str, Style]] = [("Conexion", style("brand"))]
         if self.room:
             fields.append((clean(self.room, single_line=True), style("room")))
@@ -85,16 +86,19 @@ class ChatHeader(Widget):
             fields.append((self.rtt_text(), style("rtt")))
         fields.append((self.address, style("address")))
         topic = clean(self.topic, single_line=True) if self.room else ""
-        if topic and self.size.width > 0:
-            used = 1 + sum(cell_len(t) for t, _ in fields) + len(_SEPARATOR) * (len(fields) - 1)
-            used += len(_TOPIC_SEPARATOR) + len(badge) if badge else 0
-            room = self.size.width - used - len(_TOPIC_SEPARATOR)
+        width = self.size.width
+        used = 1 + sum(cell_len(t) for t, _ in fields) + len(_SEPARATOR) * (len(fields) - 1)
+        badge_cells = len(_TOPIC_SEPARATOR) + len(badge) if badge else 0
+        if topic and width > 0:
+            room = width - used - badge_cells - len(_TOPIC_SEPARATOR)
             if room < _MIN_TOPIC:
                 topic = ""
             elif cell_len(topic) > room:
                 cut = Text(topic)
                 cut.truncate(room - 1)
                 topic = cut.plain + "…"
+        if badge and not topic and 0 < width < used + badge_cells:
+            badge = ""  # the topic gave way first; the connection's state matters more
         text = Text(no_wrap=True, overflow="ellipsis", end="")
         text.append(" ")
         for index, (field, field_style) in enumerate(fields):
