@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
@@ -68,6 +69,17 @@ async def fill(pilot: Pilot[Any], *passwords: str) -> None:
     """Type each password into the next field of the dialog, Enter after each."""
     for password in passwords:
         await pilot.press(*password, "enter")
+
+
+def burst(app: Any, *keys: str) -> None:
+    """Deliver keys the way a terminal delivers a fast typist or a paste: all
+    queued before the app handles the first one."""
+    for key in keys:
+        char = key if len(key) == 1 else ("\r" if key == "enter" else None)
+        name = "space" if key == " " else key
+        event = events.Key(name, char)
+        event.set_sender(app)
+        app._driver.send_message(event)
 
 
 async def log_in_on_start(pilot: Pilot[Any], password: str) -> None:
@@ -243,6 +255,38 @@ async def test_register_in_its_dialog_then_the_name_asks_for_it(server, caplog) 
         await wait_for(pilot, lambda: "is registered" in message_text(other), what="the prompt")
         await pilot.press(*ACCOUNT_PASSWORD, "enter")
         await joined(pilot)
+
+
+async def test_passwords_typed_faster_than_the_screen_land_in_their_fields(server) -> None:
+    app = make_app(server.port, name="ana")
+    async with running(app) as pilot:
+        await joined(pilot)
+        await type_line(pilot, "/register")
+        await dialog(pilot)
+        burst(app, *ACCOUNT_PASSWORD, "enter", *ACCOUNT_PASSWORD, "enter")
+        await wait_for(pilot, lambda: has_line(app, "registered: the name ana is yours now"))
+        assert server.hub.find("ana").account is not None
+
+
+async def test_a_password_auto_typed_behind_the_command_is_never_sent(server, peers) -> None:
+    """A password manager types `/register`, Enter, the password, Enter, all
+    at once: the password must not land in the message box (where its Enter
+    would send it to the room) while the dialog is still opening."""
+    bob = await peers("bob")
+    app = make_app(server.port, name="ana")
+    async with running(app) as pilot:
+        screen = await joined(pilot)
+        await bob.expect("joined")
+        burst(app, *"/register", "enter", *ACCOUNT_PASSWORD, "enter")
+        await dialog(pilot)
+        await pilot.pause()
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen, what="dialog closed")
+        assert ACCOUNT_PASSWORD not in everything_shown(app)
+        # The box takes keys again, and what was dropped was never sent.
+        await type_line(pilot, "after the dialog")
+        got = await bob.expect("message")
+        assert got["text"] == "after the dialog"
 
 
 async def test_a_password_typed_on_the_command_line_is_never_kept(server, peers) -> None:

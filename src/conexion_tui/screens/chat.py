@@ -46,6 +46,7 @@ from ..commands import (
     Quit,
     Target,
     help_lines,
+    keeps_secret,
     parse,
 )
 from ..config import UiConfig
@@ -624,6 +625,9 @@ class ChatScreen(NetworkEvents, TypedCommands, AccountActions, Screen[None]):
             await self.app.action_quit()
             return
         self._run(command)
+        if keeps_secret(event.text) and self._password_dialog is None:
+            # No dialog to type the password into: the box takes keys again.
+            self.query_one("#input", ChatInput).release()
         if not isinstance(command, ClearLog):
             self.log_view.scroll_to_live()
 

@@ -14,6 +14,7 @@ from textual.widgets import Static
 from conexion_protocol import FEATURE_ACCOUNTS, ErrorCode, Registered
 
 from ..client import LoginNeeded, Request, RequestKind
+from ..widgets import ChatInput
 from .channel import Batch
 from .password import CHANGE, LOG_IN, REGISTER, SERVER_PASSWORD, PasswordDialog, PasswordForm
 
@@ -135,6 +136,7 @@ class AccountActions:
     def _dialog_closed(self, _: None = None) -> None:
         self._password_dialog = None
         self._account_request = None
+        self.query_one("#input", ChatInput).release()  # held since /register or /password
 
     def _open_login(self) -> None:
         needed = self._login_needed

@@ -14,6 +14,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
@@ -70,6 +71,10 @@ class PasswordDialog(ModalScreen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", show=False),
+        # Handled here, not by the field: the focus must move before the next
+        # key is read, or a fast typist's (or a paste's) next password lands
+        # in the field just left.
+        Binding("enter", "enter", "Next", show=False, priority=True),
     ]
 
     def __init__(
@@ -104,13 +109,29 @@ class PasswordDialog(ModalScreen[None]):
     def fields(self) -> list[Input]:
         return list(self.query(".password-field").results(Input))
 
-    @on(Input.Submitted, ".password-field")
-    def _next(self, event: Input.Submitted) -> None:
-        fields = self.fields
-        index = fields.index(event.input)
-        if index + 1 < len(fields) and not fields[index + 1].value:
-            fields[index + 1].focus()  # Enter moves on until the form is full
+    class _Typed(Message):
+        """Posted to the focused field on Enter: it reaches the dialog after
+        the keys that field still has to handle, so the form is complete."""
+
+    def action_enter(self) -> None:
+        """Enter moves on to the next empty field, then sends; on a button, presses it."""
+        focused = self.focused
+        if isinstance(focused, Button):
+            focused.press()
             return
+        fields = self.fields
+        if isinstance(focused, Input) and focused in fields:
+            index = fields.index(focused)
+            if index + 1 < len(fields) and not fields[index + 1].value:
+                self.set_focus(fields[index + 1])  # at once, unlike Widget.focus()
+                return
+            focused.post_message(self._Typed())
+            return
+        self._submit()
+
+    @on(_Typed)
+    def _typed(self, event: _Typed) -> None:
+        event.stop()
         self._submit()
 
     @on(Button.Pressed, "#password-ok")

@@ -69,10 +69,19 @@ class ChatInput(TextArea):
         self._history_at = 0  # == len(history) when editing a new line
         self._draft = ""
         self._cycle: _Cycle | None = None
+        # A command that takes a password was just sent to the screen: what
+        # is typed until the screen releases the box (its dialog is open, or
+        # nothing opened) is dropped, so a password typed or auto-typed right
+        # behind the command never lands here, where Enter would send it.
+        self.held = False
 
     # -- keys ------------------------------------------------------------------
 
     async def _on_key(self, event: events.Key) -> None:
+        if self.held:
+            event.stop()
+            event.prevent_default()
+            return
         if event.key == "enter":
             event.stop()
             event.prevent_default()
@@ -92,7 +101,7 @@ class ChatInput(TextArea):
         if not text.strip():
             return
         if keeps_secret(text):
-            pass  # Up must never bring back what may be a password
+            self.held = True  # and Up must never bring back what may be a password
         elif not self.sent_history or self.sent_history[-1] != text:
             self.sent_history.append(text)
             del self.sent_history[: -self._history_size]
@@ -101,6 +110,21 @@ class ChatInput(TextArea):
         self.load_text("")  # which forgets the undo history too
         shown, redacted = redact(text)
         self.post_message(self.Submitted(shown, redacted))
+
+    async def _on_paste(self, event: events.Paste) -> None:
+        if self.held:
+            event.stop()
+            event.prevent_default()
+            return
+        await super()._on_paste(event)
+
+    def release(self) -> None:
+        """Take keys again, after the ones already on their way here (sent
+        while the box was held) have been dropped."""
+        self.call_later(self._release)
+
+    def _release(self) -> None:
+        self.held = False
 
     # -- history -----------------------------------------------------------
 
