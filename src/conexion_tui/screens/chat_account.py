@@ -147,7 +147,10 @@ class AccountActions:
             self._open(SERVER_PASSWORD, self._send_server_password, reason=why)
             return
         if needed.code == ErrorCode.BAD_LOGIN:
-            why = f"Reconnecting as {self.me} was refused: the password was wrong (changed?)"
+            why = (
+                f"Reconnecting as {self.me} was refused: wrong password (it may have been "
+                "changed or reset)"
+            )
         else:
             why = f"Reconnecting as {self.me} needs a password: the name is registered now"
         self._open(LOG_IN, self._send_login, reason=why)

@@ -53,6 +53,7 @@ class StartScreen(Screen[None]):
         # The key of the registered name the account field is for; typing
         # another name hides the field, so its password never goes elsewhere.
         self.account_key: str | None = None
+        self.wrong_logins = 0  # wrong account passwords in a row, so a repeat looks new
 
     def compose(self) -> ComposeResult:
         with Middle(), Center(), Vertical(id="start-box"):
@@ -127,6 +128,7 @@ class StartScreen(Screen[None]):
         """Another name is not the registered one: its password stays unsent."""
         if self.account_key is not None and name_key(event.value.strip()) != self.account_key:
             self.account_key = None
+            self.wrong_logins = 0
             self.query_one("#start-account-row").set_class(False, "-shown")
             self.query_one("#start-account", Input).value = ""
 
@@ -184,8 +186,11 @@ class StartScreen(Screen[None]):
         row = self.query_one("#start-account-row")
         field = self.query_one("#start-account", Input)
         if code == ErrorCode.BAD_LOGIN and row.has_class("-shown"):
-            text = "Wrong password.\nType it again, or choose another name."
+            self.wrong_logins += 1
+            tries = f" (tried {self.wrong_logins} times)" if self.wrong_logins > 1 else ""
+            text = f"Wrong password{tries}.\nType it again, or choose another name."
         else:
+            self.wrong_logins = 0
             text = f"{name} is registered.\nType its password, or choose another name."
         self.account_key = name_key(name)
         row.set_class(True, "-shown")
