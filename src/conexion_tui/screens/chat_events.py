@@ -77,6 +77,7 @@ class NetworkEvents:
                     for channel in self.channels.values():
                         channel.conversation.lost(at)
                         batch.add(channel, self._system(line))
+                    self._who_shown.clear()  # those requests died with the connection
                     self._account_lost()
                 case Welcomed():
                     self._reconnected(event, batch)
