@@ -167,10 +167,12 @@ class ConexionApp(App[int]):
     # -- joining -------------------------------------------------------------
 
     def on_start_screen_join_requested(self, message: StartScreen.JoinRequested) -> None:
-        self.connect(message.name, message.password)
+        self.connect(message.name, message.password, message.account_password)
 
     @work(exclusive=True, group="net", exit_on_error=False)
-    async def connect(self, name: str, password: str | None = None) -> None:
+    async def connect(
+        self, name: str, password: str | None = None, account_password: str | None = None
+    ) -> None:
         """The network worker: join, then serve the connection until quit.
 
         It owns the socket (inside the client) and only posts messages; the
@@ -179,7 +181,9 @@ class ConexionApp(App[int]):
         client = ChatClient(self.host, self.port, self._batcher, self.client_config, tls=self.tls)
         rooms = self.saved.load(self.address) if self.saved is not None else None
         try:
-            welcome = await client.join(name, password, rooms=rooms)
+            welcome = await client.join(
+                name, password, account_password=account_password, rooms=rooms
+            )
         except JoinError as exc:
             self.post_message(JoinFailed(exc.code, exc.message))
             return
@@ -249,6 +253,26 @@ class ConexionApp(App[int]):
             yield SystemCommand(
                 "Switch conversation…", "The quick switcher (ctrl+k)", screen.action_switcher
             )
+            if screen.accounts_feature:
+                session = screen.client.session
+                if screen.client.waiting_for_login:
+                    yield SystemCommand(
+                        "Log in again…",
+                        "Type the password the reconnect waits for (F2)",
+                        screen.action_account,
+                    )
+                if session.registered:
+                    yield SystemCommand(
+                        "Change password…",
+                        "Choose a new password for your account (F2, /password)",
+                        screen.action_change_password,
+                    )
+                else:
+                    yield SystemCommand(
+                        "Register this name…",
+                        "Make your name an account with a password (F2, /register)",
+                        screen.action_register,
+                    )
 
     # -- quitting ----------------------------------------------------------------
 

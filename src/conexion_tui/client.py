@@ -27,6 +27,9 @@ from .session import (
     HelloRefused,
     Outgoing,
     Received,
+    Request,
+    RequestFailed,
+    RequestKind,
     RttMeasured,
     SendStatus,
     ServerFrameTooLong,
@@ -64,13 +67,16 @@ class State(enum.StrEnum):
 
 class JoinError(Exception):
     """`hello` did not lead to a `welcome`: the server's error code and reason,
-    or `unreachable` / `closed` with a description of the network failure."""
+    or `unreachable` / `closed` with a description of the network failure.
+    `ask_user`: a password is missing or wrong, so trying again as we are
+    would fail the same way."""
 
-    def __init__(self, code: str, message: str, brief: str = "") -> None:
+    def __init__(self, code: str, message: str, brief: str = "", *, ask_user: bool = False) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.brief = brief or message  # short enough for a status line
+        self.ask_user = ask_user
 
 
 # -- events of the driver (the session's own are in session.py) ----------------
@@ -89,7 +95,27 @@ class ConnectionLost:
     at: float = field(default_factory=time.time)  # wall clock, for "lost at HH:MM"
 
 
-ClientEvent = StateChanged | Welcomed | Received | Acked | Failed | RttMeasured | ConnectionLost
+@dataclass(slots=True, frozen=True)
+class LoginNeeded:
+    """A reconnect was refused for its password (`bad_password`, or the
+    account's `login_required` / `bad_login`): the client waits, without
+    retrying, until `log_in()` gives it one (or `close()`)."""
+
+    code: str
+    message: str
+
+
+ClientEvent = (
+    StateChanged
+    | Welcomed
+    | Received
+    | Acked
+    | Failed
+    | RequestFailed
+    | RttMeasured
+    | ConnectionLost
+    | LoginNeeded
+)
 
 
 @dataclass(slots=True, eq=False)
@@ -182,9 +208,11 @@ class ChatClient:
         self._link: _Link | None = None
         self._wake = asyncio.Event()  # the session has something to write
         self._leave_now = asyncio.Event()  # close() was called: cut the backoff wait short
+        self._login_given = asyncio.Event()  # log_in() or close() ended a wait for a password
         self._stopped = asyncio.Event()  # run() has returned
         self._last_heard = 0.0  # clock reading of the last byte from the server
         self._running = False
+        self._waiting_for_login = False
 
     # -- public API ------------------------------------------------------
 
@@ -212,6 +240,11 @@ class ChatClient:
         self.session.password = password
 
     @property
+    def waiting_for_login(self) -> bool:
+        """A reconnect waits for `log_in()` (after a `LoginNeeded`)."""
+        return self._waiting_for_login
+
+    @property
     def pending(self) -> dict[str, Outgoing]:
         return self.session.pending
 
@@ -232,15 +265,23 @@ class ChatClient:
         return self.session.new_id()
 
     async def join(
-        self, name: str, password: str | None = None, *, rooms: Sequence[str] | None = None
+        self,
+        name: str,
+        password: str | None = None,
+        *,
+        account_password: str | None = None,
+        rooms: Sequence[str] | None = None,
     ) -> Welcome:
         """Connect and say hello once; the welcome, or `JoinError` saying why not.
 
+        `password` is the server's, `account_password` a registered name's
+        own; both stay in the session (memory only) for reconnects.
         `rooms` are the rooms to be in once welcomed (remembered from an
         earlier run): the session joins those the welcome lacks and parts
         those it has that are not among them. None keeps the welcome's.
         """
         self.session.password = password
+        self.session.account_password = account_password
         self.session.restore = list(rooms) if rooms is not None else None
         self._set_state(State.CONNECTING, f"connecting to {self.address}")
         try:
@@ -288,7 +329,10 @@ class ChatClient:
         """Ask for a new name; False when offline (nothing is queued)."""
         return self._woken(self.session.nick(name))
 
-    def who(self, room: str = DEFAULT_ROOM, *, watch: bool = False) -> bool:
+    # The requests below return the id their answer or error will carry, or
+    # None when offline (nothing is queued).
+
+    def who(self, room: str = DEFAULT_ROOM, *, watch: bool = False) -> str | None:
         return self._woken(self.session.who(room, watch=watch))
 
     def history(
@@ -298,26 +342,43 @@ class ChatClient:
         *,
         room: str | None = None,
         with_: str | None = None,
-    ) -> bool:
+    ) -> str | None:
         """Ask for up to `limit` messages older than `before` (the newest when
         None) of `room` or of the DMs with `with_`; the answer arrives as a
         `Received(HistoryReply)`."""
         return self._woken(self.session.history(before, limit, room=room, with_=with_))
 
-    def join_room(self, room: str) -> bool:
+    def join_room(self, room: str) -> str | None:
         """Enter (or create) `room`; answered by a `Received(RoomInfo)`."""
         return self._woken(self.session.join(room))
 
-    def part(self, room: str) -> bool:
+    def part(self, room: str) -> str | None:
         """Leave `room`; our own `Received(Left)` confirms it."""
         return self._woken(self.session.part(room))
 
-    def list_rooms(self) -> bool:
+    def list_rooms(self) -> str | None:
         return self._woken(self.session.list_rooms())
 
-    def topic(self, room: str, topic: str | None = None) -> bool:
+    def topic(self, room: str, topic: str | None = None) -> str | None:
         """Ask for `room`'s topic, or set it."""
         return self._woken(self.session.topic(room, topic))
+
+    def register(self, password: str) -> str | None:
+        """Make our name an account; answered by a `Received(Registered)`."""
+        return self._woken(self.session.register(password))
+
+    def change_password(self, old: str, new: str) -> str | None:
+        """Change our account's password; answered by a `Received(Registered)`."""
+        return self._woken(self.session.change_password(old, new))
+
+    def log_in(self, *, account_password: str | None = None, password: str | None = None) -> None:
+        """The password(s) a reconnect waits for after `LoginNeeded` (None
+        keeps the one we have); it tries again at once."""
+        if account_password is not None:
+            self.session.account_password = account_password
+        if password is not None:
+            self.session.password = password
+        self._login_given.set()
 
     async def close(self, reason: str | None = None) -> None:
         """Say `bye` and wait (at most `close_timeout`) for the server to hang
@@ -327,6 +388,7 @@ class ChatClient:
         link = self._link
         self._say_bye(reason)
         self._leave_now.set()
+        self._login_given.set()
         self._wake.set()
         with contextlib.suppress(OSError, TimeoutError):
             async with asyncio.timeout(self.config.close_timeout):
@@ -429,9 +491,11 @@ class ChatClient:
             writer.close()
             raise JoinError(CLOSED, "closed before the hello")
         session.connection_made(name)
+        # A wrong account password's answer is held back on purpose.
+        wait = cfg.hello_timeout if session.account_password is None else cfg.login_timeout
         try:
             writer.write(session.data_to_send())
-            async with asyncio.timeout(cfg.hello_timeout):
+            async with asyncio.timeout(wait):
                 await writer.drain()
                 while True:
                     data = await reader.read(cfg.read_chunk)
@@ -463,8 +527,8 @@ class ChatClient:
             match event:
                 case Welcomed():
                     return event
-                case HelloRefused(code=code, message=message):
-                    raise JoinError(code, message)
+                case HelloRefused(code=code, message=message, ask_user=ask_user):
+                    raise JoinError(code, message, ask_user=ask_user)
                 case ServerFrameTooLong():
                     raise JoinError(CLOSED, "the server sent a frame that is too long")
         return None
@@ -518,14 +582,18 @@ class ChatClient:
     async def _reconnect(self) -> _Link | None:
         """Try again until welcomed or closed; None when closed."""
         last_error = ""
-        for attempt in itertools.count():
-            delay = self.backoff(attempt)
-            waiting = f"retrying in {delay:.1f} s"
-            detail = f"{last_error}; {waiting}" if last_error else waiting
-            self._set_state(State.OFFLINE, detail, retry_in=delay)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await self._leave_now.wait()
+        at_once = False  # the user just gave a password: no backoff
+        attempts = itertools.count()
+        while True:
+            if not at_once:
+                delay = self.backoff(next(attempts))
+                waiting = f"retrying in {delay:.1f} s"
+                detail = f"{last_error}; {waiting}" if last_error else waiting
+                self._set_state(State.OFFLINE, detail, retry_in=delay)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(delay):
+                        await self._leave_now.wait()
+            at_once = False
             if self._leaving:
                 return None
             self._set_state(State.CONNECTING, f"reconnecting to {self.address}")
@@ -536,13 +604,30 @@ class ChatClient:
                     return None  # close() was called while we waited for the welcome
                 # name_taken here is usually our own ghost: the server has not
                 # yet noticed that the old connection died. Waiting fixes it.
-                log.info("reconnect attempt %d failed: %s", attempt + 1, exc)
+                log.info("reconnecting failed: %s", exc)
                 last_error = exc.brief
+                if exc.ask_user:
+                    # The same password again would only lengthen the
+                    # server's backoff for the account: wait for a new one.
+                    if not await self._wait_for_login(exc):
+                        return None
+                    at_once = True
                 continue
             self._adopt(link)
             self._emit(welcomed)
             return link
-        return None  # pragma: no cover - itertools.count() never ends
+
+    async def _wait_for_login(self, refusal: JoinError) -> bool:
+        """Report `LoginNeeded` and wait for `log_in()`; False if closed meanwhile."""
+        self._login_given.clear()
+        self._waiting_for_login = True
+        self._set_state(State.OFFLINE, f"{refusal.brief}; waiting for a password")
+        self._emit(LoginNeeded(refusal.code, refusal.message))
+        try:
+            await self._login_given.wait()
+        finally:
+            self._waiting_for_login = False
+        return not self._leaving
 
     def _set_state(self, state: State, detail: str = "", retry_in: float | None = None) -> None:
         self.state = state
@@ -560,8 +645,12 @@ __all__ = [
     "ErrorCode",
     "Failed",
     "JoinError",
+    "LoginNeeded",
     "Outgoing",
     "Received",
+    "Request",
+    "RequestFailed",
+    "RequestKind",
     "RttMeasured",
     "SendStatus",
     "State",

@@ -71,6 +71,16 @@ class SetTopic:
 
 
 @dataclass(slots=True, frozen=True)
+class RegisterName:
+    """`/register`: make the name an account (the password goes in a masked dialog)."""
+
+
+@dataclass(slots=True, frozen=True)
+class NewPassword:
+    """`/password`: change the account's password (in a masked dialog)."""
+
+
+@dataclass(slots=True, frozen=True)
 class ListUsers:
     """`/who`: show who is online."""
 
@@ -108,6 +118,8 @@ Command = (
     | PartRoom
     | ListRooms
     | SetTopic
+    | RegisterName
+    | NewPassword
     | ListUsers
     | ClearLog
     | ShowHelp
@@ -136,12 +148,17 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("/topic", "/topic [TEXT]", f"show or set this room's topic ({TOPIC_CLEAR} clears)"),
     CommandSpec("/who", "/who", "who is in this room"),
     CommandSpec("/nick", "/nick NAME", "change your name"),
+    CommandSpec("/register", "/register", "make your name an account with a password (F2)"),
+    CommandSpec("/password", "/password", "change your account's password (F2)"),
     CommandSpec("/clear", "/clear", "clear this conversation's log (on this screen only)"),
     CommandSpec("/exit", "/exit", "leave the chat (also /quit and ctrl+q)"),
     CommandSpec("/quit", "/quit", "leave the chat"),
 )
 _BY_NAME = {spec.name: spec for spec in reversed(COMMANDS)}  # the first usage of each wins
 _ALIASES = {"/leave": "/part", "/j": "/join", "/query": "/msg", "/?": "/help"}
+# Commands whose arguments would be passwords: passwords are typed in a
+# masked dialog, so such a line is never kept, shown or sent as it was typed.
+SECRET_COMMANDS = frozenset({"/register", "/password"})
 
 KEY_HELP: tuple[tuple[str, str], ...] = (
     ("Enter", "send · ctrl+j new line · Tab complete · ↑/↓ your earlier lines"),
@@ -179,6 +196,36 @@ def _usage(name: str) -> CommandError:
     return CommandError(f"usage: {_BY_NAME[name].usage}")
 
 
+def _command_word(text: str) -> tuple[str, str]:
+    """The command a line starts with (lowercased, aliases resolved) and the rest."""
+    word, _, rest = text.partition(" ")
+    if "\n" in word:  # "/me\nwaves": the command word ends at the line break too
+        word, _, more = word.partition("\n")
+        rest = more + (" " + rest if rest else "")
+    command = word.lower()
+    return _ALIASES.get(command, command), rest
+
+
+def redact(line: str) -> tuple[str, bool]:
+    """A typed line as it may be kept and handled: a command whose argument
+    would be a password loses everything after its name (True then says so);
+    any other line is returned as it is, with False."""
+    text = line.strip("\n\r").lstrip()
+    if not text.startswith("/") or text.startswith("//"):
+        return line, False
+    command, rest = _command_word(text)
+    if command not in SECRET_COMMANDS:
+        return line, False
+    return command, bool(rest.strip())
+
+
+def keeps_secret(line: str) -> bool:
+    """Whether `line` is one of the commands that take passwords: it stays
+    out of the input history, whatever follows the command."""
+    text = line.strip("\n\r").lstrip()
+    return text.startswith("/") and _command_word(text)[0] in SECRET_COMMANDS
+
+
 def parse(line: str) -> Command | None:
     """The command a typed line asks for; None for a blank line.
 
@@ -192,12 +239,8 @@ def parse(line: str) -> Command | None:
         return SendText(text[1:])
     if not text.startswith("/"):
         return SendText(text)
-    word, _, rest = text.partition(" ")
-    if "\n" in word:  # "/me\nwaves": the command word ends at the line break too
-        word, _, more = word.partition("\n")
-        rest = more + (" " + rest if rest else "")
-    command = word.lower()
-    command = _ALIASES.get(command, command)
+    command, rest = _command_word(text)
+    word = text.partition(" ")[0].partition("\n")[0]
     arg = rest.strip()
     match command:
         case "/help":
@@ -233,6 +276,11 @@ def parse(line: str) -> Command | None:
             return _room_command(arg, PartRoom)
         case "/rooms":
             return ListRooms()
+        case "/register":
+            # Any argument was dropped by `redact()` before it got here.
+            return RegisterName()
+        case "/password":
+            return NewPassword()
         case "/topic":
             if not arg:
                 return SetTopic(None)

@@ -46,6 +46,14 @@ class ClientConfig:
     # Random bytes (shown as hex) before each send id's counter: 4 make a
     # repeat across restarts of the client a one-in-four-billion chance.
     id_token_bytes: int = 4
+    # Seconds from a `hello` with an account password to its answer: the
+    # server holds back the answer to a wrong one (up to 8 s in a row of
+    # failures) and hashes slowly on purpose.
+    login_timeout: float = 20.0
+    # Requests with an id remembered until answered, per connection: enough
+    # for a rejoin of every room (the server allows 50) and what the screen
+    # asks meanwhile; a server that never answers cannot grow it.
+    max_requests: int = 1_000
 
 
 @dataclass(slots=True, frozen=True)

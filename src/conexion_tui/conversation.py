@@ -183,6 +183,11 @@ class Conversation:
         """The request from `next_page()` went out."""
         self.paging = Paging.ASKED
 
+    def page_failed(self) -> None:
+        """The server refused the page asked for: the next reach of the top asks again."""
+        if self.paging is Paging.ASKED:
+            self.paging = Paging.MORE
+
     def older(self, messages: Iterable[Stored]) -> list[Stored]:
         """A page arrived: the messages older than any shown, oldest first.
         None of them means the beginning of history was reached."""

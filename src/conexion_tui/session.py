@@ -21,12 +21,14 @@ from conexion_protocol import (
     UNSET,
     Ack,
     Bye,
+    ChangePassword,
     Dm,
     Error,
     ErrorCode,
     FrameTooLong,
     Hello,
     History,
+    HistoryReply,
     Join,
     Left,
     LineFramer,
@@ -35,13 +37,19 @@ from conexion_protocol import (
     Ping,
     Pong,
     ProtocolError,
+    Register,
+    Registered,
     Renamed,
     RoomInfo,
+    RoomList,
     Rooms,
     Say,
     ServerFrame,
     Struct,
     Topic,
+    TopicInfo,
+    UnsetType,
+    Users,
     Welcome,
     Who,
     decode_server,
@@ -106,8 +114,35 @@ class Outgoing:
         return Say(id=self.id, text=self.text, room=self.room, action=self.action)
 
 
+class RequestKind(enum.StrEnum):
+    """What one of our requests with an `id` asked for."""
+
+    JOIN = "join"  # a room we asked to enter (/join, the switcher)
+    REJOIN = "rejoin"  # a room we were in, joined again after a welcome
+    PART = "part"  # a room we leave (or, after a welcome, leave again)
+    WHO = "who"
+    ROOMS = "rooms"
+    TOPIC = "topic"  # asking for a room's topic: answered by a `topic` with our id
+    SET_TOPIC = "set_topic"  # setting it: the news that follows has no id
+    HISTORY = "history"
+    REGISTER = "register"
+    PASSWORD = "password"
+
+
+@dataclass(slots=True, frozen=True)
+class Request:
+    """One of our requests, labelled with an `id` the server repeats on its
+    answer and on its error, so that those are told apart from news and a
+    failure lands where it belongs. It never holds a password."""
+
+    id: str
+    kind: RequestKind
+    room: str | None = None  # the room it concerns, as we spelt it
+    with_: str | None = None  # for a `history` of the DMs with this person
+
+
 # -- events ------------------------------------------------------------------
-# The first five go on to the app unchanged (see `client.ClientEvent`); the
+# The first six go on to the app unchanged (see `client.ClientEvent`); the
 # last two are for the driver only: they end a `hello` or a connection.
 
 
@@ -125,9 +160,12 @@ class Welcomed:
 @dataclass(slots=True, frozen=True)
 class Received:
     """A server frame for the screen: message, dm, joined, left, renamed,
-    users, history, shutdown, or an error that is not about one of our sends."""
+    users, history, registered, shutdown, or an error that is not about one
+    of our sends or requests. `request` is the request it answers (by its
+    `id`, or for `registered` by order); None for news."""
 
     frame: ServerFrame
+    request: Request | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -141,6 +179,16 @@ class Failed:
 
 
 @dataclass(slots=True, frozen=True)
+class RequestFailed:
+    """The server refused one of our requests (an `error` with its id): a
+    room that could not be joined again, a password too weak..."""
+
+    request: Request
+    code: str
+    message: str
+
+
+@dataclass(slots=True, frozen=True)
 class RttMeasured:
     seconds: float
 
@@ -148,10 +196,13 @@ class RttMeasured:
 @dataclass(slots=True, frozen=True)
 class HelloRefused:
     """The server answered `hello` with an `error` (a taken name, a wrong
-    password...); the session is IDLE again and may try another `hello`."""
+    password...); the session is IDLE again and may try another `hello`.
+    `ask_user`: trying again with the same credentials is pointless (a
+    password is missing or wrong), so someone has to type one first."""
 
     code: str
     message: str
+    ask_user: bool = False
 
 
 @dataclass(slots=True, frozen=True)
@@ -163,11 +214,22 @@ class ServerFrameTooLong:
 
 
 SessionEvent = (
-    Welcomed | Received | Acked | Failed | RttMeasured | HelloRefused | ServerFrameTooLong
+    Welcomed
+    | Received
+    | Acked
+    | Failed
+    | RequestFailed
+    | RttMeasured
+    | HelloRefused
+    | ServerFrameTooLong
 )
 
 # States in which a connection is in use (bytes may be fed and handed out).
 _CONNECTED = frozenset({SessionState.HELLO_SENT, SessionState.ONLINE, SessionState.CLOSING})
+# Refusals of `hello` that the same credentials would only repeat.
+_ASK_USER = frozenset({ErrorCode.BAD_PASSWORD, ErrorCode.LOGIN_REQUIRED, ErrorCode.BAD_LOGIN})
+# Refusals that a password set by a change lost with its connection may cure.
+_ACCOUNT_REFUSALS = frozenset({ErrorCode.LOGIN_REQUIRED, ErrorCode.BAD_LOGIN})
 
 
 class ClientSession:
@@ -192,8 +254,15 @@ class ClientSession:
         # Our name as the server knows it: set by each `welcome`, changed by
         # a `renamed` of ourselves, and the name every reconnect says hello with.
         self.name: str | None = None
-        # Kept in memory only, for reconnects; never logged or shown.
+        # The server's password, and our registered name's own: kept in
+        # memory only, for reconnects; never logged, shown or written down.
         self.password: str | None = None
+        self.account_password: str | None = None
+        # What the latest welcome said of our account; `registered` answers
+        # keep it up to date.
+        self.registered = False
+        self.admin = False
+        self.temporary_password = False  # the operator made it: we should choose our own
         # Unacknowledged sends in the order they were typed; resent in order.
         self.pending: dict[str, Outgoing] = {}
         self.rtt: float | None = None  # seconds, from the latest answered ping
@@ -206,6 +275,17 @@ class ClientSession:
         # earlier run); None keeps those the welcome puts us in.
         self.restore: list[str] | None = None
         self.features: frozenset[str] = frozenset()  # what the latest welcome announced
+        # This connection's requests with an id that are not answered yet,
+        # oldest first, at most `max_requests` (a server that never answers
+        # must not grow it). They die with the connection.
+        self.requests: dict[str, Request] = {}
+        # `register` and `password` requests not answered yet, in order, with
+        # the password each would make ours: `registered` carries no id, and
+        # the server answers them in order.
+        self._account_changes: deque[tuple[str, str]] = deque()
+        # A password a change lost with its connection may have set: tried
+        # once if the next hello is refused for the one we have.
+        self._account_fallback: str | None = None
         self._clock = clock
         # A random token makes our ids unique per sender across restarts of
         # the client; the counter makes them unique within this run.
@@ -241,8 +321,13 @@ class ClientSession:
         if name is None:
             raise ValueError("the first connection needs a name")
         self._reset_connection()
-        password = self.password if self.password is not None else UNSET
-        hello = Hello(name=name, proto=PROTO_VERSION, client=CLIENT_ID, password=password)
+        hello = Hello(
+            name=name,
+            proto=PROTO_VERSION,
+            client=CLIENT_ID,
+            password=_given(self.password),
+            account_password=_given(self.account_password),
+        )
         self._outbox.append(hello)
         self.state = SessionState.HELLO_SENT
 
@@ -270,6 +355,12 @@ class ClientSession:
                 pass
 
     def _reset_connection(self) -> None:
+        if self._account_changes:
+            # Unanswered: the server may or may not have made it. The next
+            # hello says the password we know, and tries this one if refused.
+            self._account_fallback = self._account_changes[-1][1]
+            self._account_changes.clear()
+        self.requests.clear()  # their answers would come on the old connection
         self._outbox.clear()
         self._lines.clear()
         self._framer = LineFramer(self.config.max_frame)
@@ -320,7 +411,12 @@ class ClientSession:
                 return self._welcomed(frame)
             case Error(code=code, message=message):
                 self.state = SessionState.IDLE
-                return HelloRefused(code, message)
+                fallback = self._account_fallback
+                if code in _ACCOUNT_REFUSALS and fallback is not None:
+                    # A register or password change did take, after all.
+                    self.account_password, self._account_fallback = fallback, None
+                    return HelloRefused(code, message)
+                return HelloRefused(code, message, ask_user=code in _ASK_USER)
             case Ping(t=t):
                 self._queue(Pong(t=t))
         return None  # nothing else means anything before the welcome
@@ -330,6 +426,13 @@ class ClientSession:
         self.welcomes += 1
         self.name = welcome.name
         self.features = frozenset(welcome.features or ())
+        self.registered = welcome.registered
+        self.admin = welcome.admin
+        self.temporary_password = welcome.temporary_password
+        self._account_fallback = None  # what we said worked
+        if not welcome.registered:
+            # Not (or no longer) an account: nothing to keep a secret for.
+            self.account_password = None
         self._pings.clear()  # pongs to the old connection's pings will never come
         # Room changes go first: a resent `say` to a room must find us in it.
         self._enter_rooms(welcome, reconnect)
@@ -358,10 +461,13 @@ class ClientSession:
         for key, room in wanted.items():
             self.rooms[key] = given.get(key, room)
             if key not in given:
-                self._outbox.append(Join(room=room))
+                # With an id: a refusal names its room (gone, closed to us).
+                request = self._track(RequestKind.REJOIN, room=room)
+                self._outbox.append(Join(room=room, id=request.id))
         for key, room in given.items():
             if key not in wanted:
-                self._outbox.append(Part(room=room))
+                request = self._track(RequestKind.PART, room=room)
+                self._outbox.append(Part(room=room, id=request.id))
 
     def _handle(self, frame: ServerFrame) -> SessionEvent | None:
         match frame:
@@ -382,8 +488,19 @@ class ClientSession:
                 out.status = SendStatus.FAILED
                 out.error_code, out.error_message = frame.code, frame.message
                 return Failed(out)
+            case Error(id=frame_id) if isinstance(frame_id, str) and frame_id in self.requests:
+                return self._refused(self.requests.pop(frame_id), frame)
             case Welcome():
                 pass  # only valid as the answer to hello
+            case Registered():
+                request = None
+                if self._account_changes:
+                    request_id, password = self._account_changes.popleft()
+                    self.account_password = password  # what every reconnect logs in with
+                    request = self.requests.pop(request_id, None)
+                # Our own password now, whether new or changed.
+                self.registered, self.temporary_password = True, False
+                return Received(frame, request)
             case Renamed(old=old, new=new):
                 if self.name is not None and name_key(old) == name_key(self.name):
                     # Later reconnects must hello under the new name, or the
@@ -394,17 +511,52 @@ class ClientSession:
                 key = _room_key(room)
                 if key is not None:
                     self.rooms[key] = room  # new, or the server's spelling of one we asked for
+                return Received(frame, self._answered(frame.id))
+            case Users() | RoomList() | HistoryReply():
+                return Received(frame, self._answered(frame.id))
+            case TopicInfo(room=room, by=by):
+                if isinstance(frame.id, str):
+                    return Received(frame, self._answered(frame.id))
+                if isinstance(by, str) and self.is_me(by):
+                    self._settle(RequestKind.SET_TOPIC, room)  # ours took: its news has no id
                 return Received(frame)
             case Left(name=name, room=room) if self.is_me(name):
                 # Not sent for our own disconnect: we are still connected and
                 # out of that room (a `part` of ours, or put out of it).
-                key = _room_key(room if isinstance(room, str) else DEFAULT_ROOM)
+                where = room if isinstance(room, str) else DEFAULT_ROOM
+                key = _room_key(where)
                 if key is not None:
                     self.rooms.pop(key, None)
+                self._settle(RequestKind.PART, where)  # answered by this, without an id
                 return Received(frame)
             case _:
                 return Received(frame)
         return None
+
+    def _answered(self, frame_id: object) -> Request | None:
+        """The request an answer's id names (no longer waiting); None for news."""
+        return self.requests.pop(frame_id, None) if isinstance(frame_id, str) else None
+
+    def _settle(self, kind: RequestKind, room: str) -> None:
+        """A request the server answers with news (no id) was answered: the
+        oldest of `kind` for `room` is done."""
+        key = _room_key(room)
+        for request_id, request in self.requests.items():
+            if request.kind is kind and request.room and _room_key(request.room) == key:
+                del self.requests[request_id]
+                return
+
+    def _refused(self, request: Request, error: Error) -> RequestFailed:
+        match request.kind:
+            case RequestKind.REJOIN:
+                # Not ours any more: the next reconnect must not try it again.
+                key = _room_key(request.room or DEFAULT_ROOM)
+                if key is not None:
+                    self.rooms.pop(key, None)
+            case RequestKind.REGISTER | RequestKind.PASSWORD:
+                changes = self._account_changes
+                self._account_changes = deque(c for c in changes if c[0] != request.id)
+        return RequestFailed(request, error.code, error.message)
 
     # -- requests in, bytes out ---------------------------------------------------
 
@@ -436,12 +588,19 @@ class ClientSession:
         return self._submit(Outgoing(id=self.new_id(), text=text, to=to))
 
     def nick(self, name: str) -> bool:
-        """Ask for a new name; False when not online (nothing is queued)."""
-        return self._request(Nick(name=name))
+        """Ask for a new name; False when not online (nothing is queued).
+        (`nick` carries no id: its refusal is a plain `error`.)"""
+        if not self.online:
+            return False
+        self._outbox.append(Nick(name=name))
+        return True
 
-    def who(self, room: str = DEFAULT_ROOM, *, watch: bool = False) -> bool:
+    # The requests below return the id they carry, or None when not online
+    # (nothing is queued): their answers and errors come back with it.
+
+    def who(self, room: str = DEFAULT_ROOM, *, watch: bool = False) -> str | None:
         """Ask who is in `room`; `watch` also subscribes to its joins and leaves."""
-        return self._request(Who(room=room, watch=watch))
+        return self._ask(RequestKind.WHO, lambda i: Who(room=room, watch=watch, id=i), room=room)
 
     def history(
         self,
@@ -450,32 +609,57 @@ class ClientSession:
         *,
         room: str | None = None,
         with_: str | None = None,
-    ) -> bool:
+    ) -> str | None:
         """Ask for up to `limit` messages older than `before` (the newest when
         None) of `room`, or of the DMs with `with_`; neither means `general`."""
-        frame = History(
-            room=UNSET if room is None else room,
-            before=UNSET if before is None else before,
-            limit=limit,
-            with_=UNSET if with_ is None else with_,
-        )
-        return self._request(frame)
 
-    def join(self, room: str) -> bool:
+        def frame(request_id: str) -> History:
+            return History(
+                room=UNSET if room is None else room,
+                before=UNSET if before is None else before,
+                limit=limit,
+                with_=UNSET if with_ is None else with_,
+                id=request_id,
+            )
+
+        where = room if room is not None or with_ is not None else DEFAULT_ROOM
+        return self._ask(RequestKind.HISTORY, frame, room=where, with_=with_)
+
+    def join(self, room: str) -> str | None:
         """Enter `room` (creating it); it counts as ours once its `room` answer comes."""
-        return self._request(Join(room=room))
+        return self._ask(RequestKind.JOIN, lambda i: Join(room=room, id=i), room=room)
 
-    def part(self, room: str) -> bool:
+    def part(self, room: str) -> str | None:
         """Leave `room`; our own `left` confirms it."""
-        return self._request(Part(room=room))
+        return self._ask(RequestKind.PART, lambda i: Part(room=room, id=i), room=room)
 
-    def list_rooms(self) -> bool:
+    def list_rooms(self) -> str | None:
         """Ask for every room, its topic and how many are in it."""
-        return self._request(Rooms())
+        return self._ask(RequestKind.ROOMS, lambda i: Rooms(id=i))
 
-    def topic(self, room: str, topic: str | None = None) -> bool:
+    def topic(self, room: str, topic: str | None = None) -> str | None:
         """Ask for `room`'s topic, or set it ("" clears it)."""
-        return self._request(Topic(room=room, topic=UNSET if topic is None else topic))
+        kind = RequestKind.TOPIC if topic is None else RequestKind.SET_TOPIC
+        text = UNSET if topic is None else topic
+        return self._ask(kind, lambda i: Topic(room=room, topic=text, id=i), room=room)
+
+    def register(self, password: str) -> str | None:
+        """Make the name we have an account with `password`. Once the server
+        answers `registered`, every reconnect logs in with it."""
+        request_id = self._ask(RequestKind.REGISTER, lambda i: Register(password=password, id=i))
+        if request_id is not None:
+            self._account_changes.append((request_id, password))
+        return request_id
+
+    def change_password(self, old: str, new: str) -> str | None:
+        """Change our account's password; reconnects use `new` once the
+        server answers `registered` (with `changed`)."""
+        request_id = self._ask(
+            RequestKind.PASSWORD, lambda i: ChangePassword(old=old, new=new, id=i)
+        )
+        if request_id is not None:
+            self._account_changes.append((request_id, new))
+        return request_id
 
     def is_me(self, name: str) -> bool:
         """Whether `name` is ours (any spelling with the same key)."""
@@ -506,19 +690,42 @@ class ClientSession:
             self._outbox.append(out)
         return out
 
-    def _request(self, frame: Struct) -> bool:
+    def _ask(
+        self,
+        kind: RequestKind,
+        frame: Callable[[str], Struct],
+        *,
+        room: str | None = None,
+        with_: str | None = None,
+    ) -> str | None:
         # Only sends wait for a connection (their ids make a late copy
-        # harmless); a refused request is for the screen to explain.
+        # harmless); a request refused here is for the screen to explain.
         if not self.online:
-            return False
-        self._outbox.append(frame)
-        return True
+            return None
+        request = self._track(kind, room=room, with_=with_)
+        self._outbox.append(frame(request.id))
+        return request.id
+
+    def _track(
+        self, kind: RequestKind, *, room: str | None = None, with_: str | None = None
+    ) -> Request:
+        request = Request(self.new_id(), kind, room, with_)
+        self.requests[request.id] = request
+        while len(self.requests) > self.config.max_requests:
+            # The oldest has waited longest: its answer, if any, is news now.
+            del self.requests[next(iter(self.requests))]
+        return request
 
     def _queue(self, frame: Struct) -> None:
         """A frame the protocol itself asks for (a `pong`): allowed before the
         welcome too, but never after `bye`."""
         if self.state in (SessionState.HELLO_SENT, SessionState.ONLINE):
             self._outbox.append(frame)
+
+
+def _given(secret: str | None) -> str | UnsetType:
+    """A password field as the frame wants it: absent when there is none."""
+    return UNSET if secret is None else secret
 
 
 def _room_key(room: str) -> str | None:
@@ -546,6 +753,9 @@ __all__ = [
     "HelloRefused",
     "Outgoing",
     "Received",
+    "Request",
+    "RequestFailed",
+    "RequestKind",
     "RttMeasured",
     "SendStatus",
     "ServerFrameTooLong",

@@ -179,6 +179,24 @@ async def send_line(pilot: Pilot[Any], text: str) -> None:
     await pilot.press("enter")
 
 
+ACCOUNT_PASSWORD = "a long one, with spaces"
+
+
+async def register_name(server: ChatServer, name: str, password: str = ACCOUNT_PASSWORD) -> None:
+    """Make `name` an account the way any client does (hello, register), then
+    leave, and wait until the server has let the name go."""
+    from tests.peers import JsonPeer, until
+
+    peer = await JsonPeer.connect(server.port)
+    try:
+        await peer.hello(name)
+        await peer.send(type="register", password=password, id="r1")
+        assert (await peer.expect("registered"))["name"] == name
+    finally:
+        await peer.close()
+    await until(lambda: server.hub.find(name) is None)
+
+
 def free_port() -> int:
     """A loopback port nobody listens on (right now)."""
     import socket

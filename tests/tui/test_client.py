@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,6 +23,7 @@ from conexion_tui.client import (
     ConnectionLost,
     Failed,
     JoinError,
+    LoginNeeded,
     Received,
     RttMeasured,
     SendStatus,
@@ -31,7 +33,7 @@ from conexion_tui.client import (
 )
 from conexion_tui.session import SessionState
 from tests.peers import JsonPeer
-from tests.tui.conftest import FAST, free_port
+from tests.tui.conftest import ACCOUNT_PASSWORD, FAST, free_port, register_name
 from tests.tui.proxy import Proxy
 
 E = TypeVar("E")
@@ -468,3 +470,51 @@ async def test_close_while_a_reconnect_waits_for_its_welcome(harness) -> None:
         assert connections == 2  # no third attempt
     finally:
         hand.close()
+
+
+# -- accounts -------------------------------------------------------------------------
+
+
+async def test_a_held_back_wrong_login_is_waited_for_not_timed_out(make_server, harness) -> None:
+    # Every wrong password is answered 0.5 s late, longer than the hello timeout.
+    server = await make_server(login_delays=(0.5,), password_delays=(0.5,))
+    await register_name(server, "ana")
+    h = await harness(server.port, name=None, hello_timeout=0.2, login_timeout=5.0)
+    with pytest.raises(JoinError) as wrong:
+        await h.client.join("ana", account_password="a wrong guess")
+    assert wrong.value.code == "bad_login"
+    assert wrong.value.ask_user
+    with pytest.raises(JoinError) as missing:
+        await h.client.join("ana")
+    assert (missing.value.code, missing.value.ask_user) == ("login_required", True)
+    welcome = await h.client.join("ana", account_password=ACCOUNT_PASSWORD)
+    assert welcome.registered
+
+
+async def test_a_reconnect_refused_for_its_password_waits_for_log_in(
+    make_server, harness, tmp_path
+) -> None:
+    """The operator resets the password while we are online: the reconnect
+    is refused, and the client waits for a password instead of guessing."""
+    from conexion_server import account_admin
+
+    db = str(tmp_path / "chat.db")
+    server = await make_server(db=db, login_delays=(0.0,), password_delays=(0.0,))
+    await register_name(server, "ana")
+    h = await harness(server.port, name=None)
+    await h.client.join("ana", account_password=ACCOUNT_PASSWORD)
+    h.task = asyncio.create_task(h.client.run())
+    out = io.StringIO()
+    assert account_admin.main(["--db", db, "reset", "ana"], ":unused:", out=out) == 0
+    one_time = out.getvalue().rsplit("one-time password: ", 1)[1].strip()
+    member = server.hub.find("ana")
+    member.peer.abort(member.peer.reason)
+    needed = await h.next(LoginNeeded)
+    assert needed.code == "bad_login"
+    assert h.client.waiting_for_login
+    assert h.client.state is State.OFFLINE
+    h.client.log_in(account_password=one_time)
+    welcomed = await h.next(Welcomed)
+    assert welcomed.welcome.temporary_password
+    assert not h.client.waiting_for_login
+    assert h.client.session.account_password == one_time

@@ -474,6 +474,58 @@ async def test_rooms_are_joined_again_after_a_reconnect_with_what_was_missed(ser
         await proxy.close()
 
 
+async def test_a_room_that_cannot_be_joined_again_is_marked_with_the_reason(
+    make_server, tmp_path
+) -> None:
+    """After a restart the server lets only admins create rooms and has lost
+    #design (it keeps nothing in memory) but made #lab at start: the rejoin of
+    #design alone is refused, and its id tells the client which room it was."""
+    from conexion_server.config import RoomCreation
+
+    first = await make_server()
+    port = first.port
+    app = make_app(port, data_dir=tmp_path)
+    async with running(app) as pilot:
+        screen = await joined(pilot)
+        await join_room(pilot, "lab")
+        await join_room(pilot, "design")
+        await send_line(pilot, "a draft of the poster")
+        await wait_for(pilot, lambda: has_line(app, "a draft of the poster ✓"))
+        await first.stop()
+        await wait_for(pilot, lambda: has_line(app, "connection lost at"), what="lost")
+        await make_server(port=port, rooms=("lab",), room_creation=RoomCreation.ADMINS)
+        design = screen.channels[room_key("design")]
+        await wait_for(pilot, lambda: design.gone is not None, what="design refused")
+        lab = screen.channels[LAB]
+        await wait_for(pilot, lambda: not lab.joining, what="lab answered")
+        assert lab.gone is None
+        assert "(forbidden)" in design.gone
+        assert not design.joining
+        assert has_line(app, "could not join #design again:", room_key("design"))
+        said = " ".join(line.strip() for line in log_lines(app, room_key("design")))
+        assert "(forbidden); /join design tries again, /part closes it" in said
+        assert has_line(app, "a draft of the poster")  # its log is kept
+        items = {i.label: i for i in app.screen.query_one(Sidebar).items}
+        assert items["design"].gone
+        assert not items["lab"].gone
+        assert list(app.client.session.rooms) == ["general", "lab"]
+        await wait_for(
+            pilot,
+            lambda: SavedRooms(tmp_path).load(f"127.0.0.1:{port}") == ["general", "lab"],
+            what="design forgotten",
+        )
+        # Typing there says why instead of sending into nothing.
+        await send_line(pilot, "anyone here?")
+        assert has_line(app, "you are not in #design")
+        assert not has_line(app, "anyone here? …")
+        # /join tries again (refused again, still marked); /part closes it.
+        await type_line(pilot, "/join design")
+        await wait_for(pilot, lambda: has_line(app, "joining #design…"))
+        await wait_for(pilot, lambda: not design.joining and design.gone is not None)
+        await type_line(pilot, "/part")
+        await wait_for(pilot, lambda: room_key("design") not in screen.channels)
+
+
 async def test_a_restarted_client_joins_the_rooms_it_was_in(server, peers, tmp_path) -> None:
     bob = await bob_in(peers, "lab")
     first = make_app(server.port, data_dir=tmp_path)
@@ -557,7 +609,9 @@ async def test_a_long_topic_gives_way_in_the_header(server, peers) -> None:
         await join_room(pilot, "lab")
         header = screen.query_one(ChatHeader)
         shown_text = str(header.render())
-        assert "#lab · a very long topic" in shown_text
+        # The topic gives way to the state, your account's badge included.
+        assert "#lab · a very lo" in shown_text
         assert "…" in shown_text
+        assert "ana · guest" in shown_text
         assert shown_text.rstrip().endswith(f"127.0.0.1:{server.port}")  # the state stays
         assert len(shown_text) <= 80

@@ -13,11 +13,13 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from conexion_tui.config import UiConfig
 from conexion_tui.conversation import dm_key, room_key
 from conexion_tui.messages import JoinFailed
 from conexion_tui.saved import SavedRooms
+from conexion_tui.screens.password import PasswordDialog
 from conexion_tui.screens.switcher import QuickSwitcher
 from conexion_tui.widgets import ChatHeader, ChatInput
 from tests.peers import JsonPeer
@@ -186,3 +188,39 @@ def test_quick_switcher(snap_compare, threaded_server: ThreadedServer) -> None:
         assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
     finally:
         run(bob.close())
+
+
+def test_start_screen_asking_for_an_account_password(snap_compare) -> None:
+    app = make_app(8000, name=None, suggested="ana")
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        # What the worker posts when the server answers login_required; then
+        # the password is typed: the field shows only bullets.
+        message = "the name ana is registered; log in with its password"
+        pilot.app.post_message(JoinFailed("login_required", message))
+        await pilot.pause()
+        await pilot.press(*"secret")
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_register_dialog_with_the_servers_reason(
+    snap_compare, threaded_server: ThreadedServer
+) -> None:
+    app = make_app(threaded_server.port, "ana")
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        screen = await joined(pilot)
+        screen.query_one("#header", ChatHeader).address = SHOWN_ADDRESS
+        screen.query_one("#input", ChatInput).cursor_blink = False
+        await send_line(pilot, "/register")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, PasswordDialog))
+        await pilot.press(*"short", "enter", *"short", "enter")
+        box = pilot.app.screen
+        said = box.query_one("#password-message")
+        await wait_for(pilot, lambda: "at least 8" in str(said.render()))
+        for field in box.query(Input):
+            field.cursor_blink = False
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

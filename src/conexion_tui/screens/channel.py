@@ -33,6 +33,9 @@ class Channel:
     # later ones are what a reconnect missed.
     loaded: bool = False
     joining: bool = False  # a room asked for and not answered yet
+    # Why we are not in this room any more (joining it again after a
+    # reconnect or a restart was refused); None while we are, or may be.
+    gone: str | None = None
     draft: str = ""  # what was typed here when another channel was chosen
 
     @property

@@ -46,6 +46,7 @@ from ..commands import (
     Quit,
     Target,
     help_lines,
+    keeps_secret,
     parse,
 )
 from ..config import UiConfig
@@ -68,6 +69,7 @@ from .channel import (
     stored_entry,
     system_entry,
 )
+from .chat_account import AccountActions, AccountNotice
 from .chat_commands import TypedCommands
 from .chat_events import NetworkEvents
 from .switcher import Places, QuickSwitcher
@@ -82,13 +84,18 @@ class UnreadBar(Static):
             screen.log_view.scroll_to_live()
 
 
-class ChatScreen(NetworkEvents, TypedCommands, Screen[None]):
+class ChatScreen(NetworkEvents, TypedCommands, AccountActions, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "app.quit", "Quit", priority=True),
         Binding("pageup", "page_up", "Scroll", priority=True),
         Binding("pagedown", "page_down", "Scroll down", priority=True, show=False),
         Binding("escape", "live", "Live", priority=True, show=False),
         Binding("f1", "help", "Help"),
+        # F2 is the account's key: the footer names it only while it is
+        # worth a look (the first of these that is enabled is the one shown).
+        Binding("f2", "log_in_again", "Log in"),
+        Binding("f2", "choose_password", "New password"),
+        Binding("f2", "account", "Account", show=False),
         # ctrl+k replaces the message box's "delete to the end of the line".
         Binding("ctrl+k", "switcher", "Switch", priority=True),
         Binding("alt+down,ctrl+pagedown", "next_channel", "Next", show=False, priority=True),
@@ -136,8 +143,7 @@ class ChatScreen(NetworkEvents, TypedCommands, Screen[None]):
         # Our sends still waiting for an answer, by id, with where they are shown.
         self._own: dict[str, tuple[Channel, Entry]] = {}
         self._room_keys: dict[str, str] = {}  # the server's spelling -> key, once computed
-        self._who_asked: dict[str, int] = {}  # /who answers to show, per room key
-        self._topic_asked: set[str] = set()  # /topic answers to show
+        self._who_shown: set[str] = set()  # ids of the `who` requests /who asked: answers to show
         self._rooms_asked = False  # show the next room list as a dialog
         self._go_to: set[str] = set()  # rooms to show as soon as their `room` answer comes
         self.known_rooms: list[RoomSummary] = []  # the latest room list from the server
@@ -226,7 +232,8 @@ class ChatScreen(NetworkEvents, TypedCommands, Screen[None]):
     def _changed_channels(self) -> None:
         """The list of channels changed: redraw the sidebar, remember the rooms."""
         self._refresh_sidebar()
-        rooms = tuple(c.title for c in self.ordered() if c.room)
+        # A room we could not join again is not remembered: it would fail again.
+        rooms = tuple(c.title for c in self.ordered() if c.room and c.gone is None)
         self.post_message(self.RoomsChanged(rooms))
 
     # -- layout --------------------------------------------------------------
@@ -239,6 +246,7 @@ class ChatScreen(NetworkEvents, TypedCommands, Screen[None]):
                 with ContentSwitcher(id="logs", initial=self.current.log.id):
                     yield from (channel.log for channel in self.channels.values())
                 yield UnreadBar(id="unread", markup=False)
+                yield AccountNotice(id="account-notice", markup=False)
             yield UserList(id="users")
         yield ChatInput(
             id="input",
@@ -283,6 +291,7 @@ class ChatScreen(NetworkEvents, TypedCommands, Screen[None]):
         header.address = self.client.address
         header.name_shown = self.me
         self.set_status(self.client.state, "", self.client.rtt)
+        self._show_account()
         general = room_key(DEFAULT_ROOM)
         given = {room_key(room) for room in welcome.rooms}
         for channel in list(self.channels.values()):
@@ -305,6 +314,13 @@ class ChatScreen(NetworkEvents, TypedCommands, Screen[None]):
         ]
         if welcome.motd:
             entries.append(self._system(f"message of the day: {welcome.motd}"))
+        if welcome.registered and welcome.temporary_password:
+            entries.append(
+                self._system(
+                    "your password is a one-time one the operator made: "
+                    "choose your own with F2 or /password"
+                )
+            )
         self.current.log.extend(entries)
         self.switch_to(self.current, force=True)
         self.query_one("#input", ChatInput).focus()
@@ -370,6 +386,7 @@ class ChatScreen(NetworkEvents, TypedCommands, Screen[None]):
                 c.conversation.unread,
                 c.conversation.mentions,
                 c.joining,
+                c.gone is not None,
             )
             for c in self.ordered()
         ]
@@ -595,10 +612,22 @@ class ChatScreen(NetworkEvents, TypedCommands, Screen[None]):
         command = parse(event.text)
         if command is None:
             return
+        if event.redacted:
+            # What followed may have been a password: it is gone, unsent and
+            # unkept, and it is not repeated here either.
+            self.log_view.add(
+                self._error(
+                    f"{event.text} takes no password on the line: what you typed after it "
+                    "was not sent or kept. Type it in the box that opens."
+                )
+            )
         if isinstance(command, Quit):
             await self.app.action_quit()
             return
         self._run(command)
+        if keeps_secret(event.text) and self._password_dialog is None:
+            # No dialog to type the password into: the box takes keys again.
+            self.query_one("#input", ChatInput).release()
         if not isinstance(command, ClearLog):
             self.log_view.scroll_to_live()
 

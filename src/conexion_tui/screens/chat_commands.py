@@ -16,9 +16,11 @@ from ..commands import (
     JoinRoom,
     ListRooms,
     ListUsers,
+    NewPassword,
     OpenDirect,
     PartRoom,
     Quit,
+    RegisterName,
     SendAction,
     SendDirect,
     SendText,
@@ -53,8 +55,8 @@ class TypedCommands:
             case ListUsers():
                 if not channel.room:
                     log.add(self._system(f"this conversation: {', '.join(channel.roster.names)}"))
-                elif self.client.who(channel.title):
-                    self._who_asked[channel.key] = self._who_asked.get(channel.key, 0) + 1
+                elif asked := self.client.who(channel.title):
+                    self._who_shown.add(asked)
                 else:
                     log.add(self._error("you are offline; /who works once reconnected"))
             case JoinRoom(room=room):
@@ -70,6 +72,10 @@ class TypedCommands:
                     log.add(self._error("you are offline; /rooms works once reconnected"))
             case SetTopic(topic=topic):
                 self._set_topic(topic)
+            case RegisterName():
+                self.action_register()
+            case NewPassword():
+                self.action_change_password()
             case ClearLog():
                 self._own = {i: (c, e) for i, (c, e) in self._own.items() if c is not channel}
                 log.clear()
@@ -91,7 +97,7 @@ class TypedCommands:
     def _join(self, room: str) -> None:
         log = self.log_view
         existing = self.channels.get(room_key(room))
-        if existing is not None and existing.room:
+        if existing is not None and existing.room and existing.gone is None:
             self.switch_to(existing)
             return
         if not self.rooms_feature:
@@ -99,6 +105,9 @@ class TypedCommands:
         elif self.client.join_room(room):
             self._go_to.add(room_key(room))
             log.add(self._system(f"joining #{room}…"))
+            if existing is not None:
+                existing.joining = True  # a room we could not join again: once more
+                self._refresh_sidebar()
         else:
             log.add(self._error("you are offline; /join works once reconnected"))
 
@@ -107,6 +116,9 @@ class TypedCommands:
         channel = self.current if room is None else self.channels.get(room_key(room))
         if channel is None:
             log.add(self._error(f"you are not in #{room}"))
+            return
+        if channel.gone is not None:
+            self._remove_channel(channel)  # not in it: nothing to tell the server
             return
         if not channel.room:
             if len(self.channels) == 1:
@@ -136,8 +148,6 @@ class TypedCommands:
                 return
         if not self.client.topic(channel.title, topic):
             log.add(self._error("you are offline; /topic works once reconnected"))
-        elif topic is None:
-            self._topic_asked.add(channel.key)
 
     def _picked(self, room: str | None) -> None:
         if room is not None:
@@ -154,6 +164,14 @@ class TypedCommands:
             self.log_view.add(self._error(f"not sent: {exc.message} ({exc.code})"))
             return
         channel = self.current
+        if to is None and channel.gone is not None:
+            self.log_view.add(
+                self._error(
+                    f"you are not in {channel.label} ({channel.gone}); "
+                    f"/join {channel.title} tries again"
+                )
+            )
+            return
         if to is None and not channel.room:
             if action:
                 self.log_view.add(

@@ -18,6 +18,7 @@ from conexion_protocol import (
     Left,
     LeftReason,
     Message,
+    Registered,
     Renamed,
     RoomInfo,
     RoomList,
@@ -27,7 +28,18 @@ from conexion_protocol import (
     name_key,
 )
 
-from ..client import Acked, ClientEvent, ConnectionLost, Failed, Received, Welcomed
+from ..client import (
+    Acked,
+    ClientEvent,
+    ConnectionLost,
+    Failed,
+    LoginNeeded,
+    Received,
+    Request,
+    RequestFailed,
+    RequestKind,
+    Welcomed,
+)
 from ..conversation import CatchUp, by_conversation, dm_key, partner, room_key
 from ..entries import Entry, Kind
 from .channel import Batch, Channel, known_count, separator
@@ -48,8 +60,8 @@ class NetworkEvents:
         batch = Batch()
         for event in events:
             match event:
-                case Received(frame=frame):
-                    self._frame(frame, batch)
+                case Received(frame=frame, request=request):
+                    self._frame(frame, request, batch)
                 case Acked(out=out):
                     own = self._own.get(out.id)
                     if own is not None:
@@ -57,14 +69,21 @@ class NetworkEvents:
                     self._mark(out)
                 case Failed(out=out):
                     self._mark(out)
+                case RequestFailed(request=request, code=code, message=message):
+                    self._request_failed(request, code, message, batch)
                 case ConnectionLost(reason=reason, at=at):
                     self.users.set_online(False)
                     line = f"connection lost at {self.clock.hhmm(at)}: {reason}"
                     for channel in self.channels.values():
                         channel.conversation.lost(at)
                         batch.add(channel, self._system(line))
+                    self._who_shown.clear()  # those requests died with the connection
+                    self._account_lost()
                 case Welcomed():
                     self._reconnected(event, batch)
+                    self._account_reconnected()
+                case LoginNeeded():
+                    self._needs_login(event, batch)
         for channel, entries in batch.entries.items():
             if self.channels.get(channel.key) is channel:  # not closed meanwhile
                 channel.log.extend(entries)
@@ -100,7 +119,8 @@ class NetworkEvents:
         # Names and texts are untrusted: never markup.
         self.app.notify(message, title=title, timeout=self.ui.notify_timeout, markup=False)
 
-    def _frame(self, frame: object, batch: Batch) -> None:
+    def _frame(self, frame: object, request: Request | None, batch: Batch) -> None:
+        """One server frame; `request` is ours that it answers (None: news)."""
         match frame:
             case Message(room=room):
                 channel = self._room(room)
@@ -129,8 +149,8 @@ class NetworkEvents:
                 if channel is not None:
                     channel.roster.replace(names)
                     self._roster_changed(channel)
-                    if self._who_asked.get(channel.key):
-                        self._who_asked[channel.key] -= 1
+                    if request is not None and request.id in self._who_shown:
+                        self._who_shown.discard(request.id)
                         shown = self.ui.who_shown
                         listed = ", ".join(names[:shown])
                         if len(names) > shown:
@@ -148,9 +168,11 @@ class NetworkEvents:
                     joined = {c.key for c in self.channels.values() if c.room}
                     self.app.push_screen(RoomListDialog(self.known_rooms, joined), self._picked)
             case TopicInfo():
-                self._topic(frame, batch)
+                self._topic(frame, request, batch)
             case HistoryReply():
                 self._older(frame)
+            case Registered():
+                self._registered(frame, request, batch)
             case Error(code=code, message=message):
                 batch.add(self.current, self._error(f"{message} ({code})"))
             case Shutdown(message=message):
@@ -218,6 +240,7 @@ class NetworkEvents:
             channel.title = info.room
             self._changed_channels()
         channel.joining = False
+        channel.gone = None
         channel.topic = info.topic
         channel.roster.replace(info.users, info.user_count)
         self._roster_changed(channel)
@@ -258,7 +281,7 @@ class NetworkEvents:
                 self._live(channel, self._stored(message), batch)
             batch.add(channel, separator("live"))
 
-    def _topic(self, frame: TopicInfo, batch: Batch) -> None:
+    def _topic(self, frame: TopicInfo, request: Request | None, batch: Batch) -> None:
         channel = self._room(frame.room)
         if channel is None:
             return
@@ -266,10 +289,9 @@ class NetworkEvents:
         if channel is self.current:
             self._show_topic()
         by = frame.by if isinstance(frame.by, str) else None
-        if channel.key in self._topic_asked:
-            # The answer to our /topic (a topic set meanwhile may come first:
-            # it says the same).
-            self._topic_asked.discard(channel.key)
+        if request is not None:
+            # The answer to our /topic: it carries the request's id, which
+            # news of a topic being set never does.
             if frame.topic:
                 said = f"topic: {frame.topic}" + (f" (set by {by})" if by else "")
             else:
@@ -292,8 +314,8 @@ class NetworkEvents:
         given = {room_key(room): room for room in welcome.rooms}
         general = room_key(DEFAULT_ROOM)
         for channel in list(self.channels.values()):
-            if not channel.room:
-                continue
+            if not channel.room or channel.gone is not None:
+                continue  # a room we could not join again is not joined again
             if channel.key not in given:
                 channel.joining = True  # its `room` answer brings what it missed
                 continue
@@ -323,6 +345,47 @@ class NetworkEvents:
         for channel in self.channels.values():
             batch.add(channel, self._system(line))
         batch.sidebar = True
+
+    def _request_failed(self, request: Request, code: str, message: str, batch: Batch) -> None:
+        """The server refused one of our requests: say so where it belongs
+        (its id tells which room a failed rejoin was, of several)."""
+        why = f"{message} ({code})"
+        room = request.room
+        channel = self._room(room) if room is not None and request.with_ is None else None
+        match request.kind:
+            case RequestKind.REGISTER | RequestKind.PASSWORD:
+                self._account_refused(request, code, message, batch)
+            case RequestKind.REJOIN if channel is not None:
+                self._gone(channel, why, batch)
+            case RequestKind.JOIN:
+                self._go_to.discard(room_key(room or DEFAULT_ROOM))
+                if channel is not None and channel.gone is not None:
+                    self._gone(channel, why, batch)
+                else:
+                    batch.add(self.current, self._error(f"cannot join #{room}: {why}"))
+            case RequestKind.HISTORY:
+                target = self.channels.get(dm_key(request.with_)) if request.with_ else channel
+                if target is not None:
+                    target.conversation.page_failed()
+                    batch.add(target, self._error(f"cannot load older messages: {why}"))
+            case _:
+                if request.kind is RequestKind.ROOMS:
+                    self._rooms_asked = False
+                batch.add(channel or self.current, self._error(why))
+
+    def _gone(self, channel: Channel, why: str, batch: Batch) -> None:
+        """Joining `channel` again was refused: it stays, marked, with its log."""
+        channel.joining = False
+        channel.gone = why
+        line = (
+            f"could not join {channel.label} again: {why}; "
+            f"/join {channel.title} tries again, /part closes it"
+        )
+        batch.add(channel, self._error(line))
+        if channel is not self.current:
+            batch.add(self.current, self._error(line))
+        batch.sidebar = True
+        self._changed_channels()
 
     def _older(self, reply: HistoryReply) -> None:
         if reply.with_ is not UNSET and isinstance(reply.with_, str):

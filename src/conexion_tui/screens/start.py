@@ -1,5 +1,6 @@
-"""The start screen: a name (and, when asked, a password), why a join failed, and another try.
-It must not connect by itself: it posts `JoinRequested` and the app's worker joins.
+"""The start screen: a name (and, when asked, the server's password or the name's account
+password), why a join failed, and another try. It must not connect by itself: it posts
+`JoinRequested` and the app's worker joins.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
+from conexion_protocol import ErrorCode, name_key
+
 from ..client import TLS_FAILED, UNREACHABLE
 
-BAD_PASSWORD = "bad_password"
+BAD_PASSWORD = ErrorCode.BAD_PASSWORD
 
 
 class StartScreen(Screen[None]):
@@ -27,7 +30,8 @@ class StartScreen(Screen[None]):
     @dataclass
     class JoinRequested(Message):
         name: str
-        password: str | None = None
+        password: str | None = None  # the server's
+        account_password: str | None = None  # the name's own, when it is registered
 
     def __init__(
         self,
@@ -46,6 +50,10 @@ class StartScreen(Screen[None]):
         self.autojoin = autojoin
         self.busy = False
         self.unreachable = 0  # failed attempts in a row to reach the server
+        # The key of the registered name the account field is for; typing
+        # another name hides the field, so its password never goes elsewhere.
+        self.account_key: str | None = None
+        self.wrong_logins = 0  # wrong account passwords in a row, so a repeat looks new
 
     def compose(self) -> ComposeResult:
         with Middle(), Center(), Vertical(id="start-box"):
@@ -70,6 +78,14 @@ class StartScreen(Screen[None]):
                     placeholder="the password the server's owner gave you",
                     id="start-password",
                 )
+            # Hidden until the server says the name is registered.
+            with Vertical(id="start-account-row"):
+                yield Label("Account password", id="start-account-label")
+                yield Input(
+                    password=True,
+                    placeholder="the password of this registered name",
+                    id="start-account",
+                )
             yield Button("Join", id="start-join", variant="primary")
             yield Static(id="start-message", markup=False)
         yield Footer()
@@ -81,6 +97,7 @@ class StartScreen(Screen[None]):
 
     @on(Input.Submitted, "#start-name")
     @on(Input.Submitted, "#start-password")
+    @on(Input.Submitted, "#start-account")
     @on(Button.Pressed, "#start-join")
     def request_join(self) -> None:
         if self.busy:
@@ -92,13 +109,34 @@ class StartScreen(Screen[None]):
         password: str | None = None
         if self.query_one("#start-password-row").has_class("-shown"):
             password = self.query_one("#start-password", Input).value
-        self.set_busy(True, f"Connecting to {self.address} as {name}…")
-        self.post_message(self.JoinRequested(name, password))
+        account: str | None = None
+        status = f"Connecting to {self.address} as {name}…"
+        if self.query_one("#start-account-row").has_class("-shown"):
+            field = self.query_one("#start-account", Input)
+            if not field.value:
+                self._say(f"Type the password of {name} first, or choose another name.")
+                field.focus()
+                return
+            account = field.value
+            # The server makes a wrong guess wait, longer each time in a row.
+            status = f"Checking the password of {name}…"
+        self.set_busy(True, status)
+        self.post_message(self.JoinRequested(name, password, account))
+
+    @on(Input.Changed, "#start-name")
+    def _name_changed(self, event: Input.Changed) -> None:
+        """Another name is not the registered one: its password stays unsent."""
+        if self.account_key is not None and name_key(event.value.strip()) != self.account_key:
+            self.account_key = None
+            self.wrong_logins = 0
+            self.query_one("#start-account-row").set_class(False, "-shown")
+            self.query_one("#start-account", Input).value = ""
 
     def set_busy(self, busy: bool, status: str = "") -> None:
         self.busy = busy
         self.query_one("#start-name", Input).disabled = busy
         self.query_one("#start-password", Input).disabled = busy
+        self.query_one("#start-account", Input).disabled = busy
         self.query_one("#start-join", Button).disabled = busy
         message = self.query_one("#start-message", Static)
         message.set_class(False, "-error")
@@ -117,12 +155,21 @@ class StartScreen(Screen[None]):
         if code == BAD_PASSWORD:
             self.show_password_field(message, button)
             return
+        if code in (ErrorCode.LOGIN_REQUIRED, ErrorCode.BAD_LOGIN):
+            self.show_account_field(code)
+            return
         if code in (UNREACHABLE, TLS_FAILED):
             self.unreachable += 1
             # Without the count a failed retry would look like nothing happened.
             tries = f" (tried {self.unreachable} times)" if self.unreachable > 1 else ""
             text = f"{sentence}\nPress Enter or Retry to try again{tries}."
             button.label = "Retry"
+        elif code == ErrorCode.ACCOUNT_REQUIRED:
+            text = (
+                "This server lets in registered names only: ask its operator for an "
+                "account.\nThen type that name and press Enter."
+            )
+            button.label = "Join"
         else:
             text = f"{sentence}\nChoose another name and press Enter."
             button.label = "Join"
@@ -132,6 +179,31 @@ class StartScreen(Screen[None]):
         name_input.focus()
         if code not in (UNREACHABLE, TLS_FAILED):
             name_input.select_all()
+
+    def show_account_field(self, code: str) -> None:
+        """The name is registered: ask for its password (again, if it was wrong)."""
+        name = self.query_one("#start-name", Input).value.strip()
+        row = self.query_one("#start-account-row")
+        field = self.query_one("#start-account", Input)
+        if code == ErrorCode.BAD_LOGIN and row.has_class("-shown"):
+            self.wrong_logins += 1
+            tries = f" (tried {self.wrong_logins} times)" if self.wrong_logins > 1 else ""
+            text = f"Wrong password{tries}.\nType it again, or choose another name."
+        else:
+            self.wrong_logins = 0
+            text = f"{name} is registered.\nType its password, or choose another name."
+        self.account_key = name_key(name)
+        row.set_class(True, "-shown")
+        self.query_one("#start-join", Button).label = "Join"
+        self._say(text)
+        field.focus()
+        field.select_all()
+
+    def _say(self, text: str) -> None:
+        message = self.query_one("#start-message", Static)
+        message.set_class(True, "-error")
+        message.set_class(True, "-shown")
+        message.update(Text(text))
 
     def show_password_field(self, message: Static, button: Button) -> None:
         row = self.query_one("#start-password-row")

@@ -1,6 +1,6 @@
-"""The chat screen's top line: the conversation shown and its topic, your name, the connection
-state, round-trip time and address. It only shows what the screen sets; it must not read the
-client.
+"""The chat screen's top line: the conversation shown and its topic, your name and account
+badge, the connection state, round-trip time and address. It only shows what the screen sets;
+it must not read the client.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ _DOTS = {
 _SEPARATOR = " │ "
 _TOPIC_SEPARATOR = " · "
 _MIN_TOPIC = 8  # cells; a topic cut shorter than this says nothing, so it is left out
+# What the badge after your name can say: your account as the server knows it.
+BADGES = ("guest", "registered", "admin")
 
 
 class ChatHeader(Widget):
@@ -41,11 +43,13 @@ class ChatHeader(Widget):
             "chat-header--detail",
             "chat-header--rtt",
             "chat-header--separator",
+            *(f"chat-header--badge-{badge}" for badge in BADGES),
         }
     )
 
     address: reactive[str] = reactive("")
     name_shown: reactive[str] = reactive("")
+    badge: reactive[str] = reactive("")  # one of BADGES, or "" (a server without accounts)
     state: reactive[State] = reactive(State.CONNECTING)
     detail: reactive[str] = reactive("")
     rtt: reactive[float | None] = reactive(None)
@@ -66,34 +70,44 @@ class ChatHeader(Widget):
         state = f"{_DOTS[self.state]} {self.state.value}"
         if self.state is not State.ONLINE and self.detail:
             state += f" · {clean(self.detail, single_line=True)}"
-        # (text, style) per field, the room's topic kept apart: it is what
-        # gives way when the line is too long, since the state matters more.
+        # (text, style) per field, the room's topic and your badge kept apart:
+        # they give way, in that order, when the line is too long, since the
+        # state matters more.
         fields: list[tuple[str, Style]] = [("Conexion", style("brand"))]
         if self.room:
             fields.append((clean(self.room, single_line=True), style("room")))
         if self.elsewhere:
             fields.append((self.elsewhere, style("elsewhere")))
         fields.append((clean(self.name_shown, single_line=True), style("name")))
+        name_at = len(fields) - 1
+        badge = self.badge if self.badge in BADGES else ""
         fields.append((state, style(state_part)))
         if self.state is State.ONLINE:
             fields.append((self.rtt_text(), style("rtt")))
         fields.append((self.address, style("address")))
         topic = clean(self.topic, single_line=True) if self.room else ""
-        if topic and self.size.width > 0:
-            used = 1 + sum(cell_len(t) for t, _ in fields) + len(_SEPARATOR) * (len(fields) - 1)
-            room = self.size.width - used - len(_TOPIC_SEPARATOR)
+        width = self.size.width
+        used = 1 + sum(cell_len(t) for t, _ in fields) + len(_SEPARATOR) * (len(fields) - 1)
+        badge_cells = len(_TOPIC_SEPARATOR) + len(badge) if badge else 0
+        if topic and width > 0:
+            room = width - used - badge_cells - len(_TOPIC_SEPARATOR)
             if room < _MIN_TOPIC:
                 topic = ""
             elif cell_len(topic) > room:
                 cut = Text(topic)
                 cut.truncate(room - 1)
                 topic = cut.plain + "…"
+        if badge and not topic and 0 < width < used + badge_cells:
+            badge = ""  # the topic gave way first; the connection's state matters more
         text = Text(no_wrap=True, overflow="ellipsis", end="")
         text.append(" ")
         for index, (field, field_style) in enumerate(fields):
             if index:
                 text.append(_SEPARATOR, style("separator"))
             text.append(field, field_style)
+            if index == name_at and badge:
+                text.append(_TOPIC_SEPARATOR, style("separator"))
+                text.append(badge, style(f"badge-{badge}"))
             if index == 1 and topic:
                 text.append(_TOPIC_SEPARATOR, style("separator"))
                 text.append(topic, style("topic"))

@@ -1,5 +1,6 @@
 """The message box: Enter sends, ctrl+j or shift+enter a new line, Tab completes, Up/Down walk
-the sent lines. It posts `Submitted`; it must not interpret commands or send anything.
+the sent lines (never a command that takes a password). It posts `Submitted`; it must not
+interpret commands or send anything.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import TextArea
 
-from ..commands import complete
+from ..commands import complete, keeps_secret, redact
 
 
 @dataclass(slots=True)
@@ -36,9 +37,12 @@ class ChatInput(TextArea):
 
     @dataclass
     class Submitted(Message):
-        """The user pressed Enter on a non-blank text."""
+        """The user pressed Enter on a non-blank text. A command that takes
+        a password arrives without what followed it (`redacted` says
+        something did): passwords are typed in a masked dialog."""
 
         text: str
+        redacted: bool = False
 
     def __init__(
         self,
@@ -65,10 +69,19 @@ class ChatInput(TextArea):
         self._history_at = 0  # == len(history) when editing a new line
         self._draft = ""
         self._cycle: _Cycle | None = None
+        # A command that takes a password was just sent to the screen: what
+        # is typed until the screen releases the box (its dialog is open, or
+        # nothing opened) is dropped, so a password typed or auto-typed right
+        # behind the command never lands here, where Enter would send it.
+        self.held = False
 
     # -- keys ------------------------------------------------------------------
 
     async def _on_key(self, event: events.Key) -> None:
+        if self.held:
+            event.stop()
+            event.prevent_default()
+            return
         if event.key == "enter":
             event.stop()
             event.prevent_default()
@@ -87,13 +100,31 @@ class ChatInput(TextArea):
         text = self.text
         if not text.strip():
             return
-        if not self.sent_history or self.sent_history[-1] != text:
+        if keeps_secret(text):
+            self.held = True  # and Up must never bring back what may be a password
+        elif not self.sent_history or self.sent_history[-1] != text:
             self.sent_history.append(text)
             del self.sent_history[: -self._history_size]
         self._history_at = len(self.sent_history)
         self._draft = ""
-        self.load_text("")
-        self.post_message(self.Submitted(text))
+        self.load_text("")  # which forgets the undo history too
+        shown, redacted = redact(text)
+        self.post_message(self.Submitted(shown, redacted))
+
+    async def _on_paste(self, event: events.Paste) -> None:
+        if self.held:
+            event.stop()
+            event.prevent_default()
+            return
+        await super()._on_paste(event)
+
+    def release(self) -> None:
+        """Take keys again, after the ones already on their way here (sent
+        while the box was held) have been dropped."""
+        self.call_later(self._release)
+
+    def _release(self) -> None:
+        self.held = False
 
     # -- history -----------------------------------------------------------
 

@@ -20,6 +20,7 @@ from ..entries import clean
 from .styles import component_style
 
 MENTION_MARK = "@"  # before the count of a conversation that mentions you
+GONE_MARK = "✗"  # after a room we could not join again
 NUMBERED = 9  # alt+1 … alt+9 reach the first nine
 
 
@@ -33,6 +34,7 @@ class SidebarItem:
     unread: int = 0
     mentions: int = 0
     joining: bool = False  # a room asked for, not answered yet
+    gone: bool = False  # a room we could not join again: shown struck through, marked ✗
 
 
 class _Lines(Static):
@@ -54,6 +56,7 @@ class Sidebar(VerticalScroll, can_focus=False):
             "sidebar--count",
             "sidebar--mention",
             "sidebar--quiet",
+            "sidebar--gone",
         }
     )
 
@@ -136,13 +139,17 @@ class Sidebar(VerticalScroll, can_focus=False):
         label = f"#{name}" if item.room else name
         if item.unread and not current:
             name_style = self._style("unread")
+        elif item.gone:
+            name_style = self._style("gone")
         elif item.joining:
             name_style = self._style("quiet")
         else:
             name_style = Style()
         # "3" unread; "3 @1": one of them names you; "@2": all of them do (DMs).
         count = Text(end="")
-        if item.unread and not current:
+        if item.gone:
+            count.append(GONE_MARK, self._style("gone"))
+        elif item.unread and not current:
             if item.mentions != item.unread:
                 count.append(str(item.unread), self._style("count"))
             if item.mentions:
@@ -162,4 +169,4 @@ class Sidebar(VerticalScroll, can_focus=False):
         return line
 
 
-__all__ = ["MENTION_MARK", "Sidebar", "SidebarItem"]
+__all__ = ["GONE_MARK", "MENTION_MARK", "Sidebar", "SidebarItem"]
