@@ -100,6 +100,7 @@ from .names import (
     normalize_room,
     parse_room,
 )
+from .passwords import MAX_PASSWORD, MIN_PASSWORD, password_problem
 from .timefmt import format_ts, local_hhmm, parse_ts
 
 __all__ = [
@@ -117,6 +118,7 @@ __all__ = [
     "MAX_HISTORY_LIMIT",
     "MAX_ID_LEN",
     "MAX_NAME_LEN",
+    "MAX_PASSWORD",
     "MAX_REASON_LEN",
     "MAX_ROOM_LEN",
     "MAX_SANCTION_MINUTES",
@@ -124,6 +126,7 @@ __all__ = [
     "MAX_SLOW_SECONDS",
     "MAX_TEXT_LEN",
     "MAX_TOPIC_LEN",
+    "MIN_PASSWORD",
     "PROTO_VERSION",
     "SERVER_FRAMES",
     "UNSET",
@@ -203,4 +206,5 @@ __all__ = [
     "parse_minutes",
     "parse_room",
     "parse_ts",
+    "password_problem",
 ]

@@ -170,6 +170,7 @@ class Dm(Struct, tag="dm", **_FRAME_CONFIG):
 
 class Nick(Struct, tag="nick", **_FRAME_CONFIG):
     name: str
+    id: MessageId | UnsetType = UNSET  # echoed on its error
 
 
 class Who(Struct, tag="who", **_FRAME_CONFIG):

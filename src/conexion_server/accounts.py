@@ -12,7 +12,10 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, replace
-from functools import cache
+
+from conexion_protocol import password_problem
+
+__all__ = ["Account", "hash_password", "one_time_password", "password_problem", "verify"]
 
 # scrypt's cost: 2**14 rounds of 8-block mixing take about 40 ms and 16 MiB
 # here; enough that a stolen database yields slowly, cheap enough for logins.
@@ -21,8 +24,6 @@ SCRYPT_R = 8
 SCRYPT_P = 1
 SALT_BYTES = 16
 HASH_BYTES = 32
-MIN_PASSWORD = 8  # characters
-MAX_PASSWORD = 200
 # One-time passwords an operator hands out: words a person can read out and
 # type, drawn from the system's random source.
 _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i look-alikes
@@ -40,17 +41,6 @@ class Account:
 
     def with_password(self, hashed: str, *, temporary: bool = False) -> Account:
         return replace(self, hash=hashed, temporary=temporary)
-
-
-def password_problem(password: str) -> str | None:
-    """Why `password` cannot be an account's password, or None."""
-    if len(password) < MIN_PASSWORD:
-        return f"a password has at least {MIN_PASSWORD} characters"
-    if len(password) > MAX_PASSWORD:
-        return f"a password has at most {MAX_PASSWORD} characters"
-    if password.strip() != password or not password.isprintable():
-        return "a password cannot start or end with spaces or hold control characters"
-    return None
 
 
 def hash_password(password: str, *, n: int = SCRYPT_N) -> str:
@@ -74,12 +64,6 @@ def verify(hashed: str, password: str) -> bool:
     return hmac.compare_digest(expected, got)
 
 
-def dummy_verify(password: str) -> None:
-    """Spend what a real check spends, so that an unknown name answers as
-    slowly as a known one."""
-    verify(_dummy_hash(), password)
-
-
 def one_time_password() -> str:
     """A password to read out to someone: three groups of four letters."""
     groups = ("".join(secrets.choice(_ALPHABET) for _ in range(4)) for _ in range(3))
@@ -93,8 +77,3 @@ def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
-
-
-@cache
-def _dummy_hash() -> str:
-    return hash_password("not anyone's password")
