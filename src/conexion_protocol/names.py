@@ -17,6 +17,7 @@ import bisect
 import re
 import unicodedata
 import zlib
+from functools import lru_cache
 
 from . import unicode_tables as _tables
 from .frames import (
@@ -133,6 +134,7 @@ def _script_set(ch: str) -> int:
 # -- the rules ------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=65_536)  # checked on every frame that names one
 def normalize_name(raw: str) -> str:
     """The NFC form of a valid name, or `ProtocolError(bad_name)` saying why."""
     name = unicodedata.normalize("NFC", raw)
@@ -198,6 +200,7 @@ def _refuse_mixed_digits(text: str, code: ErrorCode, what: str) -> None:
         raise ProtocolError(code, f"{what} cannot mix digits of different systems ({shown})")
 
 
+@lru_cache(maxsize=65_536)  # the same few names, again and again
 def name_key(name: str) -> str:
     """The key that makes names unique: UTS #39's skeleton of the name
     folded for case, so that names that look alike or differ only in case
@@ -221,6 +224,7 @@ def name_key(name: str) -> str:
     return unicodedata.normalize("NFC", _IGNORABLE.sub("", folded).translate(_KEYS))
 
 
+@lru_cache(maxsize=65_536)  # checked on every frame that names one
 def parse_room(raw: str) -> tuple[str, str]:
     """A valid room name as shown (NFC) and its key, or `bad_frame`.
 

@@ -97,6 +97,11 @@ class ServerConfig:
     # next turn, so that one write of 100,000 short lines is served a share
     # at a time between everyone else's.
     max_lines_per_turn: int = 100
+    # With a database: writes (messages, ids, ...) accepted while a commit is
+    # in flight, past which the server stops reading from peers until that
+    # commit is done. It bounds what one commit then releases at once, and
+    # so every peer's output and the server's memory.
+    max_uncommitted: int = 4_000
     # Refusals for sending too fast in a row (nothing accepted in between)
     # before the server closes the connection (`left` reason `error`).
     max_rate_limited: int = 100

@@ -110,6 +110,10 @@ class Connection(asyncio.BufferedProtocol):
         self._handshake: asyncio.Task[None] | None = None
         self._early = bytearray()  # bytes that came before the handshake was done
         self._lost = False
+        # Reading stopped by the server (too much waits for a commit), apart
+        # from the session's own pauses, which `_paused` remembers.
+        self._throttled = False
+        self._paused = False
 
     # -- asyncio.Protocol -------------------------------------------------
 
@@ -225,6 +229,21 @@ class Connection(asyncio.BufferedProtocol):
         self.session.data_received(data)
         # Even a send whose answer had nowhere to go must get committed.
         self.host.kick_commit()
+        if not self._throttled and self.host.too_much_uncommitted():
+            self._throttle()
+
+    def _throttle(self) -> None:
+        gate = self.host.gate
+        if gate is None or self.transport is None or self._closed:
+            return
+        self._throttled = True
+        self.transport.pause_reading()
+        gate.throttle(self._unthrottle)
+
+    def _unthrottle(self) -> None:
+        self._throttled = False
+        if not self._closed and self.transport is not None and not self._paused:
+            self.transport.resume_reading()
 
     def eof_received(self) -> bool | None:
         return True if self.session.eof_received() else None
@@ -269,11 +288,14 @@ class Connection(asyncio.BufferedProtocol):
 
     def pause_reading(self) -> None:
         assert self.transport is not None
+        self._paused = True
         self.transport.pause_reading()
 
     def resume_reading(self) -> None:
         assert self.transport is not None
-        self.transport.resume_reading()
+        self._paused = False
+        if not self._throttled:
+            self.transport.resume_reading()
 
     def set_timer(self, when: float | None) -> None:
         if self._timer is not None:
@@ -388,7 +410,12 @@ class Connection(asyncio.BufferedProtocol):
         transport = self.transport
         if pieces and transport is not None and not transport.is_closing():
             data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
-            if transport.get_write_buffer_size() + len(data) > self._max_output:
+            # A peer that has taken everything so far is not slow, even if
+            # this flush is a whole commit's worth of broadcasts (which
+            # max_uncommitted bounds); one that still holds output may not
+            # pass the bound.
+            buffered = transport.get_write_buffer_size()
+            if buffered and buffered + len(data) > self._max_output:
                 self._too_slow()
             else:
                 transport.write(data)

@@ -60,9 +60,11 @@ class AudienceStream:
         joined = self._joined_in(form)
         offsets, view = joined.offsets, joined.view
         pieces = []
-        for index in skip:
-            if index < start:
-                continue
+        # Only the skipped indices inside the range: a sender's own frames
+        # cut the stream many times a turn, and each cut must not walk the
+        # whole list again (that was quadratic in a turn's messages).
+        for k in range(bisect_left(skip, start), len(skip)):
+            index = skip[k]
             if index >= end:
                 break
             if index > start:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import gc
 import logging
 import signal
 import ssl
@@ -47,13 +48,28 @@ class CommitGate:
         self.store = store
         self._held: deque[tuple[int, Callable[[], None]]] = deque()
         self._committed = store.writes()
+        self._taken = self._committed  # the writes of batches taken so far
         self._task: asyncio.Task[None] | None = None
+        # Peers that stopped reading while too much waited for a commit,
+        # and are resumed once it is done.
+        self._throttled: list[Callable[[], None]] = []
         self._on_failure = on_failure
         self.failed: BaseException | None = None
 
     @property
     def holding(self) -> bool:
         return bool(self._held) or self.store.writes() > self._committed
+
+    @property
+    def backlog(self) -> int:
+        """Writes accepted and not yet on their way to the disk: the commit
+        in flight does not count, so that reading goes on while it is
+        written, and the next batch builds up meanwhile."""
+        return self.store.writes() - max(self._committed, self._taken)
+
+    def throttle(self, resume: Callable[[], None]) -> None:
+        """Call `resume` once the commit in flight is done."""
+        self._throttled.append(resume)
 
     def defer(self, action: Callable[[], None]) -> None:
         """Run `action` once everything stored so far is committed."""
@@ -74,6 +90,7 @@ class CommitGate:
             await asyncio.sleep(0)
             while store.has_pending():
                 batch = store.take_batch()
+                self._taken = batch.upto
                 try:
                     await asyncio.to_thread(store.write, batch)
                 except Exception as exc:  # disk full, I/O error: stop acking at all
@@ -83,8 +100,14 @@ class CommitGate:
                     store.done(batch)
                 self._committed = max(self._committed, batch.upto)
                 self._release()
+                self._resume_readers()
         finally:
             self._task = None
+
+    def _resume_readers(self) -> None:
+        throttled, self._throttled = self._throttled, []
+        for resume in throttled:
+            resume()
 
     def _fail(self, exc: Exception) -> None:
         log.critical("cannot commit to %s: %s", self.store.path, exc)
@@ -260,6 +283,10 @@ class ChatServer:
         if self.gate is not None:
             self.gate.kick()
 
+    def too_much_uncommitted(self) -> bool:
+        gate = self.gate
+        return gate is not None and gate.backlog > self.config.max_uncommitted
+
     def admit(self, address: str) -> bool:
         """Count a new connection from `address`; False when it is one too many."""
         count = self.per_address.get(address, 0)
@@ -422,6 +449,19 @@ async def _make_hash(password: str) -> str:
     return await asyncio.to_thread(accounts.hash_password, password)
 
 
+def tune_collector() -> None:
+    """Python's cyclic garbage collector, tuned for a server: everything
+    loaded at start (modules, the stored state) is frozen out of its passes,
+    and the older generations are collected less often. Each message makes
+    short-lived objects by the dozen, and a durable server holds a commit's
+    worth of them at once; with the defaults a third of its time went to
+    collections that found nothing (see docs/performance.md). Reference
+    counting frees almost everything anyway."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(700, 50, 100)
+
+
 async def serve(config: ServerConfig, on_ready: Callable[[ChatServer], None] | None = None) -> None:
     """Run until SIGINT or SIGTERM, then stop gracefully."""
     loop = asyncio.get_running_loop()
@@ -431,6 +471,7 @@ async def serve(config: ServerConfig, on_ready: Callable[[ChatServer], None] | N
         loop.add_signal_handler(sig, stop.set)
     try:
         async with ChatServer(config) as server:
+            tune_collector()
             if on_ready is not None:
                 on_ready(server)
             failed = asyncio.ensure_future(server.failed.wait())

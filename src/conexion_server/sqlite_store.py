@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec
+
 from conexion_protocol import DirectMessage, Message, name_key
 from conexion_protocol.names import NAME_KEY_VERSION
 
@@ -149,6 +151,16 @@ class Batch:
     """What one transaction writes."""
 
     messages: list[tuple[str, Stored, float]] = field(default_factory=list)  # conv, frame, wall
+    # The same messages as rows, and each conversation's highest seq, made
+    # on the event loop as they come; `take_batch` encodes the rows as one
+    # JSON array, which the writer hands to SQLite as one parameter, so that
+    # the insert runs inside SQLite without the GIL (binding thousands of
+    # parameters one by one would hold it, and stall the event loop).
+    rows: list[tuple[object, ...]] = field(default_factory=list)
+    tops: dict[str, int] = field(default_factory=dict)
+    id_rows: list[tuple[object, ...]] = field(default_factory=list)
+    rows_json: bytes = b"[]"
+    ids_json: bytes = b"[]"
     rooms: list[RoomRecord] = field(default_factory=list)
     accounts: list[Account] = field(default_factory=list)
     ids: list[tuple[str, str, Receipt, float]] = field(default_factory=list)
@@ -189,6 +201,17 @@ def _row(conv: str, message: Stored, wall: float) -> tuple[object, ...]:
 
 
 _COLUMNS = "seq, ts, room, sender, recipient, text, action"
+
+
+def _from_json(table: str, columns: int, verb: str) -> str:
+    """An insert of the rows of one JSON array parameter (see Batch.rows)."""
+    values = ", ".join(f"value ->> {i}" for i in range(columns))
+    return f"{verb} INTO {table} SELECT {values} FROM json_each(?)"
+
+
+_INSERT_MESSAGES = _from_json("messages", 11, "INSERT OR IGNORE")
+_INSERT_IDS = _from_json("sent_ids", 5, "INSERT OR REPLACE")
+_json_rows = msgspec.json.Encoder()
 _MAX_SEQ = 2**63 - 1  # SQLite integers are 64-bit
 _SHOWN = 60  # characters of a bad stored value quoted in an error
 
@@ -516,7 +539,12 @@ class SqliteStore:
 
     def append(self, conversation: str, message: Stored) -> None:
         self._last[conversation] = max(self._last.get(conversation, 0), message.seq)
-        self._pending.messages.append((conversation, message, self._wallclock()))
+        wall = self._wallclock()
+        pending = self._pending
+        pending.messages.append((conversation, message, wall))
+        pending.rows.append(_row(conversation, message, wall))
+        if message.seq > pending.tops.get(conversation, 0):
+            pending.tops[conversation] = message.seq
         self._writes += 1
 
     def before(self, conversation: str, seq: int | None, limit: int) -> list[Stored]:
@@ -637,6 +665,7 @@ class SqliteStore:
         self._ids.remember(key, receipt, now)
         expires_wall = self._wallclock() + self._id_ttl
         self._pending.ids.append((key[0], key[1], receipt, expires_wall))
+        self._pending.id_rows.append((key[0], key[1], receipt.seq, receipt.ts, expires_wall))
         self._writes += 1
 
     def recall(self, key: tuple[str, str], now: float) -> Receipt | None:
@@ -663,6 +692,10 @@ class SqliteStore:
         """Start a commit of everything buffered so far (event loop side)."""
         batch, self._pending = self._pending, Batch()
         batch.upto = self._writes
+        if batch.rows:
+            batch.rows_json = _json_rows.encode(batch.rows)
+        if batch.id_rows:
+            batch.ids_json = _json_rows.encode(batch.id_rows)
         self._in_flight.append(batch)
         return batch
 
@@ -672,17 +705,12 @@ class SqliteStore:
         assert w is not None
         w.execute("BEGIN IMMEDIATE")
         try:
-            w.executemany(
-                "INSERT OR IGNORE INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [_row(conv, m, wall) for conv, m, wall in batch.messages],
-            )
-            tops: dict[str, int] = {}
-            for conv, m, _ in batch.messages:
-                tops[conv] = max(tops.get(conv, 0), m.seq)
+            if batch.rows:
+                w.execute(_INSERT_MESSAGES, (batch.rows_json,))
             w.executemany(
                 "INSERT INTO conversations VALUES (?, ?) ON CONFLICT (conv)"
                 " DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)",
-                list(tops.items()),
+                list(batch.tops.items()),
             )
             w.executemany(
                 "INSERT OR REPLACE INTO rooms VALUES (?, ?, ?, ?, ?)",
@@ -692,10 +720,8 @@ class SqliteStore:
                 "INSERT OR REPLACE INTO accounts VALUES (?, ?, ?, ?, ?)",
                 [(a.key, a.name, a.hash, int(a.admin), int(a.temporary)) for a in batch.accounts],
             )
-            w.executemany(
-                "INSERT OR REPLACE INTO sent_ids VALUES (?, ?, ?, ?, ?)",
-                [(k, i, r.seq, r.ts, exp) for k, i, r, exp in batch.ids],
-            )
+            if batch.id_rows:
+                w.execute(_INSERT_IDS, (batch.ids_json,))
             for scope, name, value in batch.moderation:
                 if value is None:
                     w.execute("DELETE FROM moderation WHERE scope = ? AND field = ?", (scope, name))

@@ -4,6 +4,7 @@ latency, and what the server holds for it never passes `max_output`."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 import tracemalloc
@@ -150,3 +151,36 @@ async def test_a_reader_that_keeps_up_is_never_dropped(make_server, connect) -> 
         total += BATCH * len(TEXT)
     assert total > 4 * MAX_OUTPUT
     assert server.hub.names() == ["ana", "bob"]
+
+
+@pytest.mark.single_server("about the SQLite store's commits")
+async def test_a_burst_on_a_durable_server_cuts_no_reader(make_server, connect, tmp_path) -> None:
+    # Everything sent while a commit is written is released at once when it
+    # is done. That burst is no reader's fault: a peer that reads all it is
+    # sent is never cut as slow, and nothing is lost. Reading stops instead
+    # when too much waits for a commit (max_uncommitted).
+    server = await make_server(
+        db=str(tmp_path / "burst.db"),
+        max_output=32 * 1024,
+        max_uncommitted=400,
+        rate=1e6,
+        burst=10**6,
+    )
+    senders = [await connect(server, f"s{i}") for i in range(4)]
+    reader = await connect(server, "reader")
+    each = 500
+    text = "x" * 100
+    for n in range(each):
+        for i, peer in enumerate(senders):
+            peer.writer.write(
+                json.dumps({"type": "say", "id": f"{i}-{n}", "text": text}).encode() + b"\n"
+            )
+    for peer in senders:
+        await peer.writer.drain()
+    got = 0
+    async with asyncio.timeout(30):
+        while got < each * len(senders):
+            frame = await reader.recv()
+            assert frame["type"] != "left", frame
+            got += frame["type"] == "message"
+    assert server.hub.find("reader") is not None
