@@ -25,11 +25,19 @@ MAX_TOPIC_LEN = 300  # code points, after cleaning
 MAX_REASON_LEN = 300  # a moderator's reason, code points after cleaning
 MAX_SANCTION_MINUTES = 366 * 24 * 60  # a timed mute or ban: at most a year
 MAX_SLOW_SECONDS = 3_600
+MAX_EMOJI_LEN = 16  # code points of one reaction (a flag, a skin tone, a ZWJ family)
+MAX_REACTIONS = 20  # different emoji on one message
+MAX_SEARCH_LEN = 200  # code points of a search
+MAX_SEARCH_LIMIT = 50
+DEFAULT_SEARCH_LIMIT = 20
+MAX_SEQ = 2**53 - 1  # every seq a server makes is below (JavaScript reads it exactly)
 
 # What this protocol's extensions a server may announce in `welcome.features`.
 FEATURE_ROOMS = "rooms"
 FEATURE_ACCOUNTS = "accounts"
 FEATURE_MODERATION = "moderation"
+FEATURE_ACTIONS = "actions"  # replies, reactions, edits, deletes
+FEATURE_SEARCH = "search"
 
 
 class ErrorCode(StrEnum):
@@ -61,6 +69,9 @@ class ErrorCode(StrEnum):
     MODERATED = "moderated"  # only staff speak in this room
     SLOW_MODE = "slow_mode"
     PRIVATE_ROOM = "private_room"  # join by invitation or code only
+    # Message actions.
+    NO_SUCH_MESSAGE = "no_such_message"  # not in the room's history (or deleted)
+    REACTION_LIMIT = "reaction_limit"  # the message has MAX_REACTIONS emoji already
 
 
 class LeftReason(StrEnum):
@@ -123,6 +134,10 @@ class ProtocolError(Exception):
 
 MessageId = Annotated[str, Meta(min_length=1, max_length=MAX_ID_LEN)]
 HistoryLimit = Annotated[int, Meta(ge=1, le=MAX_HISTORY_LIMIT)]
+# A message's number as a request names it: the frame's shape bounds it, so
+# that no integer a store cannot hold gets past decoding.
+Seq = Annotated[int, Meta(ge=1, le=MAX_SEQ)]
+SearchLimit = Annotated[int, Meta(ge=1, le=MAX_SEARCH_LIMIT)]
 
 _FRAME_CONFIG: dict[str, Any] = {"tag_field": "type", "omit_defaults": True}
 
@@ -158,6 +173,7 @@ class Say(Struct, tag="say", **_FRAME_CONFIG):
     # Staff only: an announcement, which each member acknowledges (`seen`)
     # and whose count staff see.
     announce: bool = False
+    reply_to: Seq | UnsetType = UNSET  # the seq (in the same room) this answers
 
 
 class Dm(Struct, tag="dm", **_FRAME_CONFIG):
@@ -276,6 +292,40 @@ class Delete(Struct, tag="delete", **_FRAME_CONFIG):
     id: MessageId | UnsetType = UNSET
 
 
+class Edit(Struct, tag="edit", **_FRAME_CONFIG):
+    """Change the text of a message of a room: one's own, or (staff) anyone's."""
+
+    room: str
+    seq: Seq
+    text: str
+    id: MessageId | UnsetType = UNSET
+
+
+class React(Struct, tag="react", **_FRAME_CONFIG):
+    """Add (`on: true`) or take back (`on: false`) one's reaction to a
+    message; without `on`, toggle it. A client that may resend says `on`:
+    setting a state twice is the same as once, toggling is not."""
+
+    room: str
+    seq: Seq
+    emoji: str
+    on: bool | UnsetType = UNSET
+    id: MessageId | UnsetType = UNSET
+
+
+class Search(Struct, tag="search", **_FRAME_CONFIG):
+    """Messages holding every word of `text`, newest first, in the rooms one
+    is in and one's DMs (or only `room`, or only the DMs `with` one user).
+    `before` is the `next` of the previous page."""
+
+    text: str
+    room: str | UnsetType = UNSET
+    with_: str | UnsetType = field(default=UNSET, name="with")
+    before: str | UnsetType = UNSET
+    limit: SearchLimit = DEFAULT_SEARCH_LIMIT
+    id: MessageId | UnsetType = UNSET
+
+
 class Hand(Struct, tag="hand", **_FRAME_CONFIG):
     """Raise your hand in a room (with an optional question), or lower it
     (`down`). Staff may lower someone else's (`name` with `down`) or take
@@ -318,6 +368,13 @@ class Bye(Struct, tag="bye", **_FRAME_CONFIG):
 # -- server to client ----------------------------------------------------------
 
 
+class Reaction(Struct, omit_defaults=True):
+    """One emoji on a message and who gave it, first first (not a frame)."""
+
+    emoji: str
+    names: list[str]
+
+
 class Message(Struct, tag="message", **_FRAME_CONFIG):
     seq: int
     ts: str
@@ -329,6 +386,12 @@ class Message(Struct, tag="message", **_FRAME_CONFIG):
     # A tombstone: the message was deleted (its text is gone; `from` and
     # `ts` stay, so a client shows where it was).
     deleted: bool = False
+    # A reply: the seq it answers in the same room, and who wrote that (so
+    # that a client can show "↪ bob" before it has the original at hand).
+    reply_to: int | UnsetType = UNSET
+    reply_from: str | UnsetType = UNSET
+    edited: bool = False  # `text` is not what was first sent
+    reactions: list[Reaction] | UnsetType = UNSET  # in the order first given
 
 
 class DirectMessage(Struct, tag="dm", **_FRAME_CONFIG):
@@ -478,6 +541,41 @@ class Deleted(Struct, tag="deleted", **_FRAME_CONFIG):
     ts: str
 
 
+class Edited(Struct, tag="edited", **_FRAME_CONFIG):
+    """Message `seq` of `room` (written by `author`) now reads `text`,
+    changed by `by`."""
+
+    room: str
+    seq: int
+    text: str
+    by: str
+    author: str
+    ts: str
+
+
+class Reacted(Struct, tag="reacted", **_FRAME_CONFIG):
+    """`by` added (`on`) or took back a reaction; `names` is everyone's with
+    that emoji on the message now (empty: the emoji is gone from it). Sent
+    to the room, or, when nothing changed (a resend), to the asker alone."""
+
+    room: str
+    seq: int
+    emoji: str
+    by: str
+    on: bool
+    names: list[str]
+    author: str  # who wrote the message
+
+
+class Found(Struct, tag="found", **_FRAME_CONFIG):
+    """A page of `search` hits, newest first; `next` asks for the page after."""
+
+    text: str
+    hits: list[Message | DirectMessage]
+    next: str | UnsetType = UNSET
+    id: str | UnsetType = UNSET
+
+
 class RaisedHand(Struct, omit_defaults=True):
     """One hand in a queue (not a frame of its own)."""
 
@@ -560,6 +658,9 @@ CLIENT_FRAMES: tuple[type[Struct], ...] = (
     Audit,
     Code,
     Delete,
+    Edit,
+    React,
+    Search,
     Hand,
     Hands,
     Seen,
@@ -585,6 +686,9 @@ SERVER_FRAMES: tuple[type[Struct], ...] = (
     AuditLog,
     CodeInfo,
     Deleted,
+    Edited,
+    Reacted,
+    Found,
     HandQueue,
     HandNews,
     SeenCount,
@@ -612,6 +716,9 @@ ClientFrame = (
     | Audit
     | Code
     | Delete
+    | Edit
+    | React
+    | Search
     | Hand
     | Hands
     | Seen
@@ -637,6 +744,9 @@ ServerFrame = (
     | AuditLog
     | CodeInfo
     | Deleted
+    | Edited
+    | Reacted
+    | Found
     | HandQueue
     | HandNews
     | SeenCount

@@ -13,12 +13,13 @@ for the cluster's existence.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from conexion_protocol import (
     Ack,
     AuditLog,
     CodeInfo,
+    Found,
     Hand,
     HandQueue,
     HistoryReply,
@@ -28,6 +29,7 @@ from conexion_protocol import (
     ProtocolError,
     RoomInfo,
     RoomList,
+    Search,
     Struct,
     TopicInfo,
     Users,
@@ -110,6 +112,16 @@ def ignore(_: object) -> None:
     (a welcome, a renamed event)."""
 
 
+def search_scope(frame: Search) -> dict[str, Any]:
+    """A `search` frame's optional fields as the hub's keyword arguments."""
+    return {
+        "room": frame.room if isinstance(frame.room, str) else None,
+        "with_": frame.with_ if isinstance(frame.with_, str) else None,
+        "before": frame.before if isinstance(frame.before, str) else None,
+        "limit": frame.limit,
+    }
+
+
 class Backplane(Protocol):
     """Each method checks what it can at once (raising `ProtocolError`), then
     applies the change or hands it on. Deliveries to other peers are the
@@ -135,6 +147,7 @@ class Backplane(Protocol):
         room: str,
         action: bool,
         announce: bool = False,
+        reply_to: int | None = None,
     ) -> Maybe[Ack]: ...
 
     def dm(self, member: Member, to: str, text: str, *, id: str | None) -> Maybe[tuple[Ack, str]]:
@@ -197,6 +210,19 @@ class Backplane(Protocol):
     def delete(self, member: Member, room: str, seq: int) -> Maybe[None]:
         """The `deleted` news (the answer) is sent with the others'."""
         ...
+
+    def edit(self, member: Member, room: str, seq: int, text: str) -> Maybe[None]:
+        """The `edited` news (the answer) is sent with the others'."""
+        ...
+
+    def react(
+        self, member: Member, room: str, seq: int, emoji: str, on: bool | None
+    ) -> Maybe[None]:
+        """The `reacted` news (the answer) is sent with the others', or to
+        the asker alone when nothing changed."""
+        ...
+
+    def search(self, member: Member, frame: Search) -> Maybe[Found]: ...
 
     def join_code(self, member: Member, room: str, *, rotate: bool) -> Maybe[CodeInfo]: ...
 
@@ -362,9 +388,10 @@ class LocalBackplane:
         room: str,
         action: bool,
         announce: bool = False,
+        reply_to: int | None = None,
     ) -> Ack:
         ack, deliveries = self.hub.say(
-            member, text, id=id, room=room, action=action, announce=announce
+            member, text, id=id, room=room, action=action, announce=announce, reply_to=reply_to
         )
         self.dispatch(deliveries)
         return ack
@@ -428,6 +455,15 @@ class LocalBackplane:
 
     def delete(self, member: Member, room: str, seq: int) -> None:
         self.dispatch(self.hub.delete(member, room, seq))
+
+    def edit(self, member: Member, room: str, seq: int, text: str) -> None:
+        self.dispatch(self.hub.edit(member, room, seq, text))
+
+    def react(self, member: Member, room: str, seq: int, emoji: str, on: bool | None) -> None:
+        self.dispatch(self.hub.react(member, room, seq, emoji, on))
+
+    def search(self, member: Member, frame: Search) -> Found:
+        return self.hub.search(member, frame.text, **search_scope(frame))
 
     def join_code(self, member: Member, room: str, *, rotate: bool) -> CodeInfo:
         info, deliveries = self.hub.join_code(member, room, rotate=rotate)

@@ -43,20 +43,25 @@ from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from conexion_protocol import (
+    MAX_REACTIONS,
+    UNSET,
     Ack,
     AuditLog,
     CodeInfo,
     ErrorCode,
+    Found,
     Hand,
     HandQueue,
     HistoryReply,
     LeftReason,
+    Message,
     Mod,
     Mode,
     Moderation,
     ProtocolError,
     RoomInfo,
     RoomList,
+    Search,
     TopicInfo,
     Users,
     encode,
@@ -66,17 +71,20 @@ from conexion_protocol import (
 from . import cluster_log, refusals
 from . import cluster_scripts as lua
 from .accounts import Account
-from .backplane import Dispatch, Logins, Peer, watch
+from .actions import with_text
+from .backplane import Dispatch, Logins, Peer, search_scope, watch
 from .cluster_log import LogError, Replica
 from .config import ServerConfig
 from .guard import backoff_delay
 from .hub import Hub, Member
 from .moderation import Effect, ModChange
 from .refusals import Unavailable
+from .search import page_newest_first, parse_cursor
 from .store import (
     ACTION_FLAG,
     ANNOUNCEMENT_FLAG,
     AUDIT_KEPT,
+    DM_PREFIX,
     Stored,
     StoreError,
     dm_conversation,
@@ -145,6 +153,8 @@ class RoomKeys:
         self.members = base + "members"
         self.audit = base + "audit"
         self.gone = base + "gone"  # deleted messages: seq -> "1"
+        self.edits = base + "edits"  # edited messages: seq -> text
+        self.reacts = base + "reacts"  # seq -> reactions (see cluster_scripts.REACT)
         self._base = base
 
     def send_id(self, key: str, id: str) -> str:
@@ -269,6 +279,8 @@ class RedisBackplane:
                 ("moderate", lua.MODERATE),
                 ("room_event", lua.ROOM_EVENT),
                 ("delete", lua.DELETE),
+                ("edit", lua.EDIT),
+                ("react", lua.REACT),
             )
         }
         # Where the follower is in each log: the global one first, then one
@@ -445,10 +457,15 @@ class RedisBackplane:
         room: str,
         action: bool,
         announce: bool = False,
+        reply_to: int | None = None,
     ) -> Ack:
         hub = self.hub
         try:
             where, checked = hub.check_say(member, room, text, id, announce=announce)
+            reply_from = None
+            if reply_to is not None:
+                replied = await self._stored(where.key, reply_to)
+                reply_from = hub.check_reply(where, reply_to, replied)
         except ProtocolError as exc:
             exc.id = id
             key = self.keys.room(name_key(room)).send_id(member.key, id or "")
@@ -474,6 +491,8 @@ class RedisBackplane:
                 where.name,
                 checked,
                 str((ACTION_FLAG if action else 0) | (ANNOUNCEMENT_FLAG if announce else 0)),
+                reply_to if reply_to is not None else "",
+                reply_from or "",
             ],
         )
         return reply[0]
@@ -694,29 +713,36 @@ class RedisBackplane:
     def hands(self, member: Member, room: str) -> HandQueue:
         return self.hub.hand_queue(member, room)
 
+    async def _stored(self, room: str, seq: int) -> Stored | None:
+        """Message `seq` of the room with key `room` as it is now: from this
+        replica's memory, or, when older, from the room's log."""
+        message = self.hub.store.message(room, seq)
+        if message is not None:
+            return message
+        log_key = self.keys.room(room).log
+        entry = await self.call_redis(lambda pipe: pipe.xrange(log_key, f"{seq}-0", f"{seq}-0"))
+        found = await self._current(
+            room,
+            [
+                e.frame
+                for e in (cluster_log.decode_room(room, i, f) for i, f in entry)
+                if isinstance(e, cluster_log.Sent)
+            ],
+        )
+        return found[0] if found else None
+
     async def delete(self, member: Member, raw_room: str, seq: int) -> None:
         hub = self.hub
         room = hub.check_room(raw_room)
         rk = self.keys.room(room.key)
-        message = hub.store.message(room.key, seq)
-        if message is None:  # older than this replica's memory: from the log
-            entry = await self.call_redis(lambda pipe: pipe.xrange(rk.log, f"{seq}-0", f"{seq}-0"))
-            found = await self._without_gone(
-                room.key,
-                [
-                    e.frame
-                    for e in (cluster_log.decode_room(room.key, i, f) for i, f in entry)
-                    if isinstance(e, cluster_log.Sent)
-                ],
-            )
-            message = found[0] if found else None
+        message = await self._stored(room.key, seq)
         change = hub.check_delete(member, raw_room, message, seq)
         news = encode(change.news).decode() if change.news is not None else ""
         settled = self._expect(member.token, room.key)
         try:
             result = await self._run(
                 "delete",
-                [rk.gone, rk.log, rk.seq, rk.audit],
+                [rk.gone, rk.log, rk.seq, rk.audit, rk.edits, rk.reacts],
                 [self._floor, self._max_log, AUDIT_KEPT, seq, _json(change), news, member.token],
             )
         except BaseException:
@@ -727,15 +753,137 @@ class RedisBackplane:
             raise refusals.no_such_message(room.name, seq)
         await settled
 
-    async def _without_gone(self, room: str, messages: list[Stored]) -> list[Stored]:
-        """`messages` of a room with the deleted ones as tombstones."""
+    async def edit(self, member: Member, raw_room: str, seq: int, text: str) -> None:
+        hub = self.hub
+        room = hub.check_room(raw_room)
+        rk = self.keys.room(room.key)
+        change = hub.check_edit(member, raw_room, await self._stored(room.key, seq), seq, text)
+        settled = self._expect(member.token, room.key)
+        try:
+            result = await self._run(
+                "edit",
+                [rk.gone, rk.edits, rk.log, rk.seq],
+                [self._floor, self._max_log, seq, change.text, _json(change), member.token],
+            )
+        except BaseException:
+            self._settling.pop((member.token, room.key), None)
+            raise
+        if result != "ok":
+            self._settling.pop((member.token, room.key), None)
+            raise refusals.no_such_message(room.name, seq)
+        await settled
+
+    async def react(
+        self, member: Member, raw_room: str, seq: int, emoji: str, on: bool | None
+    ) -> None:
+        hub = self.hub
+        room = hub.check_room(raw_room)
+        rk = self.keys.room(room.key)
+        message = await self._stored(room.key, seq)
+        change = hub.check_react(member, raw_room, message, seq, emoji, on)
+        # Redis decides: the reactions here may lag behind another instance's.
+        wanted = "t" if on is None else "1" if on else "0"
+        settled = self._expect(member.token, room.key)
+        try:
+            reply = await self._run(
+                "react",
+                [rk.gone, rk.reacts, rk.log, rk.seq],
+                [
+                    self._floor,
+                    self._max_log,
+                    seq,
+                    change.emoji,
+                    member.key,
+                    member.name,
+                    wanted,
+                    MAX_REACTIONS,
+                    _json(change),
+                    member.token,
+                ],
+            )
+        except BaseException:
+            self._settling.pop((member.token, room.key), None)
+            raise
+        status = reply[0]
+        if status == "ok":
+            await settled
+            return
+        self._settling.pop((member.token, room.key), None)
+        if status == "gone":
+            raise refusals.no_such_message(room.name, seq)
+        if status == "full":
+            raise refusals.reaction_limit(MAX_REACTIONS)
+        change.names = cluster_log.reactor_names(reply[1])
+        change.on, change.changed = reply[2] == "1", False
+        self.dispatch(hub.apply_react(change, member))
+
+    async def search(self, member: Member, frame: Search) -> Found:
+        """A scan of the newest `cluster_search_scan` entries of each room's
+        log (and of each of the asker's DM conversations), filtered here:
+        Redis has no word index (see docs/scaling.md)."""
+        scope = search_scope(frame)
+        query = self.hub.check_search(member, frame.text, scope["room"], scope["with_"])
+        before = scope["before"]
+        if before is not None:
+            parse_cursor(before)  # a bad cursor is refused before any work
+        found: list[Stored] = []
+        for room in query.conversations:
+            messages = await self._scan_all(self.keys.room(room).log, room)
+            found.extend(m for m in messages if query.matches(m))
+        if query.dms:
+            for conversation in await self._dm_conversations(member.key, query.dm_with):
+                messages = await self._scan_all(self.keys.dm_log(conversation), None)
+                found.extend(m for m in messages if query.matches(m))
+        hits, after = page_newest_first(found, before, frame.limit)
+        return Found(text=frame.text, hits=hits, next=after if after is not None else UNSET)
+
+    async def _scan_all(self, stream: str, room: str | None) -> list[Stored]:
+        return await self._scan(stream, room, "+", self.config.cluster_search_scan)
+
+    async def _dm_conversations(self, key: str, only: str | None) -> list[str]:
+        """The DM conversations `key` is in (or just `only`), by the DM counters."""
+        if only is not None:
+            return [only]
+        convs = await self.call_redis(lambda pipe: pipe.hkeys(self.keys.dmseq))
+        mine = []
+        for conv in convs:
+            head, tail = f"{DM_PREFIX}{key}:", f":{key}"
+            if conv.startswith(head):
+                other = conv[len(head) :]
+            elif conv.endswith(tail):
+                other = conv[len(DM_PREFIX) : -len(tail)]
+            else:
+                continue
+            if dm_conversation(key, other) == conv:  # names may hold ':'
+                mine.append(conv)
+        return mine
+
+    async def _current(self, room: str, messages: list[Stored]) -> list[Stored]:
+        """`messages` of a room as they are now: the deleted ones as
+        tombstones, the edited ones with their new text, with reactions."""
         if not messages:
             return messages
-        gone_key = self.keys.room(room).gone
-        marks = await self.call_redis(
-            lambda pipe: pipe.hmget(gone_key, [str(m.seq) for m in messages])
+        rk = self.keys.room(room)
+        seqs = [str(m.seq) for m in messages]
+        gone, edits, reacts = await asyncio.gather(
+            self.call_redis(lambda pipe: pipe.hmget(rk.gone, seqs)),
+            self.call_redis(lambda pipe: pipe.hmget(rk.edits, seqs)),
+            self.call_redis(lambda pipe: pipe.hmget(rk.reacts, seqs)),
         )
-        return [tombstone(m) if mark else m for m, mark in zip(messages, marks, strict=True)]
+        current: list[Stored] = []
+        for message, deleted, text, reactions in zip(messages, gone, edits, reacts, strict=True):
+            if deleted:
+                current.append(tombstone(message))
+                continue
+            if isinstance(message, Message):
+                if text is not None:
+                    message = with_text(message, text)
+                if reactions is not None:
+                    message = msgspec.structs.replace(
+                        message, reactions=cluster_log.decode_reactions(reactions) or UNSET
+                    )
+            current.append(message)
+        return current
 
     async def seen(self, member: Member, room: str, seq: int | None) -> None:
         change = self.hub.check_seen(member, room, seq)
@@ -1020,7 +1168,7 @@ class RedisBackplane:
                 break
             end = f"({entries[-1][0]}"
         found.reverse()
-        return found if room is None else await self._without_gone(room, found)
+        return found if room is None else await self._current(room, found)
 
     # -- presence ---------------------------------------------------------------
 

@@ -17,14 +17,17 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 
 from conexion_protocol import (
+    UNSET,
     Ack,
     DirectMessage,
     LeftReason,
     Message,
+    Reaction,
     Role,
     RoomInfo,
     Stored,
@@ -34,6 +37,7 @@ from conexion_protocol import (
 )
 
 from .accounts import Account
+from .actions import EditChange, ReactChange
 from .backplane import Dispatch, Peer, close_banned, relay_dm
 from .classroom import HandChange, SeenChange
 from .hub import Hub, Member, Room
@@ -62,6 +66,10 @@ MOD_FIELD = "m."  # a moderation field in a room's meta hash (or the server's)
 MESSAGE, DM, JOIN, LEAVE, RENAME, CREATED, TOPIC = "m", "d", "j", "l", "r", "c", "t"
 MODERATED = "z"
 HAND, SEEN, ERASED = "h", "v", "e"
+EDITED, REACTED = "y", "+"
+REPLY_TO, REPLY_FROM = "q", "qf"  # a reply's seq and its author
+NAMES = "n"  # in a reaction's entry: who has that emoji now, JSON [[key, name], ...]
+STATE = "w"  # in a reaction's entry: "1" given, "0" taken back
 
 
 class LogError(ValueError):
@@ -139,6 +147,18 @@ class Erased:
 
 
 @dataclass(slots=True, frozen=True)
+class Revised:
+    change: EditChange
+    token: str
+
+
+@dataclass(slots=True, frozen=True)
+class ReactionSet:
+    change: ReactChange
+    token: str
+
+
+@dataclass(slots=True, frozen=True)
 class Acknowledged:
     change: SeenChange
 
@@ -182,12 +202,35 @@ Entry = (
     | HandMoved
     | Acknowledged
     | Erased
+    | Revised
+    | ReactionSet
 )
 
 _change_decoder = msgspec.json.Decoder(ModChange)
 _hand_decoder = msgspec.json.Decoder(HandChange)
 _seen_decoder = msgspec.json.Decoder(SeenChange)
 _delete_decoder = msgspec.json.Decoder(DeleteChange)
+_edit_decoder = msgspec.json.Decoder(EditChange)
+_react_decoder = msgspec.json.Decoder(ReactChange)
+_reactors_decoder = msgspec.json.Decoder(list[tuple[str, str]] | dict[str, Any])
+
+
+def reactor_names(raw: str) -> list[str]:
+    """The names in a reaction list as REACT keeps it ([[key, name], ...];
+    an empty one is `{}`, as Lua's JSON writes an empty table)."""
+    pairs = _reactors_decoder.decode(raw)
+    return [name for _, name in pairs] if isinstance(pairs, list) else []
+
+
+_reactions_decoder = msgspec.json.Decoder(list[tuple[str, list[tuple[str, str]]]])
+
+
+def decode_reactions(raw: str) -> list[Reaction]:
+    """A message's reactions as a room's `reacts` hash keeps them."""
+    return [
+        Reaction(emoji, [name for _, name in pairs])
+        for emoji, pairs in _reactions_decoder.decode(raw)
+    ]
 
 
 def encode_change(change: ModChange) -> str:
@@ -258,6 +301,7 @@ def decode_room(room: str, entry_id: str, fields: dict[str, str]) -> Entry:
         ts = ts_of(fields[MILLIS])
         if kind == MESSAGE:
             flags = int(fields.get(ACTION) or 0)
+            reply = fields.get(REPLY_TO)
             frame = Message(
                 seq=seq_of(entry_id),
                 ts=ts,
@@ -266,8 +310,17 @@ def decode_room(room: str, entry_id: str, fields: dict[str, str]) -> Entry:
                 text=fields[TEXT],
                 action=bool(flags & ACTION_FLAG),
                 announcement=bool(flags & ANNOUNCEMENT_FLAG),
+                reply_to=int(reply) if reply else UNSET,
+                reply_from=fields[REPLY_FROM] if reply else UNSET,
             )
             return Sent(frame, token)
+        if kind == EDITED:
+            return Revised(_edit_decoder.decode(fields[TEXT]), token)
+        if kind == REACTED:
+            change = _react_decoder.decode(fields[TEXT])
+            change.names = reactor_names(fields[NAMES])
+            change.on = fields[STATE] == "1"
+            return ReactionSet(change, token)
         if kind == JOIN:
             return Entered(room, fields[NAME], token, ts, fields.get(USER, ""))
         if kind == HAND:
@@ -462,6 +515,12 @@ class Replica:
                 self.dispatch(self.hub.apply_seen(change))
             case Erased(change=change, token=token):
                 self.dispatch(self.hub.apply_delete(change, keep=False))
+                return Applied(settled=(token, change.room))
+            case Revised(change=change, token=token):
+                self.dispatch(self.hub.apply_edit(change))
+                return Applied(settled=(token, change.room))
+            case ReactionSet(change=change, token=token):
+                self.dispatch(self.hub.apply_react(change))
                 return Applied(settled=(token, change.room))
         return Applied()
 

@@ -22,7 +22,9 @@ topics as `<current seq>-<n>`, after the message they follow), `{r:KEY}:seq`
 (counter), `{r:KEY}:meta` (hash: name, topic, topic_by, topic_ts),
 `{r:KEY}:members` (set of tokens), `{r:KEY}:id:...` (remembered send ids),
 `{r:KEY}:audit` (stream: the room's moderation news), `{r:KEY}:gone` (hash:
-the seqs of deleted messages, overlaid on history read from the log). A room's moderation
+the seqs of deleted messages), `{r:KEY}:edits` (hash: seq -> edited text)
+and `{r:KEY}:reacts` (hash: seq -> its reactions as JSON), the three
+overlaid on history read from the log (a stream entry cannot change). A room's moderation
 fields (see moderation.py) live in its meta hash as `m.<field>`; the whole
 server's in `{g}:mod` (same form), with its audit in `{g}:audit`.
 """
@@ -188,13 +190,17 @@ return 'ok'
 # Delete a room message: its tombstone (seq -> who) in the room's `gone`
 # hash, which history reads overlay (a stream entry cannot be changed), a
 # log entry for every instance, and for a moderator's delete an audit entry.
-# KEYS: gone log seq audit; ARGV: floor maxlen audit_maxlen seq change news token
+# Its edit and reactions go with it.
+# KEYS: gone log seq audit edits reacts
+# ARGV: floor maxlen audit_maxlen seq change news token
 DELETE = (
     _COMMON
     + """
 if redis.call('HSETNX', KEYS[1], ARGV[4], '1') == 0 then
   return 'gone'
 end
+redis.call('HDEL', KEYS[5], ARGV[4])
+redis.call('HDEL', KEYS[6], ARGV[4])
 local s = current_seq(KEYS[3], ARGV[1])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], s .. '-*',
   'k', 'e', 'x', ARGV[5], 'o', ARGV[7], 'ms', now_ms())
@@ -202,6 +208,77 @@ if ARGV[6] ~= '' then
   redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*', 'x', ARGV[6])
 end
 return 'ok'
+"""
+)
+
+# Edit a room message: its new text in the room's `edits` hash (seq ->
+# text, overlaid like `gone`), and a log entry for every instance.
+# KEYS: gone edits log seq; ARGV: floor maxlen seq text change token
+EDIT = (
+    _COMMON
+    + """
+if redis.call('HEXISTS', KEYS[1], ARGV[3]) == 1 then
+  return 'gone'
+end
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+local s = current_seq(KEYS[4], ARGV[1])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], s .. '-*',
+  'k', 'y', 'x', ARGV[5], 'o', ARGV[6], 'ms', now_ms())
+return 'ok'
+"""
+)
+
+# Give, take back or toggle a reaction, atomically: the room's `reacts`
+# hash holds, per seq, JSON [[emoji, [[key, name], ...]], ...] in the order
+# first given. ARGV[7] is '1' (give), '0' (take back) or 't' (toggle).
+# Returns {'ok', names, on}, {'same', names, on} when it was so already,
+# {'gone'} for a deleted message, {'full'} past ARGV[8] emoji.
+# KEYS: gone reacts log seq
+# ARGV: floor maxlen seq emoji key name on max change token
+REACT = (
+    _COMMON
+    + """
+if redis.call('HEXISTS', KEYS[1], ARGV[3]) == 1 then
+  return {'gone'}
+end
+local raw = redis.call('HGET', KEYS[2], ARGV[3])
+local all = {}
+if raw then all = cjson.decode(raw) end
+local at = nil
+for i, e in ipairs(all) do
+  if e[1] == ARGV[4] then at = i break end
+end
+local names = {}
+if at then names = all[at][2] end
+local mine = nil
+for i, p in ipairs(names) do
+  if p[1] == ARGV[5] then mine = i break end
+end
+local on = ARGV[7] == '1' or (ARGV[7] == 't' and not mine)
+local flag = on and '1' or '0'
+if (on and mine) or (not on and not mine) then
+  return {'same', cjson.encode(names), flag}
+end
+if on then
+  if not at and #all >= tonumber(ARGV[8]) then
+    return {'full'}
+  end
+  table.insert(names, {ARGV[5], ARGV[6]})
+  if not at then table.insert(all, {ARGV[4], names}) end
+else
+  table.remove(names, mine)
+  if #names == 0 then table.remove(all, at) end
+end
+if #all == 0 then
+  redis.call('HDEL', KEYS[2], ARGV[3])
+else
+  redis.call('HSET', KEYS[2], ARGV[3], cjson.encode(all))
+end
+local s = current_seq(KEYS[4], ARGV[1])
+local listed = cjson.encode(names)
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], s .. '-*',
+  'k', '+', 'x', ARGV[9], 'n', listed, 'w', flag, 'o', ARGV[10], 'ms', now_ms())
+return {'ok', listed, flag}
 """
 )
 
@@ -250,7 +327,8 @@ return 'ok'
 
 # A room message: check the send id and that the sender is in the room, then
 # take a seq, append, and remember the id.
-# KEYS: seq log idkey members; ARGV: floor maxlen ttl_ms from token room text action
+# KEYS: seq log idkey members
+# ARGV: floor maxlen ttl_ms from token room text action reply_to reply_from ("" "": no reply)
 SAY = (
     _COMMON
     + """
@@ -265,8 +343,15 @@ current_seq(KEYS[1], ARGV[1])
 redis.call('INCR', KEYS[1])
 local s = redis.call('GET', KEYS[1])
 local ms = now_ms()
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], s .. '-0',
-  'k', 'm', 'f', ARGV[4], 'r', ARGV[6], 'x', ARGV[7], 'a', ARGV[8], 'o', ARGV[5], 'ms', ms)
+local fields = {'k', 'm', 'f', ARGV[4], 'r', ARGV[6], 'x', ARGV[7], 'a', ARGV[8],
+  'o', ARGV[5], 'ms', ms}
+if ARGV[9] ~= '' then
+  table.insert(fields, 'q')
+  table.insert(fields, ARGV[9])
+  table.insert(fields, 'qf')
+  table.insert(fields, ARGV[10])
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], s .. '-0', unpack(fields))
 redis.call('SET', KEYS[3], s .. ' ' .. ms, 'PX', ARGV[3])
 return {'ok', s, ms}
 """

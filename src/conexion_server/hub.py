@@ -19,10 +19,15 @@ import msgspec
 
 from conexion_protocol import (
     DEFAULT_ROOM,
+    DEFAULT_SEARCH_LIMIT,
     FEATURE_ACCOUNTS,
+    FEATURE_ACTIONS,
     FEATURE_MODERATION,
     FEATURE_ROOMS,
+    FEATURE_SEARCH,
+    MAX_REACTIONS,
     MAX_REASON_LEN,
+    MAX_SEARCH_LEN,
     PROTO_VERSION,
     UNSET,
     Ack,
@@ -30,6 +35,8 @@ from conexion_protocol import (
     CodeInfo,
     Deleted,
     DirectMessage,
+    Edited,
+    Found,
     Hand,
     HandNews,
     HandQueue,
@@ -44,6 +51,7 @@ from conexion_protocol import (
     Mode,
     Moderation,
     ProtocolError,
+    Reacted,
     Registered,
     Renamed,
     Role,
@@ -68,6 +76,16 @@ from conexion_protocol import (
 
 from . import SERVER_ID, refusals, textformat
 from .accounts import Account, password_problem
+from .actions import (
+    EditChange,
+    ReactChange,
+    clean_emoji,
+    has_reacted,
+    reactors,
+    toggled,
+    with_reactors,
+    with_text,
+)
 from .classroom import Classroom, HandChange, HandOp, Raised, SeenChange, decide_hand
 from .config import AccountsPolicy, HubConfig, Registration, RoomCreation
 from .guard import FailureBackoff
@@ -87,6 +105,7 @@ from .moderation import (
     decide_mod,
     decide_mode,
 )
+from .search import Query, search_terms
 from .store import (
     MemoryStore,
     Receipt,
@@ -766,7 +785,13 @@ class Hub:
                 history=by_time(history),
                 motd=cfg.motd or UNSET,
                 user_count=len(general.members),
-                features=[FEATURE_ROOMS, FEATURE_ACCOUNTS, FEATURE_MODERATION],
+                features=[
+                    FEATURE_ROOMS,
+                    FEATURE_ACCOUNTS,
+                    FEATURE_MODERATION,
+                    FEATURE_ACTIONS,
+                    FEATURE_SEARCH,
+                ],
                 rate=cfg.rate,
                 burst=cfg.burst,
                 registered=member.account is not None,
@@ -1159,6 +1184,160 @@ class Hub:
         )
         return [Delivery(Outbound(count), staff)]
 
+    # -- message actions: replies, edits, reactions, search -----------------
+
+    def check_reply(self, room: Room, reply_to: int | None, message: Stored | None) -> str | None:
+        """Who wrote `message`, the one a reply to seq `reply_to` answers
+        (as the store has it); None for a message that is no reply."""
+        if reply_to is None:
+            return None
+        if not isinstance(message, Message) or message.deleted:
+            raise refusals.no_such_message(room.name, reply_to)
+        return message.from_
+
+    def _may_change(self, member: Member, room: Room, message: Stored | None, seq: int) -> Message:
+        """The message `member` acts on: there, not deleted, and not while
+        `member` is muted in the room (a change is speaking)."""
+        if not isinstance(message, Message) or message.deleted:
+            raise refusals.no_such_message(room.name, seq)
+        mute = self.sanction_on(member, room.rules, MUTE)
+        if mute is not None:
+            raise refusals.muted(room.name, mute.by, _until(mute), mute.reason)
+        return message
+
+    def check_edit(
+        self, member: Member, raw_room: str, message: Stored | None, seq: int, raw_text: str
+    ) -> EditChange:
+        """`member` may give `message` (number `seq` of the room) a new
+        text: its own, or as staff anyone's."""
+        room = self.check_member_of(member, raw_room)
+        found = self._may_change(member, room, message, seq)
+        if name_key(found.from_) != member.key and self.rank(member, room.rules) < Rank.MODERATOR:
+            raise refusals.not_yours_to_edit()
+        text = self.check_text(member, raw_text, None)
+        return EditChange(room.key, seq, text, member.name, found.from_, self.now())
+
+    def apply_edit(self, change: EditChange) -> list[Delivery]:
+        room = self.rooms.get(change.room)
+        if room is None:
+            return []
+        current = self.store.message(room.key, change.seq)
+        if isinstance(current, Message) and not current.deleted:
+            self.store.revise(room.key, with_text(current, change.text))
+        news = Edited(
+            room=room.name,
+            seq=change.seq,
+            text=change.text,
+            by=change.by,
+            author=change.author,
+            ts=change.ts,
+        )
+        return [self._to(room.everyone, news)]
+
+    def check_react(
+        self,
+        member: Member,
+        raw_room: str,
+        message: Stored | None,
+        seq: int,
+        raw_emoji: str,
+        on: bool | None,
+    ) -> ReactChange:
+        """`member`'s reaction given (`on`), taken back, or toggled (None);
+        `names` is who has it after, as far as `message` tells."""
+        room = self.check_member_of(member, raw_room)
+        found = self._may_change(member, room, message, seq)
+        emoji = clean_emoji(raw_emoji)
+        if not member.bucket.take(self._clock()):
+            raise refusals.rate_limited(self.config.rate, None)
+        names = reactors(found, emoji)
+        mine = has_reacted(names, member.key)
+        want = not mine if on is None else on
+        given = found.reactions if found.reactions is not UNSET else []
+        if want and not names and len(given) >= MAX_REACTIONS:
+            raise refusals.reaction_limit(MAX_REACTIONS)
+        after = toggled(names, member.key, member.name, want)
+        return ReactChange(
+            room.key,
+            seq,
+            emoji,
+            member.name,
+            member.key,
+            want,
+            found.from_,
+            after,
+            changed=after != names,
+        )
+
+    def apply_react(self, change: ReactChange, asker: Member | None = None) -> list[Delivery]:
+        """Keep the reaction and tell the room; a change that changed
+        nothing (a resend) is told to the asker alone, so it hears an answer."""
+        room = self.rooms.get(change.room)
+        if room is None:
+            return []
+        news = Reacted(
+            room=room.name,
+            seq=change.seq,
+            emoji=change.emoji,
+            by=change.by,
+            on=change.on,
+            names=change.names,
+            author=change.author,
+        )
+        if not change.changed:
+            if asker is None or asker.peer is None:
+                return []
+            return [Delivery(Outbound(news), [asker])]
+        current = self.store.message(room.key, change.seq)
+        if isinstance(current, Message) and not current.deleted:
+            self.store.revise(room.key, with_reactors(current, change.emoji, change.names))
+        return [self._to(room.everyone, news)]
+
+    def check_search(
+        self, member: Member, raw_text: str, room: str | None, with_: str | None
+    ) -> Query:
+        """Where `member` may look for `raw_text`: the rooms it is in and its
+        own DMs (or one room it is in, or the DMs with one person)."""
+        if len(raw_text) > MAX_SEARCH_LEN:
+            raise refusals.search_too_long(MAX_SEARCH_LEN)
+        terms = search_terms(raw_text)
+        if not member.bucket.take(self._clock()):
+            raise refusals.rate_limited(self.config.rate, None)
+        if room is not None:
+            where = self.check_member_of(member, room)
+            return Query(terms, (where.key,), member.key, dms=False)
+        if with_ is not None:
+            other = dm_conversation(member.key, name_key(with_))
+            return Query(terms, (), member.key, dms=True, dm_with=other)
+        return Query(terms, tuple(member.rooms), member.key, dms=True)
+
+    def search(
+        self,
+        member: Member,
+        text: str,
+        *,
+        room: str | None = None,
+        with_: str | None = None,
+        before: str | None = None,
+        limit: int = DEFAULT_SEARCH_LIMIT,
+    ) -> Found:
+        query = self.check_search(member, text, room, with_)
+        hits, after = self.store.search(query, before, limit)
+        return Found(text=text, hits=hits, next=after if after is not None else UNSET)
+
+    def edit(self, member: Member, raw_room: str, seq: int, text: str) -> list[Delivery]:
+        room = self.check_room(raw_room)
+        message = self.store.message(room.key, seq)
+        return self.apply_edit(self.check_edit(member, raw_room, message, seq, text))
+
+    def react(
+        self, member: Member, raw_room: str, seq: int, emoji: str, on: bool | None
+    ) -> list[Delivery]:
+        room = self.check_room(raw_room)
+        message = self.store.message(room.key, seq)
+        change = self.check_react(member, raw_room, message, seq, emoji, on)
+        return self.apply_react(change, member)
+
     def relay(self, frame: Stored, origin: Member | None = None) -> list[Delivery]:
         """Keep a message in the history and deliver it: a room message to
         every local member of the room but its sender, a DM to its local
@@ -1280,6 +1459,7 @@ class Hub:
         room: str = DEFAULT_ROOM,
         action: bool = False,
         announce: bool = False,
+        reply_to: int | None = None,
     ) -> tuple[Ack, list[Delivery]]:
         """Store and relay a room message.
 
@@ -1291,6 +1471,13 @@ class Hub:
         if repeat is not None:
             return repeat, []
         where, text = self.check_say(member, room, text, id, announce=announce)
+        replied = None if reply_to is None else self.store.message(where.key, reply_to)
+        try:
+            reply_from = self.check_reply(where, reply_to, replied)
+        except ProtocolError as exc:
+            member.bucket.refund()
+            exc.id = id
+            raise
         seq, ts = self._stamp(where.key)
         message = Message(
             seq=seq,
@@ -1300,6 +1487,8 @@ class Hub:
             text=text,
             action=action,
             announcement=announce,
+            reply_to=reply_to if reply_to is not None else UNSET,
+            reply_from=reply_from if reply_from is not None else UNSET,
         )
         deliveries = self.relay(message, member)
         self._remember(member, id, seq, ts)

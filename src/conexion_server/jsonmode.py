@@ -22,6 +22,7 @@ from conexion_protocol import (
     Code,
     Delete,
     Dm,
+    Edit,
     ErrorCode,
     Hand,
     Hands,
@@ -36,9 +37,11 @@ from conexion_protocol import (
     Ping,
     Pong,
     ProtocolError,
+    React,
     Register,
     Rooms,
     Say,
+    Search,
     Seen,
     Topic,
     Welcome,
@@ -160,8 +163,17 @@ class JsonHandler:
 
         match frame:
             case Say(id=id, text=text, room=room, action=action, announce=announce):
+                reply_to = frame.reply_to if isinstance(frame.reply_to, int) else None
                 session.then(
-                    chat.say(member, text, id=id, room=room, action=action, announce=announce),
+                    chat.say(
+                        member,
+                        text,
+                        id=id,
+                        room=room,
+                        action=action,
+                        announce=announce,
+                        reply_to=reply_to,
+                    ),
                     self._acked,
                     refuse,
                 )
@@ -187,6 +199,13 @@ class JsonHandler:
                 session.then(chat.moderate(member, frame), ignore, refuse)
             case Delete(room=room, seq=seq):
                 session.then(chat.delete(member, room, seq), ignore, refuse)
+            case Edit(room=room, seq=seq, text=text):
+                session.then(chat.edit(member, room, seq, text), ignore, refuse)
+            case React(room=room, seq=seq, emoji=emoji, on=on):
+                wanted = on if isinstance(on, bool) else None
+                session.then(chat.react(member, room, seq, emoji, wanted), ignore, refuse)
+            case Search():
+                session.then(chat.search(member, frame), answer, refuse)
             case Hand():
                 session.then(chat.hand(member, frame), ignore, refuse)
             case Hands(room=room):

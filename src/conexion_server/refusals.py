@@ -313,8 +313,29 @@ def no_announcement(room: str, seq: int | None) -> ProtocolError:
 
 def no_such_message(room: str, seq: int) -> ProtocolError:
     return ProtocolError(
-        ErrorCode.BAD_FRAME, f"there is no message {seq} in {room} (or it is gone)"
+        ErrorCode.NO_SUCH_MESSAGE, f"there is no message {seq} in {room} (or it is gone)"
     )
+
+
+def not_yours_to_edit() -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.FORBIDDEN, "you may edit your own messages; only moderators edit others'"
+    )
+
+
+def reaction_limit(limit: int) -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.REACTION_LIMIT,
+        f"that message has {limit} different reactions already; add yours to one of them",
+    )
+
+
+def search_too_long(limit: int) -> ProtocolError:
+    return ProtocolError(ErrorCode.TOO_LONG, f"a search is at most {limit} characters")
+
+
+def nothing_to_act_on(what: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.NO_SUCH_MESSAGE, what)
 
 
 def not_yours() -> ProtocolError:

@@ -25,15 +25,25 @@ from pathlib import Path
 
 import msgspec
 
-from conexion_protocol import DirectMessage, Message, name_key
+from conexion_protocol import (
+    DirectMessage,
+    ErrorCode,
+    Message,
+    ProtocolError,
+    Reaction,
+    name_key,
+)
+from conexion_protocol.frames import UNSET, UnsetType
 from conexion_protocol.names import NAME_KEY_VERSION
 
 from .accounts import Account
+from .search import Query
 from .store import (
     ACTION_FLAG,
     ANNOUNCEMENT_FLAG,
     DELETED_FLAG,
     DM_PREFIX,
+    EDITED_FLAG,
     IdCache,
     Receipt,
     RoomRecord,
@@ -47,7 +57,7 @@ from .store import (
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MESSAGES_TABLE = """
 CREATE TABLE IF NOT EXISTS {table} (
     conv TEXT NOT NULL,          -- a room's key, or dm:<key>:<key>
@@ -60,17 +70,48 @@ CREATE TABLE IF NOT EXISTS {table} (
     sender_key TEXT NOT NULL,
     recipient_key TEXT,
     text TEXT NOT NULL,
-    action INTEGER NOT NULL DEFAULT 0,
+    action INTEGER NOT NULL DEFAULT 0,  -- flags: store.ACTION_FLAG, ...
+    reply_to INTEGER,            -- the seq a reply answers, and its author
+    reply_from TEXT,
+    reactions TEXT,              -- JSON [[emoji, [name, ...]], ...]; NULL: none
+    doc INTEGER,                 -- its number in the search index (message_words)
     PRIMARY KEY (conv, seq)
 ) WITHOUT ROWID;
 """
+# Columns that schema 2 did not have, added in place by the upgrade.
+V3_COLUMNS = ("reply_to INTEGER", "reply_from TEXT", "reactions TEXT", "doc INTEGER")
 MESSAGE_INDEXES = """
 CREATE INDEX IF NOT EXISTS dms_by_sender ON messages (sender_key, ts) WHERE room IS NULL;
 CREATE INDEX IF NOT EXISTS dms_by_recipient ON messages (recipient_key, ts) WHERE room IS NULL;
+CREATE INDEX IF NOT EXISTS messages_by_doc ON messages (doc);
+"""
+# The search index: a contentless FTS5 table (the text is in `messages`),
+# kept in step by triggers, so every write path (a batch, an edit, a
+# tombstone, pruning) updates it inside SQLite. A contentless row is taken
+# out with the 'delete' command and its old text.
+SEARCH_INDEX = """
+CREATE VIRTUAL TABLE IF NOT EXISTS message_words USING fts5(
+    text, content = '', tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS message_words_add AFTER INSERT ON messages
+    WHEN new.doc IS NOT NULL AND new.text != '' BEGIN
+    INSERT INTO message_words (rowid, text) VALUES (new.doc, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS message_words_change AFTER UPDATE OF text ON messages
+    WHEN new.doc IS NOT NULL AND old.text IS NOT new.text BEGIN
+    INSERT INTO message_words (message_words, rowid, text)
+        SELECT 'delete', old.doc, old.text WHERE old.text != '';
+    INSERT INTO message_words (rowid, text) SELECT new.doc, new.text WHERE new.text != '';
+END;
+CREATE TRIGGER IF NOT EXISTS message_words_drop AFTER DELETE ON messages
+    WHEN old.doc IS NOT NULL AND old.text != '' BEGIN
+    INSERT INTO message_words (message_words, rowid, text) VALUES ('delete', old.doc, old.text);
+END;
 """
 SCHEMA = (
     MESSAGES_TABLE.format(table="messages")
     + MESSAGE_INDEXES
+    + SEARCH_INDEX
     + """
 CREATE TABLE IF NOT EXISTS conversations (
     conv TEXT PRIMARY KEY,
@@ -122,7 +163,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 MIGRATE_FROM_1 = """
 ALTER TABLE messages RENAME TO messages_v1;
 {schema}
-INSERT INTO messages
+INSERT INTO messages (conv, seq, ts, wall, room, sender, recipient, sender_key,
+                      recipient_key, text, action)
     SELECT CASE WHEN room IS NULL
                 THEN 'dm:' || min(sender_key, recipient_key)
                      || ':' || max(sender_key, recipient_key)
@@ -165,12 +207,13 @@ class Batch:
     accounts: list[Account] = field(default_factory=list)
     ids: list[tuple[str, str, Receipt, float]] = field(default_factory=list)
     moderation: list[tuple[str, str, str | None]] = field(default_factory=list)  # scope, field
-    deletions: list[tuple[str, int]] = field(default_factory=list)  # conv, seq
+    # Messages changed in place (edited, reacted to, deleted): their new state.
+    revisions: list[tuple[str, Message]] = field(default_factory=list)  # conv, message
     audit: list[tuple[str, bytes]] = field(default_factory=list)
     upto: int = 0  # the store's write count at the end of this batch
 
 
-def _row(conv: str, message: Stored, wall: float) -> tuple[object, ...]:
+def _row(conv: str, message: Stored, wall: float, doc: int) -> tuple[object, ...]:
     if isinstance(message, Message):
         return (
             conv,
@@ -184,6 +227,10 @@ def _row(conv: str, message: Stored, wall: float) -> tuple[object, ...]:
             None,
             message.text,
             message_flags(message),
+            message.reply_to if message.reply_to is not UNSET else None,
+            message.reply_from if message.reply_from is not UNSET else None,
+            _reactions_json(message),
+            doc,
         )
     return (
         conv,
@@ -197,10 +244,21 @@ def _row(conv: str, message: Stored, wall: float) -> tuple[object, ...]:
         name_key(message.to),
         message.text,
         0,
+        None,
+        None,
+        None,
+        doc,
     )
 
 
-_COLUMNS = "seq, ts, room, sender, recipient, text, action"
+def _reactions_json(message: Message) -> str | None:
+    if message.reactions is UNSET or not message.reactions:
+        return None
+    return _json_rows.encode([[r.emoji, r.names] for r in message.reactions]).decode()
+
+
+_reactions_decoder = msgspec.json.Decoder(list[tuple[str, list[str]]])
+_COLUMNS = "seq, ts, room, sender, recipient, text, action, reply_to, reply_from, reactions"
 
 
 def _from_json(table: str, columns: int, verb: str) -> str:
@@ -209,7 +267,7 @@ def _from_json(table: str, columns: int, verb: str) -> str:
     return f"{verb} INTO {table} SELECT {values} FROM json_each(?)"
 
 
-_INSERT_MESSAGES = _from_json("messages", 11, "INSERT OR IGNORE")
+_INSERT_MESSAGES = _from_json("messages", 15, "INSERT OR IGNORE")
 _INSERT_IDS = _from_json("sent_ids", 5, "INSERT OR REPLACE")
 _json_rows = msgspec.json.Encoder()
 _MAX_SEQ = 2**63 - 1  # SQLite integers are 64-bit
@@ -234,7 +292,7 @@ def _message(row: tuple[object, ...]) -> Stored:
     """A stored message as a frame, or StoreError (one line) when the row is
     not what this server writes. Rows are read on demand, for history, so
     this reaches whoever asked for it, not the start-up."""
-    seq, ts, room, sender, recipient, text, action = row
+    seq, ts, room, sender, recipient, text, action, reply_to, reply_from, reactions = row
     if not (
         _is_seq(seq)
         and _is_text(ts)
@@ -242,13 +300,23 @@ def _message(row: tuple[object, ...]) -> Stored:
         and _is_text(sender)
         and _is_text(text)
         and type(action) is int
-        and 0 <= action < 8
+        and 0 <= action < 16
         and (room is not None or _is_text(recipient))
+        and (reply_to is None or (_is_seq(reply_to) and _is_text(reply_from)))
+        and _is_text(reactions, or_none=True)
     ):
         raise StoreError(f"a stored message is not what this server writes: {_shown(row)}")
     if room is None:
         return DirectMessage(seq=seq, ts=ts, from_=sender, to=recipient, text=text)  # type: ignore[arg-type]
     flags = int(action)  # type: ignore[call-overload]
+    given: list[Reaction] | UnsetType = UNSET
+    if reactions is not None:
+        try:
+            given = [Reaction(e, n) for e, n in _reactions_decoder.decode(reactions)]  # type: ignore[arg-type]
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            raise StoreError(
+                f"a stored message's reactions are not what this server writes: {_shown(row)}"
+            ) from None
     return Message(
         seq=seq,  # type: ignore[arg-type]
         ts=ts,  # type: ignore[arg-type]
@@ -258,6 +326,10 @@ def _message(row: tuple[object, ...]) -> Stored:
         action=bool(flags & ACTION_FLAG),
         announcement=bool(flags & ANNOUNCEMENT_FLAG),
         deleted=bool(flags & DELETED_FLAG),
+        reply_to=reply_to if reply_to is not None else UNSET,  # type: ignore[arg-type]
+        reply_from=reply_from if reply_to is not None else UNSET,  # type: ignore[arg-type]
+        edited=bool(flags & EDITED_FLAG),
+        reactions=given or UNSET,
     )
 
 
@@ -291,9 +363,11 @@ class SqliteStore:
         self._last: dict[str, int] = {}  # each conversation's highest seq
         self._rooms: dict[str, RoomRecord] = {}
         self._moderation: dict[str, dict[str, str]] = {}
-        # Deleted messages whose tombstone is not committed yet: reads show
-        # the tombstone meanwhile.
-        self._deleted: set[tuple[str, int]] = set()
+        # Messages changed in place whose change is not committed yet
+        # (conv, seq -> the new state, and how many pending writes hold it):
+        # reads show the new state meanwhile.
+        self._revised: dict[tuple[str, int], tuple[Message, int]] = {}
+        self._next_doc = 1  # the search index number of the next message
         self._pending = Batch()
         self._in_flight: list[Batch] = []
         self._writes = 0
@@ -362,6 +436,9 @@ class SqliteStore:
         if upgrade:
             self._check_v1_counter()
             script = MIGRATE_FROM_1.format(schema=SCHEMA)
+        elif version == 2:
+            added = "".join(f"ALTER TABLE messages ADD COLUMN {c};\n" for c in V3_COLUMNS)
+            script = added + SCHEMA
         else:
             script = SCHEMA
         try:
@@ -371,6 +448,7 @@ class SqliteStore:
             w.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {SCHEMA_VERSION};")
             self._check_counters()
             notes = self._rekey_if_needed()
+            indexed = self._fill_search_index()
             w.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
@@ -379,6 +457,8 @@ class SqliteStore:
         # Said once it is done: a start that fails says one line, the error.
         if upgrade:
             log.info("upgraded %s to schema %d (rooms)", self.path, SCHEMA_VERSION)
+        if indexed:
+            log.info("%s: added %d stored messages to the search index", self.path, indexed)
         for note in notes:
             log.warning("%s: %s", self.path, note)
         self._load()
@@ -391,6 +471,34 @@ class SqliteStore:
         first = lines[0] if lines else "no details"
         more = f" (and {len(lines) - 1} more reported)" if len(lines) > 1 else ""
         return f"{self.path} is corrupt: {first}{more}"
+
+    def _fill_search_index(self) -> int:
+        """Number the messages an older schema stored without a search
+        number (oldest first) and index their words; how many there were."""
+        w = self._writer
+        if w.execute("SELECT 1 FROM messages WHERE doc IS NULL LIMIT 1").fetchone() is None:
+            return 0
+        top = w.execute("SELECT coalesce(max(doc), 0) FROM messages").fetchone()[0]
+        if type(top) is not int:
+            raise StoreError(f"{self.path}: a message's search number is {_shown(top)}")
+        w.execute(
+            "CREATE TEMP TABLE numbered AS SELECT conv, seq,"
+            " row_number() OVER (ORDER BY ts, conv, seq) + ? AS n"
+            " FROM messages WHERE doc IS NULL",
+            (top,),
+        )
+        w.execute(
+            "UPDATE messages SET doc = numbered.n FROM numbered"
+            " WHERE numbered.conv = messages.conv AND numbered.seq = messages.seq"
+        )
+        count = w.execute("SELECT count(*) FROM numbered").fetchone()[0]
+        w.execute("DROP TABLE numbered")
+        w.execute(
+            "INSERT INTO message_words (rowid, text)"
+            " SELECT doc, text FROM messages WHERE doc > ? AND text != ''",
+            (top,),
+        )
+        return int(count)
 
     def _has_v1_messages(self) -> bool:
         columns = [row[1] for row in self._writer.execute("PRAGMA table_info(messages)")]
@@ -431,6 +539,10 @@ class SqliteStore:
 
     def _load(self) -> None:
         w = self._writer
+        top = w.execute("SELECT max(doc) FROM messages").fetchone()[0]
+        if top is not None and type(top) is not int:
+            raise StoreError(f"{self.path}: a message's search number is {_shown(top)}")
+        self._next_doc = (top or 0) + 1
         for conv, last in w.execute("SELECT conv, last_seq FROM conversations"):
             self._last[conv] = last  # checked by _check_counters
         for row in w.execute("SELECT key, name, topic, topic_by, topic_ts FROM rooms"):
@@ -542,7 +654,8 @@ class SqliteStore:
         wall = self._wallclock()
         pending = self._pending
         pending.messages.append((conversation, message, wall))
-        pending.rows.append(_row(conversation, message, wall))
+        pending.rows.append(_row(conversation, message, wall, self._next_doc))
+        self._next_doc += 1
         if message.seq > pending.tops.get(conversation, 0):
             pending.tops[conversation] = message.seq
         self._writes += 1
@@ -567,8 +680,9 @@ class SqliteStore:
         except sqlite3.DatabaseError as exc:
             raise StoreError(self._explain(exc)) from exc
         merged = _merge([_message(r) for r in rows], unsaved, limit)
-        if self._deleted:
-            merged = [tombstone(m) if (conversation, m.seq) in self._deleted else m for m in merged]
+        if self._revised:
+            revised = self._revised
+            merged = [revised.get((conversation, m.seq), (m, 0))[0] for m in merged]
         return merged
 
     def recent_dms(self, viewer: str, limit: int) -> list[DirectMessage]:
@@ -619,9 +733,60 @@ class SqliteStore:
         return found[0] if found and found[0].seq == seq else None
 
     def delete(self, conversation: str, seq: int) -> None:
-        self._deleted.add((conversation, seq))
-        self._pending.deletions.append((conversation, seq))
+        message = self.message(conversation, seq)
+        if isinstance(message, Message):
+            self.revise(conversation, tombstone(message))  # type: ignore[arg-type]
+
+    def revise(self, conversation: str, message: Message) -> None:
+        where = (conversation, message.seq)
+        held = self._revised.get(where, (message, 0))[1]
+        self._revised[where] = (message, held + 1)
+        self._pending.revisions.append((conversation, message))
         self._writes += 1
+
+    def search(
+        self, query: Query, before: str | None, limit: int
+    ) -> tuple[list[Stored], str | None]:
+        top = _MAX_SEQ
+        if before is not None:
+            if not (before.startswith("d") and before[1:].isdigit() and len(before) <= 20):
+                raise ProtocolError(
+                    ErrorCode.BAD_FRAME, "`before` is not a cursor this server gave"
+                )
+            top = min(int(before[1:]), _MAX_SEQ)
+        where, params = [], []
+        if query.conversations:
+            where.append(f"m.conv IN ({', '.join('?' * len(query.conversations))})")
+            params.extend(query.conversations)
+        if query.dm_with is not None:
+            where.append("m.conv = ?")
+            params.append(query.dm_with)
+        elif query.dms:
+            where.append("(m.room IS NULL AND (m.sender_key = ? OR m.recipient_key = ?))")
+            params.extend((query.viewer, query.viewer))
+        if not where:
+            return [], None
+        try:
+            rows = self._reader.execute(
+                f"SELECT {', '.join('m.' + c for c in _COLUMNS.split(', '))}, m.conv, m.doc"
+                " FROM message_words AS w JOIN messages AS m ON m.doc = w.rowid"
+                f" WHERE message_words MATCH ? AND w.rowid < ? AND ({' OR '.join(where)})"
+                " ORDER BY w.rowid DESC LIMIT ?",
+                (query.fts(), top, *params, limit + 1),
+            ).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(self._explain(exc)) from exc
+        hits: list[Stored] = []
+        for row in rows[:limit]:
+            message = _message(row[:-2])
+            revised = self._revised.get((row[-2], message.seq))
+            if revised is not None:
+                message = revised[0]
+                if not query.matches(message):
+                    continue  # an edit on its way to the disk took the words away
+            hits.append(message)
+        more = len(rows) > limit
+        return hits, f"d{rows[limit - 1][-1]}" if more else None
 
     def moderation_state(self) -> dict[str, dict[str, str]]:
         return {scope: dict(fields) for scope, fields in self._moderation.items()}
@@ -685,7 +850,7 @@ class SqliteStore:
             or pending.accounts
             or pending.moderation
             or pending.audit
-            or pending.deletions
+            or pending.revisions
         )
 
     def take_batch(self) -> Batch:
@@ -734,9 +899,12 @@ class SqliteStore:
                 [(scope, entry) for scope, entry in batch.audit],
             )
             w.executemany(
-                f"UPDATE messages SET text = '', action = action | {DELETED_FLAG}"
+                "UPDATE messages SET text = ?, action = ?, reactions = ?"
                 " WHERE conv = ? AND seq = ?",
-                batch.deletions,
+                [
+                    (m.text, message_flags(m), _reactions_json(m), conv, m.seq)
+                    for conv, m in batch.revisions
+                ],
             )
             self._maybe_prune()
             w.execute("COMMIT")
@@ -748,8 +916,14 @@ class SqliteStore:
     def done(self, batch: Batch) -> None:  # type: ignore[override]
         """The batch is committed (event loop side)."""
         self._in_flight.remove(batch)
-        for deletion in batch.deletions:
-            self._deleted.discard(deletion)
+        revised = self._revised
+        for conv, message in batch.revisions:
+            where = (conv, message.seq)
+            state, held = revised[where]
+            if held <= 1:
+                del revised[where]
+            else:
+                revised[where] = (state, held - 1)
 
     def flush(self) -> None:
         """Commit everything now, in this thread (tests and shutdown)."""
@@ -941,10 +1115,11 @@ class _Rekey:
         db = self.db
         db.execute(MESSAGES_TABLE.format(table="messages_rekeyed"))
         rows = db.execute(
-            "SELECT conv, seq, ts, wall, room, sender, recipient, text, action FROM messages"
+            "SELECT conv, seq, ts, wall, room, sender, recipient, text, action,"
+            " reply_to, reply_from, reactions, doc FROM messages"
         )
         db.executemany(
-            "INSERT INTO messages_rekeyed VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO messages_rekeyed VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 (
                     new,
@@ -958,15 +1133,36 @@ class _Rekey:
                     None if recipient is None else self.key(recipient),
                     text,
                     action,
+                    # A reply keeps its number within a merged conversation.
+                    None if reply_to is None else reply_to + offsets[conv, new],
+                    reply_from,
+                    reactions,
+                    doc,
                 )
-                for conv, seq, ts, wall, room, sender, recipient, text, action in rows
+                for (
+                    conv,
+                    seq,
+                    ts,
+                    wall,
+                    room,
+                    sender,
+                    recipient,
+                    text,
+                    action,
+                    reply_to,
+                    reply_from,
+                    reactions,
+                    doc,
+                ) in rows
                 for new in [self.message_conversation(conv, seq, room, sender, recipient)]
             ),
         )
+        # Dropping the table drops its triggers too (and fires none): the
+        # search index keeps every message's number, and the triggers come back.
         db.execute("DROP TABLE messages")
         db.execute("ALTER TABLE messages_rekeyed RENAME TO messages")
-        for statement in MESSAGE_INDEXES.strip().splitlines():
-            db.execute(statement)
+        for statement in _statements(MESSAGE_INDEXES + SEARCH_INDEX):
+            db.execute(statement)  # not executescript: it would commit
 
     def rewrite_rooms(
         self, rooms: list[tuple[object, ...]], offsets: dict[tuple[str, str], int]
@@ -982,6 +1178,17 @@ class _Rekey:
             "INSERT INTO rooms VALUES (?, ?, ?, ?, ?)",
             [(new, *row[1:]) for new, row in sorted(kept.items())],
         )
+
+
+def _statements(script: str) -> list[str]:
+    """A script's statements one by one (a trigger's body holds `;`s)."""
+    found, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            found.append(current.strip())
+            current = ""
+    return found
 
 
 def account_from_row(row: tuple[object, ...]) -> Account:

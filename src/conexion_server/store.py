@@ -17,6 +17,7 @@ from typing import Protocol
 from conexion_protocol import DirectMessage, Message, Stored, name_key
 
 from .accounts import Account
+from .search import Query, page_newest_first
 
 
 class StoreError(Exception):
@@ -131,6 +132,19 @@ class Store(Protocol):
         """Turn a message into its tombstone (see `tombstone`)."""
         ...
 
+    def revise(self, conversation: str, message: Message) -> None:
+        """Keep `message` as the new state of the room message with its seq
+        (edited, reacted to); a message no longer kept stays gone."""
+        ...
+
+    def search(
+        self, query: Query, before: str | None, limit: int
+    ) -> tuple[list[Stored], str | None]:
+        """Up to `limit` messages matching `query`, newest first, older than
+        the cursor `before` (None: from the newest); and the cursor of the
+        next page (None: there is none)."""
+        ...
+
     def remember(self, key: tuple[str, str], receipt: Receipt, now: float) -> None: ...
 
     def recall(self, key: tuple[str, str], now: float) -> Receipt | None: ...
@@ -196,6 +210,7 @@ class DurableStore(Store, Protocol):
 ACTION_FLAG = 1
 ANNOUNCEMENT_FLAG = 2
 DELETED_FLAG = 4
+EDITED_FLAG = 8
 
 
 def message_flags(message: Message) -> int:
@@ -203,6 +218,7 @@ def message_flags(message: Message) -> int:
         (ACTION_FLAG if message.action else 0)
         | (ANNOUNCEMENT_FLAG if message.announcement else 0)
         | (DELETED_FLAG if message.deleted else 0)
+        | (EDITED_FLAG if message.edited else 0)
     )
 
 
@@ -351,13 +367,32 @@ class MemoryStore:
         return None
 
     def delete(self, conversation: str, seq: int) -> None:
+        message = self.message(conversation, seq)
+        if isinstance(message, Message):
+            self.revise(conversation, tombstone(message))  # type: ignore[arg-type]
+
+    def revise(self, conversation: str, message: Message) -> None:
         history = self._history.get(conversation)
         if history is None:
             return
         for i in range(len(history) - 1, -1, -1):
-            if history[i].seq == seq:
-                history[i] = tombstone(history[i])
+            if history[i].seq == message.seq:
+                history[i] = message
                 return
+
+    def search(
+        self, query: Query, before: str | None, limit: int
+    ) -> tuple[list[Stored], str | None]:
+        candidates = [
+            m
+            for conv in query.conversations
+            for m in self._history.get(conv, ())
+            if query.matches(m)
+        ]
+        candidates.extend(
+            m for m in self._dms_of.get(query.viewer, ()) if query.dms and query.matches(m)
+        )
+        return page_newest_first(candidates, before, limit)
 
     @property
     def remembered(self) -> int:

@@ -16,7 +16,7 @@ import pytest
 
 from conexion_protocol import DirectMessage, Message, name_key
 from conexion_server.accounts import Account
-from conexion_server.sqlite_store import Retention, SqliteStore
+from conexion_server.sqlite_store import SCHEMA_VERSION, Retention, SqliteStore
 from conexion_server.store import Receipt, RoomRecord, StoreError, dm_conversation
 from tests.peers import JsonPeer
 from tests.server.test_process import PROCESS_WAIT, run, server_command, wait_listening
@@ -679,7 +679,7 @@ def test_a_database_from_before_rooms_is_upgraded_in_place(tmp_path: Path) -> No
     finally:
         store.close()
     with contextlib.closing(sqlite3.connect(path)) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_a_stored_value_that_is_not_a_number_is_a_store_error(tmp_path: Path) -> None:
@@ -933,7 +933,8 @@ def test_conversations_whose_keys_become_one_are_merged_in_order(tmp_path: Path)
         path,
         "INSERT INTO rooms VALUES ('b0b', 'B0B', 'zero', NULL, NULL)",
         "INSERT INTO messages SELECT 'b0b', seq, ts, wall, 'B0B', sender, recipient,"
-        " sender_key, recipient_key, 'b0b ' || seq, action FROM messages WHERE seq <= 2",
+        " sender_key, recipient_key, 'b0b ' || seq, action, NULL, NULL, NULL, NULL"
+        " FROM messages WHERE seq <= 2",
         "INSERT INTO conversations VALUES ('b0b', 2)",
         "DELETE FROM meta WHERE key = 'name_keys'",
     )

@@ -333,7 +333,7 @@ async def test_welcome_and_room_carry_a_first_page_and_the_whole_count(
     dora = await connect(server)
     welcome = await dora.hello("dora")
     assert (welcome["users"], welcome["user_count"]) == (["ana", "bob"], 4)
-    assert welcome["features"] == ["rooms", "accounts", "moderation"]
+    assert welcome["features"] == ["rooms", "accounts", "moderation", "actions", "search"]
     await dora.send(type="who", room="general")
     assert (await dora.expect("users"))["users"] == ["ana", "bob", "cleo", "dora"]
     info = await join(dora, "general")
