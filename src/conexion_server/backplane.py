@@ -24,6 +24,7 @@ from conexion_protocol import (
     HandQueue,
     HistoryReply,
     LeftReason,
+    Message,
     Mod,
     Mode,
     ProtocolError,
@@ -223,6 +224,12 @@ class Backplane(Protocol):
         ...
 
     def search(self, member: Member, frame: Search) -> Maybe[Found]: ...
+
+    def latest(self, room: str, by: str | None) -> Message | None:
+        """The newest message of `room` (a key) this process holds, by the
+        name key `by` (anyone's when None): what a plain-text user's
+        /reply, /edit, /react and /delete act on."""
+        ...
 
     def join_code(self, member: Member, room: str, *, rotate: bool) -> Maybe[CodeInfo]: ...
 
@@ -464,6 +471,9 @@ class LocalBackplane:
 
     def search(self, member: Member, frame: Search) -> Found:
         return self.hub.search(member, frame.text, **search_scope(frame))
+
+    def latest(self, room: str, by: str | None) -> Message | None:
+        return self.hub.latest_message(room, by)
 
     def join_code(self, member: Member, room: str, *, rotate: bool) -> CodeInfo:
         info, deliveries = self.hub.join_code(member, room, rotate=rotate)

@@ -837,6 +837,9 @@ class RedisBackplane:
         hits, after = page_newest_first(found, before, frame.limit)
         return Found(text=frame.text, hits=hits, next=after if after is not None else UNSET)
 
+    def latest(self, room: str, by: str | None) -> Message | None:
+        return self.hub.latest_message(room, by)
+
     async def _scan_all(self, stream: str, room: str | None) -> list[Stored]:
         return await self._scan(stream, room, "+", self.config.cluster_search_scan)
 

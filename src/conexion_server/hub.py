@@ -25,6 +25,7 @@ from conexion_protocol import (
     FEATURE_MODERATION,
     FEATURE_ROOMS,
     FEATURE_SEARCH,
+    MAX_HISTORY_LIMIT,
     MAX_REACTIONS,
     MAX_REASON_LEN,
     MAX_SEARCH_LEN,
@@ -1324,6 +1325,16 @@ class Hub:
         query = self.check_search(member, text, room, with_)
         hits, after = self.store.search(query, before, limit)
         return Found(text=text, hits=hits, next=after if after is not None else UNSET)
+
+    def latest_message(self, room: str, by: str | None) -> Message | None:
+        """The newest message of the room with key `room` that is not
+        deleted, by the name key `by` (anyone's when None), among its last
+        MAX_HISTORY_LIMIT."""
+        for message in reversed(self.store.before(room, None, MAX_HISTORY_LIMIT)):
+            mine = by is None or name_key(message.from_) == by
+            if isinstance(message, Message) and not message.deleted and mine:
+                return message
+        return None
 
     def edit(self, member: Member, raw_room: str, seq: int, text: str) -> list[Delivery]:
         room = self.check_room(raw_room)

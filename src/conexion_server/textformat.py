@@ -7,12 +7,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import msgspec
+
 from conexion_protocol import (
     DEFAULT_ROOM,
     MAX_SLOW_SECONDS,
+    UNSET,
     Deleted,
     DirectMessage,
+    Edited,
     Error,
+    Found,
     Hand,
     HandNews,
     HandQueue,
@@ -24,6 +29,7 @@ from conexion_protocol import (
     ModAction,
     Mode,
     Moderation,
+    Reacted,
     Registered,
     Renamed,
     Role,
@@ -54,6 +60,10 @@ HELP_LINES = (
     "* /topic [TEXT]   show, or set, the current room's topic",
     "* /who [ROOM]     who is in the current room (or ROOM)",
     "* /history [N]    the room's last N messages (20); /history more: the ones before",
+    "* /reply NAME TEXT  answer NAME's latest message here",
+    "* /edit TEXT      give your latest message here a new text; /delete takes it back",
+    "* /react EMOJI [NAME]  react (again: take it back) to NAME's latest message here",
+    "* /search WORDS   find messages in your rooms and DMs; /search more: older ones",
     "* /register PASSWORD      make your name yours: others need the password",
     "* /password [OLD NEW]     change your account's password (alone: asks for each)",
     "* /join ROOM CODE          enter a private room with its join code",
@@ -104,6 +114,12 @@ def render_message(msg: Message, *, away: bool = False) -> str:
     where = f"{room_tag(msg.room)} " if away else ""
     if msg.deleted:
         return f"[{clock(msg.ts)}] {where}{msg.from_}: (deleted)\n"
+    edited = " (edited)" if msg.edited else ""
+    if isinstance(msg.reply_from, str):
+        text = _lines(f"[{clock(msg.ts)}] {where}{msg.from_} ↪ {msg.reply_from}: ", msg.text)
+        return text[:-1] + edited + "\n" + _reactions_line(msg)
+    if edited or msg.reactions:
+        return render_message(_plain(msg), away=away)[:-1] + edited + "\n" + _reactions_line(msg)
     if msg.announcement:
         return (
             _lines(f"[{clock(msg.ts)}] {where}** announcement from {msg.from_}: ", msg.text)
@@ -112,6 +128,33 @@ def render_message(msg: Message, *, away: bool = False) -> str:
     if msg.action:
         return _lines(f"[{clock(msg.ts)}] {where}* {msg.from_} ", msg.text)
     return _lines(f"[{clock(msg.ts)}] {where}{msg.from_}: ", msg.text)
+
+
+def _plain(msg: Message) -> Message:
+    return msgspec.structs.replace(msg, edited=False, reactions=UNSET)
+
+
+def _reactions_line(msg: Message) -> str:
+    if not isinstance(msg.reactions, list) or not msg.reactions:
+        return ""
+    shown = "  ".join(f"{r.emoji} {len(r.names)} ({', '.join(r.names)})" for r in msg.reactions)
+    return f"{INDENT}{shown}\n"
+
+
+def render_search(found: Found, *, more: bool = False) -> str:
+    """A page of search hits, newest first, each with where it was said."""
+    if not found.hits:
+        return "* no more messages found\n" if more else f"* nothing found for {found.text!r}\n"
+    lines = [f"* {'more ' if more else ''}messages with {found.text!r}, newest first:\n"]
+    for hit in found.hits:
+        day = hit.ts[:10]
+        if isinstance(hit, Message):
+            lines.append(_lines(f"  [{day} {clock(hit.ts)}] #{hit.room} {hit.from_}: ", hit.text))
+        else:
+            lines.append(_lines(f"  [{day} {clock(hit.ts)}] [dm] {hit.from_}: ", hit.text))
+    if isinstance(found.next, str):
+        lines.append("* /search more for older ones\n")
+    return "".join(lines)
 
 
 def render_users(users: list[str], room: str = DEFAULT_ROOM, count: int | None = None) -> str:
@@ -170,6 +213,14 @@ def render(frame: Struct) -> str | None:
             return render_hand(frame)
         case Deleted(room=room, by=by):
             return f"* {by} deleted a message in {room_tag(room)}\n"
+        case Edited(room=room, by=by, author=author, text=text):
+            whose = "a message" if by == author else f"{author}'s message"
+            return _lines(f"* {by} edited {whose}{_elsewhere(room)}: ", text)
+        case Reacted(room=room, by=by, author=author, emoji=emoji, on=on):
+            whose = "their own message" if by == author else author
+            if on:
+                return f"* {by} reacted {emoji} to {whose}{_elsewhere(room)}\n"
+            return f"* {by} took back {emoji} from {whose}{_elsewhere(room)}\n"
         case HandQueue():
             return render_queue(frame)
         case SeenCount(room=room, seq=seq, seen=seen, of=of):
@@ -397,9 +448,34 @@ COMMANDS = (
     "lower",
     "announce",
     "seen",
+    "reply",
+    "edit",
+    "delete",
+    "react",
+    "search",
     "help",
 )
 _SWITCH = {"on": True, "off": False}
+# A few reactions by name, for keyboards without emoji.
+_SHORTCODES = {
+    ":+1:": "👍",
+    ":thumbsup:": "👍",
+    ":-1:": "👎",
+    ":heart:": "❤️",
+    ":smile:": "😄",
+    ":joy:": "😂",
+    ":tada:": "🎉",
+    ":eyes:": "👀",
+    ":rocket:": "🚀",
+    ":fire:": "🔥",
+    ":clap:": "👏",
+    ":pray:": "🙏",
+    ":thinking:": "🤔",
+    ":white_check_mark:": "✅",
+    ":x:": "❌",
+    ":100:": "💯",
+    ":wave:": "👋",
+}
 
 
 def _room_word(word: str) -> str:
@@ -502,6 +578,28 @@ def parse_line(line: str) -> Command | None:
         if " " in rest:
             raise ValueError("usage: /audit [ROOM|server]")
         return Command("audit", target=_room_word(rest))
+    if word == "reply":
+        name, _, text = rest.partition(" ")
+        if not name or not text.strip():
+            raise ValueError("usage: /reply NAME TEXT (answers NAME's latest message here)")
+        return Command("reply", text.strip(), name)
+    if word == "edit":
+        if not rest:
+            raise ValueError("usage: /edit TEXT (the new text of your latest message here)")
+        return Command("edit", rest)
+    if word == "delete":
+        if " " in rest:
+            raise ValueError("usage: /delete [NAME] (your latest message here, or NAME's)")
+        return Command("delete", target=rest)
+    if word == "react":
+        emoji, _, name = rest.partition(" ")
+        if not emoji or " " in name.strip():
+            raise ValueError("usage: /react EMOJI [NAME] (on NAME's latest message here)")
+        return Command("react", _SHORTCODES.get(emoji.lower(), emoji), name.strip())
+    if word == "search":
+        if not rest:
+            raise ValueError("usage: /search WORDS, then /search more for older ones")
+        return Command("search", rest)
     raise ValueError(f"unknown command /{word}; type /help for the list")
 
 

@@ -12,18 +12,23 @@ import msgspec
 
 from conexion_protocol import (
     DEFAULT_ROOM,
+    UNSET,
     Ack,
     AuditLog,
     CodeInfo,
     ErrorCode,
+    Found,
     Hand,
     HistoryReply,
     LeftReason,
+    Message,
     Mod,
     Mode,
     ProtocolError,
     RoomInfo,
+    Search,
     Welcome,
+    name_key,
     normalize_name,
     normalize_room,
 )
@@ -60,6 +65,8 @@ class TextHandler:
         self.limited_in_a_row = 0  # lines refused for coming too fast, in a row
         # Per room, the oldest message `/history` showed (for `/history more`).
         self.history_cursor: dict[str, int] = {}
+        # The words of the last /search and where its next page starts.
+        self.search_next: tuple[str, str] | None = None
 
     # -- wording --------------------------------------------------------------
 
@@ -287,10 +294,62 @@ class TextHandler:
                 session.then(
                     chat.change_password(member, cmd.target, cmd.arg), ignore, self._refused
                 )
+            case "reply":
+                room = self._current()
+                target = self._latest(room, cmd.target)
+                answer = chat.say(
+                    member, cmd.arg, id=None, room=room, action=False, reply_to=target.seq
+                )
+                session.then(answer, self._sent, self._refused)
+            case "edit":
+                room = self._current()
+                mine = self._latest(room, member.name)
+                session.then(chat.edit(member, room, mine.seq, cmd.arg), ignore, self._refused)
+            case "delete":
+                room = self._current()
+                target = self._latest(room, cmd.target or member.name)
+                session.then(chat.delete(member, room, target.seq), ignore, self._refused)
+            case "react":
+                room = self._current()
+                target = self._latest(room, cmd.target or None)
+                reacted = chat.react(member, room, target.seq, cmd.arg, None)
+                session.then(reacted, ignore, self._refused)
+            case "search":
+                self.search(cmd.arg)
             case "help":
                 self.say("\n".join(textformat.HELP_LINES) + "\n")
             case "exit":
                 session.close(LeftReason.QUIT, b"* bye\n")
+
+    def _latest(self, room: str, name: str | None) -> Message:
+        """The message a /reply, /edit, /react or /delete means: the newest
+        in `room` by `name` (anyone's when None)."""
+        by = name_key(name) if name else None
+        found = self.backplane.latest(normalize_room(room), by)
+        if found is None:
+            whose = f"by {name} " if name else ""
+            raise refusals.nothing_to_act_on(f"there is no recent message {whose}in #{room}")
+        return found
+
+    def search(self, words: str) -> None:
+        member = self.session.member
+        assert member is not None
+        more = words.strip().lower() == "more"
+        if more:
+            if self.search_next is None:
+                self.say("! nothing more to show; /search WORDS starts a search\n")
+                return
+            words, before = self.search_next
+        else:
+            before = None
+        frame = Search(text=words, before=before if before is not None else UNSET)
+
+        def show(found: Found) -> None:
+            after = found.next if isinstance(found.next, str) else None
+            self.search_next = (words, after) if after is not None else None
+            self.say(textformat.render_search(found, more=more))
+
+        self.session.then(self.backplane.search(member, frame), show, self._refused)
 
     def _current(self) -> str:
         if not self.current_room:
