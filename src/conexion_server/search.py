@@ -1,8 +1,11 @@
 """What a search looks for, and one rule for what matches, whichever store
-answers: every word of the query, as a word of the message or the start of
-one, with case and accents ignored (what SQLite's FTS5 `unicode61
-remove_diacritics 2` tokenizer does, so the in-memory store, a cluster's
-scan and the database find the same messages).
+answers: every word of the query as a word of the message (a word ending in
+`*` as the start of one), with case and accents ignored: what SQLite's FTS5
+`unicode61 remove_diacritics 2` tokenizer does, so that the in-memory store,
+a cluster's scan and the database find the same messages.
+
+Whole words by default, because that is what an index answers at once; a
+prefix merges every word that starts with it (see docs/performance.md).
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ def words(text: str) -> list[str]:
 class Query:
     """A search as decided by the hub: the words, and where the asker may look."""
 
-    terms: tuple[str, ...]
+    terms: tuple[tuple[str, bool], ...]  # each word, and whether it is a prefix
     conversations: tuple[str, ...]  # room keys
     viewer: str  # the asker's name key
     dms: bool  # the asker's DMs too
@@ -61,16 +64,34 @@ class Query:
             if f"dm:{pair[0]}:{pair[1]}" != self.dm_with:
                 return False
         have = words(message.text)
-        return all(any(w.startswith(term) for w in have) for term in self.terms)
+        exact = set(have)
+        return all(
+            any(w.startswith(term) for w in have) if prefix else term in exact
+            for term, prefix in self.terms
+        )
 
     def fts(self) -> str:
-        """The query in FTS5's syntax: each term a quoted prefix, all required."""
-        return " AND ".join('"' + term.replace('"', '""') + '"*' for term in self.terms)
+        """The query in FTS5's syntax: each term quoted (a prefix with its
+        `*`), all required; nothing of the user's text is FTS syntax."""
+        return " AND ".join(
+            '"' + term.replace('"', '""') + '"' + ("*" if prefix else "")
+            for term, prefix in self.terms
+        )
 
 
-def search_terms(text: str) -> tuple[str, ...]:
-    """The words a search looks for; `bad_text` when there are none."""
-    terms = tuple(dict.fromkeys(words(text)))[:MAX_WORDS]
+def search_terms(text: str) -> tuple[tuple[str, bool], ...]:
+    """The words a search looks for (a word typed with a `*` after it is a
+    prefix); `bad_text` when there are none."""
+    found: dict[tuple[str, bool], None] = {}
+    for chunk in text.split():
+        chunk_words = words(chunk)
+        if not chunk_words:
+            continue
+        *whole, last = chunk_words
+        for word in whole:
+            found[word, False] = None
+        found[last, chunk.endswith("*")] = None
+    terms = tuple(found)[:MAX_WORDS]
     if not terms:
         raise ProtocolError(
             ErrorCode.BAD_TEXT, "a search needs at least one word (letters or digits)"

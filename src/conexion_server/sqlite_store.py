@@ -88,26 +88,63 @@ CREATE INDEX IF NOT EXISTS messages_by_doc ON messages (doc);
 # The search index: a contentless FTS5 table (the text is in `messages`),
 # kept in step by triggers, so every write path (a batch, an edit, a
 # tombstone, pruning) updates it inside SQLite. A contentless row is taken
-# out with the 'delete' command and its old text.
-SEARCH_INDEX = """
+# out with the 'delete' command and its old values.
+#
+# `scope` says who may find the row, as words: `c<hex of its conversation>`,
+# and for a DM `d<hex of each person's name key>`. A search matches its
+# words AND the scopes of the asker, so the index skips other rooms'
+# matches itself (filtering them after the match cost ~100 ms for a word
+# frequent only in rooms the asker is not in, over a million messages).
+# Prefix indexes for 2 and 3 letters: a short prefix merges thousands of words.
+SCOPE = (
+    "CASE WHEN {m}.room IS NULL"
+    " THEN 'c' || hex({m}.conv) || ' d' || hex({m}.sender_key) || ' d' || hex({m}.recipient_key)"
+    " ELSE 'c' || hex({m}.conv) END"
+)
+SEARCH_INDEX = f"""
 CREATE VIRTUAL TABLE IF NOT EXISTS message_words USING fts5(
-    text, content = '', tokenize = 'unicode61 remove_diacritics 2'
+    text, scope, content = '', tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'
 );
 CREATE TRIGGER IF NOT EXISTS message_words_add AFTER INSERT ON messages
     WHEN new.doc IS NOT NULL AND new.text != '' BEGIN
-    INSERT INTO message_words (rowid, text) VALUES (new.doc, new.text);
+    INSERT INTO message_words (rowid, text, scope)
+        VALUES (new.doc, new.text, {SCOPE.format(m="new")});
 END;
 CREATE TRIGGER IF NOT EXISTS message_words_change AFTER UPDATE OF text ON messages
     WHEN new.doc IS NOT NULL AND old.text IS NOT new.text BEGIN
-    INSERT INTO message_words (message_words, rowid, text)
-        SELECT 'delete', old.doc, old.text WHERE old.text != '';
-    INSERT INTO message_words (rowid, text) SELECT new.doc, new.text WHERE new.text != '';
+    INSERT INTO message_words (message_words, rowid, text, scope)
+        SELECT 'delete', old.doc, old.text, {SCOPE.format(m="old")} WHERE old.text != '';
+    INSERT INTO message_words (rowid, text, scope)
+        SELECT new.doc, new.text, {SCOPE.format(m="new")} WHERE new.text != '';
 END;
 CREATE TRIGGER IF NOT EXISTS message_words_drop AFTER DELETE ON messages
     WHEN old.doc IS NOT NULL AND old.text != '' BEGIN
-    INSERT INTO message_words (message_words, rowid, text) VALUES ('delete', old.doc, old.text);
+    INSERT INTO message_words (message_words, rowid, text, scope)
+        VALUES ('delete', old.doc, old.text, {SCOPE.format(m="old")});
 END;
 """
+_REINDEX = (
+    "INSERT INTO message_words (rowid, text, scope)"
+    f" SELECT doc, text, {SCOPE.format(m='messages')} FROM messages"
+    " WHERE doc > ? AND text != ''"
+)
+
+
+def _scope_word(kind: str, key: str) -> str:
+    """A scope word as SCOPE spells it (SQLite's hex(): upper-case UTF-8)."""
+    return f'"{kind}{key.encode().hex().upper()}"'
+
+
+def _scopes(query: Query) -> str:
+    """The FTS5 condition on `scope` for where `query`'s asker may look."""
+    words = [_scope_word("c", conv) for conv in query.conversations]
+    if query.dm_with is not None:
+        words.append(_scope_word("c", query.dm_with))
+    elif query.dms:
+        words.append(_scope_word("d", query.viewer))
+    return "scope : (" + " OR ".join(words) + ")"
+
+
 SCHEMA = (
     MESSAGES_TABLE.format(table="messages")
     + MESSAGE_INDEXES
@@ -493,11 +530,7 @@ class SqliteStore:
         )
         count = w.execute("SELECT count(*) FROM numbered").fetchone()[0]
         w.execute("DROP TABLE numbered")
-        w.execute(
-            "INSERT INTO message_words (rowid, text)"
-            " SELECT doc, text FROM messages WHERE doc > ? AND text != ''",
-            (top,),
-        )
+        w.execute(_REINDEX, (top,))
         return int(count)
 
     def _has_v1_messages(self) -> bool:
@@ -772,7 +805,7 @@ class SqliteStore:
                 " FROM message_words AS w JOIN messages AS m ON m.doc = w.rowid"
                 f" WHERE message_words MATCH ? AND w.rowid < ? AND ({' OR '.join(where)})"
                 " ORDER BY w.rowid DESC LIMIT ?",
-                (query.fts(), top, *params, limit + 1),
+                (f"text : ({query.fts()}) AND {_scopes(query)}", top, *params, limit + 1),
             ).fetchall()
         except sqlite3.DatabaseError as exc:
             raise StoreError(self._explain(exc)) from exc
@@ -1161,6 +1194,9 @@ class _Rekey:
         # search index keeps every message's number, and the triggers come back.
         db.execute("DROP TABLE messages")
         db.execute("ALTER TABLE messages_rekeyed RENAME TO messages")
+        # Keys changed, so the scope words did: index everything again.
+        db.execute("INSERT INTO message_words (message_words) VALUES ('delete-all')")
+        db.execute(_REINDEX, (0,))
         for statement in _statements(MESSAGE_INDEXES + SEARCH_INDEX):
             db.execute(statement)  # not executescript: it would commit
 

@@ -62,18 +62,21 @@ def test_the_words_of_a_text(text: str, expected: list[str]) -> None:
     assert words(text) == expected
 
 
-def test_a_query_matches_every_word_as_a_prefix() -> None:
-    q = Query(search_terms("Depl noon"), ("general",), "ana", dms=False)
+def test_a_query_matches_every_word_whole_or_as_a_prefix() -> None:
+    q = Query(search_terms("Depl* noon"), ("general",), "ana", dms=False)
     assert q.matches(message(1, "Deployment at NOON"))
     assert not q.matches(message(2, "deployment at night"))
     assert not q.matches(message(3, "redeploy at noon"))  # a word's start, not its middle
+    whole = Query(search_terms("noon"), ("general",), "ana", dms=False)
+    assert whole.matches(message(5, "at noon."))
+    assert not whole.matches(message(6, "at noontime"))
     gone = Message(seq=4, ts="t", room="general", from_="a", text="", deleted=True)
     assert not q.matches(gone)
     with pytest.raises(ProtocolError) as refused:
         search_terms("?! --")
     assert refused.value.code == "bad_text"
-    assert q.fts() == '"depl"* AND "noon"*'
-    assert Query(('a"b',), (), "x", dms=False).fts() == '"a""b"*'
+    assert q.fts() == '"depl"* AND "noon"'
+    assert Query((('a"b', True),), (), "x", dms=False).fts() == '"a""b"*'
 
 
 def test_pages_of_matches_run_newest_first_without_gaps() -> None:
