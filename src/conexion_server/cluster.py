@@ -79,7 +79,7 @@ from .guard import backoff_delay
 from .hub import Hub, Member
 from .moderation import Effect, ModChange
 from .refusals import Unavailable
-from .search import page_newest_first, parse_cursor
+from .search import Query, older_than, page_newest_first, parse_cursor
 from .store import (
     ACTION_FLAG,
     ANNOUNCEMENT_FLAG,
@@ -826,22 +826,66 @@ class RedisBackplane:
         before = scope["before"]
         if before is not None:
             parse_cursor(before)  # a bad cursor is refused before any work
+        bound = parse_cursor(before) if before is not None else None
+        # Each conversation gives at most its newest `need` matches before
+        # the cursor (a few more than a page: some may turn out deleted).
+        need = frame.limit + 6
         found: list[Stored] = []
         for room in query.conversations:
-            messages = await self._scan_all(self.keys.room(room).log, room)
-            found.extend(m for m in messages if query.matches(m))
+            found.extend(await self._search_log(self.keys.room(room).log, room, query, bound, need))
         if query.dms:
             for conversation in await self._dm_conversations(member.key, query.dm_with):
-                messages = await self._scan_all(self.keys.dm_log(conversation), None)
-                found.extend(m for m in messages if query.matches(m))
+                log_key = self.keys.dm_log(conversation)
+                found.extend(await self._search_log(log_key, None, query, bound, need))
         hits, after = page_newest_first(found, before, frame.limit)
         return Found(text=frame.text, hits=hits, next=after if after is not None else UNSET)
 
     def latest(self, room: str, by: str | None) -> Message | None:
         return self.hub.latest_message(room, by)
 
-    async def _scan_all(self, stream: str, room: str | None) -> list[Stored]:
-        return await self._scan(stream, room, "+", self.config.cluster_search_scan)
+    async def _search_log(
+        self,
+        stream: str,
+        room: str | None,
+        query: Query,
+        bound: tuple[str, str, int] | None,
+        need: int,
+    ) -> list[Stored]:
+        """The newest `need` messages of one log (a room's, with `room` its
+        key, or a DM conversation's) that match `query` before `bound`,
+        walking back at most `cluster_search_scan` entries. Matched on the
+        text as it is now (edits); only the matches are then overlaid."""
+        edits: dict[str, str] = {}
+        if room is not None:
+            edits = await self.call_redis(lambda pipe: pipe.hgetall(self.keys.room(room).edits))
+        matches: list[Stored] = []
+        end, left = "+", self.config.cluster_search_scan
+        while left > 0 and len(matches) < need:
+            count = min(2_000, left)
+            entries = await self.call_redis(
+                lambda pipe, end=end, count=count: pipe.xrevrange(stream, end, "-", count=count)
+            )
+            left -= len(entries)
+            for entry_id, fields in entries:
+                if room is None:
+                    message: Stored = cluster_log.decode_dm(entry_id, fields)
+                else:
+                    entry = cluster_log.decode_room(room, entry_id, fields)
+                    if not isinstance(entry, cluster_log.Sent):
+                        continue
+                    message = entry.frame
+                    if str(message.seq) in edits:
+                        message = _edited(message, edits)
+                if (bound is None or older_than(message, bound)) and query.matches(message):
+                    matches.append(message)
+                    if len(matches) >= need:
+                        break
+            if len(entries) < count:
+                break
+            end = f"({entries[-1][0]}"
+        if room is None:
+            return matches
+        return [m for m in await self._current(room, matches) if query.matches(m)]
 
     async def _dm_conversations(self, key: str, only: str | None) -> list[str]:
         """The DM conversations `key` is in (or just `only`), by the DM counters."""
@@ -1145,7 +1189,16 @@ class RedisBackplane:
             if settled is not None and not settled.done():
                 settled.set_result(applied.info)
 
-    async def _scan(self, stream: str, room: str | None, end: str, limit: int) -> list[Stored]:
+    async def _scan(
+        self,
+        stream: str,
+        room: str | None,
+        end: str,
+        limit: int,
+        *,
+        current: bool = True,
+        chunk: int = 0,
+    ) -> list[Stored]:
         """Up to `limit` messages at or before the log position `end` (an
         XREVRANGE bound: `+`, an entry id, or `(id` for "before id"), oldest
         first, walking back over a room's joins, parts and topics. `room` is
@@ -1153,7 +1206,7 @@ class RedisBackplane:
         found: list[Stored] = []
         if limit <= 0 or end == _NOTHING:
             return found
-        chunk = self.config.cluster_history_chunk
+        chunk = chunk or self.config.cluster_history_chunk
         while True:
             try:
                 entries = await self._pipeline.call(
@@ -1171,7 +1224,7 @@ class RedisBackplane:
                 break
             end = f"({entries[-1][0]}"
         found.reverse()
-        return found if room is None else await self._current(room, found)
+        return found if room is None or not current else await self._current(room, found)
 
     # -- presence ---------------------------------------------------------------
 
@@ -1285,6 +1338,10 @@ async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
 
 def _json(value: object) -> str:
     return msgspec.json.encode(value).decode()
+
+
+def _edited(message: Stored, edits: dict[str, str]) -> Stored:
+    return with_text(message, edits[str(message.seq)]) if isinstance(message, Message) else message
 
 
 def _pairs(flat: list[str]) -> dict[str, str]:

@@ -158,7 +158,7 @@ class ServerConfig:
     cluster_read_block: float = 1.0  # seconds one read waits for new entries
     cluster_history_chunk: int = 500  # log entries scanned per step of a `history`
     # Log entries of each room (and DM conversation) a cluster's `search` looks at.
-    cluster_search_scan: int = 20_000
+    cluster_search_scan: int = 10_000
     cluster_connect_timeout: float = 1.0  # seconds to open a connection to Redis
     # Seconds a Redis reply may take; a blocking read waits `cluster_read_block`
     # on top of this.

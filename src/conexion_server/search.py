@@ -63,7 +63,14 @@ class Query:
             pair = sorted((name_key(message.from_), name_key(message.to)))
             if f"dm:{pair[0]}:{pair[1]}" != self.dm_with:
                 return False
-        have = words(message.text)
+        text = message.text
+        if text.isascii():
+            # Most messages of a scan hold none of the words: a substring
+            # test turns them away before the text is split into words.
+            low = text.lower()
+            if any(term not in low for term, _ in self.terms):
+                return False
+        have = words(text)
         exact = set(have)
         return all(
             any(w.startswith(term) for w in have) if prefix else term in exact
@@ -102,6 +109,11 @@ def search_terms(text: str) -> tuple[tuple[str, bool], ...]:
 def _order(message: Stored) -> tuple[str, str, int]:
     where = message.room if isinstance(message, Message) else f"dm:{message.from_}"
     return (message.ts, name_key(where), message.seq)
+
+
+def older_than(message: Stored, bound: tuple[str, str, int]) -> bool:
+    """`message` comes after the cursor `bound` in a newest-first page."""
+    return _order(message) < bound
 
 
 def cursor_of(message: Stored) -> str:
