@@ -1,0 +1,91 @@
+"""Breaking runs into lines by terminal cells: prose at spaces, code anywhere. Pure, linear."""
+
+from __future__ import annotations
+
+import re
+
+from rich.cells import cell_len, get_character_cell_size
+
+from .model import Run
+
+_TOKENS = re.compile(r"\S+\s*|\s+")
+
+
+def cells(text: str) -> int:
+    return len(text) if text.isascii() else cell_len(text)
+
+
+def word_breaks(text: str, first: int, rest: int) -> list[int]:
+    """Where to break `text` so the first line has at most `first` cells and
+    later ones `rest` (spaces at a break excepted): at spaces, and inside a
+    word only when the word alone is wider than a line."""
+    breaks: list[int] = []
+    room, used = first, 0
+    width = len if text.isascii() else cell_len
+    for match in _TOKENS.finditer(text):
+        token = match.group()
+        visible = width(token.rstrip())
+        if used + visible <= room:
+            used += width(token)
+            continue
+        if used > 0:
+            breaks.append(match.start())
+            room, used = rest, 0
+        if visible <= room:
+            used = width(token)
+            continue
+        for index, char in enumerate(token, match.start()):
+            size = get_character_cell_size(char)
+            if used + size > room and used > 0 and not char.isspace():
+                breaks.append(index)
+                room, used = rest, 0
+            used += size
+    return breaks
+
+
+def cell_breaks(text: str, width: int) -> list[int]:
+    """Where to cut `text` into pieces of at most `width` cells (code keeps
+    its spaces, so it is cut anywhere)."""
+    width = max(width, 1)
+    if text.isascii():
+        return list(range(width, len(text), width))
+    breaks: list[int] = []
+    used = 0
+    for index, char in enumerate(text):
+        size = get_character_cell_size(char)
+        if used + size > width and used > 0:
+            breaks.append(index)
+            used = 0
+        used += size
+    return breaks
+
+
+def split_runs(runs: list[Run], breaks: list[int], *, trim: bool) -> list[list[Run]]:
+    """`runs` cut at the character offsets `breaks`; with `trim`, the spaces
+    before each break are dropped (prose)."""
+    if not breaks:
+        return [runs]
+    lines: list[list[Run]] = [[]]
+    at = 0  # offset of the current run's start
+    cut = 0  # index into breaks
+    for run in runs:
+        start = 0
+        end = len(run.text)
+        while cut < len(breaks) and breaks[cut] < at + end:
+            piece = run.text[start : breaks[cut] - at]
+            if piece:
+                lines[-1].append(Run(piece, run.names, run.link))
+            lines.append([])
+            start = breaks[cut] - at
+            cut += 1
+        if start < end:
+            lines[-1].append(Run(run.text[start:], run.names, run.link))
+        at += end
+    if trim:
+        for line in lines[:-1]:
+            while line and not line[-1].text.rstrip():
+                line.pop()
+            if line and line[-1].text[-1:].isspace():
+                last = line[-1]
+                line[-1] = Run(last.text.rstrip(), last.names, last.link)
+    return lines
