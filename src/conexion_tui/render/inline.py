@@ -128,10 +128,10 @@ def _code_closers(line: str) -> dict[int, list[int]]:
 
 
 def _url_end(line: str, start: int) -> int:
-    """Where a bare URL starting at `start` ends: at a space or `<`/`>`,
-    without trailing punctuation or an unbalanced `)`."""
+    """Where a bare URL starting at `start` ends: at a space, `<`, `>`, `[`
+    or `]`, without trailing punctuation or an unbalanced `)`."""
     end = start
-    while end < len(line) and not line[end].isspace() and line[end] not in "<>":
+    while end < len(line) and not line[end].isspace() and line[end] not in "<>[]":
         end += 1
     opened = line.count("(", start, end)
     closed = line.count(")", start, end)
@@ -385,7 +385,7 @@ def inline_runs(
             names += (Part.EM,)
         if link is not None:
             names += (Part.URL,) if link[1] else (Part.LINK,)
-        return names + extra
+        return names + tuple(name for name in extra if name not in names)
 
     for token in _tokens(line, mentions, config):
         kind = token[0]

@@ -67,7 +67,11 @@ def _code(block: CodeBlock, layout: Layout, expanded: bool, config: RenderConfig
         # would in the whole block: no need to lex what is folded away.
         source = "\n".join(lines)
     runs = None
-    if alias is not None and len(source) <= config.max_highlight:
+    if (
+        alias is not None
+        and len(source) <= config.max_highlight
+        and max(map(len, lines), default=0) <= config.max_highlight_line
+    ):
         runs = highlight(source, alias)
     if runs is None:
         runs = [[Run(line, (Part.CODE,))] if line else [] for line in lines]

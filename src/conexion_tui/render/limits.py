@@ -23,6 +23,10 @@ class RenderConfig:
     # Characters of a code block highlighted; the rest is shown plain. A message
     # is at most 4,000 characters, so this only bounds texts made locally.
     max_highlight: int = 8_000
+    # Some lexers try a pattern at every character that scans to the end of
+    # the line (quadratic in its length): a block with a longer line than this
+    # (minified code, a pasted blob) is shown plain.
+    max_highlight_line: int = 400
     max_url: int = 2_048  # a longer link destination is not a link
     max_label: int = 24  # characters of a fence's language shown
     max_shortcode: int = 48  # characters between the colons of :emoji:
