@@ -15,6 +15,7 @@ from conexion_tui.render import (
     Theme,
     complete_shortcode,
     emoji_for,
+    has_markup,
     render_message,
 )
 
@@ -384,3 +385,11 @@ def test_cache_returns_the_same_rendering_per_width_and_theme() -> None:
     assert render_message("**a**", width=10, cache=cache) is not first  # evicted
     assert cache.hits == 1
     assert DEFAULT_THEME.style(()) == Style()
+
+
+def test_has_markup_tells_when_the_fast_path_is_exact() -> None:
+    for text in ("hola qué tal 李雷", "2 + 2 = 4 (yes)", "semi; colon, dash - ok"):
+        assert not has_markup(text)
+        assert render(text).plain == text
+    for text in ("*x*", "a_b", "`c`", "[d]", "<e>", "@f", ":g:", "\\h", "see http://i.j"):
+        assert has_markup(text)

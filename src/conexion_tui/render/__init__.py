@@ -11,6 +11,7 @@ from .message import (
     Mode,
     RenderCache,
     RenderedMessage,
+    has_markup,
     render_message,
 )
 from .model import Line, Part, Run
@@ -33,6 +34,7 @@ __all__ = [
     "Theme",
     "complete_shortcode",
     "emoji_for",
+    "has_markup",
     "is_safe_url",
     "render_message",
     "safe_text",

@@ -137,8 +137,9 @@ def guess_language(code: str, limit: int) -> str | None:
     return None
 
 
-def highlight(code: str, alias: str) -> list[list[Run]] | None:
-    """`code` as runs, one list per line, or None if the lexer would not
+@lru_cache(maxsize=512)  # a resize lays the same blocks out again at another width
+def highlight(code: str, alias: str) -> tuple[tuple[Run, ...], ...] | None:
+    """`code` as runs, one tuple per line, or None if the lexer would not
     give back the text exactly (then the caller shows it plain)."""
     values: list[str] = []
     lines: list[list[tuple[tuple[str, ...], list[str]]]] = [[]]
@@ -159,4 +160,4 @@ def highlight(code: str, alias: str) -> list[list[Run]] | None:
                     line.append((names, [piece]))
     if "".join(values) != code:
         return None
-    return [[Run("".join(parts), names) for names, parts in line] for line in lines]
+    return tuple(tuple(Run("".join(parts), names) for names, parts in line) for line in lines)

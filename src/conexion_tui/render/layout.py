@@ -66,7 +66,7 @@ def _code(block: CodeBlock, layout: Layout, expanded: bool, config: RenderConfig
         # Tokens run left to right, so the shown lines alone lex as they
         # would in the whole block: no need to lex what is folded away.
         source = "\n".join(lines)
-    runs = None
+    runs: tuple[tuple[Run, ...], ...] | list[list[Run]] | None = None
     if (
         alias is not None
         and len(source) <= config.max_highlight
@@ -78,7 +78,7 @@ def _code(block: CodeBlock, layout: Layout, expanded: bool, config: RenderConfig
     gutter = [Run(GUTTER, (Part.GUTTER,))]
     layout.add([Run(label, (Part.LABEL,))], [], [], code=True)
     for line in runs:
-        layout.add(line, gutter, gutter, code=True)
+        layout.add(list(line), gutter, gutter, code=True)
     if hidden:
         layout.folded_blocks += 1
         layout.hidden_lines += hidden

@@ -134,7 +134,7 @@ def render_message(
         _plain(clean, layout, mentions, config)
     else:
         blocks = parse_blocks(clean)
-        if len(blocks) == 1 and isinstance(blocks[0], Paragraph) and _is_plain(clean):
+        if len(blocks) == 1 and isinstance(blocks[0], Paragraph) and not has_markup(clean):
             layout.add([Run(clean)], [], [], code=False)  # the common case, quickly
         else:
             layout = lay_out(
@@ -162,6 +162,8 @@ def render_message(
 _MARKUP = frozenset("`*_[]<@:\\")
 
 
-def _is_plain(text: str) -> bool:
-    """Whether no inline rule could apply: no special character and no URL."""
-    return _MARKUP.isdisjoint(text) and "://" not in text
+def has_markup(text: str) -> bool:
+    """Whether an inline rule might apply to `text` (a special character or a
+    URL). One line without any renders as itself, unstyled: a log can keep its
+    plain fast path for those."""
+    return not _MARKUP.isdisjoint(text) or "://" in text

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from rich.style import Style
-from rich.text import Text
+from rich.text import Span, Text
 
 from .model import Line, Part
 
@@ -59,13 +59,19 @@ class Theme:
     def text(self, line: Line) -> Text:
         """One line as Rich text: each run's text in its style, with an OSC 8
         hyperlink where the run carries a (checked http/https) link."""
-        text = Text(end="", no_wrap=True)
+        # One Text built from its spans: appending run by run would have Rich
+        # scan each run for control codes again (the renderer removed them).
+        spans = []
+        at = 0
         for run in line:
+            end = at + len(run.text)
             style = self.style(run.names)
             if run.link is not None:
                 style = style + Style(link=run.link)
-            text.append(run.text, style)
-        return text
+            if style:
+                spans.append(Span(at, end, style))
+            at = end
+        return Text("".join(run.text for run in line), end="", no_wrap=True, spans=spans)
 
 
 DEFAULT_THEME = Theme()

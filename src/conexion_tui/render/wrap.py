@@ -19,20 +19,22 @@ def word_breaks(text: str, first: int, rest: int) -> list[int]:
     """Where to break `text` so the first line has at most `first` cells and
     later ones `rest` (spaces at a break excepted): at spaces, and inside a
     word only when the word alone is wider than a line."""
+    if len(text) <= first and cells(text) <= first:
+        return []  # the common case: it fits
     breaks: list[int] = []
     room, used = first, 0
-    width = len if text.isascii() else cell_len
     for match in _TOKENS.finditer(text):
         token = match.group()
-        visible = width(token.rstrip())
+        size = len(token) if token.isascii() else cell_len(token)
+        visible = size - (len(token) - len(token.rstrip()))  # trailing spaces are one cell each
         if used + visible <= room:
-            used += width(token)
+            used += size
             continue
         if used > 0:
             breaks.append(match.start())
             room, used = rest, 0
         if visible <= room:
-            used = width(token)
+            used = size
             continue
         for index, char in enumerate(token, match.start()):
             size = get_character_cell_size(char)
