@@ -393,3 +393,42 @@ def test_has_markup_tells_when_the_fast_path_is_exact() -> None:
         assert render(text).plain == text
     for text in ("*x*", "a_b", "`c`", "[d]", "<e>", "@f", ":g:", "\\h", "see http://i.j"):
         assert has_markup(text)
+
+
+# -- limits, at their edges ---------------------------------------------------
+
+
+def test_link_destination_limit() -> None:
+    config = RenderConfig(max_url=10)
+    assert line("[a](http://abc)", config=config) == [
+        ("a", ("link",)),
+        (" (http://abc)", ("url",)),
+    ]
+    assert line("[a](http://abcd)", config=config) == [("[a](http://abcd)", ())]
+
+
+def test_mention_length_limit() -> None:
+    assert line("@" + "a" * 24)[0][1] == ("mention",)
+    assert line("@" + "a" * 25) == [("@" + "a" * 25, ())]
+
+
+def test_shortcode_length_limit() -> None:
+    assert line(":rocket:", config=RenderConfig(max_shortcode=6)) == [("🚀", ())]
+    assert line(":rocket:", config=RenderConfig(max_shortcode=5)) == [(":rocket:", ())]
+
+
+def test_label_and_list_depth_limits() -> None:
+    config = RenderConfig(max_label=3, max_list_depth=1)
+    rendered = render("```pythonic\nx\n```\n      - deep", config=config)
+    assert rendered.plain.split("\n") == ["pyt", "│ x", "  • deep"]
+
+
+def test_guess_and_highlight_limits() -> None:
+    late = "```\n" + "x\n" * 50 + "def f(): pass\n```"
+    assert render(late, expanded=True).plain.startswith("python (guessed)")
+    assert render(late, expanded=True, config=RenderConfig(guess_chars=50)).plain.startswith(
+        "code\n"
+    )
+    block = "```python\ndef f(): pass\n```"
+    assert render(block).lines[1][1].names == ("code", "code.keyword")
+    assert render(block, config=RenderConfig(max_highlight=5)).lines[1][1].names == ("code",)

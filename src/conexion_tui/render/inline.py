@@ -309,7 +309,7 @@ def _tokens(line: str, mentions: Mentions, config: RenderConfig) -> list[tuple]:
                 i += len(found_mention[0])
         elif ch == ":":
             k = i + 1
-            limit = min(n, k + config.max_shortcode + 1)
+            limit = min(n, k + config.max_shortcode)
             while k < limit and line[k] in NAME_CHARS:
                 k += 1
             emoji = None

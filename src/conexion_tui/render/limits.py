@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from conexion_protocol.frames import MAX_NAME_LEN
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True, frozen=True, eq=False)
 class RenderConfig:
-    """Bounds that keep rendering cheap whatever the text; tests shrink them."""
+    """Bounds that keep rendering cheap whatever the text; tests shrink them.
+    Compared by identity: it is part of every cache key, and hashing eleven
+    fields on every lookup would cost more than the rest of the key."""
 
     # Code blocks longer than this many lines (plus one: hiding a single line
     # would save nothing) are shown folded until expanded.

@@ -120,7 +120,8 @@ def render_message(
     object while it does not change: it is part of the cache key.
     """
     first = width if first_width is None else first_width
-    key = (text, width, first, viewer, names, expanded, mode, theme, config)
+    plain = mode is Mode.PLAIN  # a bool hashes faster than an enum member
+    key = (text, width, first, viewer, names, expanded, plain, theme, config)
     if cache is not None:
         found = cache.get(key)
         if found is not None:
@@ -130,7 +131,7 @@ def render_message(
     )
     clean = safe_text(text)
     layout = Layout(max(1, width), max(1, first))
-    if mode is Mode.PLAIN:
+    if plain:
         _plain(clean, layout, mentions, config)
     else:
         blocks = parse_blocks(clean)
