@@ -373,6 +373,8 @@ def test_theme_styles_the_texts() -> None:
     (text,) = render("**x** y", theme=theme).texts
     assert text.plain == "x y"
     assert text.spans[0].style == Style(bold=True, color="red")
+    mixed = Theme.over_defaults({"em": Style(color="blue")})
+    assert mixed.style(("strong", "em")) == Style(bold=True, color="blue")
 
 
 def test_cache_returns_the_same_rendering_per_width_and_theme() -> None:

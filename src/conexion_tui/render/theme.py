@@ -47,6 +47,12 @@ class Theme:
     styles: Mapping[str, Style] = field(default_factory=lambda: dict(DEFAULT_STYLES))
     _combined: dict[tuple[str, ...], Style] = field(default_factory=dict, repr=False)
 
+    @classmethod
+    def over_defaults(cls, styles: Mapping[str, Style]) -> Theme:
+        """The default styles with `styles` in place of some (what a widget
+        read from its CSS, say)."""
+        return cls({**DEFAULT_STYLES, **styles})
+
     def style(self, names: Iterable[str]) -> Style:
         """The styles of `names` combined, later names over earlier ones."""
         key = tuple(names)
