@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.style import Style
 
 from conexion_tui.render import (
@@ -16,7 +18,9 @@ from conexion_tui.render import (
     complete_shortcode,
     emoji_for,
     has_markup,
+    mentions_in,
     render_message,
+    wrap,
 )
 
 Segments = list[list[tuple[str, tuple[str, ...]]]]
@@ -217,6 +221,18 @@ def test_mention_inside_emphasis_and_look_alike_names() -> None:
         (" look", ()),
     ]
     assert rendered.mentions_viewer
+
+
+def test_mentions_in_agrees_with_rendering() -> None:
+    names = frozenset({"ana", "bob"})
+    for text in ("`@ana` @bob", "```\n@ana\n```\n> @Bob", "@ana: hi", "no one", "@carol"):
+        for mode in Mode:
+            rendered = render(text, viewer="ana", names=names, mode=mode)
+            found = mentions_in(text, viewer="ana", names=names, mode=mode)
+            assert (found.keys, found.viewer) == (rendered.mentions, rendered.mentions_viewer)
+    assert mentions_in("`@ana` @bob", viewer="bob").viewer
+    assert not mentions_in("`@ana` @bob", viewer="ana").viewer
+    assert mentions_in("`@ana`", viewer="ana", mode=Mode.PLAIN).viewer
 
 
 # -- blocks -------------------------------------------------------------------
@@ -434,3 +450,13 @@ def test_guess_and_highlight_limits() -> None:
     block = "```python\ndef f(): pass\n```"
     assert render(block).lines[1][1].names == ("code", "code.keyword")
     assert render(block, config=RenderConfig(max_highlight=5)).lines[1][1].names == ("code",)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    text=st.text(alphabet="ab ", max_size=60),
+    first=st.integers(1, 12),
+    rest=st.integers(1, 12),
+)
+def test_ascii_wrapping_matches_the_general_one(text: str, first: int, rest: int) -> None:
+    assert wrap._ascii_breaks(text, first, rest) == wrap._token_breaks(text, first, rest)

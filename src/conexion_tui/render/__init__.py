@@ -8,10 +8,12 @@ from .emoji import SHORTCODES, complete_shortcode, emoji_for
 from .limits import DEFAULT_CONFIG, RenderConfig
 from .message import (
     DEFAULT_CACHE,
+    Mentioned,
     Mode,
     RenderCache,
     RenderedMessage,
     has_markup,
+    mentions_in,
     render_message,
 )
 from .model import Line, Part, Run
@@ -25,6 +27,7 @@ __all__ = [
     "DEFAULT_THEME",
     "SHORTCODES",
     "Line",
+    "Mentioned",
     "Mode",
     "Part",
     "RenderCache",
@@ -36,6 +39,7 @@ __all__ = [
     "emoji_for",
     "has_markup",
     "is_safe_url",
+    "mentions_in",
     "render_message",
     "safe_text",
 ]

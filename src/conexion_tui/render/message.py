@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from rich.text import Text
 
 from conexion_protocol import name_key
 
-from .blocks import Paragraph, parse_blocks
-from .inline import Mentions, mention_runs
+from .blocks import CodeBlock, Paragraph, parse_blocks
+from .inline import Mentions, inline_runs, mention_runs
 from .layout import Layout, lay_out
 from .limits import DEFAULT_CONFIG, RenderConfig
 from .model import Line, Run
@@ -37,11 +37,21 @@ class RenderedMessage:
     copy one before changing it."""
 
     lines: tuple[Line, ...]  # runs with style names (what tests look at)
-    texts: tuple[Text, ...]  # the same lines styled by the theme
     mentions: frozenset[str]  # name keys of the @mentions shown
     mentions_viewer: bool
     folded_blocks: int  # code blocks shown folded (0 when expanded)
     hidden_lines: int  # code lines folded away
+    theme: Theme = DEFAULT_THEME
+    # Filled on first use (a frozen class, so the one mutable part is a list).
+    _texts: list[tuple[Text, ...]] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def texts(self) -> tuple[Text, ...]:
+        """The lines styled by the theme, built when first asked for: a log
+        measuring heights for every message draws only the few on screen."""
+        if not self._texts:
+            self._texts.append(tuple(self.theme.text(line) for line in self.lines))
+        return self._texts[0]
 
     @property
     def height(self) -> int:
@@ -149,7 +159,7 @@ def render_message(
     lines = tuple(layout.lines)
     rendered = RenderedMessage(
         lines=lines,
-        texts=tuple(theme.text(line) for line in lines),
+        theme=theme,
         mentions=frozenset(mentions.found),
         mentions_viewer=bool(mentions.viewer) and mentions.viewer in mentions.found,
         folded_blocks=layout.folded_blocks,
@@ -158,6 +168,39 @@ def render_message(
     if cache is not None:
         cache.put(key, rendered)
     return rendered
+
+
+@dataclass(slots=True, frozen=True)
+class Mentioned:
+    keys: frozenset[str]  # name keys of the @mentions
+    viewer: bool  # whether the viewer is one of them
+
+
+def mentions_in(
+    text: str,
+    *,
+    viewer: str = "",
+    names: frozenset[str] | None = None,
+    mode: Mode = Mode.MARKDOWN,
+    config: RenderConfig = DEFAULT_CONFIG,
+) -> Mentioned:
+    """The @mentions `render_message` would show, without laying anything
+    out: for deciding on a toast or a bell when a message arrives. An `@` in
+    code is not a mention."""
+    mentions = Mentions(
+        name_key(viewer) if viewer else "", _keys(names) if names is not None else None
+    )
+    if "@" in text:
+        clean = safe_text(text)
+        if mode is Mode.PLAIN:
+            for line in clean.split("\n"):
+                mention_runs(line, mentions, config)
+        else:
+            for block in parse_blocks(clean):
+                if not isinstance(block, CodeBlock) and "@" in block.text:
+                    inline_runs(block.text, mentions, config)
+    found = frozenset(mentions.found)
+    return Mentioned(found, bool(mentions.viewer) and mentions.viewer in found)
 
 
 _MARKUP = frozenset("`*_[]<@:\\")

@@ -9,6 +9,7 @@ from rich.cells import cell_len, get_character_cell_size
 from .model import Run
 
 _TOKENS = re.compile(r"\S+\s*|\s+")
+_ONLY_SPACES = re.compile(r"[^\t\n\r\f\v]*")  # ASCII whitespace other than " " is elsewhere
 
 
 def cells(text: str) -> int:
@@ -21,6 +22,12 @@ def word_breaks(text: str, first: int, rest: int) -> list[int]:
     word only when the word alone is wider than a line."""
     if len(text) <= first and cells(text) <= first:
         return []  # the common case: it fits
+    if text.isascii() and _ONLY_SPACES.fullmatch(text):
+        return _ascii_breaks(text, first, rest)
+    return _token_breaks(text, first, rest)
+
+
+def _token_breaks(text: str, first: int, rest: int) -> list[int]:
     breaks: list[int] = []
     room, used = first, 0
     for match in _TOKENS.finditer(text):
@@ -42,6 +49,30 @@ def word_breaks(text: str, first: int, rest: int) -> list[int]:
                 breaks.append(index)
                 room, used = rest, 0
             used += size
+    return breaks
+
+
+def _ascii_breaks(text: str, first: int, rest: int) -> list[int]:
+    """`word_breaks` for text of one cell a character whose only white space
+    is " ": a line at a time with `str.find`/`rfind` instead of a word at a
+    time (the same breaks; the tests compare the two)."""
+    breaks: list[int] = []
+    start, room, end = 0, first, len(text)
+    while end - start > room:
+        edge = start + room  # the first character that does not fit
+        if text[edge] == " ":
+            # Every word before the edge fits: break at the next word, if any.
+            cut = edge
+            while cut < end and text[cut] == " ":
+                cut += 1
+            if cut == end:
+                break  # only spaces left, and they take no room
+        else:
+            cut = text.rfind(" ", start, edge) + 1  # the start of the word at the edge
+            if cut <= start:
+                cut = edge  # one word wider than the line: cut inside it
+        breaks.append(cut)
+        start, room = cut, rest
     return breaks
 
 
