@@ -213,6 +213,12 @@ def test_any_name_is_a_mention_when_the_names_are_unknown() -> None:
     assert not rendered.mentions_viewer
 
 
+def test_trailing_dots_end_the_mention_unless_the_name_has_them() -> None:
+    assert line("@ana. @bob-")[0] == ("@ana", ("mention",))
+    assert line("hi @bob-", names=frozenset({"bob-"}))[1] == ("@bob-", ("mention",))
+    assert line("hi @bob-.", names=frozenset({"bob"}))[1] == ("@bob", ("mention",))
+
+
 def test_mention_inside_emphasis_and_look_alike_names() -> None:
     # Cyrillic а in the viewer's name: the protocol's key makes it the same name.
     rendered = render("**@\u0430na** look", viewer="ana")
@@ -460,3 +466,11 @@ def test_guess_and_highlight_limits() -> None:
 )
 def test_ascii_wrapping_matches_the_general_one(text: str, first: int, rest: int) -> None:
     assert wrap._ascii_breaks(text, first, rest) == wrap._token_breaks(text, first, rest)
+
+
+def test_code_cut_to_a_narrower_first_line() -> None:
+    rendered = render("```\n" + "x" * 30 + "\n```", width=12, first_width=6)
+    assert rendered.plain.split("\n") == ["code", "│ xxxxxxxxxx", "│ xxxxxxxxxx", "│ xxxxxxxxxx"]
+    assert render("~~~averyverylonglanguage\n~~~", width=12, first_width=6).plain == (
+        "averyv\nerylonglangu\nage"
+    )

@@ -184,10 +184,11 @@ def _mention(
     name = line[at + 1 : end]
     if not name or len(name) > config.max_name or not name[0].isalnum():
         return None
-    key = mentions.match(name)
-    if key is None and name[-1] in _NAME_PUNCT:  # "@ana." ends a sentence
+    # "@ana." ends a sentence: the dot is part of the name only for a known
+    # name that has it.
+    if name[-1] in _NAME_PUNCT and (mentions.known is None or mentions.match(name) is None):
         name = name.rstrip("_-.")
-        key = mentions.match(name) if name else None
+    key = mentions.match(name) if name else None
     if key is None:
         return None
     mentions.found.add(key)

@@ -38,8 +38,7 @@ class Layout:
         lead, follow = _runs_cells(first), _runs_cells(rest)
         text = "".join(run.text for run in runs)
         if code:
-            breaks = cell_breaks(text, max(1, self.room() - lead)) if text else []
-            # Later pieces have the same room: `first` and `rest` are one gutter.
+            breaks = cell_breaks(text, self.room() - lead, self.width - follow)
         else:
             breaks = word_breaks(text, max(1, self.room() - lead), max(1, self.width - follow))
         for number, piece in enumerate(split_runs(runs, breaks, trim=not code)):

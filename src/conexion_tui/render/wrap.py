@@ -76,19 +76,21 @@ def _ascii_breaks(text: str, first: int, rest: int) -> list[int]:
     return breaks
 
 
-def cell_breaks(text: str, width: int) -> list[int]:
-    """Where to cut `text` into pieces of at most `width` cells (code keeps
-    its spaces, so it is cut anywhere)."""
-    width = max(width, 1)
+def cell_breaks(text: str, first: int, rest: int) -> list[int]:
+    """Where to cut `text` into pieces of at most `first` cells, then `rest`
+    (code keeps its spaces, so it is cut anywhere)."""
+    room = max(first, 1)
     if text.isascii():
-        return list(range(width, len(text), width))
+        if len(text) <= room:
+            return []
+        return list(range(room, len(text), max(rest, 1)))
     breaks: list[int] = []
     used = 0
     for index, char in enumerate(text):
         size = get_character_cell_size(char)
-        if used + size > width and used > 0:
+        if used + size > room and used > 0:
             breaks.append(index)
-            used = 0
+            room, used = max(rest, 1), 0
         used += size
     return breaks
 
