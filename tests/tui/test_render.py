@@ -191,7 +191,7 @@ def test_completion() -> None:
 
 def test_mentions_of_known_names_and_the_viewer() -> None:
     names = frozenset({"Ana", "bob", "José"})
-    rendered = render("@ANA, @Bob and @josé. @nobody ana@host.org", viewer="ana", names=names)
+    rendered = render("@ANA, @Bob and @josé. @nobody ana@host.org", viewer="ana", names=set(names))
     assert [(r.text, r.names) for r in rendered.lines[0]] == [
         ("@ANA", ("mention.self",)),
         (", ", ()),

@@ -5,7 +5,7 @@ front of it. Pure (no Textual), so the log widget only asks and draws.
 from __future__ import annotations
 
 import enum
-from collections.abc import Hashable
+from collections.abc import Collection, Hashable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -95,6 +95,16 @@ class RenderCache:
 DEFAULT_CACHE = RenderCache()
 
 
+def _mentions(viewer: str, names: Collection[str] | None) -> Mentions:
+    if names is None:
+        return Mentions(name_key(viewer) if viewer else "")
+    return Mentions(name_key(viewer) if viewer else "", _keys(_frozen(names)))
+
+
+def _frozen(names: Collection[str]) -> frozenset[str]:
+    return names if isinstance(names, frozenset) else frozenset(names)
+
+
 @lru_cache(maxsize=16)  # the same few user lists, asked for again and again
 def _keys(names: frozenset[str]) -> frozenset[str]:
     return frozenset(name_key(name) for name in names)
@@ -114,7 +124,7 @@ def render_message(
     width: int,
     first_width: int | None = None,
     viewer: str = "",
-    names: frozenset[str] | None = None,
+    names: Collection[str] | None = None,
     expanded: bool = False,
     mode: Mode = Mode.MARKDOWN,
     theme: Theme = DEFAULT_THEME,
@@ -126,19 +136,19 @@ def render_message(
 
     `viewer` is the name of the one reading (their @mentions stand out and set
     `mentions_viewer`); `names` the names to highlight after an `@` (None:
-    any). `expanded` shows long code blocks whole. Pass the same `names`
-    object while it does not change: it is part of the cache key.
+    any). `expanded` shows long code blocks whole. `names` is part of the
+    cache key: pass one frozenset for as long as it does not change (its hash
+    is worked out once; another kind of collection is copied on every call).
     """
     first = width if first_width is None else first_width
     plain = mode is Mode.PLAIN  # a bool hashes faster than an enum member
-    key = (text, width, first, viewer, names, expanded, plain, theme, config)
+    known = None if names is None else _frozen(names)
+    key = (text, width, first, viewer, known, expanded, plain, theme, config)
     if cache is not None:
         found = cache.get(key)
         if found is not None:
             return found
-    mentions = Mentions(
-        name_key(viewer) if viewer else "", _keys(names) if names is not None else None
-    )
+    mentions = _mentions(viewer, known)
     clean = safe_text(text)
     layout = Layout(max(1, width), max(1, first))
     if plain:
@@ -180,16 +190,14 @@ def mentions_in(
     text: str,
     *,
     viewer: str = "",
-    names: frozenset[str] | None = None,
+    names: Collection[str] | None = None,
     mode: Mode = Mode.MARKDOWN,
     config: RenderConfig = DEFAULT_CONFIG,
 ) -> Mentioned:
     """The @mentions `render_message` would show, without laying anything
     out: for deciding on a toast or a bell when a message arrives. An `@` in
     code is not a mention."""
-    mentions = Mentions(
-        name_key(viewer) if viewer else "", _keys(names) if names is not None else None
-    )
+    mentions = _mentions(viewer, names)
     if "@" in text:
         clean = safe_text(text)
         if mode is Mode.PLAIN:
