@@ -230,24 +230,31 @@ def test_a_4000_character_code_block_folds_and_expands_quickly() -> None:
     assert elapsed(render, text, expanded=True) < TIME_BOUND
 
 
-PATTERNS = ["*a **b _c `d [e](f ", "`" * 3 + "a", "[x](" + "(", "> @a :b <c ", "a_b*c`d"]
+PATTERNS = [
+    "*a **b _c `d [e](f ",
+    "`" * 3 + "a",
+    "[x](" + "(",
+    "> @a :b <c ",
+    "a_b*c`d",
+    "```py\nx = 1 ",  # on lines: fences opening and closing in turn
+]
 
 
 def best_of(runs: int, text: str) -> float:
-    return min(elapsed(render, text, width=80) for _ in range(runs))
+    return min(elapsed(render, text, width=80, expanded=True) for _ in range(runs))
 
 
 @pytest.mark.parametrize("pattern", PATTERNS)
-def test_time_grows_linearly(pattern: str) -> None:
+@pytest.mark.parametrize("lines", [False, True], ids=["one line", "many lines"])
+def test_time_grows_linearly(pattern: str, lines: bool) -> None:
     # Eight times the text may take eight times as long (and some slack for
     # noise), never sixty-four: a quadratic step would show here.
     small = (pattern * (5_000 // len(pattern) + 1))[:5_000]
-    large = small * 8
-    for text in (small, small.replace(" ", "\n")):
-        big = large if text is small else large.replace(" ", "\n")
-        short = best_of(5, text)
-        long = best_of(3, big)
-        assert long < max(short, 1e-4) * 30, f"{pattern!r}: {short:.4f} s -> {long:.4f} s"
+    if lines:
+        small = small.replace(" ", "\n")
+    short = best_of(5, small)
+    long = best_of(3, small * 8)
+    assert long < max(short, 1e-4) * 30, f"{pattern!r}: {short:.4f} s -> {long:.4f} s"
 
 
 def test_blocks_with_very_long_lines_are_shown_plain() -> None:
