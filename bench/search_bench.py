@@ -25,7 +25,10 @@ from conexion_protocol import Message, format_ts
 from conexion_server.search import Query, search_terms
 from conexion_server.sqlite_store import SqliteStore
 
-SYLLABLES = "ka lo mi ne ru sa ti vo be da fe gi ho ju ly pe qu ri so tu".split()
+SYLLABLES = [
+    *("ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "be", "da"),
+    *("fe", "gi", "ho", "ju", "ly", "pe", "qu", "ri", "so", "tu"),
+]
 
 
 def vocabulary(size: int, rng: random.Random) -> list[str]:
