@@ -62,6 +62,9 @@ class ClusterUnderTest:
     def port(self) -> int:
         return next(self._turn).port
 
+    def irc_port(self, kind: str = "irc") -> int:
+        return next(self._turn).irc_port(kind)
+
     @property
     def connections(self) -> set[Connection]:
         return set().union(*(server.connections for server in self.instances))

@@ -194,3 +194,48 @@ class TextPeer(LinePeer):
                 if line.startswith("* ") and " online: " in line:
                     return before
                 before.append(line)
+
+
+class IrcPeer(LinePeer):
+    """A raw IRC client: lines in and out, and the registration dance."""
+
+    nick: str = ""
+
+    async def send(self, line: str) -> None:
+        await self.send_raw(line.encode() + b"\r\n")
+
+    async def text(self, timeout: float = WAIT) -> str:
+        return (await self.line(timeout)).decode().rstrip("\r\n")
+
+    async def until(self, predicate: str, timeout: float = WAIT) -> list[str]:
+        """Lines up to and including the first that contains `predicate`
+        (answering the server's PINGs on the way)."""
+        seen: list[str] = []
+        async with asyncio.timeout(timeout):
+            while True:
+                line = await self.text(timeout)
+                seen.append(line)
+                if line.startswith("PING "):
+                    await self.send("PONG " + line[5:])
+                if predicate in line:
+                    return seen
+
+    async def register(
+        self, nick: str, *, caps: tuple[str, ...] = (), password: str | None = None
+    ) -> list[str]:
+        """NICK and USER (with CAP REQ first when `caps`), up to the end of
+        the `general` NAMES that follows the welcome."""
+        if caps:
+            await self.send("CAP LS 302")
+            await self.until(" LS ")
+            await self.send("CAP REQ :" + " ".join(caps))
+            await self.until(" ACK ")
+        if password is not None:
+            await self.send(f"PASS {password}")
+        await self.send(f"NICK {nick}")
+        await self.send(f"USER {nick} 0 * :{nick}")
+        if caps:
+            await self.send("CAP END")
+        lines = await self.until(" 366 ")
+        self.nick = nick
+        return lines

@@ -225,6 +225,17 @@ class Backplane(Protocol):
 
     def search(self, member: Member, frame: Search) -> Maybe[Found]: ...
 
+    def check_login(self, peer: Peer, name: str, password: str) -> Maybe[str]:
+        """The account registered as `name`, if `password` is its (with the
+        backoff of a wrong one): its spelling. For IRC's SASL, which logs
+        in before the connection joins."""
+        ...
+
+    def find(self, name: str) -> Member | None:
+        """Whoever is in the chat under `name` (a look-alike of it), as this
+        process knows the chat."""
+        ...
+
     def latest(self, room: str, by: str | None) -> Message | None:
         """The newest message of `room` (a key) this process holds, by the
         name key `by` (anyone's when None): what a plain-text user's
@@ -474,6 +485,19 @@ class LocalBackplane:
 
     def latest(self, room: str, by: str | None) -> Message | None:
         return self.hub.latest_message(room, by)
+
+    def find(self, name: str) -> Member | None:
+        return self.hub.find(name)
+
+    def check_login(self, peer: Peer, name: str, password: str) -> Maybe[str]:
+        account = self.hub.check_login(self.hub.parse_name(name)[1])
+        if account is None:
+            raise refusals.not_registered_name(name)
+        return self._checked(peer, account, password)
+
+    async def _checked(self, peer: Peer, account: Account, password: str) -> str:
+        await self.logins.check(peer, account, password)
+        return account.name
 
     def join_code(self, member: Member, room: str, *, rotate: bool) -> CodeInfo:
         info, deliveries = self.hub.join_code(member, room, rotate=rotate)

@@ -221,6 +221,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--tls-key", default=None, metavar="FILE", help="PEM private key for TLS")
     p.add_argument(
+        "--irc-port",
+        type=_port,
+        default=None,
+        metavar="PORT",
+        help="also serve IRC clients (irssi, WeeChat, HexChat) on this port, e.g. 6667 "
+        "(see docs/irc.md); off unless given",
+    )
+    p.add_argument(
+        "--irc-tls-port",
+        type=_port,
+        default=None,
+        metavar="PORT",
+        help="IRC over TLS with --tls-cert/--tls-key, e.g. 6697; off unless given",
+    )
+    p.add_argument(
         "--cluster",
         default=os.environ.get("CONEXION_CLUSTER") or None,
         metavar="URL",
@@ -403,6 +418,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         password=read_password(args.password_file, os.environ.get("CONEXION_PASSWORD")),
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
+        irc_port=args.irc_port,
+        irc_tls_port=args.irc_tls_port,
         cluster=args.cluster,
         cluster_prefix=args.cluster_prefix,
         cluster_max_log=args.cluster_max_log,
@@ -465,6 +482,9 @@ def main(argv: list[str] | None = None) -> int:
         for host, port in server.addresses:
             shown = f"[{host}]" if ":" in host else host
             _tell(f"conexion-server listening on {shown}:{port}")
+        for kind in ("irc", "irc-tls"):
+            if getattr(config, kind.replace("-", "_") + "_port") is not None:
+                _tell(f"conexion-server serving IRC ({kind}) on port {server.irc_port(kind)}")
 
     try:
         loop_factory = event_loop_factory(args.loop, tls=config.tls_cert is not None)

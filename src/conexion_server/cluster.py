@@ -843,6 +843,17 @@ class RedisBackplane:
     def latest(self, room: str, by: str | None) -> Message | None:
         return self.hub.latest_message(room, by)
 
+    def find(self, name: str) -> Member | None:
+        return self.hub.find(name)
+
+    async def check_login(self, peer: Peer, name: str, password: str) -> str:
+        key = self.hub.parse_name(name)[1]
+        account = self.hub.check_account(await self.account(key))
+        if account is None:
+            raise refusals.not_registered_name(name)
+        await self.logins.check(peer, account, password)
+        return account.name
+
     async def _search_log(
         self,
         stream: str,

@@ -166,3 +166,7 @@ class ServerConfig:
     cluster_stop_wait: float = 2.0  # seconds to finish announcing leaves when stopping
     tls_cert: str | None = None  # PEM certificate chain; with tls_key, the server speaks TLS
     tls_key: str | None = None
+    # IRC listeners (see docs/irc.md): plain, and TLS with the certificate
+    # above; None: none; 0: any free port (tests).
+    irc_port: int | None = None
+    irc_tls_port: int | None = None

@@ -18,7 +18,7 @@ from conexion_protocol import LeftReason
 from . import refusals
 from .backplane import Backplane
 from .config import ServerConfig
-from .fanout import AWAY, JSON, TEXT, Reading, TurnFanout, interleave
+from .fanout import JSON, Reading, TurnFanout, interleave
 from .guard import FailureBackoff, LogThrottle
 from .hub import Audience
 from .session import Session
@@ -68,8 +68,9 @@ class Host(Protocol):
 
 
 class Connection(asyncio.BufferedProtocol):
-    def __init__(self, host: Host) -> None:
+    def __init__(self, host: Host, *, tls: ssl.SSLContext | None = None, irc: bool = False) -> None:
         self.host = host
+        self._tls = tls  # this listener's TLS, if it speaks TLS
         self.config = host.config
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
@@ -82,6 +83,7 @@ class Connection(asyncio.BufferedProtocol):
             host.backoff,
             clock=self.loop.time,
             quiet=host.quiet,
+            irc=irc,
         )
         self._admitted = False
         self._closed = False  # the transport is closed or aborted: nothing more goes out
@@ -137,7 +139,7 @@ class Connection(asyncio.BufferedProtocol):
         # Counted from the first moment, TLS handshake included, so that
         # handshakes cannot be used to get around the cap.
         self._admitted = self.host.admit(self.address)
-        context = self.host.tls
+        context = self._tls
         if not self._admitted:
             self._turn_away(tls=context is not None)
             return
@@ -444,11 +446,7 @@ class Connection(asyncio.BufferedProtocol):
                 continue
             # A flush mid-turn (a close) does not repeat these.
             self.read[audience] = end
-            if handler is None or handler.json:
-                form = JSON
-            else:
-                room = audience.room
-                form = TEXT if room is None or room.key == handler.current_room else AWAY
+            form = JSON if handler is None else handler.form(audience.room)
             readings.append(Reading(stream, start, end, self._own.get(audience, _NONE), form))
         return readings
 

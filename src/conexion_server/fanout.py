@@ -21,6 +21,7 @@ from .hub import Audience, Outbound
 # current room is the stream's room; plain text for someone elsewhere (a
 # message then names its room).
 JSON, TEXT, AWAY = "json", "text", "away"
+IRC, IRC_TIME = "irc", "irc-time"  # IRC lines, without and with server-time tags
 
 
 class _Joined:
@@ -83,8 +84,12 @@ class AudienceStream:
                 parts = [out.json for out in items]
             elif form == TEXT:
                 parts = [out.text for out in items]
-            else:
+            elif form == AWAY:
                 parts = [out.text_away for out in items]
+            elif form == IRC:
+                parts = [out.irc for out in items]
+            else:
+                parts = [out.irc_time for out in items]
             joined = self._joined[form] = _Joined(parts)
         return joined
 

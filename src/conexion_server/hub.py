@@ -75,7 +75,7 @@ from conexion_protocol import (
     parse_room,
 )
 
-from . import SERVER_ID, refusals, textformat
+from . import SERVER_ID, ircformat, refusals, textformat
 from .accounts import Account, password_problem
 from .actions import (
     EditChange,
@@ -134,13 +134,15 @@ class Outbound:
     """A frame to deliver, encoded at most once per wire format however many
     peers receive it."""
 
-    __slots__ = ("_away", "_text", "frame", "json")
+    __slots__ = ("_away", "_irc", "_irc_time", "_text", "frame", "json")
 
     def __init__(self, frame: Struct) -> None:
         self.frame = frame
         self.json = encode(frame)
         self._text: bytes | None = None
         self._away: bytes | None = None
+        self._irc: bytes | None = None
+        self._irc_time: bytes | None = None
 
     @property
     def text(self) -> bytes:
@@ -150,6 +152,20 @@ class Outbound:
             rendered = textformat.render(self.frame)
             self._text = rendered.encode() if rendered else b""
         return self._text
+
+    @property
+    def irc(self) -> bytes:
+        """The IRC lines (see ircformat)."""
+        if self._irc is None:
+            self._irc = ircformat.render(self.frame)
+        return self._irc
+
+    @property
+    def irc_time(self) -> bytes:
+        """The same with IRCv3 `time` tags, for clients that asked for them."""
+        if self._irc_time is None:
+            self._irc_time = ircformat.tagged(self.irc, ircformat.frame_time(self.frame))
+        return self._irc_time
 
     @property
     def text_away(self) -> bytes:

@@ -53,6 +53,8 @@ from conexion_protocol import (
 from . import refusals
 from .backplane import Backplane, Peer, ignore
 from .config import ServerConfig
+from .fanout import JSON
+from .hub import Outbound, Room
 from .store import StoreError
 
 
@@ -68,6 +70,12 @@ class JsonHandler:
         self.limited_in_a_row = 0  # `rate_limited` refusals since the last accepted send
 
     # -- wording --------------------------------------------------------------
+
+    def form(self, room: Room | None) -> str:
+        return JSON
+
+    def wire(self, out: Outbound) -> bytes:
+        return out.json
 
     def render_error(self, error: ProtocolError) -> bytes:
         return encode(error.to_frame())

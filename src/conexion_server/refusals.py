@@ -317,6 +317,10 @@ def no_such_message(room: str, seq: int) -> ProtocolError:
     )
 
 
+def not_registered_name(name: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.BAD_LOGIN, f"{name} is not a registered name")
+
+
 def not_yours_to_edit() -> ProtocolError:
     return ProtocolError(
         ErrorCode.FORBIDDEN, "you may edit your own messages; only moderators edit others'"

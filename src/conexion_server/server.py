@@ -205,6 +205,11 @@ class ChatServer:
         # Open connections per IP address, for `max_per_address`.
         self.per_address: dict[str, int] = {}
         self.tls: ssl.SSLContext | None = None
+        self._irc_servers: dict[str, asyncio.Server] = {}  # "irc", "irc-tls"
+
+    def irc_port(self, kind: str = "irc") -> int:
+        """The port an IRC listener took (`irc` or `irc-tls`)."""
+        return int(self._irc_servers[kind].sockets[0].getsockname()[1])
 
     @property
     def addresses(self) -> list[tuple[str, int]]:
@@ -228,12 +233,25 @@ class ChatServer:
         self.tls = ssl_context(cfg)
         await self.backplane.start()
         self._server = await loop.create_server(
-            lambda: Connection(self),
+            lambda: Connection(self, tls=self.tls),
             cfg.host,
             cfg.port,
             reuse_address=True,
             backlog=cfg.backlog,
         )
+        listeners = {"irc": (cfg.irc_port, None), "irc-tls": (cfg.irc_tls_port, self.tls)}
+        for kind, (port, tls) in listeners.items():
+            if port is None:
+                continue
+            if kind == "irc-tls" and tls is None:
+                raise OSError("--irc-tls-port needs --tls-cert and --tls-key")
+            self._irc_servers[kind] = await loop.create_server(
+                lambda tls=tls: Connection(self, tls=tls, irc=True),
+                cfg.host,
+                port,
+                reuse_address=True,
+                backlog=cfg.backlog,
+            )
         for host, port in self.addresses:
             log.debug("listening on %s:%d", host, port)
 
@@ -404,6 +422,8 @@ class ChatServer:
         log.info("stopping: %d connections", len(self.connections))
         if self._server is not None:
             self._server.close()
+        for listener in self._irc_servers.values():
+            listener.close()
         if self.gate is not None:
             # What was accepted is committed, and its acks sent, before goodbye.
             await self.gate.drain()

@@ -29,7 +29,8 @@ from . import refusals
 from .backplane import Backplane, Maybe
 from .config import ServerConfig
 from .guard import FailureBackoff, LogThrottle, password_ok
-from .hub import Member, Outbound
+from .hub import Member, Outbound, Room
+from .ircmode import IrcHandler
 from .jsonmode import JsonHandler
 from .textmode import TextHandler
 
@@ -120,6 +121,15 @@ class Handler(Protocol):
 
     def handle(self, line: bytes) -> None: ...
 
+    def form(self, room: Room | None) -> str:
+        """How a broadcast to `room` (None: to no room) is spelled for this
+        peer: one of fanout's forms."""
+        ...
+
+    def wire(self, out: Outbound) -> bytes:
+        """A broadcast's bytes for this peer."""
+        ...
+
     def render_error(self, error: ProtocolError) -> bytes: ...
 
     def too_long(self) -> bytes: ...
@@ -146,8 +156,10 @@ class Session:
         quiet: LogThrottle | None = None,
         peer: str = "?",
         address: str = "?",
+        irc: bool = False,
     ) -> None:
         self.io = io
+        self.irc = irc  # an IRC listener's connection: it speaks IRC, whatever it sends
         self.backplane = backplane
         self.config = config
         self.backoff = backoff
@@ -189,7 +201,7 @@ class Session:
     def secured(self) -> None:
         """The byte stream is ready for the chat (after TLS, if any)."""
         self.state = PeerState.NAMING
-        if self.config.greet_after > 0:
+        if self.config.greet_after > 0 and not self.irc:  # IRC clients speak first
             self._greet_due = self.clock() + self.config.greet_after
         self._arm(self.last_heard + self.config.idle_timeout)
 
@@ -380,7 +392,7 @@ class Session:
         server releases broadcasts once their commit is done)."""
         handler = self.handler
         if handler is not None and not self.closing:
-            data = out.json if handler.json else out.text
+            data = handler.wire(out)
             if data:
                 self.io.deliver(data)
 
@@ -497,7 +509,9 @@ class Session:
     def _choose_handler(self, first_byte: bytes) -> None:
         # The protocol's rule: a connection whose first line starts with `{`
         # speaks JSON; anything else is a plain-text session.
-        if first_byte == b"{":
+        if self.irc:
+            self.handler = IrcHandler(self, self.backplane, self.config)
+        elif first_byte == b"{":
             self.handler = JsonHandler(self, self.backplane, self.config)
             # JSON peers are pinged sooner than the idle deadline.
             self._arm(self.last_heard + self.config.ping_after)

@@ -36,6 +36,8 @@ from conexion_protocol import (
 from . import refusals, textformat
 from .backplane import Backplane, Peer, ignore
 from .config import ServerConfig
+from .fanout import AWAY, TEXT
+from .hub import Outbound, Room
 from .store import StoreError
 
 HISTORY_PAGE = 20  # messages a plain /history shows
@@ -69,6 +71,13 @@ class TextHandler:
         self.search_next: tuple[str, str] | None = None
 
     # -- wording --------------------------------------------------------------
+
+    def form(self, room: Room | None) -> str:
+        # A message names its room for a reader whose current room is another.
+        return TEXT if room is None or room.key == self.current_room else AWAY
+
+    def wire(self, out: Outbound) -> bytes:
+        return out.text
 
     def render_error(self, error: ProtocolError) -> bytes:
         return f"! {error.message}\n".encode()
