@@ -113,15 +113,20 @@ async def test_weechat_joins_talks_and_parts(make_server, connect, tmp_path: Pat
 
         command("irc.server.conexion", "/join #lab")
         await joined(ana, "wee", "lab")
+        log = home / "logs" / "irc.conexion.#lab.weechatlog"
+
+        def logged(text: str) -> Callable[[], Awaitable[bool]]:
+            async def check() -> bool:
+                return log.exists() and text in log.read_text()
+
+            return check
+
+        # The channel's buffer exists once WeeChat has read its NAMES.
+        await until(logged("Channel #lab:"), "weechat opens #lab")
         command("irc.conexion.#lab", "hello from weechat")
         assert (await said(ana, "hello from weechat"))["room"] == "lab"
         await ana.say("hi wee", room="lab")
-        log = home / "logs" / "irc.conexion.#lab.weechatlog"
-
-        async def logged() -> bool:
-            return log.exists() and "\tana\thi wee" in log.read_text()
-
-        await until(logged, "weechat shows ana's message")
+        await until(logged("\tana\thi wee"), "weechat shows ana's message")
         command("irc.conexion.#lab", "/part")
         await left(ana, "wee", "part")
         command("core.weechat", "/quit")
@@ -162,7 +167,7 @@ async def test_irssi_in_tmux_joins_talks_and_parts(make_server, connect, tmp_pat
     try:
         await joined(ana, "issy", "general")
         # Typed commands count once irssi has read the welcome and the join.
-        await until(shows("[#general]"), "irssi shows #general")
+        await until(shows("MOTD File is missing"), "irssi reads the welcome")
         await type_line("/join #lab")
         await joined(ana, "issy", "lab")
         await until(shows("[#lab]"), "irssi shows #lab")
