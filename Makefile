@@ -9,7 +9,7 @@ RUN_STAMP := $(VENV)/.installed-run
 REDIS_PORT ?= 6390
 CLUSTER_PORTS ?= 8000 8001 8002
 
-.PHONY: run test server cluster lint bench clean
+.PHONY: run test server cluster lint bench irctest clean
 
 # Chatting needs only the package; the tests and linters come with `make test`.
 $(RUN_STAMP): pyproject.toml
@@ -56,6 +56,17 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The IRC conformance suite against the gateway (docs/irc.md): needs a
+# checkout of https://github.com/progval/irctest and its requirements
+# (pip install -r $(IRCTEST)/requirements.txt into this venv); not in CI.
+IRCTEST ?= ../irctest
+IRCTEST_MODULES = connection_registration pingpong join part messages names topic kick who isupport
+irctest: $(STAMP)
+	cd $(IRCTEST) && PYTHONPATH="$(CURDIR)" "$(CURDIR)/$(BIN)/python" -m pytest -p no:cacheprovider \
+	  --controller=tests.irctest_controller \
+	  -m "not implementation-specific and not deprecated and not strict" \
+	  $(foreach m,$(IRCTEST_MODULES),irctest/server_tests/$(m).py)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .cluster src/*.egg-info

@@ -229,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(see docs/irc.md); off unless given",
     )
     p.add_argument(
+        "--irc-name",
+        default="conexion",
+        metavar="NAME",
+        help="the server's name in IRC lines (default: conexion)",
+    )
+    p.add_argument(
         "--irc-tls-port",
         type=_port,
         default=None,
@@ -420,6 +426,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         tls_key=args.tls_key,
         irc_port=args.irc_port,
         irc_tls_port=args.irc_tls_port,
+        irc_name=args.irc_name,
         cluster=args.cluster,
         cluster_prefix=args.cluster_prefix,
         cluster_max_log=args.cluster_max_log,

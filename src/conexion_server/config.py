@@ -170,3 +170,4 @@ class ServerConfig:
     # above; None: none; 0: any free port (tests).
     irc_port: int | None = None
     irc_tls_port: int | None = None
+    irc_name: str = "conexion"  # the server's name in IRC lines

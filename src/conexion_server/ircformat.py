@@ -104,8 +104,8 @@ def line(source: str, command: str, *params: str) -> bytes:
     return (" ".join(parts) + "\r\n").encode()
 
 
-def numeric(code: str, nick: str, *params: str) -> bytes:
-    return line(SERVER, code, nick or "*", *params)
+def numeric(code: str, nick: str, *params: str, server: str = SERVER) -> bytes:
+    return line(server, code, nick or "*", *params)
 
 
 def _chunks(text: str, budget: int) -> list[str]:
@@ -180,11 +180,11 @@ def render(frame: Struct) -> bytes:
         case Moderation(action=ModAction.KICK, room=str(room), name=str(name), by=by):
             reason = frame.reason if isinstance(frame.reason, str) else by
             return line(prefix(by), "KICK", channel(room), name, reason)
-        case Moderation(room=str(room)):
-            return notice(channel(room), textformat.render_moderation(frame))
-        case Edited(room=room) | Reacted(room=room):
+        case Moderation(room=str(room), by=by):
+            return notice(channel(room), textformat.render_moderation(frame), prefix(by))
+        case Edited(room=room, by=by) | Reacted(room=room, by=by):
             rendered = textformat.render(frame)
-            return notice(channel(room), rendered) if rendered else b""
+            return notice(channel(room), rendered, prefix(by)) if rendered else b""
         case Shutdown(message=text):
             return f"ERROR :{text}\r\n".encode()
         case Error(message=text):

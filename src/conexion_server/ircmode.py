@@ -89,6 +89,7 @@ class IrcHandler:
         self.account: tuple[str, str] | None = None  # a verified SASL login
         self.joining = False
         self.away: str | None = None
+        self.server = config.irc_name
 
     # -- wording (the session's Handler) -----------------------------------------
 
@@ -113,7 +114,7 @@ class IrcHandler:
     def numeric(self, code: str, *params: str) -> None:
         # Until the chat has given a name, numerics go to `*`.
         target = self.nick if self.joined else "*"
-        self.session.send(irc.numeric(code, target, *params), urgent=True)
+        self.session.send(irc.numeric(code, target, *params, server=self.server), urgent=True)
 
     def ask(
         self,
@@ -137,14 +138,23 @@ class IrcHandler:
     # -- lines in ---------------------------------------------------------------
 
     def handle(self, raw: bytes) -> None:
-        try:
-            text = raw.decode()
-        except UnicodeDecodeError:
-            self.send(
-                irc.notice(self.nick or "*", "that line is not UTF-8; set your client to UTF-8")
-            )
+        body = raw.rstrip(b"\r\n")
+        if body.startswith(b"@"):
+            body = body.partition(b" ")[2]
+        if len(body) > irc.MAX_LINE - 2:
+            self.numeric("417", "Input line was too long")
             return
-        parsed = irc.parse_line(text)
+        parsed: irc.IrcLine | None
+        try:
+            parsed = irc.parse_line(raw.decode())
+        except UnicodeDecodeError:
+            if raw[:5].upper() != b"USER ":
+                note = "that line is not UTF-8; set your client to UTF-8"
+                self.send(irc.notice(self.nick or "*", note))
+                return
+            # Of USER only its being there counts: a client in another
+            # encoding still gets in.
+            parsed = irc.IrcLine("USER", ["-", "0", "*", "-"])
         if parsed is None:
             return
         try:
@@ -218,9 +228,9 @@ class IrcHandler:
                 f"{c}={CAP_VALUES[c]}" if c in CAP_VALUES and params[1:2] == ["302"] else c
                 for c in CAPS
             )
-            self.send(irc.line(irc.SERVER, "CAP", self.nick or "*", "LS", listed))
+            self.send(irc.line(self.server, "CAP", self.nick or "*", "LS", listed))
         elif sub == "LIST":
-            self.send(irc.line(irc.SERVER, "CAP", self.nick or "*", "LIST", " ".join(self.caps)))
+            self.send(irc.line(self.server, "CAP", self.nick or "*", "LIST", " ".join(self.caps)))
         elif sub == "REQ":
             if not self.joined:
                 self.negotiating = True
@@ -233,7 +243,7 @@ class IrcHandler:
                         self.caps.discard(want[1:])
                     else:
                         self.caps.add(want)
-            self.send(irc.line(irc.SERVER, "CAP", self.nick or "*", verdict, " ".join(wanted)))
+            self.send(irc.line(self.server, "CAP", self.nick or "*", verdict, " ".join(wanted)))
         elif sub == "END":
             if self.negotiating:
                 self.negotiating = False
@@ -352,9 +362,9 @@ class IrcHandler:
         self.nick = welcome.name
         nick = self.nick
         self.numeric("001", f"Welcome to the Conexion chat, {nick}")
-        self.numeric("002", f"Your host is {irc.SERVER}, running {SERVER_ID}")
+        self.numeric("002", f"Your host is {self.server}, running {SERVER_ID}")
         self.numeric("003", "This server speaks IRC over the Conexion protocol")
-        self.numeric("004", irc.SERVER, SERVER_ID, "i", "bimot")
+        self.numeric("004", self.server, SERVER_ID, "i", "bimot")
         tokens = [
             "CASEMAPPING=ascii",
             "CHANTYPES=#",
@@ -428,7 +438,7 @@ class IrcHandler:
 
     def ping(self, params: list[str]) -> None:
         self.session.send(
-            irc.line(irc.SERVER, "PONG", irc.SERVER, params[0] if params else ""), urgent=True
+            irc.line(self.server, "PONG", self.server, params[0] if params else ""), urgent=True
         )
 
     def quit(self, params: list[str]) -> None:
@@ -504,7 +514,10 @@ class IrcHandler:
     def privmsg(self, params: list[str], *, notice: bool) -> None:
         if len(params) < 2 or not params[1]:
             if not notice:
-                self.numeric("412" if len(params) == 1 else "411", "No text to send")
+                if params:
+                    self.numeric("412", "No text to send")
+                else:
+                    self.numeric("411", "No recipient given (PRIVMSG)")
             return
         text, action = params[1], False
         if text.startswith("\x01"):
@@ -614,7 +627,7 @@ class IrcHandler:
     def who_line(self, chan: str, name: str, role: Role | None) -> None:
         flags = "G" if name == self.nick and self.away else "H"
         flags += PREFIXES.get(role, "") if role else ""
-        self.numeric("352", chan, name, irc.HOST, irc.SERVER, name, flags, f"0 {name}")
+        self.numeric("352", chan, name, irc.HOST, self.server, name, flags, f"0 {name}")
 
     def whois(self, params: list[str]) -> None:
         if not self.need(params, 1, "WHOIS"):
@@ -628,7 +641,7 @@ class IrcHandler:
             chans = " ".join(irc.channel(r.name) for r in found.rooms.values())
             if chans:
                 self.numeric("319", found.name, chans)
-            self.numeric("312", found.name, irc.SERVER, "Conexion")
+            self.numeric("312", found.name, self.server, "Conexion")
             if found.account is not None:
                 self.numeric("330", found.name, found.account.name, "is logged in as")
         self.numeric("318", name, "End of /WHOIS list")
@@ -644,7 +657,7 @@ class IrcHandler:
         if not text:
             self.numeric("422", "MOTD File is missing")
             return
-        self.numeric("375", f"- {irc.SERVER} Message of the day -")
+        self.numeric("375", f"- {self.server} Message of the day -")
         for one in text.splitlines() or [""]:
             self.numeric("372", f"- {one}")
         self.numeric("376", "End of /MOTD command")
