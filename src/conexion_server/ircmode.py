@@ -90,6 +90,7 @@ class IrcHandler:
         self.joining = False
         self.away: str | None = None
         self.server = config.irc_name
+        self.limited_in_a_row = 0  # sends refused for coming too fast, in a row
 
     # -- wording (the session's Handler) -----------------------------------------
 
@@ -430,6 +431,13 @@ class IrcHandler:
         return member
 
     def refused(self, exc: ProtocolError, chan: str | None = None) -> None:
+        if exc.code is ErrorCode.RATE_LIMITED:
+            self.limited_in_a_row += 1
+            if self.limited_in_a_row >= self.config.max_rate_limited:
+                session = self.session
+                session.note("too_fast", "%s kept sending too fast; closing", session.peer)
+                session.close(LeftReason.ERROR, b"ERROR :Closing Link: Excess Flood\r\n")
+                return
         code = _CHANNEL_NUMERICS.get(exc.code)
         if chan is not None and code is not None:
             self.numeric(code, chan, exc.message)
@@ -547,6 +555,7 @@ class IrcHandler:
                     self.refused(exc, where)
 
         def echo(ack: Ack, to: str = target) -> None:
+            self.limited_in_a_row = 0
             if "echo-message" in self.caps:
                 lines = irc.messages(irc.prefix(self.nick), command, to, text, action=action)
                 self.send(irc.tagged(lines, ack.ts) if "server-time" in self.caps else lines)

@@ -238,3 +238,37 @@ async def test_a_bad_line_harms_nobody(chat, connect) -> None:
     assert message["text"] == "[bold]x[/] [2J"  # controls stripped, markup only text
     await bob.send("MODE")
     assert " 461 " in (await bob.until(" 461 "))[-1]
+
+
+async def test_irc_over_tls_and_plain_side_by_side(make_server, connect, tls_files) -> None:
+    server = await make_server(irc_port=0, irc_tls_port=0, **tls_files.server_options())
+    ana: JsonPeer = await connect(server, tls=tls_files.client_context())
+    await ana.hello("ana")
+    secure = await IrcPeer.connect(server.irc_port("irc-tls"), tls=tls_files.client_context())
+    await secure.register("sam")
+    assert secure.writer.get_extra_info("ssl_object").version() in ("TLSv1.2", "TLSv1.3")
+    plain = await IrcPeer.connect(server.irc_port())
+    await plain.register("pat")
+    await secure.send("PRIVMSG #general :over tls")
+    assert (await plain.until("over tls"))[-1] == ":sam!sam@conexion PRIVMSG #general :over tls"
+    assert (await ana.expect("message"))["text"] == "over tls"
+
+
+async def test_a_flooding_irc_client_is_limited_and_others_carry_on(make_server, connect) -> None:
+    server = await make_server(irc_port=0, rate=5.0, burst=5)
+    ana: JsonPeer = await connect(server, "ana")
+    bob = await irc_user(server, "bob")
+    await bob.send_raw(b"".join(b"PRIVMSG #general :spam %d\r\n" % i for i in range(50)))
+    notices = await bob.until("too many messages")
+    assert notices[-1].startswith(":conexion NOTICE bob :too many messages")
+    got = [await ana.expect("message") for _ in range(5)]
+    assert [m["text"] for m in got] == [f"spam {i}" for i in range(5)]
+    assert (await ana.say("still fine"))["type"] == "ack"
+
+
+async def test_an_irc_client_that_never_slows_down_is_cut_off(make_server, connect) -> None:
+    server = await make_server(irc_port=0, rate=1.0, burst=1, max_rate_limited=10)
+    bob = await irc_user(server, "bob")
+    await bob.send_raw(b"".join(b"PRIVMSG #general :x\r\n" for _ in range(30)))
+    assert "Excess Flood" in (await bob.until("ERROR"))[-1]
+    assert await bob.closed()
