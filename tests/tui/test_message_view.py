@@ -1,0 +1,113 @@
+"""The rich look of entries: Markdown, quotes, marks, tombstones and reactions, all plain text
+from the network drawn as text (never markup), and heights that match what is drawn."""
+
+from __future__ import annotations
+
+import pytest
+
+from conexion_protocol import Message, Reaction
+from conexion_tui.actions import MessageBook
+from conexion_tui.entries import Entry, Kind, LogStyles, clean, entry_height, render_entry
+from conexion_tui.message_view import MessageView, ViewContext, needs_view
+from conexion_tui.session import SendStatus
+
+STYLES = LogStyles()
+
+
+def msg(seq: int, text: str, author: str = "bob", **fields: object) -> Message:
+    return Message(seq=seq, ts="t", room="lab", from_=author, text=text, **fields)
+
+
+def view_entry(book: MessageBook, message: Message, *, viewer: str = "ana") -> Entry:
+    state = book.add(message)
+    entry = Entry(Kind.CHAT, "12:34", clean(message.text), name=clean(message.from_), seq=state.seq)
+    entry.view = MessageView(ViewContext(viewer), state, book)
+    return entry
+
+
+def drawn(entry: Entry, width: int = 60) -> list[str]:
+    lines = [line.plain.rstrip() for line in render_entry(entry, STYLES, width)]
+    assert len(lines) == entry_height(entry, width)
+    return lines
+
+
+def test_plain_lines_keep_the_plain_path() -> None:
+    assert not needs_view("hello there, 🎉 李雷")
+    assert needs_view("**bold**")
+    assert needs_view("> a quote")
+    assert needs_view("two\nlines")
+    book = MessageBook(10)
+    assert needs_view("plain", book.add(msg(1, "plain", edited=True)))
+
+
+def test_a_reply_with_reactions_and_an_edit() -> None:
+    book = MessageBook(10)
+    view_entry(book, msg(1, "first line of it\nsecond", author="ana"))
+    entry = view_entry(
+        book,
+        msg(
+            2,
+            "I *agree*",
+            reply_to=1,
+            reply_from="ana",
+            edited=True,
+            reactions=[Reaction("👍", ["ana", "cleo"]), Reaction("🎉", ["cleo"])],
+        ),
+    )
+    assert drawn(entry) == [
+        "      ↪ ana: first line of it",
+        "12:34 bob: I agree (edited)",
+        "           👍 2  🎉 1",
+    ]
+    narrow = drawn(entry, 20)
+    assert narrow[0].endswith("…")
+    assert all(len(line) <= 20 for line in narrow)
+
+
+def test_a_reply_to_what_is_not_loaded_and_a_tombstone() -> None:
+    book = MessageBook(10)
+    entry = view_entry(book, msg(5, "yes", reply_to=2, reply_from="ana"))
+    assert drawn(entry)[0] == "      ↪ ana: (not loaded · Enter on it jumps there)"
+    book.deleted(5)
+    assert drawn(entry)[1] == "12:34 bob: (message deleted)"
+
+
+def test_code_folds_and_expands() -> None:
+    book = MessageBook(10)
+    code = "```python\n" + "\n".join(f"x = {n}" for n in range(20)) + "\n```"
+    entry = view_entry(book, msg(1, code))
+    folded = drawn(entry)
+    assert any("press e to expand" in line for line in folded)
+    assert entry.view.folded == 1
+    entry.view.expanded = True
+    assert len(drawn(entry)) > len(folded)
+
+
+def test_own_pending_mark_follows_the_text() -> None:
+    book = MessageBook(10)
+    entry = view_entry(book, msg(1, "**done**", author="ana"))
+    entry.status = SendStatus.PENDING
+    assert drawn(entry) == ["12:34 ana: done …"]
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "[red]not red[/red] [link=file:///etc]x[/link]",
+        "\x1b[31mred\x1b]8;;http://evil\x07click\x1b]8;;\x07",
+        "**\u202eevil\u202c** :rocket:",
+    ],
+)
+def test_hostile_text_names_and_emoji_stay_text(hostile: str) -> None:
+    book = MessageBook(10)
+    entry = view_entry(
+        book,
+        msg(1, hostile, author="[b]x[/b]", reactions=[Reaction("[red]", ["\x1b[2J"])]),
+    )
+    text = "\n".join(drawn(entry, 80))
+    assert "\x1b" not in text
+    assert "\u202e" not in text
+    if "[red]" in hostile:
+        assert "[red]not red[/red]" in text
+    assert "[b]x[/b]" in text  # the name as typed
+    assert "[red] 1" in text  # even a bogus reaction is drawn as text
