@@ -20,6 +20,7 @@ EDITED_MARK = " (edited)"
 TOMBSTONE = "(message deleted)"
 QUOTE_MARK = "↪ "
 REACTION_GAP = "  "
+_QUOTE_WIDTH = 400  # a quote is cut to the screen's width; this only bounds the work
 _BLOCK_START = re.compile(r"\s{0,3}(?:>|[-+*] |\d{1,9}[.)] |```|~~~)")
 
 
@@ -159,7 +160,7 @@ class MessageView:
         elif original.deleted:
             snippet = TOMBSTONE
         else:
-            snippet = clean(original.text.split("\n", 1)[0], single_line=True).strip()
+            snippet = self._first_line(original.text)
         line = Text(" " * (len(entry.time) + 1 if entry.time else 0), no_wrap=True)
         line.append(QUOTE_MARK, styles.time)
         line.append(clean(author, single_line=True), styles.name(author))
@@ -168,6 +169,14 @@ class MessageView:
             line.truncate(max(1, width - 1))
             line.append("…", styles.time)
         return line
+
+    def _first_line(self, text: str) -> str:
+        """What the original's first line shows (its Markdown applied, never markup)."""
+        if not needs_view(text):
+            return clean(text, single_line=True).strip()
+        shown = render_message(text, width=_QUOTE_WIDTH, theme=self.context.theme)
+        first = shown.lines[0] if shown.lines else ()
+        return "".join(run.text for run in first).strip()
 
     def _reaction_rows(self, room: int) -> list[list[tuple[str, int, bool]]]:
         state = self.state

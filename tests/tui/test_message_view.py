@@ -111,3 +111,10 @@ def test_hostile_text_names_and_emoji_stay_text(hostile: str) -> None:
         assert "[red]not red[/red]" in text
     assert "[b]x[/b]" in text  # the name as typed
     assert "[red] 1" in text  # even a bogus reaction is drawn as text
+
+
+def test_a_quote_shows_the_original_as_drawn() -> None:
+    book = MessageBook(10)
+    view_entry(book, msg(1, "Does **everyone** agree? :rocket:\nmore", author="ana"))
+    entry = view_entry(book, msg(2, "yes", reply_to=1, reply_from="ana"))
+    assert drawn(entry)[0] == "      ↪ ana: Does everyone agree? 🚀"
