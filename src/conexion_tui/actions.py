@@ -44,17 +44,18 @@ class MessageBook:
     """The messages of one room we have seen, by seq, at most about `limit`
     (the log's scrollback: what scrolled out of the log is forgotten here too).
 
-    Frames about messages never seen (older than what is loaded) are ignored:
-    a history page brings those in their current state.
+    A message is kept as its frame until something asks for its state or
+    changes it: most are never acted on, and a flood should not pay for a
+    second object per message. Frames about messages never seen (older than
+    what is loaded) are ignored: a history page brings those as they are now.
     """
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self._by_seq: dict[int, MessageState] = {}
+        self._by_seq: dict[int, MessageState | Message] = {}
         # seq -> seqs of the loaded replies to it: an edit or a delete of the
         # original changes their quote line.
         self._replies: dict[int, set[int]] = {}
-        self._newest: int | None = None
 
     def __len__(self) -> int:
         return len(self._by_seq)
@@ -63,32 +64,37 @@ class MessageBook:
         return seq in self._by_seq
 
     def get(self, seq: int | None) -> MessageState | None:
-        return None if seq is None else self._by_seq.get(seq)
+        if seq is None:
+            return None
+        found = self._by_seq.get(seq)
+        if isinstance(found, Message):
+            found = self._by_seq[seq] = _state_of(found)
+        return found
 
     # -- what arrived -------------------------------------------------------------
 
+    def keep(self, message: Message) -> bool:
+        """A `message` (live, from history, a recap): kept as it is now. True
+        when it has nothing to show beside its text (no edit, tombstone,
+        reply or reaction), the common case, answered without a state."""
+        seq = message.seq
+        known = self._by_seq.get(seq)
+        if known is not None:
+            self._unlink(seq, known)
+        self._by_seq[seq] = message
+        reply_to = message.reply_to
+        if isinstance(reply_to, int):
+            self._replies.setdefault(reply_to, set()).add(seq)
+        if len(self._by_seq) > self.limit + max(1, self.limit // 10):
+            self._prune()
+        return not (message.edited or message.deleted or message.reactions or reply_to)
+
     def add(self, message: Message) -> MessageState:
-        """A `message` (live, from history, a recap or a search): its current state."""
-        reactions = (
-            {r.emoji: list(r.names) for r in message.reactions}
-            if isinstance(message.reactions, list)
-            else {}
-        )
-        reply_to = message.reply_to if isinstance(message.reply_to, int) else None
-        reply_from = message.reply_from if isinstance(message.reply_from, str) else None
-        return self._put(
-            MessageState(
-                seq=message.seq,
-                author=message.from_,
-                text=message.text,
-                action=message.action,
-                edited=message.edited,
-                deleted=message.deleted,
-                reply_to=reply_to,
-                reply_from=reply_from,
-                reactions=reactions,
-            )
-        )
+        """`keep()`, and the message's state."""
+        self.keep(message)
+        state = self.get(message.seq)
+        assert state is not None
+        return state
 
     def add_own(
         self,
@@ -103,22 +109,21 @@ class MessageBook:
         original = self.get(reply_to)
         reply_from = original.author if original is not None else None
         state = MessageState(seq, author, text, action, reply_to=reply_to, reply_from=reply_from)
-        return self._put(state)
-
-    def _put(self, state: MessageState) -> MessageState:
-        known = self._by_seq.get(state.seq)
-        if known is not None and known.reply_to is not None:
-            self._replies.get(known.reply_to, set()).discard(state.seq)
-        self._by_seq[state.seq] = state
-        if state.reply_to is not None:
-            self._replies.setdefault(state.reply_to, set()).add(state.seq)
-        if self._newest is None or state.seq > self._newest:
-            self._newest = state.seq
-        self._prune()
+        known = self._by_seq.get(seq)
+        if known is not None:
+            self._unlink(seq, known)
+        self._by_seq[seq] = state
+        if reply_to is not None:
+            self._replies.setdefault(reply_to, set()).add(seq)
         return state
 
+    def _unlink(self, seq: int, known: MessageState | Message) -> None:
+        reply_to = _reply_of(known)
+        if reply_to is not None:
+            self._replies.get(reply_to, set()).discard(seq)
+
     def edited(self, frame: Edited) -> MessageState | None:
-        state = self._by_seq.get(frame.seq)
+        state = self.get(frame.seq)
         if state is None or state.deleted:
             return None
         state.text, state.edited = frame.text, True
@@ -127,7 +132,7 @@ class MessageBook:
     def reacted(self, frame: Reacted) -> MessageState | None:
         """`names` is everyone holding the emoji now: it replaces what we had,
         so a repeat (or a resend answered to us alone) changes nothing."""
-        state = self._by_seq.get(frame.seq)
+        state = self.get(frame.seq)
         if state is None or state.deleted:
             return None
         if frame.names:
@@ -138,7 +143,7 @@ class MessageBook:
 
     def deleted(self, seq: int) -> MessageState | None:
         """A tombstone now: no text, no reactions (a reply keeps its quote of nothing)."""
-        state = self._by_seq.get(seq)
+        state = self.get(seq)
         if state is None:
             return None
         state.deleted, state.text, state.edited = True, "", False
@@ -148,7 +153,11 @@ class MessageBook:
     def renamed(self, old: str, new: str) -> None:
         """Names in reactions follow a rename; authors stay as they wrote."""
         key = name_key(old)
-        for state in self._by_seq.values():
+        for seq, item in list(self._by_seq.items()):
+            if isinstance(item, Message) and not item.reactions:
+                continue
+            state = self.get(seq)
+            assert state is not None
             for names in state.reactions.values():
                 names[:] = [new if name_key(n) == key else n for n in names]
 
@@ -156,14 +165,18 @@ class MessageBook:
 
     def replies_to(self, seq: int) -> list[MessageState]:
         """The loaded replies to message `seq`, oldest first."""
-        return [self._by_seq[s] for s in sorted(self._replies.get(seq, ())) if s in self._by_seq]
+        found = (self.get(s) for s in sorted(self._replies.get(seq, ())))
+        return [state for state in found if state is not None]
 
     def latest(self, *, by: str | None = None) -> MessageState | None:
         """The newest message not deleted (of `by`, when given)."""
+        key = None if by is None else name_key(by)
         for seq in sorted(self._by_seq, reverse=True):
-            state = self._by_seq[seq]
-            if not state.deleted and (by is None or state.by(by)):
-                return state
+            item = self._by_seq[seq]
+            author = item.from_ if isinstance(item, Message) else item.author
+            if item.deleted or (key is not None and name_key(author) != key):
+                continue
+            return self.get(seq)
         return None
 
     def seqs(self) -> Iterable[int]:
@@ -172,14 +185,35 @@ class MessageBook:
     # -- bounds ---------------------------------------------------------------------
 
     def _prune(self) -> None:
-        # In chunks of a tenth, so a full book does not sort on every message.
-        if len(self._by_seq) <= self.limit + max(1, self.limit // 10):
-            return
+        # Down to the limit once a tenth over it, so a full book does not sort
+        # on every message.
         for seq in sorted(self._by_seq)[: len(self._by_seq) - self.limit]:
-            state = self._by_seq.pop(seq)
+            self._unlink(seq, self._by_seq.pop(seq))
             self._replies.pop(seq, None)
-            if state.reply_to is not None:
-                self._replies.get(state.reply_to, set()).discard(seq)
+
+
+def _reply_of(item: MessageState | Message) -> int | None:
+    reply_to = item.reply_to
+    return reply_to if isinstance(reply_to, int) else None
+
+
+def _state_of(message: Message) -> MessageState:
+    reactions = (
+        {r.emoji: list(r.names) for r in message.reactions}
+        if isinstance(message.reactions, list)
+        else {}
+    )
+    return MessageState(
+        seq=message.seq,
+        author=message.from_,
+        text=message.text,
+        action=message.action,
+        edited=message.edited,
+        deleted=message.deleted,
+        reply_to=_reply_of(message),
+        reply_from=message.reply_from if isinstance(message.reply_from, str) else None,
+        reactions=reactions,
+    )
 
 
 def reaction_counts(state: MessageState, viewer: str) -> list[tuple[str, int, bool]]:

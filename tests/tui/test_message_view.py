@@ -4,11 +4,14 @@ from the network drawn as text (never markup), and heights that match what is dr
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conexion_protocol import Message, Reaction
 from conexion_tui.actions import MessageBook
 from conexion_tui.entries import Entry, Kind, LogStyles, clean, entry_height, render_entry
 from conexion_tui.message_view import MessageView, ViewContext, needs_view
+from conexion_tui.render import has_markup
 from conexion_tui.session import SendStatus
 
 STYLES = LogStyles()
@@ -118,3 +121,9 @@ def test_a_quote_shows_the_original_as_drawn() -> None:
     view_entry(book, msg(1, "Does **everyone** agree? :rocket:\nmore", author="ana"))
     entry = view_entry(book, msg(2, "yes", reply_to=1, reply_from="ana"))
     assert drawn(entry)[0] == "      ↪ ana: Does everyone agree? 🚀"
+
+
+@given(st.text(alphabet=st.sampled_from("ab :/\\`*_[]<>@-+.1\n\t~ 🎉"), max_size=30))
+def test_needs_view_finds_all_that_has_markup_finds(text: str) -> None:
+    if has_markup(text) or "\n" in text:
+        assert needs_view(text)

@@ -141,12 +141,13 @@ class MessageActions:
         if channel is None:
             return entry
         messages = self._messages_of(channel)
-        state = messages.book.add(message)
+        book = messages.book
+        plain = book.keep(message)
         entry.seq = message.seq
         messages.entries[message.seq] = entry
         self._forget_pruned(messages)
-        if needs_view(message.text, state):
-            entry.view = MessageView(context, state, messages.book)
+        if not plain or needs_view(message.text):
+            entry.view = MessageView(context, book.get(message.seq), book)
         return entry
 
     def _forget_pruned(self, messages: RoomMessages) -> None:
