@@ -326,6 +326,16 @@ def entry_suffix(entry: Entry, styles: LogStyles) -> Text:
     return _body(Entry(entry.kind, "", "", status=entry.status, reason=entry.reason), styles)
 
 
+def prefix_cells(entry: Entry) -> int:
+    """The cells `entry_prefix` takes, without building it."""
+    return _prefix_cells(entry)
+
+
+def suffix_plain(entry: Entry) -> str:
+    """What `entry_suffix` draws, as a plain string."""
+    return _suffix(entry)
+
+
 def text_indent(prefix_cells: int, width: int) -> int:
     """Where continuation lines start, as in the plain look."""
     return _indent(prefix_cells, width)

@@ -13,7 +13,16 @@ from rich.style import Style
 from rich.text import Text
 
 from .actions import MessageBook, MessageState, reaction_counts
-from .entries import Entry, LogStyles, clean, entry_prefix, entry_suffix, text_indent
+from .entries import (
+    Entry,
+    LogStyles,
+    clean,
+    entry_prefix,
+    entry_suffix,
+    prefix_cells,
+    suffix_plain,
+    text_indent,
+)
 from .render import DEFAULT_THEME, Mode, RenderedMessage, Theme, render_message
 
 EDITED_MARK = " (edited)"
@@ -107,8 +116,8 @@ class MessageView:
 
     def _layout(self, entry: Entry, width: int) -> tuple[RenderedMessage, int, int]:
         """The text laid out, the cells of what follows it, the prefix's cells."""
-        prefix_cells = _prefix_cells(entry)
-        indent = text_indent(prefix_cells, width)
+        cells = prefix_cells(entry)
+        indent = text_indent(cells, width)
         state = self.state
         text = entry.text if state is None or state.deleted else state.text
         if state is not None and state.deleted:
@@ -116,19 +125,19 @@ class MessageView:
         rendered = render_message(
             text,
             width=max(1, width - indent),
-            first_width=max(1, width - prefix_cells),
+            first_width=max(1, width - cells),
             viewer=self.context.viewer,
             expanded=self.expanded,
             mode=Mode.MARKDOWN,
             theme=self.context.theme,
         )
         self.folded = rendered.folded_blocks
-        return rendered, cell_len(self._suffix_plain(entry)), prefix_cells
+        return rendered, cell_len(self._suffix_plain(entry)), cells
 
     def _suffix_plain(self, entry: Entry) -> str:
         state = self.state
         edited = EDITED_MARK if state is not None and state.edited and not state.deleted else ""
-        return edited + entry_suffix(entry, LogStyles()).plain
+        return edited + suffix_plain(entry)
 
     def _suffix_text(self, entry: Entry, styles: LogStyles) -> Text:
         text = Text()
@@ -197,10 +206,6 @@ class MessageView:
             rows[-1].append(item)
             used += gap + cells
         return [row for row in rows if row]
-
-
-def _prefix_cells(entry: Entry) -> int:
-    return entry_prefix(entry, LogStyles()).cell_len
 
 
 __all__ = ["EDITED_MARK", "TOMBSTONE", "MessageView", "ViewContext", "needs_view"]
