@@ -154,6 +154,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     # Handled by `compose.parse_action_line` (message actions), listed here for /help and Tab.
     CommandSpec("/search", "/search WORDS", "find messages (whole words, depl* a prefix; ctrl+f)"),
     CommandSpec("/paste", "/paste FILE", "send a text file as a code block (4,000 characters)"),
+    CommandSpec("/editor", "/editor", "write the message in $EDITOR (ctrl+o)"),
     CommandSpec("/exit", "/exit", "leave the chat (also /quit and ctrl+q)"),
     CommandSpec("/quit", "/quit", "leave the chat"),
 )

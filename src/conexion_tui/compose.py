@@ -74,6 +74,11 @@ class PasteFile:
 
 
 @dataclass(slots=True, frozen=True)
+class OpenEditor:
+    """`/editor`: write the message in $EDITOR (also ctrl+o)."""
+
+
+@dataclass(slots=True, frozen=True)
 class ReactToLatest:
     """`+:tada:` (or `+🎉`) alone on a line: react to the room's latest message."""
 
@@ -85,7 +90,7 @@ class ComposeError:
     message: str
 
 
-ActionLine = SearchFor | PasteFile | ReactToLatest | ComposeError
+ActionLine = SearchFor | PasteFile | OpenEditor | ReactToLatest | ComposeError
 
 _REACT_LINE = re.compile(r"^\+(:[a-z0-9_+-]{1,48}:|\S{1,16})$")
 
@@ -101,6 +106,8 @@ def parse_action_line(line: str) -> ActionLine | None:
         case "/paste":
             path = rest.strip()
             return PasteFile(path) if path else ComposeError("usage: /paste FILE")
+        case "/editor":
+            return OpenEditor()
     found = _REACT_LINE.match(text)
     if found is None:
         return None
@@ -196,6 +203,7 @@ __all__ = [
     "MAX_PASTE_BYTES",
     "ActionLine",
     "ComposeError",
+    "OpenEditor",
     "PasteError",
     "PasteFile",
     "ReactToLatest",

@@ -64,7 +64,7 @@ async def test_reply_react_edit_and_delete(server, peers) -> None:
         assert isinstance(app.focused, ActionLog)
         await pilot.press("r")
         assert isinstance(app.focused, ChatInput)
-        assert "replying to bob: first line of the plan" in bar(app)
+        assert "replying to bob in #general: first line of the plan" in bar(app)
         await type_line(pilot, "I agree :tada:")
         got = await bob.expect("message")
         assert got["text"] == "I agree 🎉"
@@ -237,3 +237,13 @@ async def test_a_click_selects_and_esc_leaves(server, peers) -> None:
         await pilot.press("ctrl+up", "h", "i")
         assert box(app).text == "hi"
         assert selected_text(app) is None
+
+
+async def test_the_editor_needs_a_real_terminal(server) -> None:
+    app = make_app(server.port)
+    async with running(app) as pilot:
+        await joined(pilot)
+        await type_line(pilot, "draft", enter=False)
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: has_line(app, "the editor needs a real terminal"))
+        assert box(app).text == "draft"

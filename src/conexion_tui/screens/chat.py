@@ -111,6 +111,7 @@ class ChatScreen(MessageActions, NetworkEvents, TypedCommands, AccountActions, S
         Binding("ctrl+up", "select_message(-1)", "Select", show=False, priority=True),
         Binding("ctrl+down", "select_message(1)", "Select next", show=False, priority=True),
         Binding("ctrl+f", "search", "Search", show=False, priority=True),
+        Binding("ctrl+o", "editor", "Editor", show=False, priority=True),
     ]
     # Set per screen from `UiConfig`: narrower hides the user list, then the sidebar.
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = None

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.text import Text
+from textual.app import SuspendNotSupported
 
 from conexion_protocol import (
     UNSET,
@@ -35,6 +36,7 @@ from ..commands import keeps_secret
 from ..compose import (
     MAX_PASTE_BYTES,
     ComposeError,
+    OpenEditor,
     PasteError,
     PasteFile,
     ReactToLatest,
@@ -44,6 +46,7 @@ from ..compose import (
     parse_action_line,
 )
 from ..conversation import Paging, dm_key, partner
+from ..editor import EditorFailed, edit_text
 from ..entries import Entry, clean
 from ..message_view import MessageView, ViewContext, needs_view
 from ..widgets import ChatInput
@@ -334,6 +337,7 @@ class MessageActions:
                 state = self._messages_of(channel).book.get(seq)
                 line = Text("↪ replying to ")
                 line.append(clean(author, single_line=True), "bold")
+                line.append(f" in {clean(channel.label, single_line=True)}")
                 line.append(": " + _snippet(state.text if state else ""))
                 line.append(" · Esc cancels", "dim")
                 self._compose_bar().say(line)
@@ -397,6 +401,9 @@ class MessageActions:
                 return None
             case PasteFile(path=path):
                 self._paste(path)
+                return None
+            case OpenEditor():
+                self.action_editor()
                 return None
             case ReactToLatest(emoji=emoji):
                 self._react_to_latest(emoji)
@@ -579,6 +586,25 @@ class MessageActions:
             self._refuse(f"you are not in #{hit.room} any more")
             return
         self._go_to_message(channel, hit.seq)
+
+    # -- $EDITOR -------------------------------------------------------------------------
+
+    def action_editor(self) -> None:
+        """Write the message in $EDITOR (the app is suspended meanwhile); the
+        text comes back into the box, for Enter to send."""
+        box = self.query_one("#input", ChatInput)
+        try:
+            with self.app.suspend():
+                text = edit_text(box.text)
+        except SuspendNotSupported:
+            self._refuse("the editor needs a real terminal (this one cannot be suspended)")
+            return
+        except EditorFailed as exc:
+            self._refuse(f"{exc}; the message is unchanged")
+            return
+        box.load_text(text)
+        box.move_cursor(box.document.end)
+        box.focus()
 
     # -- /paste ---------------------------------------------------------------------------
 

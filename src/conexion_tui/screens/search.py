@@ -17,7 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from conexion_protocol import DirectMessage, Found, Stored
+from conexion_protocol import DirectMessage, Found, Stored, name_key
 
 from ..clock import Clock
 from ..entries import clean
@@ -33,7 +33,7 @@ def hit_line(hit: Stored, me: str, clock: Clock) -> Text:
     line = Text(no_wrap=True, overflow="ellipsis")
     line.append(f"[{hit.ts[:10]} {clock.hhmm(hit.ts)}] ", "dim")
     if isinstance(hit, DirectMessage):
-        other = hit.to if hit.from_.casefold() == me.casefold() else hit.from_
+        other = hit.to if name_key(hit.from_) == name_key(me) else hit.from_
         line.append(f"@{clean(other, single_line=True)} ", "bold")
     else:
         line.append(f"#{clean(hit.room, single_line=True)} ", "bold")
