@@ -163,6 +163,10 @@ class MessageBook:
 
     # -- questions ----------------------------------------------------------------
 
+    def has_replies(self, seq: int) -> bool:
+        """Whether a loaded message answers message `seq` (cheap: asked of every message)."""
+        return bool(self._replies.get(seq))
+
     def replies_to(self, seq: int) -> list[MessageState]:
         """The loaded replies to message `seq`, oldest first."""
         found = (self.get(s) for s in sorted(self._replies.get(seq, ())))

@@ -150,6 +150,7 @@ async def test_going_to_an_original_that_must_be_fetched(server, peers) -> None:
         await pilot.press("ctrl+up", "enter")
         await wait_for(pilot, lambda: selected_text(app) == "the original question")
         assert has_line(app, "bob: filler 0")  # loaded as a whole page, no gap
+        assert has_line(app, "↪ bob: the original question")  # the quote, now it is loaded
 
 
 async def test_search_jumps_to_a_hit_with_its_context(server, peers) -> None:

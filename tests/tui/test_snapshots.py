@@ -226,9 +226,11 @@ def test_register_dialog_with_the_servers_reason(
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
 
-def test_rich_messages(snap_compare, threaded_server: ThreadedServer) -> None:
+@pytest.mark.parametrize("then", ["reply", "select"])
+def test_rich_messages(snap_compare, threaded_server: ThreadedServer, then: str) -> None:
     """A room with a code block, reactions (one of them ours), an edited and a
-    deleted message, and a reply with its quote; ana is replying to the code."""
+    deleted message, and a reply with its quote; ana is replying to the code,
+    or has the edited message selected."""
     port = threaded_server.port
     run = threaded_server.call
 
@@ -263,9 +265,10 @@ def test_rich_messages(snap_compare, threaded_server: ThreadedServer) -> None:
         await wait_for(pilot, lambda: has_line(pilot.app, "👍 1"))
         screen.query_one("#header", ChatHeader).address = SHOWN_ADDRESS
         screen.query_one("#input", ChatInput).cursor_blink = False
-        for _ in range(5):
-            await pilot.press("ctrl+up" if _ == 0 else "up")
-        await pilot.press("r")
+        if then == "reply":
+            await pilot.press("ctrl+up", "up", "up", "up", "up", "r")
+        else:
+            await pilot.press("ctrl+up", "up", "up")
         await pilot.pause()
 
     try:

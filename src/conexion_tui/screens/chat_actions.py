@@ -151,6 +151,11 @@ class MessageActions:
         self._forget_pruned(messages)
         if not plain or needs_view(message.text):
             entry.view = MessageView(context, book.get(message.seq), book)
+        if book.has_replies(message.seq):  # an original loaded after its replies
+            for reply in book.replies_to(message.seq):
+                shown = messages.entries.get(reply.seq)
+                if shown is not None:
+                    channel.log.touch(shown)
         return entry
 
     def _forget_pruned(self, messages: RoomMessages) -> None:
