@@ -127,3 +127,15 @@ def test_a_quote_shows_the_original_as_drawn() -> None:
 def test_needs_view_finds_all_that_has_markup_finds(text: str) -> None:
     if has_markup(text) or "\n" in text:
         assert needs_view(text)
+
+
+def test_search_hits_are_drawn_as_text() -> None:
+    from conexion_protocol import DirectMessage
+    from conexion_tui.screens.search import hit_line
+    from tests.tui.conftest import FixedClock
+
+    hit = msg(3, "[red]x[/red] \x1b[2Jgone\u202e", author="bob")
+    line = hit_line(hit, "ana", FixedClock())
+    assert line.plain == "[t 12:34] #lab bob: [red]x[/red] [2Jgone"
+    dm = DirectMessage(seq=1, ts="2026-11-03T10:31:00Z", from_="ANA", to="bob", text="hi\nthere")
+    assert hit_line(dm, "ana", FixedClock()).plain == "[2026-11-03 12:34] @bob ANA: hi there"
