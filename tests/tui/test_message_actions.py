@@ -248,3 +248,22 @@ async def test_the_editor_needs_a_real_terminal(server) -> None:
         await pilot.press("ctrl+o")
         await wait_for(pilot, lambda: has_line(app, "the editor needs a real terminal"))
         assert box(app).text == "draft"
+
+
+async def test_switching_conversations_ends_an_edit(server, peers) -> None:
+    app = make_app(server.port)
+    async with running(app) as pilot:
+        screen = await joined(pilot)
+        await send_line(pilot, "/join lab")
+        await wait_for(pilot, lambda: screen.current.title == "lab")
+        await pilot.press("alt+1")
+        await type_line(pilot, "mine")
+        await wait_for(pilot, lambda: has_line(app, "ana: mine ✓"))
+        await pilot.press("up")
+        assert box(app).text == "mine"
+        assert "editing your message" in bar(app)
+        await pilot.press("alt+2")
+        assert screen.current.title == "lab"
+        assert bar(app) == ""
+        await pilot.press("alt+1")
+        assert box(app).text == ""  # not kept as a draft, where Enter would send it anew

@@ -366,6 +366,7 @@ class ChatScreen(MessageActions, NetworkEvents, TypedCommands, AccountActions, S
             return
         box = self.query_one("#input", ChatInput)
         if channel is not previous:
+            self._leaving_conversation()  # a reply or an edit belongs to the one left
             previous.draft = box.text
             box.load_text(channel.draft)
             box.move_cursor(box.document.end)

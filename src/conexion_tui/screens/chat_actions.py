@@ -382,6 +382,21 @@ class MessageActions:
         if isinstance(self._composing, Editing):
             self._compose_mode(None)  # another line came back: that is a new message
 
+    def _leaving_conversation(self) -> None:
+        """Another conversation is shown: a reply or an edit in progress ends
+        (an edit's text is not kept as a draft, where Enter would send it anew)."""
+        composing = self._composing
+        if composing is None:
+            return
+        self._compose_mode(None)
+        if isinstance(composing, Editing):
+            self.query_one("#input", ChatInput).load_text("")
+
+    def _renamed_in_reactions(self, old: str, new: str) -> None:
+        for messages in self._rooms_messages.values():
+            messages.book.renamed(old, new)
+        self._view_context.viewer = self.me
+
     def _take_reply(self, channel: Channel) -> int | None:
         """The seq a `say` in `channel` answers (the reply is then sent)."""
         composing = self._composing

@@ -219,6 +219,7 @@ class NetworkEvents:
             self.header.name_shown = new
             self.users.me = new
         line = f"you are now {new}" if mine else f"{old} is now {new}"
+        self._renamed_in_reactions(old, new)
         for channel in list(self.channels.values()):
             if channel.room:
                 if channel.roster.rename(old, new):
