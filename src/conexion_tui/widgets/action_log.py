@@ -74,21 +74,22 @@ class ActionLog(MessageLog, can_focus=True):
 
     def move(self, step: int) -> Entry | None:
         """Select the message `step` messages from the selected one (from
-        the bottom when none is); the selection stays at either end."""
-        choices = [i for i, e in enumerate(self.entries) if e.seq is not None]
-        if not choices:
-            return None
+        the bottom when none is); the selection stays at either end. It walks
+        from the selection, not over the whole log: a log holds 100,000."""
+        entries = self.entries
         current = self._index_of(self.selected) if self.selected is not None else None
+        direction = 1 if step > 0 else -1
         if current is None:
-            index = choices[-1] if step < 0 else choices[0]
+            index, remaining, at = None, 1, (len(entries) - 1 if step < 0 else 0)
         else:
-            later = [i for i in choices if i > current]
-            earlier = [i for i in choices if i < current]
-            if step < 0:
-                index = earlier[max(-len(earlier), step)] if earlier else current
-            else:
-                index = later[min(len(later), step) - 1] if later else current
-        self.select(self.entries[index])
+            index, remaining, at = current, abs(step), current + direction
+        while 0 <= at < len(entries) and remaining:
+            if entries[at].seq is not None:
+                index, remaining = at, remaining - 1
+            at += direction
+        if index is None:
+            return None
+        self.select(entries[index])
         return self.selected
 
     def show_entry(self, entry: Entry) -> None:
