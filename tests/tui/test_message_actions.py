@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from conexion_tui.conversation import dm_key
 from conexion_tui.screens.confirm_delete import ConfirmDelete
 from conexion_tui.screens.react_picker import ReactPicker
 from conexion_tui.screens.search import SearchScreen
@@ -267,3 +268,48 @@ async def test_switching_conversations_ends_an_edit(server, peers) -> None:
         assert bar(app) == ""
         await pilot.press("alt+1")
         assert box(app).text == ""  # not kept as a draft, where Enter would send it anew
+
+
+async def test_a_reconnect_shows_what_changed_meanwhile(server, peers) -> None:
+    from tests.tui.proxy import Proxy
+
+    bob = await peers("bob")
+    proxy = await Proxy(server.port).start()
+    try:
+        app = make_app(proxy.port)
+        async with running(app) as pilot:
+            await joined(pilot)
+            said = await bob.say("before the gap")
+            await wait_for(pilot, lambda: has_line(app, "bob: before the gap"))
+            proxy.blackhole = True  # the link is silent but not closed
+            await bob.send(type="edit", room="general", seq=said["seq"], text="changed in the gap")
+            await bob.expect("edited")
+            await bob.send(type="react", room="general", seq=said["seq"], emoji="👀", on=True)
+            await bob.expect("reacted")
+            proxy.blackhole = False
+            proxy.cut()
+            await wait_for(pilot, lambda: has_line(app, "reconnected at"))
+            await wait_for(pilot, lambda: has_line(app, "bob: changed in the gap (edited)"))
+            assert has_line(app, "👀 1")
+            assert not has_line(app, "before the gap")
+    finally:
+        await proxy.close()
+
+
+async def test_a_search_hit_in_a_dm_goes_there(server, peers) -> None:
+    bob = await peers("bob")
+    app = make_app(server.port)
+    async with running(app) as pilot:
+        screen = await joined(pilot)
+        await bob.send(type="dm", id="d1", to="ana", text="the secret needle")
+        await wait_for(pilot, lambda: dm_key("bob") in screen.channels)
+        await type_line(pilot, "/search needle")
+        await wait_for(pilot, lambda: isinstance(app.screen, SearchScreen))
+        search = app.screen
+        await wait_for(pilot, lambda: len(search.hits) == 1)
+        assert "@bob bob: the secret needle" in str(
+            search.query_one("#search-hits").get_option_at_index(0).prompt
+        )
+        await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: screen.current.key == dm_key("bob"))
+        assert has_line(app, "← bob: the secret needle")
