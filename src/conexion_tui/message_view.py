@@ -29,6 +29,7 @@ EDITED_MARK = " (edited)"
 TOMBSTONE = "(message deleted)"
 QUOTE_MARK = "↪ "
 REACTION_GAP = "  "
+_WHO_SHOWN = 5  # names listed after a selected message's reaction, then "+N"
 _QUOTE_WIDTH = 400  # a quote is cut to the screen's width; this only bounds the work
 _MARKUP = re.compile(r"[`*_\[\]<@:\\\n]")  # `render.has_markup`'s characters, and a line break
 _BLOCK_START = re.compile(r"\s{0,3}(?:>|[-+] |\d{1,9}[.)] |~~~)")
@@ -64,6 +65,7 @@ class MessageView:
     state: MessageState | None = None
     book: MessageBook | None = None
     expanded: bool = False  # long code blocks shown whole
+    detailed: bool = False  # who reacted, not only how many (while selected)
     folded: int = field(default=0)  # code blocks folded at the latest width drawn
 
     # -- EntryView ---------------------------------------------------------------
@@ -101,11 +103,10 @@ class MessageView:
                 lines.append(Text(" " * indent) + suffix)
         for row in self._reaction_rows(max(1, width - indent)):
             line = Text(" " * indent)
-            for number, (emoji, count, mine) in enumerate(row):
+            for number, (label, mine) in enumerate(row):
                 if number:
                     line.append(REACTION_GAP)
-                style = styles.own if mine else styles.time
-                line.append(f"{emoji} {count}", style)
+                line.append(label, styles.own if mine else styles.time)
             lines.append(line)
         if entry.mention:
             for line in lines:
@@ -191,14 +192,20 @@ class MessageView:
         first = shown.lines[0] if shown.lines else ()
         return "".join(run.text for run in first).strip()
 
-    def _reaction_rows(self, room: int) -> list[list[tuple[str, int, bool]]]:
+    def _reaction_rows(self, room: int) -> list[list[tuple[str, bool]]]:
+        """Each reaction's label (`👍 2`, or selected `👍 2 (ana, cleo)`) and
+        whether it is ours, in rows that fit `room` cells."""
         state = self.state
         if state is None or state.deleted or not state.reactions:
             return []
-        rows: list[list[tuple[str, int, bool]]] = [[]]
+        rows: list[list[tuple[str, bool]]] = [[]]
         used = 0
-        for item in reaction_counts(state, self.context.viewer):
-            cells = cell_len(f"{item[0]} {item[1]}")
+        for emoji, count, mine in reaction_counts(state, self.context.viewer):
+            label = f"{emoji} {count}"
+            if self.detailed:
+                label += f" ({_who(state.reactions[emoji])})"
+            item = (label, mine)
+            cells = cell_len(label)
             gap = len(REACTION_GAP) if rows[-1] else 0
             if rows[-1] and used + gap + cells > room:
                 rows.append([])
@@ -206,6 +213,12 @@ class MessageView:
             rows[-1].append(item)
             used += gap + cells
         return [row for row in rows if row]
+
+
+def _who(names: list[str]) -> str:
+    shown = ", ".join(clean(n, single_line=True) for n in names[:_WHO_SHOWN])
+    more = len(names) - _WHO_SHOWN
+    return f"{shown} +{more}" if more > 0 else shown
 
 
 __all__ = ["EDITED_MARK", "TOMBSTONE", "MessageView", "ViewContext", "needs_view"]

@@ -84,6 +84,7 @@ async def test_reply_react_edit_and_delete(server, peers) -> None:
         reacted = await bob.expect("reacted")
         assert (reacted["emoji"], reacted["on"], reacted["names"]) == ("👍", True, ["ana"])
         await wait_for(pilot, lambda: has_line(app, "👍 1"))
+        assert has_line(app, "👍 1 (ana)")  # still selected: it says who
 
         # Up on the empty box edits our last message; Enter saves it.
         await pilot.press("escape")

@@ -139,3 +139,15 @@ def test_search_hits_are_drawn_as_text() -> None:
     assert line.plain == "[t 12:34] #lab bob: [red]x[/red] [2Jgone"
     dm = DirectMessage(seq=1, ts="2026-11-03T10:31:00Z", from_="ANA", to="bob", text="hi\nthere")
     assert hit_line(dm, "ana", FixedClock()).plain == "[2026-11-03 12:34] @bob ANA: hi there"
+
+
+def test_a_selected_message_says_who_reacted() -> None:
+    book = MessageBook(10)
+    names = ["ana", "[b]cleo[/b]", "dan", "eve", "fay", "gus", "hal"]
+    entry = view_entry(book, msg(1, "hi", reactions=[Reaction("👍", names), Reaction("🎉", ["x"])]))
+    assert drawn(entry)[1] == "           👍 7  🎉 1"
+    entry.view.detailed = True
+    assert drawn(entry, 100)[1] == (
+        "           👍 7 (ana, [b]cleo[/b], dan, eve, fay +2)  🎉 1 (x)"
+    )
+    assert len(drawn(entry, 40)) == 3  # wrapped to another row

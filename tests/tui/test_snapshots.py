@@ -230,7 +230,7 @@ def test_register_dialog_with_the_servers_reason(
 def test_rich_messages(snap_compare, threaded_server: ThreadedServer, then: str) -> None:
     """A room with a code block, reactions (one of them ours), an edited and a
     deleted message, and a reply with its quote; ana is replying to the code,
-    or has the edited message selected."""
+    or has the message with reactions selected (which lists who reacted)."""
     port = threaded_server.port
     run = threaded_server.call
 
@@ -268,7 +268,7 @@ def test_rich_messages(snap_compare, threaded_server: ThreadedServer, then: str)
         if then == "reply":
             await pilot.press("ctrl+up", "up", "up", "up", "up", "r")
         else:
-            await pilot.press("ctrl+up", "up", "up")
+            await pilot.press("ctrl+up", "up", "up", "up")  # the one with reactions: who
         await pilot.pause()
 
     try:

@@ -14,6 +14,7 @@ from textual.message import Message
 from textual.strip import Strip
 
 from ..entries import Entry
+from ..message_view import MessageView
 from .message_log import MessageLog
 from .styles import component_style
 
@@ -66,8 +67,15 @@ class ActionLog(MessageLog, can_focus=True):
     # -- selection -------------------------------------------------------------
 
     def select(self, entry: Entry | None) -> None:
-        """Select `entry` (None: nothing) and bring it into view."""
-        self.selected = entry
+        """Select `entry` (None: nothing) and bring it into view. A selected
+        message lists who reacted, not only how many."""
+        previous, self.selected = self.selected, entry
+        if previous is not entry:
+            for changed, detailed in ((previous, False), (entry, True)):
+                if changed is not None and isinstance(changed.view, MessageView):
+                    changed.view.detailed = detailed
+                    if changed.view.state is not None and changed.view.state.reactions:
+                        self.touch(changed)
         if entry is not None:
             self.show_entry(entry)
         self.refresh()
