@@ -65,8 +65,26 @@ def rss_mib() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def sample_text(rng: random.Random) -> str:
+def sample_text(rng: random.Random, markdown: float = 0.0) -> str:
+    """Plain words; with `markdown` (a share, 0 to 1), some inline Markdown,
+    quotes, lists and code blocks instead, varied so the render cache does
+    not serve them all."""
+    if markdown and rng.random() < markdown:
+        return rich_text(rng)
     return " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 40)))
+
+
+def rich_text(rng: random.Random) -> str:
+    n = rng.randint(0, 10**6)
+    return rng.choice(
+        [
+            f"see `config_{n}.py` and **restart** the _worker_ :rocket:",
+            f"> the build {n} is green\nthen ship it @ana",
+            f"- step {n}\n- check https://example.org/{n}\n- done",
+            f"```python\ndef f(x):\n    return x * {n}\n```",
+            "```\n" + "\n".join(f"line {i} of {n}" for i in range(14)) + "\n```",
+        ]
+    )
 
 
 # -- 1. the log widget alone --------------------------------------------------
@@ -176,9 +194,10 @@ class Flooder:
     """A raw JSON peer in its own thread and event loop, sending `rate`
     messages a second (in 10 ms bursts) and reading its acks."""
 
-    def __init__(self, port: int, rate: int) -> None:
+    def __init__(self, port: int, rate: int, markdown: float = 0.0) -> None:
         self.port = port
         self.rate = rate
+        self.markdown = markdown
         self.sent = 0
         self.acked = 0
         self._stop = threading.Event()
@@ -206,12 +225,16 @@ class Flooder:
         tick = 0.01
         per_tick = max(1, round(self.rate * tick))
         ids = itertools.count()
+        rng = random.Random(3)
         next_at = time.perf_counter()
         while not self._stop.is_set():
             lines = []
             for _ in range(per_tick):
                 n = next(ids)
-                frame = {"type": "say", "id": f"f{n}", "text": f"flood {n}: status update"}
+                text = f"flood {n}: status update"
+                if self.markdown and rng.random() < self.markdown:
+                    text = rich_text(rng)
+                frame = {"type": "say", "id": f"f{n}", "text": text}
                 lines.append(json.dumps(frame).encode() + b"\n")
             writer.write(b"".join(lines))
             self.sent += per_tick
@@ -276,7 +299,7 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 async def bench_app(
-    port: int, rate: int, samples: int, count: int, window: float
+    port: int, rate: int, samples: int, count: int, window: float, markdown: float = 0.0
 ) -> dict[str, str]:
     config = ClientConfig(first_ping=3600, ping_interval=3600, dead_after=7200)
     ui = UiConfig(batch_window=window)
@@ -293,7 +316,7 @@ async def bench_app(
             f"{percentile(quiet, 50) * 1000:.1f} / {percentile(quiet, 99) * 1000:.1f} ms"
         )
 
-        flooder = Flooder(port, rate)
+        flooder = Flooder(port, rate, markdown)
         log = screen.log_view
         before = len(log.entries)
         flooder.start()
@@ -320,7 +343,7 @@ async def bench_app(
                     ts=format_ts(time.time()),
                     room="general",
                     from_=f"user{n % 50}",
-                    text=sample_text(rng) + (" viewer" if n % 100 == 0 else ""),
+                    text=sample_text(rng, markdown) + (" viewer" if n % 100 == 0 else ""),
                 )
             )
             for n in range(count)
@@ -353,11 +376,14 @@ async def main_async(args: argparse.Namespace) -> None:
     rows["python / textual"] = (
         f"{sys.version.split()[0]} / {__import__('textual').__version__} on {os.cpu_count()} CPUs"
     )
-    rows.update(await bench_log_widget(args.messages))
+    if not args.app_only:
+        rows.update(await bench_log_widget(args.messages))
     proc, port = start_server("--rate", "100000", "--burst", "100000")
     try:
         rows.update(
-            await bench_app(port, args.rate, args.samples, args.messages, args.batch_window)
+            await bench_app(
+                port, args.rate, args.samples, args.messages, args.batch_window, args.markdown
+            )
         )
     finally:
         proc.terminate()
@@ -370,6 +396,13 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--rate", type=int, default=1000, help="flood messages per second")
     parser.add_argument("--samples", type=int, default=300, help="keystrokes measured")
+    parser.add_argument(
+        "--markdown",
+        type=float,
+        default=0.0,
+        help="share (0-1) of flood and apply() messages with Markdown or code",
+    )
+    parser.add_argument("--app-only", action="store_true", help="skip the log widget alone")
     parser.add_argument(
         "--batch-window",
         type=float,

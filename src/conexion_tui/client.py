@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from conexion_protocol import DEFAULT_ROOM, ErrorCode, Welcome, format_address
+from conexion_protocol import DEFAULT_ROOM, ErrorCode, Struct, Welcome, format_address
 
 from .config import ClientConfig
 from .session import (
@@ -319,8 +319,15 @@ class ChatClient:
             self._set_state(State.CLOSED, "disconnected")
             self._stopped.set()
 
-    def say(self, text: str, *, action: bool = False, room: str = DEFAULT_ROOM) -> Outgoing:
-        return self._woken(self.session.say(text, action=action, room=room))
+    def say(
+        self,
+        text: str,
+        *,
+        action: bool = False,
+        room: str = DEFAULT_ROOM,
+        reply_to: int | None = None,
+    ) -> Outgoing:
+        return self._woken(self.session.say(text, action=action, room=room, reply_to=reply_to))
 
     def dm(self, to: str, text: str) -> Outgoing:
         return self._woken(self.session.dm(to, text))
@@ -370,6 +377,12 @@ class ChatClient:
     def change_password(self, old: str, new: str) -> str | None:
         """Change our account's password; answered by a `Received(Registered)`."""
         return self._woken(self.session.change_password(old, new))
+
+    def request(
+        self, kind: RequestKind, frame: Callable[[str], Struct], *, room: str | None = None
+    ) -> str | None:
+        """A message action (`edit`, `react`, `delete`, `search`), see `ClientSession.request`."""
+        return self._woken(self.session.request(kind, frame, room=room))
 
     def log_in(self, *, account_password: str | None = None, password: str | None = None) -> None:
         """The password(s) a reconnect waits for after `LoginNeeded` (None

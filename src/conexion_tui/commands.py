@@ -151,6 +151,10 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("/register", "/register", "make your name an account with a password (F2)"),
     CommandSpec("/password", "/password", "change your account's password (F2)"),
     CommandSpec("/clear", "/clear", "clear this conversation's log (on this screen only)"),
+    # Handled by `compose.parse_action_line` (message actions), listed here for /help and Tab.
+    CommandSpec("/search", "/search WORDS", "find messages (whole words, depl* a prefix; ctrl+f)"),
+    CommandSpec("/paste", "/paste FILE", "send a text file as a code block (4,000 characters)"),
+    CommandSpec("/editor", "/editor", "write the message in $EDITOR (ctrl+o)"),
     CommandSpec("/exit", "/exit", "leave the chat (also /quit and ctrl+q)"),
     CommandSpec("/quit", "/quit", "leave the chat"),
 )
@@ -167,6 +171,9 @@ KEY_HELP: tuple[tuple[str, str], ...] = (
     ("ctrl+n", "the next conversation with unread messages (mentions first)"),
     ("ctrl+k", "quick switcher: type part of a room or a name; #name creates a room"),
     ("PgUp/PgDn", "scroll (PgUp at the top loads older messages) · Esc back to live"),
+    ("ctrl+↑", "select a message: ↑/↓ move, r reply, + react, e edit/expand, d delete"),
+    ("", "Enter goes to a reply's original · Esc leaves · +:tada: reacts to the latest"),
+    ("↑ (empty box)", "edit your last message here · ctrl+f search · :tada: → 🎉 (Tab completes)"),
     ("ctrl+p", "command palette (Join room…, Message user…, Leave room, themes)"),
     ("F1", "this help · ctrl+q quit"),
 )

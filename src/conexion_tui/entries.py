@@ -9,6 +9,7 @@ import itertools
 import re
 import zlib
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from rich.cells import cell_len, get_character_cell_size
 from rich.style import Style
@@ -84,6 +85,17 @@ class Entry:
     uid: int = field(default_factory=lambda: next(_uids))
     version: int = 0
     text_cells: int = -1  # cell width of `text`, measured once on first use
+    seq: int | None = None  # a room message's seq, once known: what actions name it by
+    view: EntryView | None = None  # a richer look (Markdown, reactions, a quote); None: plain
+
+
+class EntryView(Protocol):
+    """How an entry whose text needs more than wrapping is measured and drawn
+    (`message_view.MessageView`). The two must agree on the line count."""
+
+    def height(self, entry: Entry, width: int) -> int: ...
+
+    def render(self, entry: Entry, styles: LogStyles, width: int) -> list[Text]: ...
 
 
 @dataclass(slots=True, frozen=True)
@@ -216,6 +228,8 @@ def entry_height(entry: Entry, width: int) -> int:
     """How many lines the entry takes at `width`: exactly what `render_entry`
     returns, worked out on plain strings because it runs for every entry on
     every resize."""
+    if entry.view is not None:
+        return entry.view.height(entry, max(width, 1))
     if entry.kind is Kind.SEPARATOR:
         return 1
     width = max(width, 1)
@@ -235,6 +249,8 @@ def render_entry(entry: Entry, styles: LogStyles, width: int) -> list[Text]:
     """The entry as lines of at most `width` cells (wider only when the
     terminal is narrower than the prefix itself)."""
     width = max(width, 1)
+    if entry.view is not None:
+        return entry.view.render(entry, styles, width)
     if entry.kind is Kind.SEPARATOR:
         return _separator(entry, styles, width)
     prefix = _prefix(entry, styles)
@@ -295,3 +311,31 @@ def wrap_offsets(text: str, first: int, rest: int) -> list[int]:
                 room, used = rest, 0
             used += size
     return offsets
+
+
+# -- for views (`EntryView`), which draw the same prefix and marks ----------------
+
+
+def entry_prefix(entry: Entry, styles: LogStyles) -> Text:
+    """The time and name part of the entry's first line, as the plain look draws it."""
+    return _prefix(entry, styles)
+
+
+def entry_suffix(entry: Entry, styles: LogStyles) -> Text:
+    """The send mark (and a failed send's reason) that follows the text."""
+    return _body(Entry(entry.kind, "", "", status=entry.status, reason=entry.reason), styles)
+
+
+def prefix_cells(entry: Entry) -> int:
+    """The cells `entry_prefix` takes, without building it."""
+    return _prefix_cells(entry)
+
+
+def suffix_plain(entry: Entry) -> str:
+    """What `entry_suffix` draws, as a plain string."""
+    return _suffix(entry)
+
+
+def text_indent(prefix_cells: int, width: int) -> int:
+    """Where continuation lines start, as in the plain look."""
+    return _indent(prefix_cells, width)

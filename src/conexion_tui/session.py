@@ -22,9 +22,12 @@ from conexion_protocol import (
     Ack,
     Bye,
     ChangePassword,
+    Deleted,
     Dm,
+    Edited,
     Error,
     ErrorCode,
+    Found,
     FrameTooLong,
     Hello,
     History,
@@ -37,6 +40,7 @@ from conexion_protocol import (
     Ping,
     Pong,
     ProtocolError,
+    Reacted,
     Register,
     Registered,
     Renamed,
@@ -107,11 +111,15 @@ class Outgoing:
     ts: str | None = None
     error_code: str | None = None
     error_message: str | None = None
+    reply_to: int | None = None  # the seq (in `room`) a `say` answers
 
     def frame(self) -> Struct:
         if self.to is not None:
             return Dm(id=self.id, to=self.to, text=self.text)
-        return Say(id=self.id, text=self.text, room=self.room, action=self.action)
+        reply_to = UNSET if self.reply_to is None else self.reply_to
+        return Say(
+            id=self.id, text=self.text, room=self.room, action=self.action, reply_to=reply_to
+        )
 
 
 class RequestKind(enum.StrEnum):
@@ -127,6 +135,12 @@ class RequestKind(enum.StrEnum):
     HISTORY = "history"
     REGISTER = "register"
     PASSWORD = "password"
+    # Message actions (see `request()`): edits, reactions and deletes are
+    # answered by news about the message; a search by `found` with our id.
+    EDIT = "edit"
+    REACT = "react"
+    DELETE = "delete"
+    SEARCH = "search"
 
 
 @dataclass(slots=True, frozen=True)
@@ -224,6 +238,12 @@ SessionEvent = (
     | ServerFrameTooLong
 )
 
+# News that answers one of our message actions (it carries no id).
+_SETTLED_BY: dict[type, RequestKind] = {
+    Edited: RequestKind.EDIT,
+    Reacted: RequestKind.REACT,
+    Deleted: RequestKind.DELETE,
+}
 # States in which a connection is in use (bytes may be fed and handed out).
 _CONNECTED = frozenset({SessionState.HELLO_SENT, SessionState.ONLINE, SessionState.CLOSING})
 # Refusals of `hello` that the same credentials would only repeat.
@@ -512,8 +532,11 @@ class ClientSession:
                 if key is not None:
                     self.rooms[key] = room  # new, or the server's spelling of one we asked for
                 return Received(frame, self._answered(frame.id))
-            case Users() | RoomList() | HistoryReply():
+            case Users() | RoomList() | HistoryReply() | Found():
                 return Received(frame, self._answered(frame.id))
+            case Edited(by=by) | Reacted(by=by) | Deleted(by=by) if self.is_me(by):
+                self._settle(_SETTLED_BY[type(frame)], frame.room)  # ours took: news, no id
+                return Received(frame)
             case TopicInfo(room=room, by=by):
                 if isinstance(frame.id, str):
                     return Received(frame, self._answered(frame.id))
@@ -581,8 +604,16 @@ class ClientSession:
     def new_id(self) -> str:
         return f"{self._id_prefix}-{next(self._ids)}"
 
-    def say(self, text: str, *, action: bool = False, room: str = DEFAULT_ROOM) -> Outgoing:
-        return self._submit(Outgoing(id=self.new_id(), text=text, action=action, room=room))
+    def say(
+        self,
+        text: str,
+        *,
+        action: bool = False,
+        room: str = DEFAULT_ROOM,
+        reply_to: int | None = None,
+    ) -> Outgoing:
+        out = Outgoing(id=self.new_id(), text=text, action=action, room=room, reply_to=reply_to)
+        return self._submit(out)
 
     def dm(self, to: str, text: str) -> Outgoing:
         return self._submit(Outgoing(id=self.new_id(), text=text, to=to))
@@ -660,6 +691,13 @@ class ClientSession:
         if request_id is not None:
             self._account_changes.append((request_id, new))
         return request_id
+
+    def request(
+        self, kind: RequestKind, frame: Callable[[str], Struct], *, room: str | None = None
+    ) -> str | None:
+        """Any other request (`edit`, `react`, `delete`, `search`): `frame`
+        builds it around the id its answer or error will carry."""
+        return self._ask(kind, frame, room=room)
 
     def is_me(self, name: str) -> bool:
         """Whether `name` is ours (any spelling with the same key)."""

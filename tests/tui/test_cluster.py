@@ -71,3 +71,38 @@ async def test_a_message_refused_while_redis_is_down_is_marked_failed(tmp_path: 
     finally:
         await server.stop()
         redis.stop()
+
+
+@pytest.mark.parametrize("deployment", ["cluster"])
+async def test_message_actions_across_instances(make_server) -> None:
+    """A reply, a reaction, an edit, a delete and a search, with bob on the
+    other instance: each reaches the app, and the app's reach bob."""
+    from tests.tui.test_message_actions import expect_from
+
+    cluster = await make_server(rate=1000.0, burst=1000)
+    here, there = cluster.instances
+    app = make_app(here.port)
+    bob = await JsonPeer.connect(there.port)
+    try:
+        async with running(app) as pilot:
+            await joined(pilot)
+            await bob.hello("bob")
+            said = await bob.say("the cluster plan")
+            await wait_for(pilot, lambda: has_line(app, "bob: the cluster plan"))
+            await pilot.press("ctrl+up", "r")
+            await send_line(pilot, "agreed")
+            reply = await expect_from(bob, "message")
+            assert reply["reply_to"] == said["seq"]
+            await send_line(pilot, "+:eyes:")
+            assert (await expect_from(bob, "reacted"))["names"] == ["ana"]
+            await bob.send(type="edit", room="general", seq=said["seq"], text="the plan, v2")
+            await wait_for(pilot, lambda: has_line(app, "bob: the plan, v2 (edited)"))
+            await wait_for(pilot, lambda: has_line(app, "↪ bob: the plan, v2"))
+            await bob.send(type="react", room="general", seq=said["seq"], emoji="👍", on=True)
+            await wait_for(pilot, lambda: has_line(app, "👍 1"))
+            await bob.send(type="delete", room="general", seq=said["seq"])
+            await wait_for(pilot, lambda: has_line(app, "bob: (message deleted)"))
+            await send_line(pilot, "/search agreed")
+            await wait_for(pilot, lambda: len(getattr(app.screen, "hits", ())) == 1)
+    finally:
+        await bob.close()

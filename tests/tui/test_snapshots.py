@@ -224,3 +224,54 @@ def test_register_dialog_with_the_servers_reason(
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+@pytest.mark.parametrize("then", ["reply", "select"])
+def test_rich_messages(snap_compare, threaded_server: ThreadedServer, then: str) -> None:
+    """A room with a code block, reactions (one of them ours), an edited and a
+    deleted message, and a reply with its quote; ana is replying to the code,
+    or has the message with reactions selected (which lists who reacted)."""
+    port = threaded_server.port
+    run = threaded_server.call
+
+    async def seed() -> JsonPeer:
+        bob = await JsonPeer.connect(port)
+        await bob.hello("bob")
+        code = (
+            "Here is the helper:\n```python\n"
+            "def greet(name: str) -> str:\n    return f'hola {name}'\n```"
+        )
+        await bob.say(code)
+        asked = await bob.say("Does **everyone** agree with `greet`? :rocket:")
+        typo = await bob.say("typo hre")
+        await bob.send(type="edit", room="general", seq=typo["seq"], text="typo here, fixed")
+        await bob.expect("edited")
+        gone = await bob.say("this one will go")
+        await bob.send(type="delete", room="general", seq=gone["seq"])
+        await bob.expect("deleted")
+        for emoji in ("👍", "🎉"):
+            await bob.send(type="react", room="general", seq=asked["seq"], emoji=emoji, on=True)
+            await bob.expect("reacted")
+        await bob.say("yes, ship it [red]not markup[/red]", reply_to=asked["seq"])
+        return bob
+
+    bob = run(seed())
+    app = make_app(port, "ana")
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        screen = await joined(pilot)
+        await wait_for(pilot, lambda: has_line(pilot.app, "ship it [red]not markup[/red]"))
+        await send_line(pilot, "+:thumbsup:")  # ours, on the latest: the reply
+        await wait_for(pilot, lambda: has_line(pilot.app, "👍 1"))
+        screen.query_one("#header", ChatHeader).address = SHOWN_ADDRESS
+        screen.query_one("#input", ChatInput).cursor_blink = False
+        if then == "reply":
+            await pilot.press("ctrl+up", "up", "up", "up", "up", "r")
+        else:
+            await pilot.press("ctrl+up", "up", "up", "up")  # the one with reactions: who
+        await pilot.pause()
+
+    try:
+        assert snap_compare(app, terminal_size=(90, 26), run_before=run_before)
+    finally:
+        run(bob.close())

@@ -59,6 +59,7 @@ from ..conversation import (
 )
 from ..entries import Entry, Kind, clean, mentions
 from ..widgets import ChatHeader, ChatInput, MessageLog, Sidebar, SidebarItem, UserList
+from ..widgets.action_log import ActionLog
 from ..widgets.sidebar import NUMBERED
 from .channel import (
     Channel,
@@ -70,6 +71,7 @@ from .channel import (
     system_entry,
 )
 from .chat_account import AccountActions, AccountNotice
+from .chat_actions import MessageActions
 from .chat_commands import TypedCommands
 from .chat_events import NetworkEvents
 from .switcher import Places, QuickSwitcher
@@ -84,7 +86,7 @@ class UnreadBar(Static):
             screen.log_view.scroll_to_live()
 
 
-class ChatScreen(NetworkEvents, TypedCommands, AccountActions, Screen[None]):
+class ChatScreen(MessageActions, NetworkEvents, TypedCommands, AccountActions, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "app.quit", "Quit", priority=True),
         Binding("pageup", "page_up", "Scroll", priority=True),
@@ -105,6 +107,11 @@ class ChatScreen(NetworkEvents, TypedCommands, AccountActions, Screen[None]):
             Binding(f"alt+{n}", f"go_to({n})", f"Conversation {n}", show=False, priority=True)
             for n in range(1, NUMBERED + 1)
         ),
+        # Message actions (chat_actions.py): select a message, then act on it.
+        Binding("ctrl+up", "select_message(-1)", "Select", show=False, priority=True),
+        Binding("ctrl+down", "select_message(1)", "Select next", show=False, priority=True),
+        Binding("ctrl+f", "search", "Search", show=False, priority=True),
+        Binding("ctrl+o", "editor", "Editor", show=False, priority=True),
     ]
     # Set per screen from `UiConfig`: narrower hides the user list, then the sidebar.
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = None
@@ -149,6 +156,7 @@ class ChatScreen(NetworkEvents, TypedCommands, AccountActions, Screen[None]):
         self.known_rooms: list[RoomSummary] = []  # the latest room list from the server
         self._switcher: QuickSwitcher | None = None
         self._first_history = by_conversation(welcome.history, self.me)
+        self._init_actions()
         self._open_initial_channels()
         self.current = self._first_channel()
 
@@ -177,7 +185,7 @@ class ChatScreen(NetworkEvents, TypedCommands, AccountActions, Screen[None]):
         return self._new_channel(room_key(DEFAULT_ROOM), room=True, title=DEFAULT_ROOM)
 
     def _new_channel(self, key: str, *, room: bool, title: str) -> Channel:
-        log = MessageLog(
+        log = ActionLog(
             id=f"log-{next(self._log_ids)}",
             classes="log",
             scrollback=self.ui.scrollback,
@@ -254,6 +262,7 @@ class ChatScreen(NetworkEvents, TypedCommands, AccountActions, Screen[None]):
             rooms=self._room_names,
             history_size=self.ui.input_history,
             placeholder=self._placeholder(self.current),
+            edit_last=self._edit_last,
         )
         # Compact, and without the palette hint, so that ^q still shows on a
         # narrow terminal (ctrl+p opens the palette all the same).
@@ -357,6 +366,7 @@ class ChatScreen(NetworkEvents, TypedCommands, AccountActions, Screen[None]):
             return
         box = self.query_one("#input", ChatInput)
         if channel is not previous:
+            self._leaving_conversation()  # a reply or an edit belongs to the one left
             previous.draft = box.text
             box.load_text(channel.draft)
             box.move_cursor(box.document.end)
@@ -582,10 +592,10 @@ class ChatScreen(NetworkEvents, TypedCommands, AccountActions, Screen[None]):
     # -- entries -------------------------------------------------------------------
 
     def _message(self, message: Message) -> Entry:
-        return message_entry(message, self.me, self.clock)
+        return self._dressed(message, message_entry(message, self.me, self.clock))
 
     def _stored(self, message: Stored) -> Entry:
-        return stored_entry(message, self.me, self.clock)
+        return self._dressed(message, stored_entry(message, self.me, self.clock))
 
     def _system(self, text: str, *, when: str | None = None) -> Entry:
         return system_entry(text, self.clock, when)
@@ -609,7 +619,10 @@ class ChatScreen(NetworkEvents, TypedCommands, AccountActions, Screen[None]):
 
     @on(ChatInput.Submitted)
     async def _submitted(self, event: ChatInput.Submitted) -> None:
-        command = parse(event.text)
+        text = event.text if event.redacted else self._action_submit(event.text)
+        if text is None:
+            return  # an edit, a reaction, a search or a paste (chat_actions.py)
+        command = parse(text)
         if command is None:
             return
         if event.redacted:
@@ -640,6 +653,8 @@ class ChatScreen(NetworkEvents, TypedCommands, AccountActions, Screen[None]):
         self.log_view.scroll_page_down(animate=False)
 
     def action_live(self) -> None:
+        if self._cancel_action():
+            return  # Esc ended a reply, an edit or a selection first
         self.log_view.scroll_to_live()
 
     def action_help(self) -> None:

@@ -185,11 +185,13 @@ class TypedCommands:
             out = self.client.dm(to, text)
             kind, name = Kind.DM_OUT, clean(to, single_line=True)
         else:
-            out = self.client.say(text, action=action, room=channel.title)
+            reply_to = self._take_reply(channel)  # chat_actions.py: r on a message
+            out = self.client.say(text, action=action, room=channel.title, reply_to=reply_to)
             kind, name = (Kind.ACTION if action else Kind.CHAT), self.me
         entry = Entry(kind, self.clock.hhmm(), clean(text), name=name, status=out.status, own=True)
         if out.status is SendStatus.FAILED:  # refused before it left, e.g. too long
             entry.reason = f"{out.error_code}: {out.error_message}"
         else:
             self._own[out.id] = (channel, entry)
+        self._own_sent(channel, entry, out)
         channel.log.add(entry)

@@ -11,13 +11,17 @@ from collections.abc import Iterable
 from conexion_protocol import (
     DEFAULT_ROOM,
     UNSET,
+    Deleted,
     DirectMessage,
+    Edited,
     Error,
+    Found,
     HistoryReply,
     Joined,
     Left,
     LeftReason,
     Message,
+    Reacted,
     Registered,
     Renamed,
     RoomInfo,
@@ -66,6 +70,7 @@ class NetworkEvents:
                     own = self._own.get(out.id)
                     if own is not None:
                         own[0].conversation.note(out.seq)
+                    self._own_acked(out)
                     self._mark(out)
                 case Failed(out=out):
                     self._mark(out)
@@ -171,6 +176,10 @@ class NetworkEvents:
                 self._topic(frame, request, batch)
             case HistoryReply():
                 self._older(frame)
+            case Edited() | Reacted() | Deleted():
+                self._message_changed(frame, batch)  # chat_actions.py
+            case Found():
+                self._found(frame, request)
             case Registered():
                 self._registered(frame, request, batch)
             case Error(code=code, message=message):
@@ -210,6 +219,7 @@ class NetworkEvents:
             self.header.name_shown = new
             self.users.me = new
         line = f"you are now {new}" if mine else f"{old} is now {new}"
+        self._renamed_in_reactions(old, new)
         for channel in list(self.channels.values()):
             if channel.room:
                 if channel.roster.rename(old, new):
@@ -261,6 +271,7 @@ class NetworkEvents:
                 ),
             )
         else:
+            self._refresh_known(channel, list(info.history))
             self._caught_up(channel, channel.conversation.rejoin(list(info.history)), batch)
         # The list shown must stay complete, however large the room grows.
         self.client.who(info.room, watch=True)
@@ -322,6 +333,7 @@ class NetworkEvents:
             if channel.key == general:
                 channel.roster.replace(welcome.users, known_count(welcome.user_count))
                 self._roster_changed(channel)
+            self._refresh_known(channel, history.get(channel.key, []))
             catch_up = channel.conversation.rejoin(history.get(channel.key, []))
             self._caught_up(channel, catch_up, batch)
             self.client.who(channel.title, watch=True)
@@ -363,6 +375,8 @@ class NetworkEvents:
                     self._gone(channel, why, batch)
                 else:
                     batch.add(self.current, self._error(f"cannot join #{room}: {why}"))
+            case RequestKind.SEARCH if self._search_failed(request, why):
+                pass  # said in the search screen
             case RequestKind.HISTORY:
                 target = self.channels.get(dm_key(request.with_)) if request.with_ else channel
                 if target is not None:
@@ -397,8 +411,9 @@ class NetworkEvents:
         older = channel.conversation.older(reply.messages)
         if not older:
             channel.log.prepend([separator("beginning of history")])
-            return
-        channel.log.prepend([self._stored(m) for m in older])
+        else:
+            channel.log.prepend([self._stored(m) for m in older])
+        self._jump_progress(channel)  # looking for a reply's original or a search hit
 
 
 def _room_of(room: str | object) -> str:

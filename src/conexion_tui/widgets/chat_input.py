@@ -14,7 +14,8 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import TextArea
 
-from ..commands import complete, keeps_secret, redact
+from ..commands import Completion, complete, keeps_secret, redact
+from ..compose import shortcode_completion
 
 
 @dataclass(slots=True)
@@ -44,6 +45,10 @@ class ChatInput(TextArea):
         text: str
         redacted: bool = False
 
+    @dataclass
+    class Walked(Message):
+        """Up or Down brought back another of the sent lines."""
+
     def __init__(
         self,
         *,
@@ -52,6 +57,7 @@ class ChatInput(TextArea):
         history_size: int,
         placeholder: str = "",
         id: str | None = None,
+        edit_last: Callable[[], str | None] | None = None,
     ) -> None:
         super().__init__(
             soft_wrap=True,
@@ -74,6 +80,9 @@ class ChatInput(TextArea):
         # nothing opened) is dropped, so a password typed or auto-typed right
         # behind the command never lands here, where Enter would send it.
         self.held = False
+        # Up on an empty box asks this for a text to edit (your last message);
+        # None, or no such message, walks the sent lines as usual.
+        self.edit_last = edit_last
 
     # -- keys ------------------------------------------------------------------
 
@@ -129,6 +138,14 @@ class ChatInput(TextArea):
     # -- history -----------------------------------------------------------
 
     def action_history_back(self) -> None:
+        at_end = self._history_at == len(self.sent_history)
+        if not self.text and at_end and self.edit_last is not None:
+            text = self.edit_last()
+            if text is not None:
+                if self.sent_history and self.sent_history[-1] == text:
+                    self._history_at -= 1  # the next Up goes on to the line before it
+                self._show(text)
+                return
         if self.cursor_location[0] > 0 or not self.sent_history or self._history_at == 0:
             if self.cursor_location[0] > 0:
                 self.action_cursor_up()
@@ -137,6 +154,7 @@ class ChatInput(TextArea):
             self._draft = self.text
         self._history_at -= 1
         self._show(self.sent_history[self._history_at])
+        self.post_message(self.Walked())
 
     def action_history_forward(self) -> None:
         last_row = self.document.line_count - 1
@@ -150,6 +168,7 @@ class ChatInput(TextArea):
             self._show(self._draft)
         else:
             self._show(self.sent_history[self._history_at])
+        self.post_message(self.Walked())
 
     def _show(self, text: str) -> None:
         self.load_text(text)
@@ -167,6 +186,8 @@ class ChatInput(TextArea):
         row, column = self.cursor_location
         line = self.document.get_line(row)
         found = complete(line, column, self._names(), self._rooms())
+        if found is None and (emoji := shortcode_completion(line, column)) is not None:
+            found = Completion(emoji[0], column, emoji[1])
         if found is None:
             self._cycle = None
             self.app.bell()
