@@ -14,6 +14,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.message import Message as TextualMessage
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Static
@@ -509,7 +510,10 @@ class ChatScreen(MessageActions, NetworkEvents, TypedCommands, AccountActions, S
     # -- status ----------------------------------------------------------------
 
     def set_status(self, state: State, detail: str, rtt: float | None) -> None:
-        header = self.header
+        try:
+            header = self.header
+        except NoMatches:  # the screen is being taken down (the app is quitting)
+            return
         header.state = state
         header.detail = detail
         header.rtt = rtt
