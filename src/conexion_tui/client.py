@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from conexion_protocol import DEFAULT_ROOM, ErrorCode, Welcome, format_address
+from conexion_protocol import DEFAULT_ROOM, ErrorCode, ModAction, Role, Welcome, format_address
 
 from .config import ClientConfig
 from .session import (
@@ -96,6 +96,15 @@ class ConnectionLost:
 
 
 @dataclass(slots=True, frozen=True)
+class Barred:
+    """A reconnect was refused in a way that trying again cannot change (a
+    ban from the whole chat): the client stops, and says why."""
+
+    code: str
+    message: str
+
+
+@dataclass(slots=True, frozen=True)
 class LoginNeeded:
     """A reconnect was refused for its password (`bad_password`, or the
     account's `login_required` / `bad_login`): the client waits, without
@@ -115,7 +124,11 @@ ClientEvent = (
     | RttMeasured
     | ConnectionLost
     | LoginNeeded
+    | Barred
 )
+
+# Refusals of a reconnect's `hello` that no retry can cure: the client stops.
+_FINAL = frozenset({ErrorCode.BANNED})
 
 
 @dataclass(slots=True, eq=False)
@@ -213,6 +226,7 @@ class ChatClient:
         self._last_heard = 0.0  # clock reading of the last byte from the server
         self._running = False
         self._waiting_for_login = False
+        self._barred = ""  # why reconnecting stopped for good (a ban), if it did
 
     # -- public API ------------------------------------------------------
 
@@ -316,11 +330,13 @@ class ChatClient:
             self._say_bye()
             self._running = False
             self._drop_link()
-            self._set_state(State.CLOSED, "disconnected")
+            self._set_state(State.CLOSED, self._barred or "disconnected")
             self._stopped.set()
 
-    def say(self, text: str, *, action: bool = False, room: str = DEFAULT_ROOM) -> Outgoing:
-        return self._woken(self.session.say(text, action=action, room=room))
+    def say(
+        self, text: str, *, action: bool = False, room: str = DEFAULT_ROOM, announce: bool = False
+    ) -> Outgoing:
+        return self._woken(self.session.say(text, action=action, room=room, announce=announce))
 
     def dm(self, to: str, text: str) -> Outgoing:
         return self._woken(self.session.dm(to, text))
@@ -348,9 +364,10 @@ class ChatClient:
         `Received(HistoryReply)`."""
         return self._woken(self.session.history(before, limit, room=room, with_=with_))
 
-    def join_room(self, room: str) -> str | None:
-        """Enter (or create) `room`; answered by a `Received(RoomInfo)`."""
-        return self._woken(self.session.join(room))
+    def join_room(self, room: str, code: str | None = None) -> str | None:
+        """Enter (or create) `room`, with a private room's `code` if given;
+        answered by a `Received(RoomInfo)`."""
+        return self._woken(self.session.join(room, code))
 
     def part(self, room: str) -> str | None:
         """Leave `room`; our own `Received(Left)` confirms it."""
@@ -370,6 +387,57 @@ class ChatClient:
     def change_password(self, old: str, new: str) -> str | None:
         """Change our account's password; answered by a `Received(Registered)`."""
         return self._woken(self.session.change_password(old, new))
+
+    # Moderation and the classroom tools: the server checks every rank and
+    # answers with news (`moderation`, `deleted`, `hand`, `hands`) or an error.
+
+    def moderate(
+        self,
+        action: ModAction,
+        name: str,
+        room: str = DEFAULT_ROOM,
+        *,
+        minutes: int | None = None,
+        reason: str | None = None,
+        server: bool = False,
+        role: Role | None = None,
+    ) -> str | None:
+        return self._woken(
+            self.session.moderate(
+                action, name, room, minutes=minutes, reason=reason, server=server, role=role
+            )
+        )
+
+    def set_mode(self, room: str, **settings: bool | int) -> str | None:
+        return self._woken(self.session.set_mode(room, **settings))  # type: ignore[arg-type]
+
+    def join_code(self, room: str, *, rotate: bool = False) -> str | None:
+        return self._woken(self.session.join_code(room, rotate=rotate))
+
+    def audit(self, room: str | None, limit: int) -> str | None:
+        return self._woken(self.session.audit(room, limit))
+
+    def delete(self, room: str, seq: int) -> str | None:
+        return self._woken(self.session.delete(room, seq))
+
+    def hand(
+        self,
+        room: str,
+        *,
+        question: str | None = None,
+        down: bool = False,
+        name: str | None = None,
+        next_: bool = False,
+    ) -> str | None:
+        return self._woken(
+            self.session.hand(room, question=question, down=down, name=name, next_=next_)
+        )
+
+    def hands(self, room: str) -> str | None:
+        return self._woken(self.session.hands(room))
+
+    def seen(self, room: str, seq: int) -> bool:
+        return self._woken(self.session.seen(room, seq))
 
     def log_in(self, *, account_password: str | None = None, password: str | None = None) -> None:
         """The password(s) a reconnect waits for after `LoginNeeded` (None
@@ -425,7 +493,15 @@ class ChatClient:
     async def _writer(self, link: _Link) -> str:
         writer = link.writer
         while True:
-            await self._wake.wait()
+            # Held sends (a room's slow mode) go when their time comes, or
+            # earlier if something else wakes us.
+            delay = self.session.next_release()
+            if delay is None:
+                await self._wake.wait()
+            elif delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(delay):
+                        await self._wake.wait()
             self._wake.clear()
             data = self.session.data_to_send()
             if data:
@@ -606,6 +682,12 @@ class ChatClient:
                 # yet noticed that the old connection died. Waiting fixes it.
                 log.info("reconnecting failed: %s", exc)
                 last_error = exc.brief
+                if exc.code in _FINAL:
+                    # Banned: every retry would be refused the same way.
+                    self._barred = exc.brief
+                    self._emit(Barred(exc.code, exc.message))
+                    self.session.close()
+                    return None
                 if exc.ask_user:
                     # The same password again would only lengthen the
                     # server's backoff for the account: wait for a new one.
@@ -639,6 +721,7 @@ __all__ = [
     "TLS_FAILED",
     "UNREACHABLE",
     "Acked",
+    "Barred",
     "ChatClient",
     "ClientEvent",
     "ConnectionLost",

@@ -1,5 +1,6 @@
-"""How times are shown (`HH:MM` in local time), as a protocol so tests and snapshots can inject
-a fixed clock. It must not decide when anything happens: timers belong to the client.
+"""How times are shown (`HH:MM` in local time, a day and time for what is not today) and what
+time it is, as a protocol so tests and snapshots can inject a fixed or a movable clock. It must
+not decide when anything happens: timers belong to the client and the screens.
 """
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
-from conexion_protocol import local_hhmm
+from conexion_protocol import local_hhmm, parse_ts
 
 
 class Clock(Protocol):
@@ -15,9 +16,36 @@ class Clock(Protocol):
         """`when` is a server timestamp (RFC 3339), an epoch, or None for now."""
         ...
 
+    def now(self) -> float:
+        """The wall clock (an epoch): what a mute's `until` is compared with."""
+        ...
+
+    def moment(self, when: str | float) -> str:
+        """A moment a person reads as a deadline: `10:40` today, else with
+        its day (`Wed 25 Nov 10:40`)."""
+        ...
+
+
+def _epoch(when: str | float) -> float | None:
+    return parse_ts(when) if isinstance(when, str) else when
+
 
 class LocalClock:
     """The real clock: local wall time."""
 
     def hhmm(self, when: str | float | None = None) -> str:
         return local_hhmm(time.time() if when is None else when)
+
+    def now(self) -> float:
+        return time.time()
+
+    def moment(self, when: str | float) -> str:
+        epoch = _epoch(when)
+        if epoch is None:
+            return local_hhmm(when)
+        then, today = time.localtime(epoch), time.localtime(self.now())
+        if then[:3] == today[:3]:
+            return time.strftime("%H:%M", then)
+        if then.tm_year == today.tm_year:
+            return time.strftime("%a %d %b %H:%M", then)
+        return time.strftime("%a %d %b %Y %H:%M", then)

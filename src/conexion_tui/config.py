@@ -54,6 +54,10 @@ class ClientConfig:
     # for a rejoin of every room (the server allows 50) and what the screen
     # asks meanwhile; a server that never answers cannot grow it.
     max_requests: int = 1_000
+    # Seconds added to a room's slow mode before our next message there goes:
+    # the server counts from when it read the last one, a little after we
+    # wrote it, so a message sent on the dot could be early.
+    slow_margin: float = 0.5
 
 
 @dataclass(slots=True, frozen=True)

@@ -57,7 +57,7 @@ from ..conversation import (
     partner,
     room_key,
 )
-from ..entries import Entry, Kind, clean, mentions
+from ..entries import Entry, Kind
 from ..widgets import ChatHeader, ChatInput, MessageLog, Sidebar, SidebarItem, UserList
 from ..widgets.sidebar import NUMBERED
 from .channel import (
@@ -533,51 +533,6 @@ class ChatScreen(NetworkEvents, TypedCommands, AccountActions, Screen[None]):
             asked = self.client.history(request.before, request.limit, with_=channel.title)
         if asked:
             channel.conversation.page_asked()
-
-    # -- entries ---------------------------------------------------------------
-
-    def _history_entry(self, message: Stored) -> Entry:
-        """A stored message or DM as the log shows it (DMs we sent as DM_OUT)."""
-        if isinstance(message, Message):
-            return self._message(message)
-        mine = name_key(message.from_) == name_key(self.me)
-        return Entry(
-            Kind.DM_OUT if mine else Kind.DM_IN,
-            self.clock.hhmm(message.ts),
-            clean(message.text),
-            name=clean(message.to if mine else message.from_, single_line=True),
-            own=mine,
-        )
-
-    def _message_entry(self, message: Message) -> Entry:
-        text = clean(message.text)
-        own = name_key(message.from_) == name_key(self.me)
-        return Entry(
-            Kind.ACTION if message.action else Kind.CHAT,
-            self.clock.hhmm(message.ts),
-            text,
-            name=clean(message.from_, single_line=True),
-            mention=not own and mentions(text, self.me),
-            own=own,
-        )
-
-    def _system(self, text: str, *, when: str | None = None) -> Entry:
-        return Entry(Kind.SYSTEM, self.clock.hhmm(when), clean(text))
-
-    def _error(self, text: str) -> Entry:
-        return Entry(Kind.ERROR, self.clock.hhmm(), clean(text))
-
-    def _mark(self, out: Outgoing) -> None:
-        own = self._own.pop(out.id, None)
-        if own is None:
-            return
-        channel, entry = own
-        entry.status = out.status
-        if out.status is SendStatus.SENT and out.ts:
-            entry.time = self.clock.hhmm(out.ts)
-        if out.status is SendStatus.FAILED:
-            entry.reason = f"{out.error_code}: {out.error_message}"
-        channel.log.touch(entry)
 
     # -- entries -------------------------------------------------------------------
 

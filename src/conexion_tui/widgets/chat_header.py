@@ -1,5 +1,5 @@
-"""The chat screen's top line: the conversation shown and its topic, your name and account
-badge, the connection state, round-trip time and address. It only shows what the screen sets;
+"""The chat screen's top line: the conversation shown and its topic, your name, account badge
+and role in the room shown, the connection state, round-trip time and address. It only shows what the screen sets;
 it must not read the client.
 """
 
@@ -26,6 +26,8 @@ _TOPIC_SEPARATOR = " · "
 _MIN_TOPIC = 8  # cells; a topic cut shorter than this says nothing, so it is left out
 # What the badge after your name can say: your account as the server knows it.
 BADGES = ("guest", "registered", "admin")
+# Your role in the room shown, after the badge (an admin's is the badge already).
+ROLES = ("owner", "moderator")
 
 
 class ChatHeader(Widget):
@@ -44,12 +46,14 @@ class ChatHeader(Widget):
             "chat-header--rtt",
             "chat-header--separator",
             *(f"chat-header--badge-{badge}" for badge in BADGES),
+            *(f"chat-header--role-{role}" for role in ROLES),
         }
     )
 
     address: reactive[str] = reactive("")
     name_shown: reactive[str] = reactive("")
     badge: reactive[str] = reactive("")  # one of BADGES, or "" (a server without accounts)
+    role: reactive[str] = reactive("")  # one of ROLES in the room shown, or ""
     state: reactive[State] = reactive(State.CONNECTING)
     detail: reactive[str] = reactive("")
     rtt: reactive[float | None] = reactive(None)
@@ -81,6 +85,7 @@ class ChatHeader(Widget):
         fields.append((clean(self.name_shown, single_line=True), style("name")))
         name_at = len(fields) - 1
         badge = self.badge if self.badge in BADGES else ""
+        role = self.role if self.role in ROLES else ""
         fields.append((state, style(state_part)))
         if self.state is State.ONLINE:
             fields.append((self.rtt_text(), style("rtt")))
@@ -89,6 +94,7 @@ class ChatHeader(Widget):
         width = self.size.width
         used = 1 + sum(cell_len(t) for t, _ in fields) + len(_SEPARATOR) * (len(fields) - 1)
         badge_cells = len(_TOPIC_SEPARATOR) + len(badge) if badge else 0
+        badge_cells += len(_TOPIC_SEPARATOR) + len(role) if role else 0
         if topic and width > 0:
             room = width - used - badge_cells - len(_TOPIC_SEPARATOR)
             if room < _MIN_TOPIC:
@@ -97,8 +103,12 @@ class ChatHeader(Widget):
                 cut = Text(topic)
                 cut.truncate(room - 1)
                 topic = cut.plain + "…"
-        if badge and not topic and 0 < width < used + badge_cells:
-            badge = ""  # the topic gave way first; the connection's state matters more
+        if (badge or role) and not topic and 0 < width < used + badge_cells:
+            # The topic gave way first; the connection's state matters more.
+            # Your role in the room outlasts the badge: it says what you may do.
+            badge = ""
+            if 0 < width < used + len(_TOPIC_SEPARATOR) + len(role):
+                role = ""
         text = Text(no_wrap=True, overflow="ellipsis", end="")
         text.append(" ")
         for index, (field, field_style) in enumerate(fields):
@@ -108,6 +118,9 @@ class ChatHeader(Widget):
             if index == name_at and badge:
                 text.append(_TOPIC_SEPARATOR, style("separator"))
                 text.append(badge, style(f"badge-{badge}"))
+            if index == name_at and role:
+                text.append(_TOPIC_SEPARATOR, style("separator"))
+                text.append(role, style(f"role-{role}"))
             if index == 1 and topic:
                 text.append(_TOPIC_SEPARATOR, style("separator"))
                 text.append(topic, style("topic"))

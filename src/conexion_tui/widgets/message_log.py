@@ -17,7 +17,15 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ..config import UiConfig
-from ..entries import NAME_COLOURS, Entry, Kind, LogStyles, entry_height, render_entry
+from ..entries import (
+    NAME_COLOURS,
+    Entry,
+    Kind,
+    LogStyles,
+    entry_height,
+    render_entry,
+    row_style,
+)
 from .styles import component_style
 
 _STYLE_PARTS = (
@@ -33,8 +41,10 @@ _STYLE_PARTS = (
     "pending",
     "sent",
     "failed",
+    "announcement",
+    "note",
 )
-_COUNTED = frozenset({Kind.CHAT, Kind.ACTION, Kind.DM_IN, Kind.DM_OUT})
+_COUNTED = frozenset({Kind.CHAT, Kind.ACTION, Kind.DM_IN, Kind.DM_OUT, Kind.ANNOUNCEMENT})
 
 
 class MessageLog(ScrollView, can_focus=False):
@@ -327,8 +337,9 @@ class MessageLog(ScrollView, can_focus=False):
                 Strip(list(line.render(console, end="")), line.cell_len)
                 for line in render_entry(entry, styles, width)
             ]
-            if entry.mention:  # the highlight spans the whole row, not just the text
-                strips = [strip.extend_cell_length(width, styles.mention) for strip in strips]
+            highlight = row_style(entry, styles)
+            if highlight is not None:  # the highlight spans the whole row, not just the text
+                strips = [strip.extend_cell_length(width, highlight) for strip in strips]
             self._cache[key] = strips
         return strips
 

@@ -1,5 +1,6 @@
-"""Who is in the conversation shown: names sorted, yours marked, the count in the title, drawn
-as plain `Text`. It must not decide who is there: it draws the `Roster` the screen gives it.
+"""Who is in the conversation shown: names sorted, yours marked, each role's badge (admin,
+owner, moderator), the count in the title, drawn as plain `Text`. It must not decide who is there
+or who holds which role: it draws the `Roster` the screen gives it.
 """
 
 from __future__ import annotations
@@ -13,12 +14,18 @@ from conexion_protocol import name_key
 
 from ..conversation import Roster
 from ..entries import NAME_COLOURS, clean, name_colour
+from ..standing import RANKS
 from .styles import component_style
+
+# The badge after a name, by role: short, so a name keeps its room.
+BADGES = {"admin": "admin", "owner": "owner", "moderator": "mod"}
 
 
 class UserList(VerticalScroll, can_focus=False):
     COMPONENT_CLASSES = frozenset(
-        {"user-list--me"} | {f"user-list--nick-{n}" for n in range(NAME_COLOURS)}
+        {"user-list--me"}
+        | {f"user-list--nick-{n}" for n in range(NAME_COLOURS)}
+        | {f"user-list--{role}" for role in RANKS}
     )
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -69,11 +76,16 @@ class UserList(VerticalScroll, can_focus=False):
             if index:
                 text.append("\n")
             style = component_style(self, f"user-list--nick-{name_colour(name)}")
-            if name_key(name) == me:
+            mine = name_key(name) == me
+            if mine:
                 style += component_style(self, "user-list--me")
-                text.append(clean(name, single_line=True) + " (you)", style)
-            else:
-                text.append(clean(name, single_line=True), style)
+            text.append(clean(name, single_line=True), style)
+            role = self.roster.role_of(name)
+            if role is not None:
+                text.append(" ")
+                text.append(BADGES[role], component_style(self, f"user-list--{role}"))
+            if mine:
+                text.append(" (you)", style)
         if not self.roster.complete:
             text.append(f"\n… and {self.roster.count - len(self.roster)} more")
         self.query_one("#user-names", Static).update(text)
