@@ -253,6 +253,9 @@ class ConexionApp(App[int]):
             yield SystemCommand(
                 "Switch conversation…", "The quick switcher (ctrl+k)", screen.action_switcher
             )
+            # Moderation and the classroom tools, those our rank may use here.
+            for title, help_text, run in screen.moderation_commands():
+                yield SystemCommand(title, help_text, run)
             if screen.accounts_feature:
                 session = screen.client.session
                 if screen.client.waiting_for_login:

@@ -9,6 +9,7 @@ import time
 from typing import Protocol
 
 from conexion_protocol import local_hhmm, parse_ts
+from conexion_protocol.timefmt import UNKNOWN_HHMM
 
 
 class Clock(Protocol):
@@ -26,8 +27,20 @@ class Clock(Protocol):
         ...
 
 
-def _epoch(when: str | float) -> float | None:
+def epoch_of(when: str | float) -> float | None:
+    """The epoch of a wire timestamp or an epoch; None for a malformed one."""
     return parse_ts(when) if isinstance(when, str) else when
+
+
+def moment_words(epoch: float, now: float) -> str:
+    """`10:40` on the day of `now`, `Wed 25 Nov 10:40` another day this year,
+    with the year otherwise (local time)."""
+    then, today = time.localtime(epoch), time.localtime(now)
+    if then[:3] == today[:3]:
+        return time.strftime("%H:%M", then)
+    if then.tm_year == today.tm_year:
+        return time.strftime("%a %d %b %H:%M", then)
+    return time.strftime("%a %d %b %Y %H:%M", then)
 
 
 class LocalClock:
@@ -40,12 +53,5 @@ class LocalClock:
         return time.time()
 
     def moment(self, when: str | float) -> str:
-        epoch = _epoch(when)
-        if epoch is None:
-            return local_hhmm(when)
-        then, today = time.localtime(epoch), time.localtime(self.now())
-        if then[:3] == today[:3]:
-            return time.strftime("%H:%M", then)
-        if then.tm_year == today.tm_year:
-            return time.strftime("%a %d %b %H:%M", then)
-        return time.strftime("%a %d %b %Y %H:%M", then)
+        epoch = epoch_of(when)
+        return UNKNOWN_HHMM if epoch is None else moment_words(epoch, self.now())

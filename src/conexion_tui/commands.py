@@ -324,16 +324,33 @@ KEY_HELP: tuple[tuple[str, str], ...] = (
     ("ctrl+n", "the next conversation with unread messages (mentions first)"),
     ("ctrl+k", "quick switcher: type part of a room or a name; #name creates a room"),
     ("PgUp/PgDn", "scroll (PgUp at the top loads older messages) · Esc back to live"),
-    ("ctrl+p", "command palette (Join room…, Message user…, Leave room, themes)"),
+    ("ctrl+p", "command palette (rooms, people, moderation, themes)"),
+    ("F3", "say you have seen the room's announcement (when one waits)"),
+    ("F4", "staff: take the next raised hand (when hands are up)"),
     ("F1", "this help · ctrl+q quit"),
 )
 
+# The headings of /help, by who a command is for.
+RANK_HEADINGS = {
+    Rank.ANYONE: "Commands:",
+    Rank.STAFF: "A room's staff (its moderators, owners, and admins):",
+    Rank.OWNER: "A room's owners, and admins:",
+    Rank.ADMIN: "Admins of the whole chat:",
+}
+
 
 def help_lines() -> list[str]:
-    """What `/help` shows, one line each."""
+    """What `/help` shows, one line each: every command, grouped by who may
+    use it (the server checks; a refusal says why), then the keys."""
     width = max(len(spec.usage) for spec in COMMANDS)
-    lines = [f"{spec.usage.ljust(width)}  {spec.help}" for spec in COMMANDS]
+    lines: list[str] = []
+    for rank, heading in RANK_HEADINGS.items():
+        lines.append(heading)
+        lines.extend(
+            f"  {spec.usage.ljust(width)}  {spec.help}" for spec in COMMANDS if spec.rank is rank
+        )
     lines.append("A line starting with // is sent as text with one slash removed.")
+    lines.append("DURATION: 10 (minutes), 90s, 10m, 2h, 3d, 1w; left out, until lifted.")
     key_width = max(len(key) for key, _ in KEY_HELP)
     lines.append("Keys:")
     lines.extend(f"  {key.ljust(key_width)}  {what}" for key, what in KEY_HELP)

@@ -81,3 +81,6 @@ class UiConfig:
     switcher_limit: int = 50  # lines the quick switcher shows at most
     who_shown: int = 50  # names a /who answer writes into the log (the user list has all)
     notify_timeout: float = 6.0  # seconds a mention or DM toast stays up
+    # Seconds between two looks at the clock while a mute or slow mode is
+    # shown: the countdown's step, and how late "your mute has run out" is.
+    tick: float = 1.0

@@ -229,6 +229,11 @@ class Roster:
     def role_of(self, name: str) -> Role | None:
         return self._roles.get(name_key(name))
 
+    def badged(self, name: str) -> str:
+        """`name`, with its role if it has one: `Teacher (owner)`."""
+        role = self.role_of(name)
+        return f"{name} ({role})" if role is not None else name
+
     def set_role(self, name: str, role: Role | None) -> bool:
         """Someone was given a role, or lost theirs (`op` and `deop` news);
         False when nothing changed."""

@@ -222,10 +222,15 @@ def _suffix(entry: Entry) -> str:
     return suffix
 
 
+TIME_CELLS = 6  # "HH:MM "
+
+
 def _indent(prefix_cells: int, width: int) -> int:
     # Continuation lines line up under the text, unless the prefix is so wide
-    # that this would leave too little room.
-    return prefix_cells if prefix_cells <= width // 3 else min(2, width - 1)
+    # that this would leave too little room: then under the name, after the time.
+    if prefix_cells <= width // 3:
+        return prefix_cells
+    return TIME_CELLS if width // 3 >= TIME_CELLS else min(2, width - 1)
 
 
 def entry_cells(entry: Entry) -> int | None:

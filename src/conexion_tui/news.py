@@ -146,7 +146,7 @@ def seen_words(seen: int, of: int) -> str:
 
 def time_left(seconds: float) -> str:
     """`45 s left`, `10 min left`, `2 h 5 min left`, `3 days left`."""
-    if seconds < 60:
+    if math.ceil(seconds) < 60:
         return f"{max(1, math.ceil(seconds))} s left"
     minutes = math.ceil(seconds / 60)
     if minutes < 60:
@@ -169,7 +169,7 @@ def mute_words(label: str, mute: Sanction, now: float, clock: Clock) -> str:
         text += f" until {clock.moment(mute.until)} ({time_left(mute.until - now)})"
     if mute.reason:
         text += f": {mute.reason}"
-    return text + ". What you send is refused there, and kept in the box."
+    return text + ". What you type there stays in the box, unsent; commands still work."
 
 
 def sentence(text: str) -> str:
@@ -219,7 +219,9 @@ def put_out(
             lines.append(f"Reason: {why}")
         if news is not None:
             lines.append(_until_line(news, now, clock))
-        lines.append(f"Its log stays here; /join {room} is refused while the ban lasts.")
+        lines.append(
+            f"Its log stays here (/part closes it); /join {room} is refused while the ban lasts."
+        )
         brief = f"banned by {by}" if by else "banned"
     else:
         title = f"Kicked out of {label}"
@@ -227,7 +229,7 @@ def put_out(
         lines = [first]
         if why:
             lines.append(f"Reason: {why}")
-        lines.append(f"You may come back: /join {room}.")
+        lines.append(f"Its log stays here. You may come back: /join {room}.")
         brief = f"kicked out by {by}" if by else "kicked out"
     if why:
         brief += f": {why}"
@@ -323,17 +325,17 @@ __all__ = [
     "SEEN_KEY",
     "Notice",
     "PutOut",
-    "banned_from_chat",
-    "put_out",
-    "sentence",
     "audit_line",
+    "banned_from_chat",
     "hand_entry",
     "hand_line",
     "mode_words",
     "moderation_line",
     "mute_words",
+    "put_out",
     "queue_lines",
     "seen_words",
+    "sentence",
     "standing_notices",
     "time_left",
     "until_words",

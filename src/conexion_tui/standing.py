@@ -201,7 +201,10 @@ class Standings:
         """One of our messages to `room` was refused: what that tells of our
         standing there (details we lack are the server's words)."""
         standing = self.get(room)
-        if code == "muted" and standing.mute is None:
+        mute = standing.mute
+        if code == "muted" and (mute is None or mute.until is not None):
+            # A timed mute we thought over (our clock is not the server's),
+            # or one we never heard of: the server's words say until when.
             standing.mute = Sanction(said=said)
         elif code == "moderated":
             standing.mode.moderated = True

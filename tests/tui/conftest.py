@@ -18,6 +18,7 @@ from conexion_server.config import ServerConfig
 from conexion_server.hub import HubConfig
 from conexion_server.server import ChatServer
 from conexion_tui.app import ConexionApp
+from conexion_tui.clock import epoch_of, moment_words
 from conexion_tui.config import ClientConfig, UiConfig
 from conexion_tui.screens import ChatScreen, StartScreen
 from conexion_tui.widgets import ChatInput, MessageLog
@@ -47,10 +48,33 @@ def _data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
 
 
 class FixedClock:
-    """Every time is 12:34, so screens are the same on every run and zone."""
+    """Every time shown is 12:34, so screens are the same on every run and
+    zone. `now()` is the real time plus what a test moved it by (`advance`):
+    the server stamps a mute's end with its own clock, and a test moves
+    time past it without sleeping."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+        self.frozen: float | None = None  # set by `stop_at`
 
     def hhmm(self, when: str | float | None = None) -> str:
         return FIXED_TIME
+
+    def now(self) -> float:
+        return self.frozen if self.frozen is not None else time.time() + self.offset
+
+    def moment(self, when: str | float) -> str:
+        epoch = epoch_of(when)
+        return "--:--" if epoch is None else moment_words(epoch, self.now())
+
+    def advance(self, seconds: float) -> None:
+        if self.frozen is not None:
+            self.frozen += seconds
+        self.offset += seconds
+
+    def stop_at(self, epoch: float) -> None:
+        """From now on it is `epoch` (then moved by `advance` only)."""
+        self.frozen = epoch
 
 
 class BellApp(ConexionApp):
@@ -195,6 +219,20 @@ async def register_name(server: ChatServer, name: str, password: str = ACCOUNT_P
     finally:
         await peer.close()
     await until(lambda: server.hub.find(name) is None)
+
+
+async def log_in_on_start(pilot: Pilot[Any], password: str = ACCOUNT_PASSWORD) -> None:
+    """Type the account password when the start screen asks for it (the app
+    was given a name, so it tried at once)."""
+    from textual.widgets import Static
+
+    app = pilot.app
+
+    def asked() -> bool:
+        return "is registered" in str(app.screen.query_one("#start-message", Static).render())
+
+    await wait_for(pilot, asked, what="the prompt")
+    await pilot.press(*password, "enter")
 
 
 def free_port() -> int:

@@ -26,6 +26,7 @@ from tests.tui.conftest import (
     chat,
     has_line,
     joined,
+    log_in_on_start,
     log_text,
     make_app,
     register_name,
@@ -80,14 +81,6 @@ def burst(app: Any, *keys: str) -> None:
         event = events.Key(name, char)
         event.set_sender(app)
         app._driver.send_message(event)
-
-
-async def log_in_on_start(pilot: Pilot[Any], password: str) -> None:
-    """Type the account password when the start screen asks for it (the app
-    was given a name, so it tried at once)."""
-    app = pilot.app
-    await wait_for(pilot, lambda: "is registered" in message_text(app), what="the prompt")
-    await pilot.press(*password, "enter")
 
 
 # -- the start screen ----------------------------------------------------------------

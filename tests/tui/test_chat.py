@@ -180,7 +180,8 @@ async def test_unread_count_while_scrolled_up(make_server) -> None:
         for n in range(3):
             await bob.send(type="say", id=f"new{n}", text=f"new {n} for ana")
         await wait_for(pilot, lambda: log.unread == 3, what="3 unread")
-        assert bar.has_class("-visible")
+        # The bar follows the log's UnreadChanged message, handled just after.
+        await wait_for(pilot, lambda: bar.has_class("-visible"), what="the bar")
         assert "3 new messages below" in str(bar.render())
         assert app.bells >= 1  # mentioned while scrolled up
         await pilot.press("escape")

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from conexion_protocol import MAX_TEXT_LEN
+from conexion_protocol import MAX_TEXT_LEN, Renamed
 from conexion_tui.client import (
     UNREACHABLE,
     Acked,
@@ -307,7 +307,9 @@ async def test_reconnect_keeps_the_new_nick(make_server, harness) -> None:
     h = await harness(port)
     assert h.client.nick("anita")
     renamed = await h.next(Received)
-    assert renamed.frame.new == "anita"  # type: ignore[union-attr]
+    while not isinstance(renamed.frame, Renamed):  # general's settings, asked after welcome
+        renamed = await h.next(Received)
+    assert renamed.frame.new == "anita"
     assert h.client.name == "anita"
     await first.stop()
     await make_server(port=port)

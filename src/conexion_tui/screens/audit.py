@@ -11,6 +11,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -36,7 +37,7 @@ class AuditDialog(ModalScreen[None]):
             yield Static("↑/↓ scroll · Esc closes", id="audit-hint", markup=False)
 
     def on_mount(self) -> None:
-        self.query_one("#audit-box").border_title = self.title_shown
+        self.query_one("#audit-box").border_title = Content(self.title_shown)
         scroll = self.query_one("#audit-lines", VerticalScroll)
         scroll.focus()
         scroll.scroll_end(animate=False)  # the newest at the bottom, in view

@@ -69,6 +69,7 @@ class Batch:
     notices: list[tuple[Channel, Entry]] = field(default_factory=list)
     ring: bool = False
     sidebar: bool = False  # unread counts or the channel list changed
+    arrivals: set[Channel] = field(default_factory=set)  # rooms someone joined
 
     def add(self, channel: Channel, entry: Entry) -> None:
         self.entries.setdefault(channel, []).append(entry)

@@ -23,6 +23,7 @@ from conexion_protocol import (
     FEATURE_ROOMS,
     DirectMessage,
     Message,
+    Moderation,
     RoomSummary,
     Stored,
     Welcome,
@@ -58,7 +59,17 @@ from ..conversation import (
     room_key,
 )
 from ..entries import Entry, Kind
-from ..widgets import ChatHeader, ChatInput, MessageLog, Sidebar, SidebarItem, UserList
+from ..standing import Sanction
+from ..widgets import (
+    ChatHeader,
+    ChatInput,
+    HandsPanel,
+    MessageLog,
+    RoomNotice,
+    Sidebar,
+    SidebarItem,
+    UserList,
+)
 from ..widgets.sidebar import NUMBERED
 from .channel import (
     Channel,
@@ -72,6 +83,7 @@ from .channel import (
 from .chat_account import AccountActions, AccountNotice
 from .chat_commands import TypedCommands
 from .chat_events import NetworkEvents
+from .chat_moderation import ModerationActions
 from .switcher import Places, QuickSwitcher
 
 
@@ -84,7 +96,7 @@ class UnreadBar(Static):
             screen.log_view.scroll_to_live()
 
 
-class ChatScreen(NetworkEvents, TypedCommands, AccountActions, Screen[None]):
+class ChatScreen(NetworkEvents, TypedCommands, AccountActions, ModerationActions, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "app.quit", "Quit", priority=True),
         Binding("pageup", "page_up", "Scroll", priority=True),
@@ -96,6 +108,9 @@ class ChatScreen(NetworkEvents, TypedCommands, AccountActions, Screen[None]):
         Binding("f2", "log_in_again", "Log in"),
         Binding("f2", "choose_password", "New password"),
         Binding("f2", "account", "Account", show=False),
+        # Shown only while they apply: an announcement to acknowledge, a hand to take.
+        Binding("f3", "seen", "Seen"),
+        Binding("f4", "next_hand", "Next hand"),
         # ctrl+k replaces the message box's "delete to the end of the line".
         Binding("ctrl+k", "switcher", "Switch", priority=True),
         Binding("alt+down,ctrl+pagedown", "next_channel", "Next", show=False, priority=True),
@@ -148,6 +163,13 @@ class ChatScreen(NetworkEvents, TypedCommands, AccountActions, Screen[None]):
         self._go_to: set[str] = set()  # rooms to show as soon as their `room` answer comes
         self.known_rooms: list[RoomSummary] = []  # the latest room list from the server
         self._switcher: QuickSwitcher | None = None
+        # Moderation: timed mutes on us shown (to say when each runs out), the
+        # news of a kick or ban awaiting its `left`, the /hands asked for the
+        # log, and whether the ban from the whole chat was explained already.
+        self._mutes_shown: dict[str, Sanction] = {}
+        self._put_out: dict[str, Moderation] = {}
+        self._hands_shown: set[str] = set()
+        self._banned_shown = False
         self._first_history = by_conversation(welcome.history, self.me)
         self._open_initial_channels()
         self.current = self._first_channel()
@@ -247,11 +269,15 @@ class ChatScreen(NetworkEvents, TypedCommands, AccountActions, Screen[None]):
                     yield from (channel.log for channel in self.channels.values())
                 yield UnreadBar(id="unread", markup=False)
                 yield AccountNotice(id="account-notice", markup=False)
-            yield UserList(id="users")
+                yield RoomNotice(id="room-notice")
+            with Vertical(id="side-pane"):
+                yield UserList(id="users")
+                yield HandsPanel(self.clock, id="hands")
         yield ChatInput(
             id="input",
             names=lambda: self.current.roster.names,
             rooms=self._room_names,
+            hands=lambda: self.query_one("#hands", HandsPanel).names,
             history_size=self.ui.input_history,
             placeholder=self._placeholder(self.current),
         )
@@ -298,7 +324,9 @@ class ChatScreen(NetworkEvents, TypedCommands, AccountActions, Screen[None]):
             if channel.room and channel.key not in given:
                 continue  # being joined again; its `room` answer fills it
             if channel.key == general:
-                channel.roster.replace(welcome.users, known_count(welcome.user_count))
+                channel.roster.replace(
+                    welcome.users, known_count(welcome.user_count), welcome.roles
+                )
             entries = self._begin(channel, self._first_history.get(channel.key, []))
             channel.log.extend(entries)
             if channel.room:
@@ -325,6 +353,9 @@ class ChatScreen(NetworkEvents, TypedCommands, AccountActions, Screen[None]):
         self.switch_to(self.current, force=True)
         self.query_one("#input", ChatInput).focus()
         self._changed_channels()
+        # Counts a mute down and says when it ran out; what it shows comes
+        # from the injected clock, so a test moves time by calling `_tick`.
+        self.set_interval(self.ui.tick, self._tick)
 
     def _begin(self, channel: Channel, history: list[Stored]) -> list[Entry]:
         """A channel's first history, between "earlier messages" and "live"."""
@@ -345,8 +376,10 @@ class ChatScreen(NetworkEvents, TypedCommands, AccountActions, Screen[None]):
 
     def on_resize(self) -> None:
         # The breakpoint classes change with the width: the header says what
-        # is unread elsewhere only while the sidebar is collapsed.
+        # is unread elsewhere only while the sidebar is collapsed, and the
+        # queue of hands is a notice line while its panel is hidden.
         self.call_after_refresh(self._refresh_sidebar)
+        self.call_after_refresh(self._refresh_standing)
 
     # -- switching ----------------------------------------------------------------
 
@@ -368,9 +401,19 @@ class ChatScreen(NetworkEvents, TypedCommands, AccountActions, Screen[None]):
         self._show_topic()
         self._unread_bar(channel.log.unread)
         self._refresh_sidebar()
+        self._refresh_standing()
 
     def _placeholder(self, channel: Channel) -> str:
+        held = self._standing_placeholder(channel)
+        if held is not None:
+            return held
         return f"Message {channel.label} · Enter sends · /help lists commands"
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        shown = self._moderation_check(action)
+        if shown is not None:
+            return shown
+        return AccountActions.check_action(self, action, parameters)
 
     def _show_topic(self) -> None:
         channel = self.current
@@ -499,7 +542,10 @@ class ChatScreen(NetworkEvents, TypedCommands, AccountActions, Screen[None]):
     # -- status ----------------------------------------------------------------
 
     def set_status(self, state: State, detail: str, rtt: float | None) -> None:
-        header = self.header
+        found = self.query("#header")
+        if not found:
+            return  # the app is closing: the last "disconnected" has nowhere to go
+        header = found.first(ChatHeader)
         header.state = state
         header.detail = detail
         header.rtt = rtt
@@ -556,6 +602,7 @@ class ChatScreen(NetworkEvents, TypedCommands, AccountActions, Screen[None]):
         entry.status = out.status
         if out.status is SendStatus.SENT and out.ts:
             entry.time = self.clock.hhmm(out.ts)
+            entry.seq = out.seq  # so it can be deleted, and its tombstone found
         if out.status is SendStatus.FAILED:
             entry.reason = f"{out.error_code}: {out.error_message}"
         channel.log.touch(entry)

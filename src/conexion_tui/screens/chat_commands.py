@@ -85,6 +85,8 @@ class TypedCommands:
                 self.app.exit(0)  # reached only from code; typed /quit is awaited above
             case CommandError(message=message):
                 log.add(self._error(message))
+            case _:
+                self._run_moderation(command)
 
     def _valid_name(self, name: str) -> bool:
         try:
@@ -153,7 +155,9 @@ class TypedCommands:
         if room is not None:
             self._join(room)
 
-    def _send(self, text: str, *, action: bool = False, to: str | None = None) -> None:
+    def _send(
+        self, text: str, *, action: bool = False, to: str | None = None, announce: bool = False
+    ) -> None:
         """Queue a say or dm and show it at once, marked pending."""
         try:
             clean_text(text)
@@ -179,14 +183,17 @@ class TypedCommands:
                 )
                 return
             to = channel.title
+        if to is None and self._held_back(channel, text):
+            return
         if to is not None:
             channel = self._dm(to)
             self.switch_to(channel)
             out = self.client.dm(to, text)
             kind, name = Kind.DM_OUT, clean(to, single_line=True)
         else:
-            out = self.client.say(text, action=action, room=channel.title)
-            kind, name = (Kind.ACTION if action else Kind.CHAT), self.me
+            out = self.client.say(text, action=action, room=channel.title, announce=announce)
+            kind = Kind.ANNOUNCEMENT if announce else Kind.ACTION if action else Kind.CHAT
+            name = self.me
         entry = Entry(kind, self.clock.hhmm(), clean(text), name=name, status=out.status, own=True)
         if out.status is SendStatus.FAILED:  # refused before it left, e.g. too long
             entry.reason = f"{out.error_code}: {out.error_message}"

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from textual.content import Content
+
 from conexion_protocol import (
-    UNSET,
     AuditLog,
     CodeInfo,
     Deleted,
     HandNews,
     HandQueue,
     HandState,
-    LeftReason,
     ModAction,
     Moderation,
     Role,
@@ -48,10 +48,12 @@ from ..news import (
     banned_from_chat,
     hand_line,
     moderation_line,
+    mute_words,
     put_out,
     queue_lines,
     seen_words,
     standing_notices,
+    time_left,
 )
 from ..standing import Sanction, Standing
 from ..widgets import ChatInput, HandsPanel, RoomNotice
@@ -101,6 +103,10 @@ class ModerationActions:
         channel = self.current
         box = self.query_one("#input", ChatInput)
         box.placeholder = self._placeholder(channel)
+        mute = self._mute_here(channel)
+        box.set_class(mute is not None, "-muted")
+        # Plain content: the reason and the moderator's name are untrusted.
+        box.border_title = Content(f"muted · {self._mute_brief(mute)}") if mute else None
         if not channel.room or channel.gone is not None:
             self.header.role = ""
             self.query_one("#room-notice", RoomNotice).show([])
@@ -126,14 +132,30 @@ class ModerationActions:
         self.query_one("#hands", HandsPanel).show(standing.queue if standing.staff else None)
         self.refresh_bindings()
 
-    def _standing_placeholder(self, channel: Channel) -> str | None:
+    def _mute_here(self, channel: Channel) -> Sanction | None:
         if not channel.room or channel.gone is not None:
+            return None
+        return self.client.session.standing(channel.title).muted(self.clock.now())
+
+    def _mute_brief(self, mute: Sanction) -> str:
+        """What the message box's border says while we are muted."""
+        if mute.until is None:
+            until = "until lifted"
+        else:
+            left = time_left(mute.until - self.clock.now())
+            until = f"until {self.clock.moment(mute.until)} ({left})"
+        by = f" by {mute.by}" if mute.by else ""
+        return f"{until}{by}" + (f": {mute.reason}" if mute.reason else "")
+
+    def _standing_placeholder(self, channel: Channel) -> str | None:
+        if channel.room and channel.gone is not None:
+            return f"You are not in {channel.label} ({channel.gone}) · /join {channel.title}"
+        if not channel.room:
             return None
         standing = self.client.session.standing(channel.title)
         mute = standing.muted(self.clock.now())
         if mute is not None:
-            until = f" until {self.clock.moment(mute.until)}" if mute.until else ""
-            return f"You are muted in {channel.label}{until} · what you type stays here"
+            return f"You are muted in {channel.label} · commands still work (/hand, /part …)"
         if standing.mode.moderated and not standing.staff:
             return f"{channel.label} is moderated: only its moderators speak"
         return None
@@ -153,6 +175,30 @@ class ModerationActions:
                 self._mutes_shown.pop(channel.key)
                 channel.log.add(self._system(f"your mute in {channel.label} has run out"))
         self._refresh_standing()
+
+    def _entered(self, channel: Channel) -> None:
+        """A `room` answer told our standing in `channel`: remember a timed
+        mute (to say when it runs out) and, as staff, ask for the queue of
+        hands, which the server sends by itself only when it changes."""
+        self._note_mute(channel)
+        if self.client.session.standing(channel.title).staff:
+            self.client.hands(channel.title)
+
+    def _held_back(self, channel: Channel, text: str) -> bool:
+        """Muted in `channel` (as far as we know): the message is not sent
+        but put back in the box, and the log says why. The server would
+        refuse it anyway; it still decides, since the mute may be over."""
+        mute = self.client.session.standing(channel.title).muted(self.clock.now())
+        if mute is None or channel is not self.current:
+            return False
+        box = self.query_one("#input", ChatInput)
+        if not box.text:
+            box.load_text(text)
+            box.move_cursor(box.document.end)
+        self.log_view.add(
+            self._error(mute_words(channel.label, mute, self.clock.now(), self.clock))
+        )
+        return True
 
     def _note_mute(self, channel: Channel) -> None:
         """Remember the mute on us in `channel`, to say when it runs out."""
@@ -563,7 +609,9 @@ class ModerationActions:
                 ("Delete a message…", "Yours, or as staff anyone's", self.action_delete_message)
             )
             if self.current.unseen:
-                entries.append(("Seen", f"Acknowledge the announcements ({SEEN_KEY})", self.action_seen))
+                entries.append(
+                    ("Seen", f"Acknowledge the announcements ({SEEN_KEY})", self.action_seen)
+                )
         if room and self.may(Rank.STAFF):
             mode = standing.mode
             if standing.queue:
@@ -571,10 +619,10 @@ class ModerationActions:
                 entries.append(
                     (f"Take the next hand ({first})", f"/next ({NEXT_KEY})", self.action_next_hand)
                 )
-                for hand in standing.queue:
-                    entries.append(
-                        (f"Lower {hand.name}'s hand", "/lower NAME", lambda n=hand.name: self._lower(n))
-                    )
+                entries.extend(
+                    (f"Lower {hand.name}'s hand", "/lower NAME", lambda n=hand.name: self._lower(n))
+                    for hand in standing.queue
+                )
             entries += [
                 ("Announce…", "/announce TEXT: each member acknowledges it", typed("/announce ")),
                 ("Kick…", "/kick NAME [REASON]", typed("/kick ")),
@@ -609,7 +657,11 @@ class ModerationActions:
             ]
         if room and self.may(Rank.OWNER):
             entries += [
-                ("Join code", "/code: the private room's code", lambda: self._show_code(ShowCode())),
+                (
+                    "Join code",
+                    "/code: the private room's code",
+                    lambda: self._show_code(ShowCode()),
+                ),
                 ("New join code", "/code new", lambda: self._show_code(ShowCode(rotate=True))),
                 ("Audit log", "/audit: what staff did here", lambda: self._show_audit(ShowAudit())),
             ]
@@ -634,8 +686,4 @@ class ModerationActions:
         box.focus()
 
 
-def mute_of(standing: Standing, now: float) -> Sanction | None:
-    return standing.muted(now)
-
-
-__all__ = ["KEEP_DRAFT", "ModerationActions", "UNSET"]
+__all__ = ["KEEP_DRAFT", "ModerationActions"]

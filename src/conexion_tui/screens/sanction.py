@@ -12,6 +12,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
@@ -44,7 +45,7 @@ class SanctionDialog(ModalScreen[bool]):
 
     def on_mount(self) -> None:
         box = self.query_one("#sanction-box")
-        box.border_title = self.explanation.title
+        box.border_title = Content(self.explanation.title)
         self.query(Button).first().focus()
 
     @property

@@ -1,6 +1,6 @@
 """The chat screen's top line: the conversation shown and its topic, your name, account badge
-and role in the room shown, the connection state, round-trip time and address. It only shows what the screen sets;
-it must not read the client.
+and role in the room shown, the connection state, round-trip time and address. It only shows
+what the screen sets; it must not read the client.
 """
 
 from __future__ import annotations

@@ -49,6 +49,7 @@ class ChatInput(TextArea):
         *,
         names: Callable[[], Iterable[str]],
         rooms: Callable[[], Iterable[str]] = tuple,
+        hands: Callable[[], Iterable[str]] = tuple,
         history_size: int,
         placeholder: str = "",
         id: str | None = None,
@@ -64,6 +65,7 @@ class ChatInput(TextArea):
         )
         self._names = names
         self._rooms = rooms
+        self._hands = hands  # whose hands are up, for /lower
         self.sent_history: list[str] = []
         self._history_size = history_size
         self._history_at = 0  # == len(history) when editing a new line
@@ -166,7 +168,7 @@ class ChatInput(TextArea):
             return
         row, column = self.cursor_location
         line = self.document.get_line(row)
-        found = complete(line, column, self._names(), self._rooms())
+        found = complete(line, column, self._names(), self._rooms(), self._hands())
         if found is None:
             self._cycle = None
             self.app.bell()

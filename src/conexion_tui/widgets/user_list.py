@@ -18,7 +18,7 @@ from ..standing import RANKS
 from .styles import component_style
 
 # The badge after a name, by role: short, so a name keeps its room.
-BADGES = {"admin": "admin", "owner": "owner", "moderator": "mod"}
+BADGES = {"admin": "admin", "owner": "owner", "moderator": "moderator"}
 
 
 class UserList(VerticalScroll, can_focus=False):
@@ -79,13 +79,11 @@ class UserList(VerticalScroll, can_focus=False):
             mine = name_key(name) == me
             if mine:
                 style += component_style(self, "user-list--me")
-            text.append(clean(name, single_line=True), style)
+            text.append(clean(name, single_line=True) + (" (you)" if mine else ""), style)
             role = self.roster.role_of(name)
             if role is not None:
                 text.append(" ")
                 text.append(BADGES[role], component_style(self, f"user-list--{role}"))
-            if mine:
-                text.append(" (you)", style)
         if not self.roster.complete:
             text.append(f"\n… and {self.roster.count - len(self.roster)} more")
         self.query_one("#user-names", Static).update(text)

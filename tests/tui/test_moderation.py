@@ -1,0 +1,273 @@
+"""Moderation and the classroom tools in the app, against a real server with a
+database: a teacher's view (the role badges, the hands panel and F4, mutes and
+their news, op and deop shown live, announcements and their count, deleting
+with the picker, the audit log, kicks) and a student's (the mute in the message
+box and its countdown on an injected clock, an announcement and F3, a
+tombstone, the dialog of a ban). Names and reasons are hostile on purpose:
+they must show as typed, never as markup."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
+
+from conexion_tui.conversation import room_key
+from conexion_tui.screens import ChatScreen
+from conexion_tui.screens.audit import AuditDialog
+from conexion_tui.screens.delete import DeletePicker
+from conexion_tui.screens.sanction import SanctionDialog
+from conexion_tui.widgets import ChatHeader, ChatInput, HandsPanel, RoomNotice, UserList
+from tests.peers import JsonPeer
+from tests.tui.conftest import (
+    ACCOUNT_PASSWORD,
+    FixedClock,
+    chat,
+    has_line,
+    joined,
+    log_in_on_start,
+    log_text,
+    make_app,
+    register_name,
+    running,
+    type_line,
+    wait_for,
+)
+
+LAB = room_key("lab")
+HOSTILE = "[bold]x[/] \x1b[31mred"  # markup and an escape sequence
+SHOWN = "[bold]x[/] [31mred"  # as drawn: the text as typed, ESC removed
+
+
+def users_text(app: Any) -> str:
+    return str(chat(app).query_one("#users", UserList).query_one("#user-names").render())
+
+
+def hands_text(app: Any) -> str:
+    return str(chat(app).query_one("#hands", HandsPanel).query_one("#hands-lines").render())
+
+
+def notice_text(app: Any) -> str:
+    return chat(app).query_one("#room-notice", RoomNotice).plain
+
+
+async def teacher_peer(server: Any, room: str = "lab") -> JsonPeer:
+    """A registered Teacher who created `room`: its owner."""
+    await register_name(server, "Teacher")
+    peer = await JsonPeer.connect(server.port)
+    await peer.send(type="hello", name="Teacher", proto=1, account_password=ACCOUNT_PASSWORD)
+    await peer.expect("welcome")
+    await peer.send(type="join", room=room)
+    assert (await peer.expect("room"))["roles"] == {"Teacher": "owner"}
+    return peer
+
+
+async def student_peer(
+    server: Any, name: str = "ana", room: str = "lab", *, registered: bool = False
+) -> JsonPeer:
+    peer = await JsonPeer.connect(server.port)
+    if registered:
+        await peer.send(type="hello", name=name, proto=1, account_password=ACCOUNT_PASSWORD)
+        await peer.expect("welcome")
+    else:
+        await peer.hello(name)
+    await peer.send(type="join", room=room)
+    await peer.expect("room")
+    return peer
+
+
+async def in_lab(pilot: Pilot[Any]) -> ChatScreen:
+    screen = await joined(pilot)
+    await type_line(pilot, "/join lab")
+    await wait_for(pilot, lambda: LAB in screen.channels and screen.current.key == LAB)
+    await wait_for(pilot, lambda: has_line(pilot.app, "here:"))
+    return screen
+
+
+async def test_a_teacher_sees_roles_hands_counts_and_the_audit_log(
+    make_server, tmp_path: Path
+) -> None:
+    server = await make_server(db=str(tmp_path / "chat.db"), rate=1000.0, burst=1000)
+    await register_name(server, "Teacher")
+    app = make_app(server.port, name="Teacher")
+    ana: JsonPeer | None = None
+    guest: JsonPeer | None = None
+    try:
+        async with running(app, size=(140, 40)) as pilot:
+            await log_in_on_start(pilot)
+            screen = await in_lab(pilot)
+            header = screen.query_one("#header", ChatHeader)
+            await wait_for(pilot, lambda: header.role == "owner")
+            assert "Teacher · registered · owner" in str(header.render())
+            await wait_for(pilot, lambda: "Teacher (you) owner" in users_text(app))
+
+            await register_name(server, "ana")
+            ana = await student_peer(server, registered=True)
+            await wait_for(pilot, lambda: "ana" in users_text(app))
+            # A raised hand: the panel lists it at once, F4 takes it.
+            hands = screen.query_one("#hands", HandsPanel)
+            await wait_for(pilot, lambda: hands.display and "No hands up" in hands_text(app))
+            await ana.send(type="hand", room="lab", question=HOSTILE)
+            await wait_for(pilot, lambda: "1. ana" in hands_text(app))
+            assert SHOWN in hands_text(app)
+            assert screen.check_action("next_hand", ()) is True
+            await pilot.press("f4")
+            turn = await ana.expect("hand")
+            while turn["state"] != "turn":
+                turn = await ana.expect("hand")
+            assert turn["by"] == "Teacher"
+            await wait_for(pilot, lambda: "No hands up" in hands_text(app))
+
+            # A mute with a hostile reason: the news says who, how long, why.
+            await type_line(pilot, f"/mute ana 10m {HOSTILE}")
+            news = await ana.expect("moderation")
+            assert (news["action"], news["reason"]) == ("mute", HOSTILE.replace("\x1b", ""))
+            await wait_for(pilot, lambda: has_line(app, "you muted ana in #lab for 10 minutes"))
+            assert SHOWN in log_text(app)
+
+            # Roles change live in the list.
+            await type_line(pilot, "/op ana")
+            await wait_for(pilot, lambda: "ana moderator" in users_text(app))
+            await type_line(pilot, "/deop ana")
+            await wait_for(pilot, lambda: "ana moderator" not in users_text(app))
+            await wait_for(pilot, lambda: has_line(app, "took away ana's moderator role"))
+            # The server decides: a guest cannot be made a moderator.
+            guest = await student_peer(server, "gus")
+            await type_line(pilot, "/op gus")
+            await wait_for(pilot, lambda: has_line(app, "cannot op gus:"))
+            assert has_line(app, "(not_registered)")
+
+            # An announcement counts who has seen it.
+            await type_line(pilot, "/announce Exam moved to Friday")
+            message = await ana.expect("message")
+            assert message["announcement"] is True
+            await wait_for(pilot, lambda: has_line(app, "0 of 2 have seen this"))
+            await ana.send(type="seen", room="lab", seq=message["seq"])
+            await wait_for(pilot, lambda: has_line(app, "1 of 2 have seen this"))
+            assert has_line(app, "Announcement · Teacher: Exam moved to Friday")
+
+            # Deleting someone's message with the picker leaves a tombstone.
+            await type_line(pilot, "/unmute ana")
+            await ana.expect("moderation")
+            await ana.say("a rude remark", room="lab")
+            await wait_for(pilot, lambda: has_line(app, "ana: a rude remark"))
+            await type_line(pilot, "/delete")
+            await wait_for(pilot, lambda: isinstance(app.screen, DeletePicker))
+            await pilot.press("enter")
+            deleted = await ana.expect("deleted")
+            assert deleted["by"] == "Teacher"
+            await wait_for(pilot, lambda: has_line(app, "ana: message deleted"))
+            assert not has_line(app, "a rude remark")
+
+            # The audit log, oldest first, in its own screen.
+            await type_line(pilot, "/audit")
+            await wait_for(pilot, lambda: isinstance(app.screen, AuditDialog))
+            audit = app.screen
+            assert isinstance(audit, AuditDialog)
+            text = "\n".join(audit.lines)
+            assert "you muted ana in #lab" in text
+            assert "you deleted a message by ana in #lab" in text
+            assert SHOWN in text
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen))
+
+            # A kick with a reason: out of the room, from the list.
+            await type_line(pilot, "/kick ana phone out in class")
+            await wait_for(pilot, lambda: has_line(app, "you kicked ana out of #lab"))
+            await wait_for(pilot, lambda: "ana" not in users_text(app))
+    finally:
+        for peer in (ana, guest):
+            if peer is not None:
+                await peer.close()
+
+
+async def test_a_student_meets_a_mute_an_announcement_a_delete_and_a_ban(
+    make_server, tmp_path: Path
+) -> None:
+    server = await make_server(db=str(tmp_path / "chat.db"), rate=1000.0, burst=1000)
+    teacher = await teacher_peer(server)
+    clock = FixedClock()
+    app = make_app(server.port, name="ana")
+    app.clock = clock
+    try:
+        async with running(app, size=(140, 40)) as pilot:
+            screen = await in_lab(pilot)
+            await wait_for(pilot, lambda: "Teacher owner" in users_text(app))
+            # `joined` carries no role: the list learns it from a `who` after.
+            await teacher.send(type="part", room="lab")
+            await teacher.expect("left")
+            await wait_for(pilot, lambda: "Teacher" not in users_text(app))
+            await teacher.send(type="join", room="lab")
+            await teacher.expect("room")
+            await wait_for(pilot, lambda: "Teacher owner" in users_text(app))
+            box = screen.query_one("#input", ChatInput)
+
+            # Muted for 10 minutes: the box says so, with the reason and the
+            # time left, and keeps what is typed instead of sending it.
+            await teacher.send(
+                type="mod", action="mute", name="ana", room="lab", minutes=10, reason=HOSTILE
+            )
+            await wait_for(pilot, lambda: box.has_class("-muted"))
+            title = str(box.border_title)
+            assert "10 min left" in title
+            assert "by Teacher" in title
+            assert "You are muted in #lab by Teacher" in notice_text(app)
+            await type_line(pilot, "let me speak")
+            assert box.text == "let me speak"
+            assert has_line(app, "You are muted in #lab")
+            assert not has_line(app, "ana: let me speak")
+            mute = screen.client.session.standing("lab").mute
+            assert mute is not None
+            assert mute.until is not None
+            clock.stop_at(mute.until - 90)
+            screen._tick()
+            assert "(2 min left)" in str(box.border_title)
+            clock.advance(60)
+            screen._tick()
+            assert "(30 s left)" in str(box.border_title)
+            clock.advance(31)
+            screen._tick()
+            assert not box.has_class("-muted")
+            assert has_line(app, "your mute in #lab has run out")
+            box.load_text("")
+            # (The server counts on its own clock: the teacher lifts it there.)
+            await teacher.send(type="mod", action="unmute", name="ana", room="lab")
+            await wait_for(pilot, lambda: has_line(app, "Teacher unmuted you in #lab"))
+
+            # An announcement asks to be acknowledged; F3 says it was seen.
+            await teacher.say("Exam moved to Friday", room="lab", announce=True)
+            await wait_for(pilot, lambda: has_line(app, "F3: seen"))
+            assert "Announcement from Teacher" in notice_text(app)
+            assert screen.check_action("seen", ()) is True
+            await pilot.press("f3")
+            count = await teacher.expect("seen")
+            assert (count["seen"], count["of"]) == (1, 1)
+            await wait_for(pilot, lambda: has_line(app, "seen ✓"))
+            assert "Announcement from" not in notice_text(app)
+
+            # The teacher deletes what ana said: a tombstone in its place.
+            await type_line(pilot, "oops, wrong room")
+            said = await teacher.expect("message")
+            await teacher.send(type="delete", room="lab", seq=said["seq"])
+            await wait_for(pilot, lambda: has_line(app, "ana: message deleted by Teacher"))
+            assert not has_line(app, "oops, wrong room")
+
+            # A ban: a dialog says who, why, until when and what is left to do.
+            await teacher.send(
+                type="mod", action="ban", name="ana", room="lab", minutes=60, reason=HOSTILE
+            )
+            await wait_for(pilot, lambda: isinstance(app.screen, SanctionDialog))
+            dialog = app.screen
+            assert isinstance(dialog, SanctionDialog)
+            assert "Teacher banned you from #lab." in dialog.text
+            assert f"Reason: {SHOWN}" in dialog.text
+            assert "min left)." in dialog.text
+            assert "/join lab is refused" in dialog.text
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen))
+            assert screen.channels[LAB].gone is not None
+            await type_line(pilot, "/join lab")
+            await wait_for(pilot, lambda: has_line(app, "(banned)"))
+    finally:
+        await teacher.close()
