@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import signal
 import ssl
 import sys
 from collections.abc import Iterable
@@ -27,6 +29,15 @@ from .config import ClientConfig, UiConfig
 from .messages import JoinFailed, NetEvents, SessionStarted, StatusUpdate
 from .saved import SavedRooms
 from .screens import ChatScreen, StartScreen
+
+log = logging.getLogger(__name__)
+
+# Signals that end the client the way ctrl+q does: `bye` to the server, the
+# terminal given back, exit status 0. SIGTERM is a polite kill; SIGHUP is the
+# terminal (or the ssh session) going away.
+QUIT_SIGNALS: tuple[signal.Signals, ...] = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
 
 
 def deliver_alt_digits() -> None:
@@ -123,8 +134,12 @@ class ConexionApp(App[int]):
         password: str | None = None,
         tls: ssl.SSLContext | None = None,
         data_dir: Path | None = None,
+        handle_signals: bool = False,
     ) -> None:
         super().__init__()
+        # Only the real program takes over SIGTERM and SIGHUP: an app made in
+        # a test must not replace the test runner's handlers.
+        self.handle_signals = handle_signals
         deliver_alt_digits()
         # Where the rooms we were in are remembered; None remembers nothing.
         self.saved = SavedRooms(data_dir) if data_dir is not None else None
@@ -153,6 +168,8 @@ class ConexionApp(App[int]):
         return format_address(self.host, self.port)
 
     def on_mount(self) -> None:
+        if self.handle_signals:
+            self._catch_signals()
         name = self.name_given or self.suggested_name
         self.push_screen(
             StartScreen(
@@ -278,6 +295,25 @@ class ConexionApp(App[int]):
                     )
 
     # -- quitting ----------------------------------------------------------------
+
+    def _catch_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in QUIT_SIGNALS:
+            # Not on Windows, and only in the main thread: then the default stays.
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, self._signalled, signum)
+
+    def _signalled(self, signum: int) -> None:
+        log.info("%s: quitting", signal.Signals(signum).name)
+        # The handler runs outside Textual's message loop: quit from inside it.
+        self.call_next(self.action_quit)
+
+    def on_unmount(self) -> None:
+        if self.handle_signals:
+            loop = asyncio.get_running_loop()
+            for signum in QUIT_SIGNALS:
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.remove_signal_handler(signum)
 
     async def action_quit(self) -> None:
         """Say bye (bounded by the client's close timeout), then exit."""

@@ -157,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         password=os.environ.get("CONEXION_PASSWORD") or None,
         tls=tls,
         data_dir=None if args.forget_rooms else Path(args.data_dir).expanduser(),
+        handle_signals=True,
     )
     result = app.run()
     if app.return_code not in (None, 0):
