@@ -6,6 +6,7 @@ not decide when anything happens: timers belong to the client and the screens.
 from __future__ import annotations
 
 import time
+from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from conexion_protocol import local_hhmm, parse_ts
@@ -26,6 +27,19 @@ class Clock(Protocol):
         its day (`Wed 25 Nov 10:40`)."""
         ...
 
+    def day_key(self, epoch: float) -> str:
+        """The local date of `epoch` (`2026-11-24`): what tells days apart."""
+        ...
+
+    def day_words(self, key: str) -> str:
+        """A day as a log's separator names it: `Today`, `Yesterday`,
+        `Tuesday 24 November` (with the year when it is not this one)."""
+        ...
+
+    def full(self, epoch: float) -> str:
+        """The full date and time: `Tuesday 24 November 2026, 12:34:56`."""
+        ...
+
 
 def epoch_of(when: str | float) -> float | None:
     """The epoch of a wire timestamp or an epoch; None for a malformed one."""
@@ -43,6 +57,31 @@ def moment_words(epoch: float, now: float) -> str:
     return time.strftime("%a %d %b %Y %H:%M", then)
 
 
+def day_key(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d", time.localtime(epoch))
+
+
+def day_words(key: str, now: float) -> str:
+    """`Today`, `Yesterday`, else the weekday, day and month (and the year
+    when it is not the year of `now`); a malformed key is returned as is."""
+    try:
+        day = date.fromisoformat(key)
+    except ValueError:
+        return key
+    today = date.fromisoformat(day_key(now))
+    if day == today:
+        return "Today"
+    if day == today - timedelta(days=1):
+        return "Yesterday"
+    words = f"{day:%A} {day.day} {day:%B}"
+    return words if day.year == today.year else f"{words} {day.year}"
+
+
+def full_words(epoch: float) -> str:
+    moment = datetime.fromtimestamp(epoch)
+    return f"{moment:%A} {moment.day} {moment:%B} {moment.year}, {moment:%H:%M:%S}"
+
+
 class LocalClock:
     """The real clock: local wall time."""
 
@@ -55,3 +94,12 @@ class LocalClock:
     def moment(self, when: str | float) -> str:
         epoch = epoch_of(when)
         return UNKNOWN_HHMM if epoch is None else moment_words(epoch, self.now())
+
+    def day_key(self, epoch: float) -> str:
+        return day_key(epoch)
+
+    def day_words(self, key: str) -> str:
+        return day_words(key, self.now())
+
+    def full(self, epoch: float) -> str:
+        return full_words(epoch)

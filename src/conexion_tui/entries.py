@@ -87,6 +87,10 @@ class Entry:
     mention: bool = False
     own: bool = False
     seq: int | None = None  # the message's number in its conversation, once known
+    # When it was said (an epoch): its day, and the full date a person can
+    # ask for; None for separators and lines with no moment of their own.
+    at: float | None = None
+    day: str = ""  # a day separator's day (`Clock.day_key`), to name it anew at midnight
     deleted: bool = False  # a tombstone: `text` is DELETED_TEXT
     # A remark after the text, in its own colour: an announcement's count
     # ("27 of 30 have seen this") or how to acknowledge it.

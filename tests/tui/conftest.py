@@ -18,7 +18,7 @@ from conexion_server.config import ServerConfig
 from conexion_server.hub import HubConfig
 from conexion_server.server import ChatServer
 from conexion_tui.app import ConexionApp
-from conexion_tui.clock import epoch_of, moment_words
+from conexion_tui.clock import day_key, day_words, epoch_of, full_words, moment_words
 from conexion_tui.config import ClientConfig, UiConfig
 from conexion_tui.screens import ChatScreen, StartScreen
 from conexion_tui.widgets import ChatInput, MessageLog
@@ -66,6 +66,15 @@ class FixedClock:
     def moment(self, when: str | float) -> str:
         epoch = epoch_of(when)
         return "--:--" if epoch is None else moment_words(epoch, self.now())
+
+    def day_key(self, epoch: float) -> str:
+        return day_key(epoch)
+
+    def day_words(self, key: str) -> str:
+        return day_words(key, self.now())
+
+    def full(self, epoch: float) -> str:
+        return full_words(epoch)
 
     def advance(self, seconds: float) -> None:
         if self.frozen is not None:

@@ -11,6 +11,7 @@ from textual.app import App, ComposeResult
 from conexion_tui.client import SendStatus
 from conexion_tui.entries import Entry, Kind
 from conexion_tui.widgets import MessageLog
+from tests.tui.conftest import FixedClock
 
 
 class LogApp(App[None]):
@@ -138,3 +139,100 @@ async def test_clear_empties_everything() -> None:
         assert log.entries == []
         assert log.line_count == 0
         assert log.render_line(0).text.strip() == ""
+
+
+# -- days -------------------------------------------------------------------------
+
+
+def local(day: int, hour: int, month: int = 11, year: int = 2026) -> float:
+    return time.mktime((year, month, day, hour, 0, 0, 0, 0, -1))
+
+
+class DayLogApp(LogApp):
+    def __init__(self, clock: FixedClock) -> None:
+        super().__init__()
+        self.clock = clock
+
+    def compose(self) -> ComposeResult:
+        yield MessageLog(id="log", scrollback=1000, cache_size=64, clock=self.clock)
+
+
+def said(text: str, at: float) -> Entry:
+    return Entry(Kind.CHAT, "12:00", text, name="bob", at=at)
+
+
+def separators(log: MessageLog) -> list[str]:
+    return [line.strip("─ ") for line in log.rendered_lines() if line.startswith("──")]
+
+
+async def test_day_separators_name_each_day_and_today_needs_none_alone() -> None:
+    clock = FixedClock()
+    clock.stop_at(local(26, 12))  # Thursday 26 November 2026
+    app = DayLogApp(clock)
+    async with app.run_test(size=(60, 20)) as pilot:
+        log = app.log_view
+        log.extend([said("today, alone", local(26, 9))])
+        await pilot.pause()
+        assert separators(log) == []  # a log of today only: nothing to tell apart
+        log.clear()
+        log.extend(
+            [
+                said("last week", local(19, 10)),
+                said("on tuesday", local(24, 10)),
+                said("also tuesday", local(24, 18)),
+                said("yesterday", local(25, 9)),
+                said("today", local(26, 11)),
+            ]
+        )
+        await pilot.pause()
+        assert separators(log) == [
+            "Thursday 19 November",
+            "Tuesday 24 November",
+            "Yesterday",
+            "Today",
+        ]
+        first = log.rendered_lines()[0]
+        assert first.startswith("───")
+        assert first.endswith("───")
+        assert " Thursday 19 November " in first
+        log.add(said("later today", local(26, 11)))
+        assert len(separators(log)) == 4
+        # Midnight: the names move on.
+        clock.advance(24 * 3600)
+        log.relabel_days()
+        assert separators(log)[-2:] == ["Wednesday 25 November", "Yesterday"]
+        clock.advance(400 * 24 * 3600)
+        log.relabel_days()
+        assert separators(log)[0] == "Thursday 19 November 2026"
+
+
+async def test_an_older_page_gets_its_days_and_today_gets_its_name() -> None:
+    clock = FixedClock()
+    clock.stop_at(local(26, 12))
+    app = DayLogApp(clock)
+    async with app.run_test(size=(60, 20)) as pilot:
+        log = app.log_view
+        log.extend([said("today", local(26, 11))])
+        log.prepend([said("monday", local(23, 10)), said("tuesday", local(24, 10))])
+        await pilot.pause()
+        assert separators(log) == ["Monday 23 November", "Tuesday 24 November", "Today"]
+        log.prepend([said("earlier on monday", local(23, 8))])
+        assert separators(log) == ["Monday 23 November", "Tuesday 24 November", "Today"]
+        texts = [e.text for e in log.entries if e.kind is Kind.CHAT]
+        assert texts == ["earlier on monday", "monday", "tuesday", "today"]
+
+
+async def test_the_tooltip_of_a_line_is_its_full_date_and_time() -> None:
+    clock = FixedClock()
+    clock.stop_at(local(26, 12))
+    app = DayLogApp(clock)
+    async with app.run_test(size=(60, 20)) as pilot:
+        log = app.log_view
+        log.extend([said("yesterday", local(25, 9)), said("today", local(26, 11))])
+        await pilot.pause()
+        lines = log.rendered_lines()
+        row = lines.index(next(line for line in lines if "today" in line and "bob" in line))
+        await pilot.hover("#log", offset=(5, row))
+        assert log.tooltip == "Thursday 26 November 2026, 11:00:00"
+        await pilot.hover("#log", offset=(5, 1))
+        assert log.tooltip == "Wednesday 25 November 2026, 09:00:00"

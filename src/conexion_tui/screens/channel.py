@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from conexion_protocol import Message, Stored, name_key
 
-from ..clock import Clock
+from ..clock import Clock, epoch_of
 from ..conversation import Conversation, Roster
 from ..entries import DELETED_TEXT, Entry, Kind, clean, mentions
 from ..widgets import MessageLog
@@ -96,6 +96,7 @@ def message_entry(message: Message, me: str, clock: Clock) -> Entry:
             own=own,
             seq=message.seq,
             deleted=True,
+            at=epoch_of(message.ts),
         )
     text = clean(message.text)
     return Entry(
@@ -106,6 +107,7 @@ def message_entry(message: Message, me: str, clock: Clock) -> Entry:
         mention=not own and mentions(text, me),
         own=own,
         seq=message.seq,
+        at=epoch_of(message.ts),
     )
 
 
@@ -130,15 +132,17 @@ def stored_entry(message: Stored, me: str, clock: Clock) -> Entry:
         name=clean(message.to if mine else message.from_, single_line=True),
         own=mine,
         seq=message.seq,
+        at=epoch_of(message.ts),
     )
 
 
 def system_entry(text: str, clock: Clock, when: str | None = None) -> Entry:
-    return Entry(Kind.SYSTEM, clock.hhmm(when), clean(text))
+    at = epoch_of(when) if when is not None else clock.now()
+    return Entry(Kind.SYSTEM, clock.hhmm(when), clean(text), at=at)
 
 
 def error_entry(text: str, clock: Clock) -> Entry:
-    return Entry(Kind.ERROR, clock.hhmm(), clean(text))
+    return Entry(Kind.ERROR, clock.hhmm(), clean(text), at=clock.now())
 
 
 def separator(label: str) -> Entry:

@@ -36,7 +36,7 @@ from ..client import (
     SendStatus,
     State,
 )
-from ..clock import Clock
+from ..clock import Clock, epoch_of
 from ..commands import (
     ClearLog,
     JoinRoom,
@@ -170,6 +170,7 @@ class ChatScreen(NetworkEvents, TypedCommands, AccountActions, ModerationActions
         self._put_out: dict[str, Moderation] = {}
         self._hands_shown: set[str] = set()
         self._banned_shown = False
+        self._today = clock.day_key(clock.now())  # the date the day separators were named on
         self._first_history = by_conversation(welcome.history, self.me)
         self._open_initial_channels()
         self.current = self._first_channel()
@@ -200,6 +201,7 @@ class ChatScreen(NetworkEvents, TypedCommands, AccountActions, ModerationActions
 
     def _new_channel(self, key: str, *, room: bool, title: str) -> Channel:
         log = MessageLog(
+            clock=self.clock,
             id=f"log-{next(self._log_ids)}",
             classes="log",
             scrollback=self.ui.scrollback,
@@ -602,6 +604,7 @@ class ChatScreen(NetworkEvents, TypedCommands, AccountActions, ModerationActions
         entry.status = out.status
         if out.status is SendStatus.SENT and out.ts:
             entry.time = self.clock.hhmm(out.ts)
+            entry.at = epoch_of(out.ts) or entry.at
             entry.seq = out.seq  # so it can be deleted, and its tombstone found
         if out.status is SendStatus.FAILED:
             entry.reason = f"{out.error_code}: {out.error_message}"

@@ -194,7 +194,15 @@ class TypedCommands:
             out = self.client.say(text, action=action, room=channel.title, announce=announce)
             kind = Kind.ANNOUNCEMENT if announce else Kind.ACTION if action else Kind.CHAT
             name = self.me
-        entry = Entry(kind, self.clock.hhmm(), clean(text), name=name, status=out.status, own=True)
+        entry = Entry(
+            kind,
+            self.clock.hhmm(),
+            clean(text),
+            name=name,
+            status=out.status,
+            own=True,
+            at=self.clock.now(),
+        )
         if out.status is SendStatus.FAILED:  # refused before it left, e.g. too long
             entry.reason = f"{out.error_code}: {out.error_message}"
         else:

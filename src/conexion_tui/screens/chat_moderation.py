@@ -161,8 +161,14 @@ class ModerationActions:
         return None
 
     def _tick(self) -> None:
-        """Every second: count down, and say when a mute ran out."""
+        """Every second: count down, say when a mute ran out, and at
+        midnight name the days again (`Today` becomes `Yesterday`)."""
         now = self.clock.now()
+        today = self.clock.day_key(now)
+        if today != self._today:
+            self._today = today
+            for channel in self.channels.values():
+                channel.log.relabel_days()
         session = self.client.session
         for channel in self.channels.values():
             shown = self._mutes_shown.get(channel.key)
