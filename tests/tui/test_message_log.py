@@ -232,7 +232,25 @@ async def test_the_tooltip_of_a_line_is_its_full_date_and_time() -> None:
         await pilot.pause()
         lines = log.rendered_lines()
         row = lines.index(next(line for line in lines if "today" in line and "bob" in line))
-        await pilot.hover("#log", offset=(5, row))
+        pad = log._pad()  # the short log sits at the bottom
+        await pilot.hover("#log", offset=(5, pad + row))
         assert log.tooltip == "Thursday 26 November 2026, 11:00:00"
-        await pilot.hover("#log", offset=(5, 1))
+        await pilot.hover("#log", offset=(5, pad + 1))
         assert log.tooltip == "Wednesday 25 November 2026, 09:00:00"
+
+
+async def test_a_short_log_sits_at_the_bottom_above_the_input() -> None:
+    app = LogApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        log = app.log_view
+        log.extend([chat(1), chat(2)])
+        await pilot.pause()
+        height = log.scrollable_content_region.height
+        rows = [log.render_line(y).text.rstrip() for y in range(height)]
+        assert rows[-2:] == ["12:00 user1: message 1", "12:00 user2: message 2"]
+        assert all(not row for row in rows[:-2])
+        log.extend(chat(n) for n in range(3, 40))  # longer than the view: as before
+        await pilot.pause()
+        rows = [log.render_line(y).text.rstrip() for y in range(height)]
+        assert rows[-1] == "12:00 user4: message 39"
+        assert all(rows)

@@ -415,7 +415,7 @@ class MessageLog(ScrollView, can_focus=False):
         (the log shows only `HH:MM`, and a day only at its separators)."""
         if self.clock is None:
             return
-        line = self.scroll_offset.y + event.y
+        line = self.scroll_offset.y + event.y - self._pad()
         tip: str | None = None
         if 0 <= line < self._total:
             entry = self.entries[self._entry_at(line)]
@@ -424,9 +424,14 @@ class MessageLog(ScrollView, can_focus=False):
         if tip != self.tooltip:
             self.tooltip = tip
 
+    def _pad(self) -> int:
+        """Blank rows above a log shorter than the view: it sits on the
+        input, as chats do, instead of hanging from the top."""
+        return max(0, self.scrollable_content_region.height - self._total)
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
-        line = scroll_y + y
+        line = scroll_y + y - self._pad()
         width = self.size.width
         base = self.rich_style
         if not 0 <= line < self._total:
