@@ -339,21 +339,29 @@ RANK_HEADINGS = {
 }
 
 
-def help_lines() -> list[str]:
-    """What `/help` shows, one line each: every command, grouped by who may
-    use it (the server checks; a refusal says why), then the keys."""
-    width = max(len(spec.usage) for spec in COMMANDS)
-    lines: list[str] = []
+NOTES = (
+    "A line starting with // is sent as text with one slash removed.",
+    "DURATION: 10 (minutes), 90s, 10m, 2h, 3d, 1w; left out, until lifted.",
+)
+
+
+def help_sections() -> list[tuple[str, list[tuple[str, str]]]]:
+    """What `/help` shows: the keys, then every command grouped by who may
+    use it (the server checks; a refusal says why), as (heading, rows)."""
+    sections = [("Keys:", list(KEY_HELP))]
     for rank, heading in RANK_HEADINGS.items():
+        sections.append((heading, [(s.usage, s.help) for s in COMMANDS if s.rank is rank]))
+    return sections
+
+
+def help_lines() -> list[str]:
+    """`help_sections()` as lines of text, with the notes."""
+    width = max(len(usage) for _, rows in help_sections() for usage, _ in rows)
+    lines: list[str] = []
+    for heading, rows in help_sections():
         lines.append(heading)
-        lines.extend(
-            f"  {spec.usage.ljust(width)}  {spec.help}" for spec in COMMANDS if spec.rank is rank
-        )
-    lines.append("A line starting with // is sent as text with one slash removed.")
-    lines.append("DURATION: 10 (minutes), 90s, 10m, 2h, 3d, 1w; left out, until lifted.")
-    key_width = max(len(key) for key, _ in KEY_HELP)
-    lines.append("Keys:")
-    lines.extend(f"  {key.ljust(key_width)}  {what}" for key, what in KEY_HELP)
+        lines.extend(f"  {usage.ljust(width)}  {what}" for usage, what in rows)
+    lines.extend(NOTES)
     return lines
 
 

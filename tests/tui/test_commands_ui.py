@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from conexion_tui.conversation import dm_key, room_key
+from conexion_tui.screens.help import HelpScreen
 from conexion_tui.widgets import ChatHeader
 from tests.tui.conftest import (
     chat,
@@ -22,13 +23,16 @@ from tests.tui.conftest import (
 )
 
 
-async def test_help_lists_every_command(server) -> None:
+async def test_help_is_an_overlay_with_every_command_and_nothing_in_the_log(server) -> None:
     app = make_app(server.port)
     async with running(app) as pilot:
-        await joined(pilot)
+        screen = await joined(pilot)
+        before = log_text(app)
         await type_line(pilot, "/help")
-        await wait_for(pilot, lambda: has_line(app, "/msg NAME TEXT"))
-        text = log_text(app)
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help")
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        text = help_screen.text
         for usage in (
             "/help",
             "/msg NAME TEXT",
@@ -41,14 +45,20 @@ async def test_help_lists_every_command(server) -> None:
             "/nick NAME",
             "/who",
             "/clear",
+            "/kick NAME [REASON]",
+            "/exit",
+            "/quit",
         ):
             assert usage in text
-        for key in ("alt+↑", "alt+1", "ctrl+k", "ctrl+n", "ctrl+p"):
+        for key in ("alt+↑", "alt+1", "ctrl+k", "ctrl+n", "ctrl+p", "F3", "F4"):
             assert key in text
-        assert "/exit" in text
-        assert "/quit" in text
-        await pilot.press("f1")  # the same list from a key
-        await wait_for(pilot, lambda: log_text(app).count("/nick NAME") == 2)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen, what="the chat again")
+        await pilot.press("f1")  # the same from a key, and F1 closes it too
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: app.screen is screen)
+        assert log_text(app) == before  # not a line was added
 
 
 async def test_me_sends_an_action(server, peers) -> None:

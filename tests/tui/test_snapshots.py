@@ -19,6 +19,7 @@ from conexion_tui.config import UiConfig
 from conexion_tui.conversation import dm_key, room_key
 from conexion_tui.messages import JoinFailed
 from conexion_tui.saved import SavedRooms
+from conexion_tui.screens.help import HelpScreen
 from conexion_tui.screens.password import PasswordDialog
 from conexion_tui.screens.switcher import QuickSwitcher
 from conexion_tui.widgets import ChatHeader, ChatInput, HandsPanel
@@ -338,3 +339,13 @@ def test_a_teacher_with_hands_up(snap_compare, threaded_server: ThreadedServer) 
 async def run_and_close(opened: Any) -> None:
     peer = await opened
     await peer.close()
+
+
+def test_help_overlay(snap_compare) -> None:
+    app = make_app(8000, name=None, suggested="ana")
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await pilot.app.push_screen(HelpScreen())
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)

@@ -46,7 +46,6 @@ from ..commands import (
     Place,
     Quit,
     Target,
-    help_lines,
     keeps_secret,
     parse,
 )
@@ -84,6 +83,7 @@ from .chat_account import AccountActions, AccountNotice
 from .chat_commands import TypedCommands
 from .chat_events import NetworkEvents
 from .chat_moderation import ModerationActions
+from .help import HelpScreen
 from .switcher import Places, QuickSwitcher
 
 
@@ -648,9 +648,9 @@ class ChatScreen(NetworkEvents, TypedCommands, AccountActions, ModerationActions
         self.log_view.scroll_to_live()
 
     def action_help(self) -> None:
-        lines = help_lines()
-        self.log_view.extend([self._system(line) for line in lines])
-        self.log_view.scroll_to_live()
+        """F1 and /help: the keys and commands over the chat, nothing in the log."""
+        if not isinstance(self.app.screen, HelpScreen):
+            self.app.push_screen(HelpScreen())
 
 
 def _room_detail(summary: RoomSummary) -> str:
