@@ -78,6 +78,9 @@ class UiConfig:
     # the room sidebar too (the header then counts what is unread elsewhere).
     narrow_below: int = 120
     collapse_below: int = 70
+    # The user list is as wide as its widest name (with badge), within these.
+    users_min: int = 12
+    users_max: int = 26
     switcher_limit: int = 50  # lines the quick switcher shows at most
     who_shown: int = 50  # names a /who answer writes into the log (the user list has all)
     notify_timeout: float = 6.0  # seconds a mention or DM toast stays up

@@ -552,6 +552,11 @@ class ChatScreen(NetworkEvents, TypedCommands, AccountActions, ModerationActions
         header.detail = detail
         header.rtt = rtt
 
+    @on(UserList.WidthChanged)
+    def _fit_users(self, event: UserList.WidthChanged) -> None:
+        width = max(self.ui.users_min, min(self.ui.users_max, event.width))
+        self.query_one("#side-pane").styles.width = width
+
     @on(MessageLog.UnreadChanged)
     def _unread_changed(self, event: MessageLog.UnreadChanged) -> None:
         if event.log is self.current.log:

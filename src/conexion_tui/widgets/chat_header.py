@@ -74,25 +74,35 @@ class ChatHeader(Widget):
         state = f"{_DOTS[self.state]} {self.state.value}"
         if self.state is not State.ONLINE and self.detail:
             state += f" · {clean(self.detail, single_line=True)}"
-        # (text, style) per field, the room's topic and your badge kept apart:
-        # they give way, in that order, when the line is too long, since the
-        # state matters more.
-        fields: list[tuple[str, Style]] = [("Conexion", style("brand"))]
+        # (key, text, style) per field, the room's topic and your badge kept
+        # apart: they give way, in that order, when the line is too long,
+        # since the state matters more.
+        name = clean(self.name_shown, single_line=True)
+        fields: list[tuple[str, str, Style]] = [("brand", "Conexion", style("brand"))]
         if self.room:
-            fields.append((clean(self.room, single_line=True), style("room")))
+            fields.append(("room", clean(self.room, single_line=True), style("room")))
         if self.elsewhere:
-            fields.append((self.elsewhere, style("elsewhere")))
-        fields.append((clean(self.name_shown, single_line=True), style("name")))
-        name_at = len(fields) - 1
+            fields.append(("elsewhere", self.elsewhere, style("elsewhere")))
+        fields.append(("name", name, style("name")))
         badge = self.badge if self.badge in BADGES else ""
         role = self.role if self.role in ROLES else ""
-        fields.append((state, style(state_part)))
+        fields.append(("state", state, style(state_part)))
         if self.state is State.ONLINE:
-            fields.append((self.rtt_text(), style("rtt")))
-        fields.append((self.address, style("address")))
+            fields.append(("rtt", self.rtt_text(), style("rtt")))
+        fields.append(("address", self.address, style("address")))
         topic = clean(self.topic, single_line=True) if self.room else ""
         width = self.size.width
-        used = 1 + sum(cell_len(t) for t, _ in fields) + len(_SEPARATOR) * (len(fields) - 1)
+
+        def cells() -> int:
+            return 1 + sum(cell_len(t) for _, t, _ in fields) + len(_SEPARATOR) * (len(fields) - 1)
+
+        # Too long even without the topic and badges: the address goes first,
+        # then the round-trip time, then the brand; the state stays.
+        for part in ("address", "rtt", "brand"):
+            if not 0 < width < cells():
+                break
+            fields = [f for f in fields if f[0] != part]
+        used = cells()
         badge_cells = len(_TOPIC_SEPARATOR) + len(badge) if badge else 0
         badge_cells += len(_TOPIC_SEPARATOR) + len(role) if role else 0
         if topic and width > 0:
@@ -111,17 +121,17 @@ class ChatHeader(Widget):
                 role = ""
         text = Text(no_wrap=True, overflow="ellipsis", end="")
         text.append(" ")
-        for index, (field, field_style) in enumerate(fields):
+        for index, (key, field, field_style) in enumerate(fields):
             if index:
                 text.append(_SEPARATOR, style("separator"))
             text.append(field, field_style)
-            if index == name_at and badge:
+            if key == "name" and badge:
                 text.append(_TOPIC_SEPARATOR, style("separator"))
                 text.append(badge, style(f"badge-{badge}"))
-            if index == name_at and role:
+            if key == "name" and role:
                 text.append(_TOPIC_SEPARATOR, style("separator"))
                 text.append(role, style(f"role-{role}"))
-            if index == 1 and topic:
+            if key == "room" and topic:
                 text.append(_TOPIC_SEPARATOR, style("separator"))
                 text.append(topic, style("topic"))
         return text
