@@ -317,6 +317,7 @@ class ChatScreen(NetworkEvents, TypedCommands, AccountActions, ModerationActions
         welcome = self.welcome
         header = self.header
         header.address = self.client.address
+        header.secure = self.client.tls is not None
         header.name_shown = self.me
         self.set_status(self.client.state, "", self.client.rtt)
         self._show_account()

@@ -26,6 +26,7 @@ _TOPIC_SEPARATOR = " · "
 _MIN_TOPIC = 8  # cells; a topic cut shorter than this says nothing, so it is left out
 # What the badge after your name can say: your account as the server knows it.
 BADGES = ("guest", "registered", "admin")
+TLS_MARK = "🔒 TLS"
 # Your role in the room shown, after the badge (an admin's is the badge already).
 ROLES = ("owner", "moderator")
 
@@ -45,6 +46,7 @@ class ChatHeader(Widget):
             "chat-header--detail",
             "chat-header--rtt",
             "chat-header--separator",
+            "chat-header--tls",
             *(f"chat-header--badge-{badge}" for badge in BADGES),
             *(f"chat-header--role-{role}" for role in ROLES),
         }
@@ -55,6 +57,7 @@ class ChatHeader(Widget):
     badge: reactive[str] = reactive("")  # one of BADGES, or "" (a server without accounts)
     role: reactive[str] = reactive("")  # one of ROLES in the room shown, or ""
     state: reactive[State] = reactive(State.CONNECTING)
+    secure: reactive[bool] = reactive(False)  # the link is TLS
     detail: reactive[str] = reactive("")
     rtt: reactive[float | None] = reactive(None)
     room: reactive[str] = reactive("")  # "#lab", or a person's name for a DM
@@ -87,6 +90,10 @@ class ChatHeader(Widget):
         badge = self.badge if self.badge in BADGES else ""
         role = self.role if self.role in ROLES else ""
         fields.append(("state", state, style(state_part)))
+        if self.secure:
+            # Kept with the state when the line is short: whether what you
+            # type is encrypted matters as much as whether it is sent.
+            fields.append(("tls", TLS_MARK, style("tls")))
         if self.state is State.ONLINE:
             fields.append(("rtt", self.rtt_text(), style("rtt")))
         fields.append(("address", self.address, style("address")))
