@@ -365,6 +365,30 @@ def help_lines() -> list[str]:
     return lines
 
 
+def split_text(text: str, limit: int) -> list[str]:
+    """`text` cut into pieces of at most `limit` characters, each ending
+    where a line or else a word ends if one does in its second half (that
+    line break or space is where one message stops and the next begins),
+    else cut where the limit falls. Joined again with what was dropped,
+    they are the text."""
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        window = rest[: limit + 1]
+        cut = window.rfind("\n")
+        if cut < limit // 2:
+            cut = max(window.rfind(" "), window.rfind("\t"))
+        if cut < limit // 2:
+            pieces.append(rest[:limit])
+            rest = rest[limit:]
+        else:
+            pieces.append(rest[:cut])
+            rest = rest[cut + 1 :]
+    if rest:
+        pieces.append(rest)
+    return pieces
+
+
 def room_error(raw: str) -> str | None:
     """Why `raw` (a leading # allowed) cannot be a room name; None if it can."""
     try:

@@ -7,9 +7,11 @@ from __future__ import annotations
 from rich.cells import cell_len
 
 from conexion_tui.client import State
+from conexion_tui.commands import split_text
 from conexion_tui.conversation import dm_key
 from conexion_tui.entries import Kind
-from conexion_tui.widgets import ChatHeader, UserList
+from conexion_tui.screens.split import SplitDialog
+from conexion_tui.widgets import ChatHeader, ChatInput, UserList
 from tests.peers import JsonPeer
 from tests.tui.conftest import (
     FIXED_TIME,
@@ -70,15 +72,46 @@ async def test_rate_limited_message_is_marked_failed_with_reason(make_server, pe
         await wait_for(pilot, lambda: has_line(app, "ana: first ✓"))
 
 
-async def test_too_long_text_is_refused_locally(server) -> None:
+async def test_a_paste_too_long_stays_in_the_box_and_may_go_as_several(server, peers) -> None:
+    bob = await peers("bob")
+    words = " ".join(f"word{n:04d}" for n in range(600))  # 5,399 characters
     app = make_app(server.port)
     async with running(app) as pilot:
-        await joined(pilot)
-        await send_line(pilot, "x" * 4001)
-        await wait_for(pilot, lambda: has_line(app, "not sent: the message is 4001"))
-        assert "bad_text" in log_text(app)
+        screen = await joined(pilot)
+        await bob.expect("joined")
+        box = screen.query_one("#input", ChatInput)
+        await send_line(pilot, words)
+        await wait_for(pilot, lambda: isinstance(app.screen, SplitDialog), what="the offer")
+        dialog = app.screen
+        assert isinstance(dialog, SplitDialog)
+        assert "5,399 characters long" in dialog.text
+        assert "at most 4,000" in dialog.text
+        assert "Send it as 2 messages" in dialog.text
+        assert box.text == words  # kept, not cleared
+        await pilot.press("escape")  # keep editing: nothing is sent
+        await wait_for(pilot, lambda: app.screen is screen)
+        assert box.text == words
         assert app.client is not None
         assert app.client.pending == {}
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, SplitDialog))
+        await pilot.press("enter")  # "Send as 2" has the focus
+        first = await bob.expect("message")
+        second = await bob.expect("message")
+        assert len(first["text"]) <= 4000
+        assert f"{first['text']} {second['text']}" == words
+        await wait_for(pilot, lambda: box.text == "")
+
+
+def test_split_text_cuts_where_lines_or_words_end() -> None:
+    assert split_text("short", 10) == ["short"]
+    assert split_text("aaaa bbbb cccc", 10) == ["aaaa bbbb", "cccc"]
+    assert split_text("line one\nline two", 12) == ["line one", "line two"]
+    assert split_text("x" * 25, 10) == ["x" * 10, "x" * 10, "x" * 5]
+    text = "alpha beta\ngamma delta epsilon " * 300
+    pieces = split_text(text, 4000)
+    assert all(len(p) <= 4000 for p in pieces)
+    assert len("".join(pieces)) == len(text) - (len(pieces) - 1)  # one separator each
 
 
 async def test_messages_from_raw_json_and_text_peers(server, peers, text_peers) -> None:

@@ -5,7 +5,13 @@ nothing here waits for an answer: answers come back through `NetworkEvents`.
 
 from __future__ import annotations
 
-from conexion_protocol import ProtocolError, clean_text, clean_topic, normalize_name
+from conexion_protocol import (
+    MAX_TEXT_LEN,
+    ProtocolError,
+    clean_text,
+    clean_topic,
+    normalize_name,
+)
 
 from ..client import SendStatus
 from ..commands import (
@@ -26,9 +32,12 @@ from ..commands import (
     SendText,
     SetTopic,
     ShowHelp,
+    split_text,
 )
 from ..conversation import room_key
 from ..entries import Entry, Kind, clean
+from ..widgets import ChatInput
+from .split import SplitDialog
 
 
 class TypedCommands:
@@ -155,6 +164,27 @@ class TypedCommands:
         if room is not None:
             self._join(room)
 
+    def _offer_split(self, text: str, to: str | None) -> None:
+        """A message over the limit (a long paste): it goes back in the box,
+        and a dialog offers to send it as several messages instead."""
+        box = self.query_one("#input", ChatInput)
+        if not box.text:
+            box.load_text(text)
+            box.move_cursor(box.document.end)
+        pieces = split_text(text, MAX_TEXT_LEN)
+        channel = self.current
+
+        def answered(send: bool | None) -> None:
+            if not send or self.current is not channel:
+                return
+            if box.text == text:
+                box.load_text("")
+            for piece in pieces:
+                if piece.strip():
+                    self._send(piece, to=to)
+
+        self.app.push_screen(SplitDialog(len(text), MAX_TEXT_LEN, len(pieces)), answered)
+
     def _send(
         self, text: str, *, action: bool = False, to: str | None = None, announce: bool = False
     ) -> None:
@@ -165,6 +195,9 @@ class TypedCommands:
             # Checked here as well as on the server: a frame over the size
             # limit would make the server drop the connection, and the resend
             # after reconnecting would do it again.
+            if len(text) > MAX_TEXT_LEN and not action and not announce:
+                self._offer_split(text, to)
+                return
             self.log_view.add(self._error(f"not sent: {exc.message} ({exc.code})"))
             return
         channel = self.current
