@@ -58,6 +58,11 @@ class ClientConfig:
     # the server counts from when it read the last one, a little after we
     # wrote it, so a message sent on the dot could be early.
     slow_margin: float = 0.5
+    # Sends are paced within the rate and burst the welcome tells: at this
+    # share of the rate, keeping this many of the burst's tokens spare, so
+    # sends bunched up by the network still arrive within the limit.
+    rate_share: float = 0.9
+    burst_spare: int = 1
 
 
 @dataclass(slots=True, frozen=True)

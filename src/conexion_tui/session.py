@@ -175,6 +175,47 @@ class Request:
     action: str | None = None  # a `mod` request's action
 
 
+class Pace:
+    """The server's token bucket as the client keeps it: `burst` sends at
+    once, then `rate` a second. A share of the rate and a spare token leave
+    room for the network bunching sends up on the way; without a rate (an
+    older server) nothing is paced."""
+
+    def __init__(self, rate: float | None = None, burst: int = 0, now: float = 0.0) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = float(burst)
+        self.stamp = now
+
+    @classmethod
+    def told(cls, rate: object, burst: object, now: float, config: ClientConfig) -> Pace:
+        if not isinstance(rate, int | float) or rate <= 0 or not isinstance(burst, int):
+            return cls()
+        return cls(rate * config.rate_share, max(1, burst - config.burst_spare), now)
+
+    def _refill(self, now: float) -> None:
+        if self.rate is not None:
+            self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+
+    def take(self, now: float) -> bool:
+        """One send may go now (and is counted); False: it must wait."""
+        if self.rate is None:
+            return True
+        self._refill(now)
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
+
+    def wait(self, now: float) -> float:
+        """Seconds until a send may go (0 when one may now)."""
+        if self.rate is None:
+            return 0.0
+        self._refill(now)
+        return 0.0 if self.tokens >= 1.0 else (1.0 - self.tokens) / self.rate
+
+
 # -- events ------------------------------------------------------------------
 # The first six go on to the app unchanged (see `client.ClientEvent`); the
 # last two are for the driver only: they end a `hello` or a connection.
@@ -302,6 +343,9 @@ class ClientSession:
         # Pending sends of this connection not handed to the outbox yet, in
         # order: they wait for a room's slow mode (see `next_release()`).
         self._held: deque[Outgoing] = deque()
+        # The server's send rate as its welcome told it: sends are paced
+        # within it instead of meeting `rate_limited`.
+        self._pace = Pace()
         # Our role, mutes, the settings, hands and counts in each room.
         self.standings = Standings(self.is_me)
         self.rtt: float | None = None  # seconds, from the latest answered ping
@@ -480,6 +524,7 @@ class ClientSession:
         resent = sum(1 for out in self.pending.values() if out.written)
         self.state = SessionState.ONLINE
         self._held = deque(self.pending.values())
+        self._pace = Pace.told(welcome.rate, welcome.burst, self._clock(), self.config)
         self._release()
         return Welcomed(welcome, reconnect, resent, len(self.pending) - resent)
 
@@ -906,7 +951,9 @@ class ClientSession:
             if out.id in self.pending:
                 room = None if out.to is not None else _room_key(out.room)
                 waits.setdefault(room, self._wait(out, now))
-        return min(waits.values()) if waits else None
+        if not waits:
+            return None
+        return max(min(waits.values()), self._pace.wait(now))
 
     def _wait(self, out: Outgoing, now: float) -> float:
         if out.to is not None:
@@ -914,19 +961,26 @@ class ClientSession:
         return self.standings.peek(out.room).slow_wait(now, self.config.slow_margin)
 
     def _release(self) -> None:
-        """Hand the held sends that may go now to the outbox, in order; one
+        """Hand the held sends that may go now to the outbox, in order: each
+        takes one of the server's send tokens (when it told its rate), and one
         waiting for a room's slow mode holds back later ones to that room only."""
         if not self.online or not self._held:
             return
         now = self._clock()
         kept: deque[Outgoing] = deque()
         waiting: set[str | None] = set()  # rooms whose first held send still waits
+        paced = False  # out of tokens: everything after waits, in order
         for out in self._held:
             if out.id not in self.pending:
                 continue  # answered (an ack to an earlier copy) or refused meanwhile
             room = None if out.to is not None else _room_key(out.room)
-            if room is not None and (room in waiting or self._wait(out, now) > 0):
-                waiting.add(room)
+            if paced or (room is not None and (room in waiting or self._wait(out, now) > 0)):
+                if room is not None:
+                    waiting.add(room)
+                kept.append(out)
+                continue
+            if not self._pace.take(now):
+                paced = True
                 kept.append(out)
                 continue
             if out.to is None:

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import pytest
+from textual import events
 from textual.pilot import Pilot
 
 from conexion_server.config import ServerConfig
@@ -210,6 +211,17 @@ async def send_line(pilot: Pilot[Any], text: str) -> None:
     box.focus()
     box.load_text(text)
     await pilot.press("enter")
+
+
+def burst(app: Any, *keys: str) -> None:
+    """Deliver keys the way a terminal delivers a fast typist or a paste: all
+    queued before the app handles the first one."""
+    for key in keys:
+        char = key if len(key) == 1 else ("\r" if key == "enter" else None)
+        name = "space" if key == " " else key
+        event = events.Key(name, char)
+        event.set_sender(app)
+        app._driver.send_message(event)
 
 
 ACCOUNT_PASSWORD = "a long one, with spaces"

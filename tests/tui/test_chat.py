@@ -15,6 +15,7 @@ from conexion_tui.widgets import ChatHeader, ChatInput, UserList
 from tests.peers import JsonPeer
 from tests.tui.conftest import (
     FIXED_TIME,
+    burst,
     current_log,
     has_line,
     joined,
@@ -58,18 +59,30 @@ async def test_own_message_is_pending_until_its_ack(server, peers) -> None:
         await proxy.close()
 
 
-async def test_rate_limited_message_is_marked_failed_with_reason(make_server, peers) -> None:
-    server = await make_server(rate=1, burst=1)
+async def test_a_fast_typist_is_paced_within_the_rate_and_loses_nothing(make_server) -> None:
+    """25 lines typed at once on a server that allows 5 at once and 20 a
+    second: the client holds what would go over (shown pending) and sends it
+    in time, so not one is refused `rate_limited`."""
+    server = await make_server(rate=20, burst=5)
+    bob = await JsonPeer.connect(server.port)
+    await bob.hello("bob")
     app = make_app(server.port)
     async with running(app) as pilot:
-        await joined(pilot)
-        await send_line(pilot, "first")
-        await send_line(pilot, "second")
-        await wait_for(pilot, lambda: has_line(app, "second ✗"), what="failed mark")
-        line = next(line for line in log_lines(app) if "second ✗" in line)
-        assert "not sent: rate_limited" in line
-        assert "too many messages" in log_text(app)
-        await wait_for(pilot, lambda: has_line(app, "ana: first ✓"))
+        screen = await joined(pilot)
+        await bob.expect("joined")
+        screen.query_one("#input", ChatInput).focus()
+        keys = [key for n in range(25) for key in (*f"line{n}", "enter")]
+        burst(app, *keys)  # as fast as a terminal delivers them
+        assert app.client is not None
+        await wait_for(pilot, lambda: has_line(app, "line24 …"), what="all 25 typed")
+        assert app.client.session.held()  # some wait their turn, pending
+        for n in range(25):
+            got = await bob.expect("message")
+            assert got["text"] == f"line{n}"  # all of them, in order
+        await wait_for(pilot, lambda: has_line(app, "ana: line24 ✓"), what="the last acked")
+        assert not any("✗" in line for line in log_lines(app))
+        assert "rate_limited" not in log_text(app)
+    await bob.close()
 
 
 async def test_a_paste_too_long_stays_in_the_box_and_may_go_as_several(server, peers) -> None:

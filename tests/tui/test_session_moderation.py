@@ -176,3 +176,47 @@ def test_staff_are_not_slowed() -> None:
     wire.session.say("one", room="lab")
     wire.session.say("two", room="lab")
     assert len(wire.client_sent()) == 2
+
+
+def test_sends_are_paced_within_the_rate_the_welcome_tells() -> None:
+    wire = Wire(rate_share=1.0, burst_spare=1)
+    wire.connect()
+    wire.welcome(rate=2.0, burst=4)  # 3 at once, then one each half second
+    session = wire.session
+    outs = [session.say(f"m{n}") for n in range(6)]
+    assert [f.text for f in wire.client_sent() if isinstance(f, Say)] == ["m0", "m1", "m2"]
+    assert [o.id for o in session.held()] == [o.id for o in outs[3:]]
+    assert session.next_release() == 0.5
+    wire.clock.now += 0.49
+    assert wire.client_sent() == []
+    wire.clock.now += 0.01
+    assert [f.text for f in wire.client_sent() if isinstance(f, Say)] == ["m3"]
+    wire.clock.now += 1.0
+    assert [f.text for f in wire.client_sent() if isinstance(f, Say)] == ["m4", "m5"]
+    assert session.next_release() is None
+
+
+def test_without_a_rate_nothing_is_paced() -> None:
+    wire = Wire()
+    wire.connect()
+    wire.welcome()  # an older server: no rate, no burst
+    for n in range(50):
+        wire.session.say(f"m{n}")
+    assert len(wire.client_sent()) == 50
+
+
+def test_resends_after_a_reconnect_are_paced_too() -> None:
+    wire = Wire(rate_share=1.0, burst_spare=0)
+    wire.connect()
+    wire.welcome(rate=1.0, burst=2)
+    for n in range(2):
+        wire.session.say(f"m{n}")
+    assert len(wire.client_sent()) == 2
+    wire.session.connection_lost()
+    for n in range(2, 4):
+        wire.session.say(f"m{n}")
+    wire.connect()
+    wire.welcome(rate=1.0, burst=2)  # a new connection: a full bucket again
+    assert [f.text for f in wire.client_sent() if isinstance(f, Say)] == ["m0", "m1"]
+    wire.clock.now += 2.0
+    assert [f.text for f in wire.client_sent() if isinstance(f, Say)] == ["m2", "m3"]
