@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 import trustme
-from textual.widgets import Input, Static
+from textual.widgets import Button, Input, Static
 
 from conexion_tui.client import tls_context
 from conexion_tui.screens import StartScreen
@@ -148,3 +148,7 @@ async def test_plain_client_on_a_tls_server_gets_a_hint(make_server, tls_files) 
     app = make_app(server.port, name="ana")
     async with running(app) as pilot:
         await wait_for(pilot, lambda: "--tls" in message_text(app), what="the hint")
+        text = message_text(app)
+        assert "Choose another name" not in text  # the name is not the problem
+        assert "Press Enter or Retry to try again" in text
+        assert str(start(app).query_one("#start-join", Button).label) == "Retry"

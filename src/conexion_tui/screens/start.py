@@ -19,9 +19,16 @@ from textual.widgets import Button, Footer, Input, Label, Static
 
 from conexion_protocol import ErrorCode, name_key
 
-from ..client import TLS_FAILED, UNREACHABLE
+from ..client import CLOSED, TLS_FAILED, UNREACHABLE
 
 BAD_PASSWORD = ErrorCode.BAD_PASSWORD
+
+
+# Refusals that another name can cure: the name is selected, to be replaced.
+_NAME_REFUSALS = frozenset({ErrorCode.BAD_NAME, ErrorCode.NAME_TAKEN, ErrorCode.FORBIDDEN})
+# The link failed, not the name: the button says Retry. A server that hangs
+# up on the hello (CLOSED) is one: a TLS server met without --tls, say.
+_LINK_FAILURES = frozenset({UNREACHABLE, TLS_FAILED, CLOSED})
 
 
 class StartScreen(Screen[None]):
@@ -158,7 +165,7 @@ class StartScreen(Screen[None]):
         if code in (ErrorCode.LOGIN_REQUIRED, ErrorCode.BAD_LOGIN):
             self.show_account_field(code)
             return
-        if code in (UNREACHABLE, TLS_FAILED):
+        if code in _LINK_FAILURES:
             self.unreachable += 1
             # Without the count a failed retry would look like nothing happened.
             tries = f" (tried {self.unreachable} times)" if self.unreachable > 1 else ""
@@ -170,14 +177,18 @@ class StartScreen(Screen[None]):
                 "account.\nThen type that name and press Enter."
             )
             button.label = "Join"
-        else:
+        elif code in _NAME_REFUSALS:
             text = f"{sentence}\nChoose another name and press Enter."
+            button.label = "Join"
+        else:
+            # Not the name's fault (a ban, a full server …): say so plainly.
+            text = f"{sentence}\nPress Enter to try again."
             button.label = "Join"
         message.set_class(True, "-error")
         message.set_class(True, "-shown")
         message.update(Text(text))
         name_input.focus()
-        if code not in (UNREACHABLE, TLS_FAILED):
+        if code in _NAME_REFUSALS:
             name_input.select_all()
 
     def show_account_field(self, code: str) -> None:
