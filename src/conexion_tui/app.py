@@ -135,6 +135,7 @@ class ConexionApp(App[int]):
         tls: ssl.SSLContext | None = None,
         data_dir: Path | None = None,
         handle_signals: bool = False,
+        more: tuple[tuple[str, int], ...] = (),
     ) -> None:
         super().__init__()
         # Only the real program takes over SIGTERM and SIGHUP: an app made in
@@ -147,6 +148,7 @@ class ConexionApp(App[int]):
         self.tls = tls
         self.host = host
         self.port = port
+        self.more = more  # other servers to try, in order, when (host, port) fails
         self.name_given = name
         self.suggested_name = suggested_name
         self.clock: Clock = clock or LocalClock()
@@ -195,7 +197,9 @@ class ConexionApp(App[int]):
         It owns the socket (inside the client) and only posts messages; the
         screens never wait for it.
         """
-        client = ChatClient(self.host, self.port, self._batcher, self.client_config, tls=self.tls)
+        client = ChatClient(
+            self.host, self.port, self._batcher, self.client_config, tls=self.tls, more=self.more
+        )
         rooms = self.saved.load(self.address) if self.saved is not None else None
         try:
             welcome = await client.join(

@@ -13,7 +13,7 @@ import random
 import socket
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -77,6 +77,17 @@ class JoinError(Exception):
         self.message = message
         self.brief = brief or message  # short enough for a status line
         self.ask_user = ask_user
+
+
+# How a host name becomes the addresses to try: `loop.getaddrinfo` by default.
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+
+async def _getaddrinfo(host: str, port: int) -> list[str]:
+    """Every address `host` stands for (a name may have several: a cluster
+    behind one DNS name), in the resolver's order, each once."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 # -- events of the driver (the session's own are in session.py) ----------------
@@ -208,7 +219,15 @@ class ChatClient:
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
         tls: ssl.SSLContext | None = None,
+        more: Sequence[tuple[str, int]] = (),
+        resolve: Resolver | None = None,
     ) -> None:
+        # The servers to try, in order: (host, port) first, then `more` (the
+        # other instances of a cluster); each host may stand for several
+        # addresses (DNS). A failure moves on to the next; the one that
+        # answered is tried first next time.
+        self.servers: list[tuple[str, int]] = list(dict.fromkeys([(host, port), *more]))
+        self._resolve = resolve or _getaddrinfo
         self.host = host
         self.port = port
         self.tls = tls
@@ -539,29 +558,62 @@ class ChatClient:
 
     # -- connection lifecycle --------------------------------------------
 
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A connection to the first server (and address of its name) that
+        takes one, starting with the one that worked last; the failure of
+        the last one tried, as a `JoinError`, when none does."""
+        failure: JoinError | None = None
+        for host, port in list(self.servers):
+            try:
+                addresses = await self._resolve(host, port)
+            except OSError as exc:
+                why = describe_os_error(exc)
+                failure = JoinError(
+                    UNREACHABLE, f"cannot reach {format_address(host, port)}: {why}", brief=why
+                )
+                continue
+            for address in addresses or [host]:
+                self.host, self.port = host, port
+                try:
+                    async with asyncio.timeout(self.config.connect_timeout):
+                        connection = await asyncio.open_connection(
+                            address,
+                            port,
+                            ssl=self.tls,
+                            server_hostname=host if self.tls is not None else None,
+                        )
+                except ssl.SSLError as exc:
+                    why = describe_tls_error(exc, host)
+                    failure = JoinError(
+                        TLS_FAILED, f"cannot connect securely to {self.address}: {why}", brief=why
+                    )
+                except (OSError, TimeoutError) as exc:
+                    why = describe_os_error(exc)
+                    refused = isinstance(exc, ConnectionRefusedError)
+                    hint = ". Is the server running?" if refused else ""
+                    failure = JoinError(
+                        UNREACHABLE, f"cannot reach {self.address}: {why}{hint}", brief=why
+                    )
+                else:
+                    # Sticky: the next reconnect starts where this one worked.
+                    at = self.servers.index((host, port))
+                    self.servers = self.servers[at:] + self.servers[:at]
+                    return connection
+            if len(self.servers) > 1:
+                log.info("%s: %s; trying the next server", format_address(host, port), failure)
+        assert failure is not None
+        if len(self.servers) > 1:
+            tried = ", ".join(format_address(h, p) for h, p in self.servers)
+            failure = JoinError(
+                failure.code, f"{failure.message} (tried {tried})", brief=failure.brief
+            )
+        raise failure
+
     async def _open(self, name: str | None) -> tuple[Welcomed, _Link]:
         """One connection and its `hello`, up to the welcome (the session's
         lines after it stay queued for the reader)."""
         cfg = self.config
-        try:
-            async with asyncio.timeout(cfg.connect_timeout):
-                reader, writer = await asyncio.open_connection(
-                    self.host,
-                    self.port,
-                    ssl=self.tls,
-                    server_hostname=self.host if self.tls is not None else None,
-                )
-        except ssl.SSLError as exc:
-            why = describe_tls_error(exc, self.host)
-            raise JoinError(
-                TLS_FAILED, f"cannot connect securely to {self.address}: {why}", brief=why
-            ) from None
-        except (OSError, TimeoutError) as exc:
-            why = describe_os_error(exc)
-            hint = ". Is the server running?" if isinstance(exc, ConnectionRefusedError) else ""
-            raise JoinError(
-                UNREACHABLE, f"cannot reach {self.address}: {why}{hint}", brief=why
-            ) from None
+        reader, writer = await self._connect()
         session = self.session
         if self._leaving:  # close() was called during the connect
             writer.close()

@@ -549,6 +549,7 @@ class ChatScreen(NetworkEvents, TypedCommands, AccountActions, ModerationActions
         if not found:
             return  # the app is closing: the last "disconnected" has nowhere to go
         header = found.first(ChatHeader)
+        header.address = self.client.address  # another server of several, after a failover
         header.state = state
         header.detail = detail
         header.rtt = rtt
