@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
 
+from platformdirs import user_downloads_path
 from textual import work
 from textual._ansi_sequences import ANSI_SEQUENCES_KEYS
 from textual.app import App, SystemCommand
@@ -27,7 +28,7 @@ from .client import ChatClient, ClientEvent, JoinError, RttMeasured, State, Stat
 from .clock import Clock, LocalClock
 from .config import ClientConfig, UiConfig
 from .messages import JoinFailed, NetEvents, SessionStarted, StatusUpdate
-from .saved import SavedRooms
+from .saved import SavedRooms, default_folder
 from .screens import ChatScreen, StartScreen
 
 log = logging.getLogger(__name__)
@@ -297,6 +298,27 @@ class ConexionApp(App[int]):
                         "Make your name an account with a password (F2, /register)",
                         screen.action_register,
                     )
+
+    # -- screenshots ---------------------------------------------------------------
+
+    def screenshot_folder(self) -> Path:
+        """Where the palette's screenshot goes: the Downloads folder if there
+        is one, else the client's data folder (made if need be), else here.
+        Textual's own choice, a Downloads folder that may not exist, fails."""
+        downloads = user_downloads_path()
+        if downloads.is_dir():
+            return downloads
+        folder = self.saved.path.parent if self.saved is not None else default_folder()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return Path.cwd()
+        return folder
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        folder = Path(path).expanduser() if path else self.screenshot_folder()
+        # Textual says where it went once it is written ("Saved screenshot to …").
+        self.deliver_screenshot(filename, str(folder))
 
     # -- quitting ----------------------------------------------------------------
 

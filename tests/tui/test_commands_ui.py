@@ -200,3 +200,25 @@ async def test_ctrl_q_on_the_start_screen_just_exits(server) -> None:
         await pilot.press("ctrl+q")
         await wait_for(pilot, lambda: not app.is_running, what="the app to exit")
     assert app.client is None
+
+
+async def test_the_palette_screenshot_goes_to_a_folder_that_exists(
+    server, tmp_path, monkeypatch
+) -> None:
+    """Without a Downloads folder (Textual's choice, which then fails), the
+    screenshot goes into the client's data folder, and a toast says where."""
+    import conexion_tui.app as app_module
+
+    monkeypatch.setattr(app_module, "user_downloads_path", lambda: tmp_path / "no-such-folder")
+    app = make_app(server.port, data_dir=tmp_path / "data")
+    async with running(app) as pilot:
+        screen = await joined(pilot)
+        titles = [c.title for c in app.get_system_commands(screen)]
+        assert "Join room…" in titles  # the chat's own commands are in the palette
+        assert "Raise hand…" in titles
+        app.action_screenshot()
+        folder = tmp_path / "data"
+        await wait_for(pilot, lambda: list(folder.glob("*.svg")), what="the file")
+        shot = next(folder.glob("*.svg"))
+        await wait_for(pilot, lambda: any(str(shot) in n.message for n in app._notifications))
+        assert "<svg" in shot.read_text()
