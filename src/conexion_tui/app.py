@@ -59,6 +59,12 @@ def deliver_alt_digits() -> None:
             del ANSI_SEQUENCES_KEYS[sequence]
 
 
+def as_markup(text: str) -> str:
+    """`text` as markup that reads as itself: every `[` escaped (Textual's
+    `escape` leaves `[DURATION]` alone, which the palette then drops)."""
+    return text.replace("[", "\\[")
+
+
 class EventBatcher:
     """Collects client events and posts them to the app in batches.
 
@@ -276,8 +282,10 @@ class ConexionApp(App[int]):
                 "Switch conversation…", "The quick switcher (ctrl+k)", screen.action_switcher
             )
             # Moderation and the classroom tools, those our rank may use here.
+            # The palette reads titles and help as markup: `[DURATION]` would
+            # vanish, and a name is the network's, so both are escaped.
             for title, help_text, run in screen.moderation_commands():
-                yield SystemCommand(title, help_text, run)
+                yield SystemCommand(as_markup(title), as_markup(help_text), run)
             if screen.accounts_feature:
                 session = screen.client.session
                 if screen.client.waiting_for_login:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from textual.content import Content
 from textual.pilot import Pilot
 
 from conexion_tui.conversation import room_key
@@ -45,7 +46,7 @@ def users_text(app: Any) -> str:
 
 
 def hands_text(app: Any) -> str:
-    return str(chat(app).query_one("#hands", HandsPanel).query_one("#hands-lines").render())
+    return chat(app).query_one("#hands", HandsPanel).plain
 
 
 def notice_text(app: Any) -> str:
@@ -112,6 +113,15 @@ async def test_a_teacher_sees_roles_hands_counts_and_the_audit_log(
             await wait_for(pilot, lambda: "1. ana" in hands_text(app))
             assert SHOWN in hands_text(app)
             assert screen.check_action("next_hand", ()) is True
+            # The palette offers it, its words drawn as written (it reads markup).
+            palette = {
+                Content.from_markup(c.title).plain: Content.from_markup(c.help).plain
+                for c in app.get_system_commands(screen)
+            }
+            assert palette["Take the next hand (ana)"] == "/next (F4)"
+            assert palette["Mute…"] == "/mute NAME [DURATION] [REASON]"
+            assert "Lower ana's hand" in palette
+            assert "Server ban…" not in palette  # an owner, not an admin
             await pilot.press("f4")
             turn = await ana.expect("hand")
             while turn["state"] != "turn":

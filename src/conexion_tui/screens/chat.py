@@ -170,6 +170,7 @@ class ChatScreen(NetworkEvents, TypedCommands, AccountActions, ModerationActions
         self._put_out: dict[str, Moderation] = {}
         self._hands_shown: set[str] = set()
         self._banned_shown = False
+        self._address = ""  # the server address the header was given last
         self._today = clock.day_key(clock.now())  # the date the day separators were named on
         self._first_history = by_conversation(welcome.history, self.me)
         self._open_initial_channels()
@@ -316,7 +317,7 @@ class ChatScreen(NetworkEvents, TypedCommands, AccountActions, ModerationActions
     def on_mount(self) -> None:
         welcome = self.welcome
         header = self.header
-        header.address = self.client.address
+        self._address = header.address = self.client.address
         header.secure = self.client.tls is not None
         header.name_shown = self.me
         self.set_status(self.client.state, "", self.client.rtt)
@@ -549,7 +550,9 @@ class ChatScreen(NetworkEvents, TypedCommands, AccountActions, ModerationActions
         if not found:
             return  # the app is closing: the last "disconnected" has nowhere to go
         header = found.first(ChatHeader)
-        header.address = self.client.address  # another server of several, after a failover
+        if self.client.address != self._address:
+            # Another server of several answered (a failover).
+            self._address = header.address = self.client.address
         header.state = state
         header.detail = detail
         header.rtt = rtt

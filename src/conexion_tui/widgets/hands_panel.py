@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.style import Style
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -31,6 +32,7 @@ class HandsPanel(VerticalScroll, can_focus=False):
         super().__init__(id=id)
         self.clock = clock
         self.queue: tuple[RaisedHand, ...] | None = None
+        self.plain = ""  # what it shows, as plain text (for tests and screen readers)
 
     def compose(self) -> ComposeResult:
         yield Static(id="hands-lines", markup=False)
@@ -53,21 +55,35 @@ class HandsPanel(VerticalScroll, can_focus=False):
         queue = self.queue or ()
         self.border_title = f"hands · {len(queue)}"
         self.border_subtitle = f"{NEXT_KEY} next" if queue else ""
-        text = Text()
+        lines = self.query_one("#hands-lines", Static)
         if not queue:
-            text.append("No hands up.", self._style("quiet"))
+            self.plain = "No hands up."
+            lines.update(Text(self.plain, self._style("quiet")))
+            return
+        # A grid, so a long question wraps under the name, not under the number.
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True, justify="right")
+        grid.add_column(ratio=1)
         for position, hand in enumerate(queue, 1):
-            if position > 1:
-                text.append("\n")
-            text.append(f"{position}. ")
-            text.append(
+            who = Text()
+            who.append(
                 clean(hand.name, single_line=True), self._style(f"nick-{name_colour(hand.name)}")
             )
-            text.append(f" {self.clock.hhmm(hand.ts)}", self._style("time"))
+            who.append(f" {self.clock.hhmm(hand.ts)}", self._style("time"))
             if isinstance(hand.question, str) and hand.question:
-                text.append("\n   ")
-                text.append(clean(hand.question, single_line=True), self._style("question"))
-        self.query_one("#hands-lines", Static).update(text)
+                who.append("\n")
+                who.append(clean(hand.question, single_line=True), self._style("question"))
+            grid.add_row(Text(f"{position}."), who)
+        self.plain = "\n".join(
+            f"{n}. {line}" for n, hand in enumerate(queue, 1) for line in [self._plain(hand)]
+        )
+        lines.update(grid)
+
+    def _plain(self, hand: RaisedHand) -> str:
+        text = f"{clean(hand.name, single_line=True)} {self.clock.hhmm(hand.ts)}"
+        if isinstance(hand.question, str) and hand.question:
+            text += "\n   " + clean(hand.question, single_line=True)
+        return text
 
     def _style(self, part: str) -> Style:
         return component_style(self, f"hands-panel--{part}")
