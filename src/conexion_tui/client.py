@@ -736,7 +736,7 @@ class ChatClient:
                 last_error = exc.brief
                 if exc.code in _FINAL:
                     # Banned: every retry would be refused the same way.
-                    self._barred = exc.brief
+                    self._barred = "banned from this chat"  # the dialog and log say the rest
                     self._emit(Barred(exc.code, exc.message))
                     self.session.close()
                     return None

@@ -281,3 +281,45 @@ async def test_a_student_meets_a_mute_an_announcement_a_delete_and_a_ban(
             await wait_for(pilot, lambda: has_line(app, "(banned)"))
     finally:
         await teacher.close()
+
+
+async def test_a_ban_from_the_whole_chat_stops_the_client_and_says_why(
+    make_server, tmp_path: Path
+) -> None:
+    import io
+
+    from conexion_server import account_admin
+    from conexion_tui.client import State
+
+    db = str(tmp_path / "chat.db")
+    answers = iter([ACCOUNT_PASSWORD, ACCOUNT_PASSWORD])
+    out = io.StringIO()
+    args = ["--db", db, "add", "root", "--admin"]
+    assert account_admin.main(args, ":unused:", out=out, ask=lambda _: next(answers)) == 0
+    server = await make_server(db=db)
+    root = await JsonPeer.connect(server.port)
+    await root.send(type="hello", name="root", proto=1, account_password=ACCOUNT_PASSWORD)
+    assert (await root.expect("welcome"))["admin"] is True
+    app = make_app(server.port, name="ana")
+    try:
+        async with running(app, size=(120, 30)) as pilot:
+            screen = await joined(pilot)
+            await root.send(
+                type="mod", action="ban", name="ana", server=True, minutes=60, reason=HOSTILE
+            )
+            await wait_for(pilot, lambda: isinstance(app.screen, SanctionDialog), what="dialog")
+            dialog = app.screen
+            assert isinstance(dialog, SanctionDialog)
+            assert dialog.explanation.server
+            assert "root banned you from this chat." in dialog.text
+            assert f"Reason: {SHOWN}" in dialog.text
+            assert "will not reconnect" in dialog.text
+            assert app.client is not None
+            await wait_for(pilot, lambda: app.client.state is State.CLOSED, what="no retries")
+            header = screen.query_one("#header", ChatHeader)
+            await wait_for(pilot, lambda: "banned from this chat" in str(header.render()))
+            await pilot.click("#sanction-ok")  # stay, to read what is here
+            await wait_for(pilot, lambda: app.screen is screen)
+            assert "root banned you from this chat" in log_text(app)
+    finally:
+        await root.close()
