@@ -32,7 +32,7 @@ from tests.tui.conftest import (
     make_app,
     register_name,
     running,
-    type_line,
+    send_line,
     wait_for,
 )
 
@@ -80,7 +80,7 @@ async def student_peer(
 
 async def in_lab(pilot: Pilot[Any]) -> ChatScreen:
     screen = await joined(pilot)
-    await type_line(pilot, "/join lab")
+    await send_line(pilot, "/join lab")
     await wait_for(pilot, lambda: LAB in screen.channels and screen.current.key == LAB)
     await wait_for(pilot, lambda: has_line(pilot.app, "here:"))
     return screen
@@ -130,26 +130,26 @@ async def test_a_teacher_sees_roles_hands_counts_and_the_audit_log(
             await wait_for(pilot, lambda: "No hands up" in hands_text(app))
 
             # A mute with a hostile reason: the news says who, how long, why.
-            await type_line(pilot, f"/mute ana 10m {HOSTILE}")
+            await send_line(pilot, f"/mute ana 10m {HOSTILE}")
             news = await ana.expect("moderation")
             assert (news["action"], news["reason"]) == ("mute", HOSTILE.replace("\x1b", ""))
             await wait_for(pilot, lambda: has_line(app, "you muted ana in #lab for 10 minutes"))
             assert SHOWN in log_text(app)
 
             # Roles change live in the list.
-            await type_line(pilot, "/op ana")
+            await send_line(pilot, "/op ana")
             await wait_for(pilot, lambda: "ana moderator" in users_text(app))
-            await type_line(pilot, "/deop ana")
+            await send_line(pilot, "/deop ana")
             await wait_for(pilot, lambda: "ana moderator" not in users_text(app))
             await wait_for(pilot, lambda: has_line(app, "took away ana's moderator role"))
             # The server decides: a guest cannot be made a moderator.
             guest = await student_peer(server, "gus")
-            await type_line(pilot, "/op gus")
+            await send_line(pilot, "/op gus")
             await wait_for(pilot, lambda: has_line(app, "cannot op gus:"))
             assert has_line(app, "(not_registered)")
 
             # An announcement counts who has seen it.
-            await type_line(pilot, "/announce Exam moved to Friday")
+            await send_line(pilot, "/announce Exam moved to Friday")
             message = await ana.expect("message")
             assert message["announcement"] is True
             await wait_for(pilot, lambda: has_line(app, "0 of 2 have seen this"))
@@ -158,11 +158,11 @@ async def test_a_teacher_sees_roles_hands_counts_and_the_audit_log(
             assert has_line(app, "Announcement · Teacher: Exam moved to Friday")
 
             # Deleting someone's message with the picker leaves a tombstone.
-            await type_line(pilot, "/unmute ana")
+            await send_line(pilot, "/unmute ana")
             await ana.expect("moderation")
             await ana.say("a rude remark", room="lab")
             await wait_for(pilot, lambda: has_line(app, "ana: a rude remark"))
-            await type_line(pilot, "/delete")
+            await send_line(pilot, "/delete")
             await wait_for(pilot, lambda: isinstance(app.screen, DeletePicker))
             await pilot.press("enter")
             deleted = await ana.expect("deleted")
@@ -171,7 +171,7 @@ async def test_a_teacher_sees_roles_hands_counts_and_the_audit_log(
             assert not has_line(app, "a rude remark")
 
             # The audit log, oldest first, in its own screen.
-            await type_line(pilot, "/audit")
+            await send_line(pilot, "/audit")
             await wait_for(pilot, lambda: isinstance(app.screen, AuditDialog))
             audit = app.screen
             assert isinstance(audit, AuditDialog)
@@ -183,7 +183,7 @@ async def test_a_teacher_sees_roles_hands_counts_and_the_audit_log(
             await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen))
 
             # A kick with a reason: out of the room, from the list.
-            await type_line(pilot, "/kick ana phone out in class")
+            await send_line(pilot, "/kick ana phone out in class")
             await wait_for(pilot, lambda: has_line(app, "you kicked ana out of #lab"))
             await wait_for(pilot, lambda: "ana" not in users_text(app))
     finally:
@@ -223,7 +223,7 @@ async def test_a_student_meets_a_mute_an_announcement_a_delete_and_a_ban(
             assert "10 min left" in title
             assert "by Teacher" in title
             assert "You are muted in #lab by Teacher" in notice_text(app)
-            await type_line(pilot, "let me speak")
+            await send_line(pilot, "let me speak")
             assert box.text == "let me speak"
             assert has_line(app, "You are muted in #lab")
             assert not has_line(app, "ana: let me speak")
@@ -257,7 +257,7 @@ async def test_a_student_meets_a_mute_an_announcement_a_delete_and_a_ban(
             assert "Announcement from" not in notice_text(app)
 
             # The teacher deletes what ana said: a tombstone in its place.
-            await type_line(pilot, "oops, wrong room")
+            await send_line(pilot, "oops, wrong room")
             said = await teacher.expect("message")
             await teacher.send(type="delete", room="lab", seq=said["seq"])
             await wait_for(pilot, lambda: has_line(app, "ana: message deleted by Teacher"))
@@ -277,7 +277,7 @@ async def test_a_student_meets_a_mute_an_announcement_a_delete_and_a_ban(
             await pilot.press("enter")
             await wait_for(pilot, lambda: isinstance(app.screen, ChatScreen))
             assert screen.channels[LAB].gone is not None
-            await type_line(pilot, "/join lab")
+            await send_line(pilot, "/join lab")
             await wait_for(pilot, lambda: has_line(app, "(banned)"))
     finally:
         await teacher.close()
