@@ -49,6 +49,11 @@ def hands_text(app: Any) -> str:
     return chat(app).query_one("#hands", HandsPanel).plain
 
 
+def said(app: Any, text: str) -> bool:
+    """`text` is in the log, however its lines wrapped."""
+    return text in " ".join(log_text(app).split())
+
+
 def notice_text(app: Any) -> str:
     return chat(app).query_one("#room-notice", RoomNotice).plain
 
@@ -323,3 +328,50 @@ async def test_a_ban_from_the_whole_chat_stops_the_client_and_says_why(
             assert "root banned you from this chat" in log_text(app)
     finally:
         await root.close()
+
+
+async def test_a_teachers_settings_a_join_code_and_an_invitation(
+    make_server, tmp_path: Path
+) -> None:
+    server = await make_server(db=str(tmp_path / "chat.db"), rate=1000.0, burst=1000)
+    await register_name(server, "Teacher")
+    app = make_app(server.port, name="Teacher")
+    peers: list[JsonPeer] = []
+    try:
+        async with running(app, size=(140, 40)) as pilot:
+            await log_in_on_start(pilot)
+            screen = await in_lab(pilot)
+            await wait_for(pilot, lambda: screen.standing_here().staff, what="owner")
+            await send_line(pilot, "/slow 30")
+            await wait_for(pilot, lambda: said(app, "slow mode (one message every 30 s)"))
+            assert "as its owner you are not held back" in notice_text(app)
+            await send_line(pilot, "/topiclock on")
+            await wait_for(pilot, lambda: said(app, "topic locked (only moderators set it)"))
+            await send_line(pilot, "/private on")
+            await wait_for(pilot, lambda: said(app, "private (invitation or join code)"))
+            await send_line(pilot, "/code")
+            await wait_for(pilot, lambda: has_line(app, "the join code of #lab is "))
+            line = next(line for line in log_text(app).splitlines() if "join code of" in line)
+            code = line.split("the join code of #lab is ")[1].split(":")[0]
+            # A guest is kept out, then comes in with the code.
+            guest = await JsonPeer.connect(server.port)
+            peers.append(guest)
+            await guest.hello("gus")
+            await guest.send(type="join", room="lab", id="j1")
+            refused = await guest.expect("error")
+            assert refused["code"] == "private_room"
+            await guest.send(type="join", room="lab", code=code.lower(), id="j2")
+            assert (await guest.expect("room"))["room"] == "lab"
+            # An invitation: the invited one hears of it wherever they are.
+            bea = await JsonPeer.connect(server.port)
+            peers.append(bea)
+            await bea.hello("bea")
+            await send_line(pilot, "/invite bea")
+            invited = await bea.expect("moderation")
+            assert (invited["action"], invited["room"]) == ("invite", "lab")
+            await wait_for(pilot, lambda: has_line(app, "you invited bea to #lab"))
+            await send_line(pilot, "/slow off")
+            await wait_for(pilot, lambda: "slow" not in notice_text(app))
+    finally:
+        for peer in peers:
+            await peer.close()
