@@ -6,6 +6,7 @@ Plain strings from frames and standings (names and reasons stay text, never mark
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -160,7 +161,7 @@ def time_left(seconds: float) -> str:
 def mute_words(label: str, mute: Sanction, now: float, clock: Clock) -> str:
     """The notice of a mute on us: who, until when, how long is left, why."""
     if not mute.by:
-        said = mute.said or f"you are muted in {label}"
+        said = readable_times(mute.said, clock) if mute.said else f"you are muted in {label}"
         return said[:1].upper() + said[1:]
     text = f"You are muted in {label} by {mute.by}"
     if mute.until is None:
@@ -170,6 +171,16 @@ def mute_words(label: str, mute: Sanction, now: float, clock: Clock) -> str:
     if mute.reason:
         text += f": {mute.reason}"
     return text + ". What you type there stays in the box, unsent; commands still work."
+
+
+_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z")
+
+
+def readable_times(text: str, clock: Clock) -> str:
+    """A server's words with its RFC 3339 timestamps (`until
+    2026-12-01T13:57:31.893Z`) as a person reads them (`until 13:57`, with
+    the day when it is not today), in local time."""
+    return _TIMESTAMP.sub(lambda match: clock.moment(match.group()), text)
 
 
 def sentence(text: str) -> str:
@@ -246,7 +257,9 @@ def banned_from_chat(news: Moderation | None, said: str, *, now: float, clock: C
             lines.append(f"Reason: {news.reason}")
         lines.append(_until_line(news, now, clock))
     else:
-        lines = [sentence(said) if said else "You are banned from this chat."]
+        lines = [
+            sentence(readable_times(said, clock)) if said else "You are banned from this chat."
+        ]
     lines.append("This client will not reconnect. Quit, or stay to read what is here.")
     return PutOut("Banned from this chat", tuple(lines), "banned from this chat", server=True)
 
@@ -334,6 +347,7 @@ __all__ = [
     "mute_words",
     "put_out",
     "queue_lines",
+    "readable_times",
     "seen_words",
     "sentence",
     "standing_notices",

@@ -8,6 +8,7 @@ they must show as typed, never as markup."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -284,6 +285,9 @@ async def test_a_student_meets_a_mute_an_announcement_a_delete_and_a_ban(
             assert screen.channels[LAB].gone is not None
             await send_line(pilot, "/join lab")
             await wait_for(pilot, lambda: has_line(app, "(banned)"))
+            # The server's refusal says until when in RFC 3339: shown as a moment.
+            assert "you are banned from lab by Teacher until" in " ".join(log_text(app).split())
+            assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", log_text(app))
     finally:
         await teacher.close()
 

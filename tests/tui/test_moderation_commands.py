@@ -5,6 +5,8 @@ no app and no socket."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from conexion_protocol import (
@@ -48,6 +50,7 @@ from conexion_tui.news import (
     mute_words,
     put_out,
     queue_lines,
+    readable_times,
     standing_notices,
     time_left,
 )
@@ -308,3 +311,14 @@ def test_a_roster_keeps_roles_through_renames() -> None:
     assert roster.role_of("bobby") is Role.MODERATOR
     assert roster.set_role("bobby", None)
     assert roster.badged("bobby") == "bobby"
+
+
+def test_the_servers_times_read_as_local_moments() -> None:
+    clock = FixedClock()
+    until = NOW + 3600
+    clock.stop_at(NOW)
+    said = f"you are banned from lab by Teacher until {format_ts(until)} (spam)"
+    shown = readable_times(said, clock)
+    assert format_ts(until) not in shown
+    assert f"until {time.strftime('%H:%M', time.localtime(until))} (spam)" in shown
+    assert readable_times("no time here: 12:00", clock) == "no time here: 12:00"

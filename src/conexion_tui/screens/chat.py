@@ -58,6 +58,7 @@ from ..conversation import (
     room_key,
 )
 from ..entries import Entry, Kind
+from ..news import readable_times
 from ..standing import Sanction
 from ..widgets import (
     ChatHeader,
@@ -604,7 +605,8 @@ class ChatScreen(NetworkEvents, TypedCommands, AccountActions, ModerationActions
         return system_entry(text, self.clock, when)
 
     def _error(self, text: str) -> Entry:
-        return error_entry(text, self.clock)
+        # Errors carry the server's words, whose times are RFC 3339 UTC.
+        return error_entry(readable_times(text, self.clock), self.clock)
 
     def _mark(self, out: Outgoing) -> None:
         own = self._own.pop(out.id, None)
@@ -617,7 +619,8 @@ class ChatScreen(NetworkEvents, TypedCommands, AccountActions, ModerationActions
             entry.at = epoch_of(out.ts) or entry.at
             entry.seq = out.seq  # so it can be deleted, and its tombstone found
         if out.status is SendStatus.FAILED:
-            entry.reason = f"{out.error_code}: {out.error_message}"
+            reason = readable_times(out.error_message or "", self.clock)
+            entry.reason = f"{out.error_code}: {reason}"
         channel.log.touch(entry)
 
     # -- typed lines -------------------------------------------------------------

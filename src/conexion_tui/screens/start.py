@@ -20,6 +20,8 @@ from textual.widgets import Button, Footer, Input, Label, Static
 from conexion_protocol import ErrorCode, name_key
 
 from ..client import CLOSED, TLS_FAILED, UNREACHABLE
+from ..clock import LocalClock
+from ..news import readable_times
 
 BAD_PASSWORD = ErrorCode.BAD_PASSWORD
 
@@ -156,6 +158,7 @@ class StartScreen(Screen[None]):
         name_input = self.query_one("#start-name", Input)
         button = self.query_one("#start-join", Button)
         message = self.query_one("#start-message", Static)
+        reason = readable_times(reason, getattr(self.app, "clock", LocalClock()))
         sentence = reason[:1].upper() + reason[1:]
         if not sentence.endswith((".", "?", "!")):
             sentence += "."
