@@ -248,12 +248,19 @@ class ConexionApp(App[int]):
 
     # -- events ------------------------------------------------------------------
 
+    def _showing_chat(self) -> bool:
+        # Once quitting, what still arrives (the answer to a request just
+        # sent, the last "disconnected") may find the screen half taken down.
+        return self._chat is not None and self._chat.is_mounted and not self._quitting
+
     def on_net_events(self, message: NetEvents) -> None:
-        if self._chat is not None and self._chat.is_mounted:
+        if self._showing_chat():
+            assert self._chat is not None
             self._chat.apply(message.events)
 
     def on_status_update(self, message: StatusUpdate) -> None:
-        if self._chat is not None and self._chat.is_mounted:
+        if self._showing_chat():
+            assert self._chat is not None
             self._chat.set_status(message.state, message.detail, message.rtt)
 
     def on_chat_screen_rooms_changed(self, message: ChatScreen.RoomsChanged) -> None:
