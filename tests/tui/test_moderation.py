@@ -14,6 +14,7 @@ from typing import Any
 
 from textual.content import Content
 from textual.pilot import Pilot
+from textual.widgets import Static
 
 from conexion_tui.conversation import room_key
 from conexion_tui.screens import ChatScreen
@@ -34,6 +35,7 @@ from tests.tui.conftest import (
     register_name,
     running,
     send_line,
+    start,
     wait_for,
 )
 
@@ -170,6 +172,9 @@ async def test_a_teacher_sees_roles_hands_counts_and_the_audit_log(
             await wait_for(pilot, lambda: has_line(app, "ana: a rude remark"))
             await send_line(pilot, "/delete")
             await wait_for(pilot, lambda: isinstance(app.screen, DeletePicker))
+            picker = app.screen
+            hint = picker.query_one("#delete-hint", Static)
+            await wait_for(pilot, lambda: " 20" in str(hint.render()), what="its full date")
             await pilot.press("enter")
             deleted = await ana.expect("deleted")
             assert deleted["by"] == "Teacher"
@@ -330,6 +335,16 @@ async def test_a_ban_from_the_whole_chat_stops_the_client_and_says_why(
             await pilot.click("#sanction-ok")  # stay, to read what is here
             await wait_for(pilot, lambda: app.screen is screen)
             assert "root banned you from this chat" in log_text(app)
+        # Starting again: the start screen says so, in local time, and that
+        # trying again will not help.
+        again = make_app(server.port, name="ana")
+        async with running(again) as pilot:
+            message = start(again).query_one("#start-message", Static)
+            await wait_for(pilot, lambda: "banned" in str(message.render()), what="refusal")
+            text = str(message.render())
+            assert "ask one of its admins" in text
+            assert "Choose another name" not in text
+            assert not re.search(r"\d{4}-\d\d-\d\dT", text)
     finally:
         await root.close()
 

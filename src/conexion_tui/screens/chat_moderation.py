@@ -313,7 +313,7 @@ class ModerationActions:
             if seq is not None:
                 self._asked(self.client.delete(room, seq), "/delete")
 
-        self.app.push_screen(DeletePicker(room, choices, staff=staff), picked)
+        self.app.push_screen(DeletePicker(room, choices, staff=staff, clock=self.clock), picked)
 
     def _hand(self, what: str, **request: object) -> None:
         channel = self._room_here(what)

@@ -17,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from ..clock import Clock
 from ..entries import Entry, clean
 
 SNIPPET = 60  # characters of each message shown
@@ -38,8 +39,11 @@ class DeletePicker(ModalScreen[int | None]):
         Binding("escape", "dismiss_none", "Close", show=False),
     ]
 
-    def __init__(self, room: str, entries: Sequence[Entry], *, staff: bool) -> None:
+    def __init__(
+        self, room: str, entries: Sequence[Entry], *, staff: bool, clock: Clock | None = None
+    ) -> None:
         super().__init__()
+        self.clock = clock  # for the full date of the message highlighted
         self.room = room
         self.entries = list(entries)  # newest first, each with a seq
         self.staff = staff
@@ -62,6 +66,16 @@ class DeletePicker(ModalScreen[int | None]):
         options.focus()
         if self.entries:
             options.highlighted = 0
+
+    @on(OptionList.OptionHighlighted, "#delete-options")
+    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        """The hint names the highlighted message's full date and time: the
+        list shows only HH:MM, and "deleted for everyone" is for good."""
+        entry = self.entries[event.option_index]
+        if self.clock is None or entry.at is None:
+            return
+        hint = f"{self.clock.full(entry.at)} · Enter deletes it for everyone · Esc keeps it"
+        self.query_one("#delete-hint", Static).update(Text(hint))
 
     @on(OptionList.OptionSelected, "#delete-options")
     def _chosen(self, event: OptionList.OptionSelected) -> None:

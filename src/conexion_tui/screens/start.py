@@ -180,6 +180,13 @@ class StartScreen(Screen[None]):
                 "account.\nThen type that name and press Enter."
             )
             button.label = "Join"
+        elif code == ErrorCode.BANNED:
+            # Trying again cannot help until the ban runs out or is lifted.
+            text = (
+                f"{sentence}\nUntil then this server lets you in under no name; "
+                "ask one of its admins if this is a mistake."
+            )
+            button.label = "Join"
         elif code in _NAME_REFUSALS:
             text = f"{sentence}\nChoose another name and press Enter."
             button.label = "Join"
