@@ -183,7 +183,7 @@ class StartScreen(Screen[None]):
         elif code == ErrorCode.BANNED:
             # Trying again cannot help until the ban runs out or is lifted.
             text = (
-                f"{sentence}\nUntil then this server lets you in under no name; "
+                f"{sentence}\nOnly an admin of this chat can lift it before it runs out: "
                 "ask one of its admins if this is a mistake."
             )
             button.label = "Join"
