@@ -158,8 +158,10 @@ def time_left(seconds: float) -> str:
     return f"{math.ceil(minutes / (24 * 60))} days left"
 
 
-def mute_words(label: str, mute: Sanction, now: float, clock: Clock) -> str:
-    """The notice of a mute on us: who, until when, how long is left, why."""
+def mute_words(label: str, mute: Sanction, now: float, clock: Clock, *, advice: bool = True) -> str:
+    """A mute on us: who, until when, how long is left, why; with `advice`,
+    what becomes of what is typed (the log's line; the notice leaves it to
+    the message box)."""
     if not mute.by:
         said = readable_times(mute.said, clock) if mute.said else f"you are muted in {label}"
         return said[:1].upper() + said[1:]
@@ -170,7 +172,9 @@ def mute_words(label: str, mute: Sanction, now: float, clock: Clock) -> str:
         text += f" until {clock.moment(mute.until)} ({time_left(mute.until - now)})"
     if mute.reason:
         text += f": {mute.reason}"
-    return text + ". What you type there stays in the box, unsent; commands still work."
+    return text + (
+        ". What you type there stays in the box, unsent; commands still work." if advice else "."
+    )
 
 
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z")
@@ -289,7 +293,7 @@ def standing_notices(
     notices: list[Notice] = []
     mute = standing.muted(now)
     if mute is not None:
-        notices.append(Notice("muted", mute_words(label, mute, now, clock)))
+        notices.append(Notice("muted", mute_words(label, mute, now, clock, advice=False)))
     mode = standing.mode
     if not standing.staff:
         if mode.moderated:
@@ -310,7 +314,7 @@ def standing_notices(
         )
     if standing.hand is HandState.UP:
         place = f": number {standing.position} in line" if standing.position else ""
-        notices.append(Notice("hand", f"Your hand is up{place} · /hand down lowers it."))
+        notices.append(Notice("hand", f"Your hand is up{place} · /hand down lowers it"))
     elif standing.hand is HandState.TURN:
         by = standing.turn_by or "a moderator"
         notices.append(Notice("turn", f"Your turn: {by} is taking your question."))
@@ -318,7 +322,7 @@ def standing_notices(
         notices.append(
             Notice(
                 "announcement",
-                f"Announcement from {unseen_from} · {SEEN_KEY} (or /seen) says you have seen it.",
+                f"Announcement from {unseen_from} · {SEEN_KEY} says you have seen it",
             )
         )
     queue = standing.queue

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 from textual.app import App, ComposeResult
+from textual.widgets import Static
 
 from conexion_tui.client import SendStatus
 from conexion_tui.entries import Entry, Kind
@@ -254,3 +255,26 @@ async def test_a_short_log_sits_at_the_bottom_above_the_input() -> None:
         rows = [log.render_line(y).text.rstrip() for y in range(height)]
         assert rows[-1] == "12:00 user4: message 39"
         assert all(rows)
+
+
+class ShrinkingLogApp(LogApp):
+    CSS = LogApp.CSS + " #below { height: 8; display: none; } #below.-shown { display: block; }"
+
+    def compose(self) -> ComposeResult:
+        yield from super().compose()
+        yield Static("a notice", id="below")
+
+
+async def test_a_log_that_gets_shorter_keeps_its_newest_lines_in_view() -> None:
+    app = ShrinkingLogApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        log = app.log_view
+        log.extend(chat(n) for n in range(40))
+        await pilot.pause()
+        assert log.is_vertical_scroll_end
+        app.query_one("#below").set_class(True, "-shown")  # the log loses 8 rows
+        await pilot.pause()
+        await pilot.pause()
+        assert log.is_vertical_scroll_end
+        height = log.scrollable_content_region.height
+        assert log.render_line(height - 1).text.rstrip().endswith("message 39")

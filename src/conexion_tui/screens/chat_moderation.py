@@ -144,8 +144,7 @@ class ModerationActions:
         else:
             left = time_left(mute.until - self.clock.now())
             until = f"until {self.clock.moment(mute.until)} ({left})"
-        by = f" by {mute.by}" if mute.by else ""
-        return f"{until}{by}" + (f": {mute.reason}" if mute.reason else "")
+        return until  # who and why are in the notice above
 
     def _standing_placeholder(self, channel: Channel) -> str | None:
         if channel.room and channel.gone is not None:
@@ -463,7 +462,9 @@ class ModerationActions:
         channel = self._room(frame.room)
         if channel is None:
             return
-        entry = channel.entry_with_seq(frame.seq)
+        # The message may have come in this very batch, not in its log yet.
+        waiting = (e for e in reversed(batch.entries.get(channel, [])) if e.seq == frame.seq)
+        entry = next(waiting, None) or channel.entry_with_seq(frame.seq)
         if entry is None:
             return  # not shown (older than the log, or cleared)
         by_other = name_key(frame.by) != name_key(entry.name) and not (

@@ -378,6 +378,13 @@ class MessageLog(ScrollView, can_focus=False):
         width = self._content_width()
         if width != self._width and width > 0:
             self._remeasure(width)
+        elif self._follow:
+            # Shorter (a notice appeared below): the newest lines stay in view.
+            self.call_after_refresh(self._keep_bottom)
+
+    def _keep_bottom(self) -> None:
+        if self._follow:
+            self.scroll_to(y=self.max_scroll_y, animate=False, force=True)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
