@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import signal
 import ssl
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
 
+from platformdirs import user_downloads_path
 from textual import work
 from textual._ansi_sequences import ANSI_SEQUENCES_KEYS
 from textual.app import App, SystemCommand
@@ -25,8 +28,17 @@ from .client import ChatClient, ClientEvent, JoinError, RttMeasured, State, Stat
 from .clock import Clock, LocalClock
 from .config import ClientConfig, UiConfig
 from .messages import JoinFailed, NetEvents, SessionStarted, StatusUpdate
-from .saved import SavedRooms
+from .saved import SavedRooms, default_folder
 from .screens import ChatScreen, StartScreen
+
+log = logging.getLogger(__name__)
+
+# Signals that end the client the way ctrl+q does: `bye` to the server, the
+# terminal given back, exit status 0. SIGTERM is a polite kill; SIGHUP is the
+# terminal (or the ssh session) going away.
+QUIT_SIGNALS: tuple[signal.Signals, ...] = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
 
 
 def deliver_alt_digits() -> None:
@@ -45,6 +57,12 @@ def deliver_alt_digits() -> None:
         sequence = f"\x1b{digit}"
         if isinstance(ANSI_SEQUENCES_KEYS.get(sequence), str):
             del ANSI_SEQUENCES_KEYS[sequence]
+
+
+def as_markup(text: str) -> str:
+    """`text` as markup that reads as itself: every `[` escaped (Textual's
+    `escape` leaves `[DURATION]` alone, which the palette then drops)."""
+    return text.replace("[", "\\[")
 
 
 class EventBatcher:
@@ -123,8 +141,13 @@ class ConexionApp(App[int]):
         password: str | None = None,
         tls: ssl.SSLContext | None = None,
         data_dir: Path | None = None,
+        handle_signals: bool = False,
+        more: tuple[tuple[str, int], ...] = (),
     ) -> None:
         super().__init__()
+        # Only the real program takes over SIGTERM and SIGHUP: an app made in
+        # a test must not replace the test runner's handlers.
+        self.handle_signals = handle_signals
         deliver_alt_digits()
         # Where the rooms we were in are remembered; None remembers nothing.
         self.saved = SavedRooms(data_dir) if data_dir is not None else None
@@ -132,6 +155,7 @@ class ConexionApp(App[int]):
         self.tls = tls
         self.host = host
         self.port = port
+        self.more = more  # other servers to try, in order, when (host, port) fails
         self.name_given = name
         self.suggested_name = suggested_name
         self.clock: Clock = clock or LocalClock()
@@ -153,6 +177,8 @@ class ConexionApp(App[int]):
         return format_address(self.host, self.port)
 
     def on_mount(self) -> None:
+        if self.handle_signals:
+            self._catch_signals()
         name = self.name_given or self.suggested_name
         self.push_screen(
             StartScreen(
@@ -178,7 +204,9 @@ class ConexionApp(App[int]):
         It owns the socket (inside the client) and only posts messages; the
         screens never wait for it.
         """
-        client = ChatClient(self.host, self.port, self._batcher, self.client_config, tls=self.tls)
+        client = ChatClient(
+            self.host, self.port, self._batcher, self.client_config, tls=self.tls, more=self.more
+        )
         rooms = self.saved.load(self.address) if self.saved is not None else None
         try:
             welcome = await client.join(
@@ -220,12 +248,19 @@ class ConexionApp(App[int]):
 
     # -- events ------------------------------------------------------------------
 
+    def _showing_chat(self) -> bool:
+        # Once quitting, what still arrives (the answer to a request just
+        # sent, the last "disconnected") may find the screen half taken down.
+        return self._chat is not None and self._chat.is_mounted and not self._quitting
+
     def on_net_events(self, message: NetEvents) -> None:
-        if self._chat is not None and self._chat.is_mounted:
+        if self._showing_chat():
+            assert self._chat is not None
             self._chat.apply(message.events)
 
     def on_status_update(self, message: StatusUpdate) -> None:
-        if self._chat is not None and self._chat.is_mounted:
+        if self._showing_chat():
+            assert self._chat is not None
             self._chat.set_status(message.state, message.detail, message.rtt)
 
     def on_chat_screen_rooms_changed(self, message: ChatScreen.RoomsChanged) -> None:
@@ -253,6 +288,11 @@ class ConexionApp(App[int]):
             yield SystemCommand(
                 "Switch conversation…", "The quick switcher (ctrl+k)", screen.action_switcher
             )
+            # Moderation and the classroom tools, those our rank may use here.
+            # The palette reads titles and help as markup: `[DURATION]` would
+            # vanish, and a name is the network's, so both are escaped.
+            for title, help_text, run in screen.moderation_commands():
+                yield SystemCommand(as_markup(title), as_markup(help_text), run)
             if screen.accounts_feature:
                 session = screen.client.session
                 if screen.client.waiting_for_login:
@@ -274,7 +314,47 @@ class ConexionApp(App[int]):
                         screen.action_register,
                     )
 
+    # -- screenshots ---------------------------------------------------------------
+
+    def screenshot_folder(self) -> Path:
+        """Where the palette's screenshot goes: the Downloads folder if there
+        is one, else the client's data folder (made if need be), else here.
+        Textual's own choice, a Downloads folder that may not exist, fails."""
+        downloads = user_downloads_path()
+        if downloads.is_dir():
+            return downloads
+        folder = self.saved.path.parent if self.saved is not None else default_folder()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return Path.cwd()
+        return folder
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        folder = Path(path).expanduser() if path else self.screenshot_folder()
+        # Textual says where it went once it is written ("Saved screenshot to …").
+        self.deliver_screenshot(filename, str(folder))
+
     # -- quitting ----------------------------------------------------------------
+
+    def _catch_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in QUIT_SIGNALS:
+            # Not on Windows, and only in the main thread: then the default stays.
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, self._signalled, signum)
+
+    def _signalled(self, signum: int) -> None:
+        log.info("%s: quitting", signal.Signals(signum).name)
+        # The handler runs outside Textual's message loop: quit from inside it.
+        self.call_next(self.action_quit)
+
+    def on_unmount(self) -> None:
+        if self.handle_signals:
+            loop = asyncio.get_running_loop()
+            for signum in QUIT_SIGNALS:
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.remove_signal_handler(signum)
 
     async def action_quit(self) -> None:
         """Say bye (bounded by the client's close timeout), then exit."""

@@ -63,8 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--host",
-        default=os.environ.get("CONEXION_HOST", DEFAULT_HOST),
-        help="server address (env CONEXION_HOST)",
+        action="append",
+        default=None,
+        metavar="HOST[:PORT][,HOST[:PORT]…]",
+        help="server address (env CONEXION_HOST, default 127.0.0.1); several (comma-separated "
+        "or the option repeated: a cluster's instances) are tried in order, moving to the next "
+        "when one fails, and so is every address a name stands for",
     )
     p.add_argument(
         "--port",
@@ -111,6 +115,31 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def servers(hosts: list[str] | None, port: int) -> list[tuple[str, int]]:
+    """The `--host` values as (host, port) pairs in order, each once: `a,b`
+    and repeated options alike; `HOST:PORT` and `[v6]:PORT` give their own
+    port, others take `port`."""
+    found: list[tuple[str, int]] = []
+    for value in hosts or [os.environ.get("CONEXION_HOST") or DEFAULT_HOST]:
+        for item in value.split(","):
+            item = item.strip()
+            if not item:
+                continue
+            host, own = item, port
+            if item.startswith("["):  # [::1]:8000
+                host, _, rest = item[1:].partition("]")
+                if rest.startswith(":"):
+                    own = _port(rest[1:])
+            elif item.count(":") == 1:
+                host, _, number = item.partition(":")
+                own = _port(number)
+            if (host, own) not in found:
+                found.append((host, own))
+    if not found:
+        raise argparse.ArgumentTypeError("--host needs at least one address")
+    return found
+
+
 def suggest_name(login: str | None) -> str:
     """A valid name made from a login name: invalid characters dropped,
     trimmed to the length limit; `guest` when nothing usable is left."""
@@ -148,15 +177,22 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"cannot use {args.ca} as the CA file: {exc}")
     # The password is never an option (it would show in `ps` and shell
     # history); the environment may pre-fill the start screen's field.
+    try:
+        addresses = servers(args.host, args.port)
+    except argparse.ArgumentTypeError as exc:
+        parser.error(str(exc))
+    (host, port), *more = addresses
     app = ConexionApp(
-        args.host,
-        args.port,
+        host,
+        port,
         args.name,
         suggested_name=suggest_name(login_name()),
         ui_config=UiConfig(scrollback=args.scrollback),
         password=os.environ.get("CONEXION_PASSWORD") or None,
         tls=tls,
         data_dir=None if args.forget_rooms else Path(args.data_dir).expanduser(),
+        handle_signals=True,
+        more=tuple(more),
     )
     result = app.run()
     if app.return_code not in (None, 0):

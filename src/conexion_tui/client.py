@@ -13,11 +13,19 @@ import random
 import socket
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from conexion_protocol import DEFAULT_ROOM, ErrorCode, Struct, Welcome, format_address
+from conexion_protocol import (
+    DEFAULT_ROOM,
+    ErrorCode,
+    ModAction,
+    Role,
+    Struct,
+    Welcome,
+    format_address,
+)
 
 from .config import ClientConfig
 from .session import (
@@ -79,6 +87,17 @@ class JoinError(Exception):
         self.ask_user = ask_user
 
 
+# How a host name becomes the addresses to try: `loop.getaddrinfo` by default.
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+
+async def _getaddrinfo(host: str, port: int) -> list[str]:
+    """Every address `host` stands for (a name may have several: a cluster
+    behind one DNS name), in the resolver's order, each once."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
 # -- events of the driver (the session's own are in session.py) ----------------
 
 
@@ -93,6 +112,15 @@ class StateChanged:
 class ConnectionLost:
     reason: str
     at: float = field(default_factory=time.time)  # wall clock, for "lost at HH:MM"
+
+
+@dataclass(slots=True, frozen=True)
+class Barred:
+    """A reconnect was refused in a way that trying again cannot change (a
+    ban from the whole chat): the client stops, and says why."""
+
+    code: str
+    message: str
 
 
 @dataclass(slots=True, frozen=True)
@@ -115,7 +143,11 @@ ClientEvent = (
     | RttMeasured
     | ConnectionLost
     | LoginNeeded
+    | Barred
 )
+
+# Refusals of a reconnect's `hello` that no retry can cure: the client stops.
+_FINAL = frozenset({ErrorCode.BANNED})
 
 
 @dataclass(slots=True, eq=False)
@@ -195,7 +227,15 @@ class ChatClient:
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
         tls: ssl.SSLContext | None = None,
+        more: Sequence[tuple[str, int]] = (),
+        resolve: Resolver | None = None,
     ) -> None:
+        # The servers to try, in order: (host, port) first, then `more` (the
+        # other instances of a cluster); each host may stand for several
+        # addresses (DNS). A failure moves on to the next; the one that
+        # answered is tried first next time.
+        self.servers: list[tuple[str, int]] = list(dict.fromkeys([(host, port), *more]))
+        self._resolve = resolve or _getaddrinfo
         self.host = host
         self.port = port
         self.tls = tls
@@ -213,6 +253,7 @@ class ChatClient:
         self._last_heard = 0.0  # clock reading of the last byte from the server
         self._running = False
         self._waiting_for_login = False
+        self._barred = ""  # why reconnecting stopped for good (a ban), if it did
 
     # -- public API ------------------------------------------------------
 
@@ -316,7 +357,7 @@ class ChatClient:
             self._say_bye()
             self._running = False
             self._drop_link()
-            self._set_state(State.CLOSED, "disconnected")
+            self._set_state(State.CLOSED, self._barred or "disconnected")
             self._stopped.set()
 
     def say(
@@ -325,9 +366,12 @@ class ChatClient:
         *,
         action: bool = False,
         room: str = DEFAULT_ROOM,
+        announce: bool = False,
         reply_to: int | None = None,
     ) -> Outgoing:
-        return self._woken(self.session.say(text, action=action, room=room, reply_to=reply_to))
+        return self._woken(
+            self.session.say(text, action=action, room=room, announce=announce, reply_to=reply_to)
+        )
 
     def dm(self, to: str, text: str) -> Outgoing:
         return self._woken(self.session.dm(to, text))
@@ -355,9 +399,10 @@ class ChatClient:
         `Received(HistoryReply)`."""
         return self._woken(self.session.history(before, limit, room=room, with_=with_))
 
-    def join_room(self, room: str) -> str | None:
-        """Enter (or create) `room`; answered by a `Received(RoomInfo)`."""
-        return self._woken(self.session.join(room))
+    def join_room(self, room: str, code: str | None = None) -> str | None:
+        """Enter (or create) `room`, with a private room's `code` if given;
+        answered by a `Received(RoomInfo)`."""
+        return self._woken(self.session.join(room, code))
 
     def part(self, room: str) -> str | None:
         """Leave `room`; our own `Received(Left)` confirms it."""
@@ -383,6 +428,57 @@ class ChatClient:
     ) -> str | None:
         """A message action (`edit`, `react`, `delete`, `search`), see `ClientSession.request`."""
         return self._woken(self.session.request(kind, frame, room=room))
+
+    # Moderation and the classroom tools: the server checks every rank and
+    # answers with news (`moderation`, `deleted`, `hand`, `hands`) or an error.
+
+    def moderate(
+        self,
+        action: ModAction,
+        name: str,
+        room: str = DEFAULT_ROOM,
+        *,
+        minutes: int | None = None,
+        reason: str | None = None,
+        server: bool = False,
+        role: Role | None = None,
+    ) -> str | None:
+        return self._woken(
+            self.session.moderate(
+                action, name, room, minutes=minutes, reason=reason, server=server, role=role
+            )
+        )
+
+    def set_mode(self, room: str, **settings: bool | int) -> str | None:
+        return self._woken(self.session.set_mode(room, **settings))  # type: ignore[arg-type]
+
+    def join_code(self, room: str, *, rotate: bool = False) -> str | None:
+        return self._woken(self.session.join_code(room, rotate=rotate))
+
+    def audit(self, room: str | None, limit: int) -> str | None:
+        return self._woken(self.session.audit(room, limit))
+
+    def delete(self, room: str, seq: int) -> str | None:
+        return self._woken(self.session.delete(room, seq))
+
+    def hand(
+        self,
+        room: str,
+        *,
+        question: str | None = None,
+        down: bool = False,
+        name: str | None = None,
+        next_: bool = False,
+    ) -> str | None:
+        return self._woken(
+            self.session.hand(room, question=question, down=down, name=name, next_=next_)
+        )
+
+    def hands(self, room: str) -> str | None:
+        return self._woken(self.session.hands(room))
+
+    def seen(self, room: str, seq: int) -> bool:
+        return self._woken(self.session.seen(room, seq))
 
     def log_in(self, *, account_password: str | None = None, password: str | None = None) -> None:
         """The password(s) a reconnect waits for after `LoginNeeded` (None
@@ -438,7 +534,15 @@ class ChatClient:
     async def _writer(self, link: _Link) -> str:
         writer = link.writer
         while True:
-            await self._wake.wait()
+            # Held sends (a room's slow mode) go when their time comes, or
+            # earlier if something else wakes us.
+            delay = self.session.next_release()
+            if delay is None:
+                await self._wake.wait()
+            elif delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(delay):
+                        await self._wake.wait()
             self._wake.clear()
             data = self.session.data_to_send()
             if data:
@@ -476,29 +580,62 @@ class ChatClient:
 
     # -- connection lifecycle --------------------------------------------
 
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A connection to the first server (and address of its name) that
+        takes one, starting with the one that worked last; the failure of
+        the last one tried, as a `JoinError`, when none does."""
+        failure: JoinError | None = None
+        for host, port in list(self.servers):
+            try:
+                addresses = await self._resolve(host, port)
+            except OSError as exc:
+                why = describe_os_error(exc)
+                failure = JoinError(
+                    UNREACHABLE, f"cannot reach {format_address(host, port)}: {why}", brief=why
+                )
+                continue
+            for address in addresses or [host]:
+                self.host, self.port = host, port
+                try:
+                    async with asyncio.timeout(self.config.connect_timeout):
+                        connection = await asyncio.open_connection(
+                            address,
+                            port,
+                            ssl=self.tls,
+                            server_hostname=host if self.tls is not None else None,
+                        )
+                except ssl.SSLError as exc:
+                    why = describe_tls_error(exc, host)
+                    failure = JoinError(
+                        TLS_FAILED, f"cannot connect securely to {self.address}: {why}", brief=why
+                    )
+                except (OSError, TimeoutError) as exc:
+                    why = describe_os_error(exc)
+                    refused = isinstance(exc, ConnectionRefusedError)
+                    hint = ". Is the server running?" if refused else ""
+                    failure = JoinError(
+                        UNREACHABLE, f"cannot reach {self.address}: {why}{hint}", brief=why
+                    )
+                else:
+                    # Sticky: the next reconnect starts where this one worked.
+                    at = self.servers.index((host, port))
+                    self.servers = self.servers[at:] + self.servers[:at]
+                    return connection
+            if len(self.servers) > 1:
+                log.info("%s: %s; trying the next server", format_address(host, port), failure)
+        assert failure is not None
+        if len(self.servers) > 1:
+            tried = ", ".join(format_address(h, p) for h, p in self.servers)
+            failure = JoinError(
+                failure.code, f"{failure.message} (tried {tried})", brief=failure.brief
+            )
+        raise failure
+
     async def _open(self, name: str | None) -> tuple[Welcomed, _Link]:
         """One connection and its `hello`, up to the welcome (the session's
         lines after it stay queued for the reader)."""
         cfg = self.config
-        try:
-            async with asyncio.timeout(cfg.connect_timeout):
-                reader, writer = await asyncio.open_connection(
-                    self.host,
-                    self.port,
-                    ssl=self.tls,
-                    server_hostname=self.host if self.tls is not None else None,
-                )
-        except ssl.SSLError as exc:
-            why = describe_tls_error(exc, self.host)
-            raise JoinError(
-                TLS_FAILED, f"cannot connect securely to {self.address}: {why}", brief=why
-            ) from None
-        except (OSError, TimeoutError) as exc:
-            why = describe_os_error(exc)
-            hint = ". Is the server running?" if isinstance(exc, ConnectionRefusedError) else ""
-            raise JoinError(
-                UNREACHABLE, f"cannot reach {self.address}: {why}{hint}", brief=why
-            ) from None
+        reader, writer = await self._connect()
         session = self.session
         if self._leaving:  # close() was called during the connect
             writer.close()
@@ -619,6 +756,12 @@ class ChatClient:
                 # yet noticed that the old connection died. Waiting fixes it.
                 log.info("reconnecting failed: %s", exc)
                 last_error = exc.brief
+                if exc.code in _FINAL:
+                    # Banned: every retry would be refused the same way.
+                    self._barred = "banned from this chat"  # the dialog and log say the rest
+                    self._emit(Barred(exc.code, exc.message))
+                    self.session.close()
+                    return None
                 if exc.ask_user:
                     # The same password again would only lengthen the
                     # server's backoff for the account: wait for a new one.
@@ -652,6 +795,7 @@ __all__ = [
     "TLS_FAILED",
     "UNREACHABLE",
     "Acked",
+    "Barred",
     "ChatClient",
     "ClientEvent",
     "ConnectionLost",

@@ -8,7 +8,16 @@ import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from conexion_protocol import ProtocolError, name_key, parse_room
+from conexion_protocol import (
+    MAX_SLOW_SECONDS,
+    ModAction,
+    ProtocolError,
+    Role,
+    name_key,
+    parse_minutes,
+    parse_room,
+)
+from conexion_protocol.durations import EXAMPLES as DURATIONS
 
 from .config import SHOWN_COMMAND
 from .conversation import DM_MARK, ROOM_MARK, room_key
@@ -46,9 +55,11 @@ class ChangeNick:
 
 @dataclass(slots=True, frozen=True)
 class JoinRoom:
-    """`/join ROOM`: enter (or create) the room and go to it."""
+    """`/join ROOM [CODE]`: enter (or create) the room and go to it; a
+    private room's join code lets one in without an invitation."""
 
     room: str
+    code: str | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -101,6 +112,85 @@ class Quit:
 
 
 @dataclass(slots=True, frozen=True)
+class Moderate:
+    """`/kick`, `/mute`, `/ban` … on someone in the room shown (or, with
+    `server`, the whole chat). The server checks every rank."""
+
+    action: ModAction
+    name: str
+    minutes: int | None = None
+    reason: str | None = None
+    server: bool = False
+    role: Role | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class SetMode:
+    """`/moderated`, `/slow`, `/private`, `/topiclock`: one of the room's
+    settings (`setting` is the `mode` frame's field)."""
+
+    setting: str
+    value: bool | int
+
+
+@dataclass(slots=True, frozen=True)
+class ShowCode:
+    """`/code [new]`: the private room's join code (`rotate`: a new one)."""
+
+    rotate: bool = False
+
+
+@dataclass(slots=True, frozen=True)
+class ShowAudit:
+    """`/audit [ROOM|server]`: what was done in the room shown, in ROOM, or
+    on the whole server."""
+
+    room: str | None = None
+    server: bool = False
+
+
+@dataclass(slots=True, frozen=True)
+class DeleteMessage:
+    """`/delete`: choose one of the room's recent messages to delete."""
+
+
+@dataclass(slots=True, frozen=True)
+class RaiseHand:
+    """`/hand [QUESTION]`: raise your hand (again: change the question)."""
+
+    question: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class LowerHand:
+    """`/hand down` (your own, `name` None) or staff's `/lower NAME`."""
+
+    name: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class NextHand:
+    """`/next`: staff take the first raised hand."""
+
+
+@dataclass(slots=True, frozen=True)
+class ListHands:
+    """`/hands`: the room's queue in the log (staff)."""
+
+
+@dataclass(slots=True, frozen=True)
+class Announce:
+    """`/announce TEXT`: an announcement everyone acknowledges (staff)."""
+
+    text: str
+
+
+@dataclass(slots=True, frozen=True)
+class MarkSeen:
+    """`/seen`: say you have read the room's announcements."""
+
+
+@dataclass(slots=True, frozen=True)
 class CommandError:
     """A line that looked like a command but is not one we can run; `message`
     says what to type instead. Nothing is sent."""
@@ -124,8 +214,29 @@ Command = (
     | ClearLog
     | ShowHelp
     | Quit
+    | Moderate
+    | SetMode
+    | ShowCode
+    | ShowAudit
+    | DeleteMessage
+    | RaiseHand
+    | LowerHand
+    | NextHand
+    | ListHands
+    | Announce
+    | MarkSeen
     | CommandError
 )
+
+
+class Rank(enum.StrEnum):
+    """Who a command is for: anyone, a room's staff, its owners, admins.
+    Only what is offered (help, the palette) follows it: the server decides."""
+
+    ANYONE = "anyone"
+    STAFF = "staff"
+    OWNER = "owner"
+    ADMIN = "admin"
 
 
 @dataclass(slots=True, frozen=True)
@@ -133,6 +244,7 @@ class CommandSpec:
     name: str
     usage: str
     help: str
+    rank: Rank = Rank.ANYONE
 
 
 TOPIC_CLEAR = "--clear"  # `/topic --clear` clears the topic
@@ -143,6 +255,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("/msg", "/msg NAME", "open (or go to) the conversation with NAME"),
     CommandSpec("/me", "/me TEXT", "an action: * ana waves"),
     CommandSpec("/join", "/join ROOM", "enter a room (# optional), creating it if it is new"),
+    CommandSpec("/join", "/join ROOM CODE", "enter a private room with its join code"),
     CommandSpec("/part", "/part [ROOM]", "leave this room (or ROOM); in a DM: close it"),
     CommandSpec("/rooms", "/rooms", "a list of every room, to join one"),
     CommandSpec("/topic", "/topic [TEXT]", f"show or set this room's topic ({TOPIC_CLEAR} clears)"),
@@ -155,6 +268,50 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("/search", "/search WORDS", "find messages (whole words, depl* a prefix; ctrl+f)"),
     CommandSpec("/paste", "/paste FILE", "send a text file as a code block (4,000 characters)"),
     CommandSpec("/editor", "/editor", "write the message in $EDITOR (ctrl+o)"),
+    CommandSpec("/delete", "/delete", "choose a message of yours (staff: anyone's) to delete"),
+    CommandSpec("/hand", "/hand [QUESTION]", "raise your hand; /hand down lowers it"),
+    CommandSpec("/seen", "/seen", "say you have seen the room's announcements (F3)"),
+    CommandSpec("/kick", "/kick NAME [REASON]", "put NAME out of this room", Rank.STAFF),
+    CommandSpec(
+        "/mute",
+        "/mute NAME [DURATION] [REASON]",
+        "NAME may not speak here (10m, 1h, 1d…)",
+        Rank.STAFF,
+    ),
+    CommandSpec("/unmute", "/unmute NAME", "lift a mute", Rank.STAFF),
+    CommandSpec(
+        "/ban",
+        "/ban NAME [DURATION] [REASON]",
+        "put NAME out of this room and keep them out",
+        Rank.STAFF,
+    ),
+    CommandSpec("/unban", "/unban NAME", "lift a ban from this room", Rank.STAFF),
+    CommandSpec("/op", "/op NAME [owner]", "make NAME a moderator (or an owner)", Rank.STAFF),
+    CommandSpec("/deop", "/deop NAME", "take NAME's role away", Rank.STAFF),
+    CommandSpec("/invite", "/invite NAME", "let NAME into this private room", Rank.STAFF),
+    CommandSpec("/moderated", "/moderated on|off", "only staff speak here", Rank.STAFF),
+    CommandSpec("/slow", "/slow SECONDS|off", "one message every SECONDS each", Rank.STAFF),
+    CommandSpec("/private", "/private on|off", "invitation or join code only", Rank.STAFF),
+    CommandSpec("/topiclock", "/topiclock on|off", "only staff set the topic", Rank.STAFF),
+    CommandSpec(
+        "/announce", "/announce TEXT", "an announcement each member acknowledges", Rank.STAFF
+    ),
+    CommandSpec("/hands", "/hands", "the raised hands, in the log", Rank.STAFF),
+    CommandSpec("/next", "/next", "take the next raised hand (F4)", Rank.STAFF),
+    CommandSpec("/lower", "/lower NAME", "lower NAME's hand", Rank.STAFF),
+    CommandSpec(
+        "/code", "/code [new]", "the join code of this private room (new: another)", Rank.OWNER
+    ),
+    CommandSpec(
+        "/audit", "/audit [ROOM|server]", "what moderators did here (or on the server)", Rank.OWNER
+    ),
+    CommandSpec(
+        "/serverban",
+        "/serverban NAME [DURATION] [REASON]",
+        "keep NAME out of the whole chat",
+        Rank.ADMIN,
+    ),
+    CommandSpec("/serverunban", "/serverunban NAME", "lift a ban from the whole chat", Rank.ADMIN),
     CommandSpec("/exit", "/exit", "leave the chat (also /quit and ctrl+q)"),
     CommandSpec("/quit", "/quit", "leave the chat"),
 )
@@ -171,23 +328,72 @@ KEY_HELP: tuple[tuple[str, str], ...] = (
     ("ctrl+n", "the next conversation with unread messages (mentions first)"),
     ("ctrl+k", "quick switcher: type part of a room or a name; #name creates a room"),
     ("PgUp/PgDn", "scroll (PgUp at the top loads older messages) · Esc back to live"),
-    ("ctrl+↑", "select a message: ↑/↓ move, r reply, + react, e edit/expand, d delete"),
-    ("", "Enter goes to a reply's original · Esc leaves · +:tada: reacts to the latest"),
-    ("↑ (empty box)", "edit your last message here · ctrl+f search · :tada: → 🎉 (Tab completes)"),
-    ("ctrl+p", "command palette (Join room…, Message user…, Leave room, themes)"),
+    ("ctrl+↑", "select a message: ↑/↓ move · r reply · + react · e edit · d delete"),
+    ("", "Enter: a reply's original · Esc leaves · a line +:tada: reacts"),
+    ("↑", "on an empty box: edit your last message · ctrl+f search · :tada: → 🎉"),
+    ("ctrl+p", "command palette (rooms, people, moderation, themes)"),
+    ("F3", "say you have seen the room's announcement (when one waits)"),
+    ("F4", "staff: take the next raised hand (when hands are up)"),
     ("F1", "this help · ctrl+q quit"),
 )
 
+# The headings of /help, by who a command is for.
+RANK_HEADINGS = {
+    Rank.ANYONE: "Commands:",
+    Rank.STAFF: "A room's staff (its moderators, owners, and admins):",
+    Rank.OWNER: "A room's owners, and admins:",
+    Rank.ADMIN: "Admins of the whole chat:",
+}
+
+
+NOTES = (
+    "A line starting with // is sent as text with one slash removed.",
+    "DURATION: 10 (minutes), 90s, 10m, 2h, 3d, 1w; left out, until lifted.",
+)
+
+
+def help_sections() -> list[tuple[str, list[tuple[str, str]]]]:
+    """What `/help` shows: the keys, then every command grouped by who may
+    use it (the server checks; a refusal says why), as (heading, rows)."""
+    sections = [("Keys:", list(KEY_HELP))]
+    for rank, heading in RANK_HEADINGS.items():
+        sections.append((heading, [(s.usage, s.help) for s in COMMANDS if s.rank is rank]))
+    return sections
+
 
 def help_lines() -> list[str]:
-    """What `/help` shows, one line each."""
-    width = max(len(spec.usage) for spec in COMMANDS)
-    lines = [f"{spec.usage.ljust(width)}  {spec.help}" for spec in COMMANDS]
-    lines.append("A line starting with // is sent as text with one slash removed.")
-    key_width = max(len(key) for key, _ in KEY_HELP)
-    lines.append("Keys:")
-    lines.extend(f"  {key.ljust(key_width)}  {what}" for key, what in KEY_HELP)
+    """`help_sections()` as lines of text, with the notes."""
+    width = max(len(usage) for _, rows in help_sections() for usage, _ in rows)
+    lines: list[str] = []
+    for heading, rows in help_sections():
+        lines.append(heading)
+        lines.extend(f"  {usage.ljust(width)}  {what}" for usage, what in rows)
+    lines.extend(NOTES)
     return lines
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """`text` cut into pieces of at most `limit` characters, each ending
+    where a line or else a word ends if one does in its second half (that
+    line break or space is where one message stops and the next begins),
+    else cut where the limit falls. Joined again with what was dropped,
+    they are the text."""
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        window = rest[: limit + 1]
+        cut = window.rfind("\n")
+        if cut < limit // 2:
+            cut = max(window.rfind(" "), window.rfind("\t"))
+        if cut < limit // 2:
+            pieces.append(rest[:limit])
+            rest = rest[limit:]
+        else:
+            pieces.append(rest[:cut])
+            rest = rest[cut + 1 :]
+    if rest:
+        pieces.append(rest)
+    return pieces
 
 
 def room_error(raw: str) -> str | None:
@@ -272,9 +478,13 @@ def parse(line: str) -> Command | None:
             to = to.removeprefix(DM_MARK)
             return SendDirect(to, body) if body else OpenDirect(to)
         case "/join":
-            if not arg or len(arg.split()) != 1:
-                return _usage("/join")
-            return _room_command(arg, JoinRoom)
+            words = arg.split()
+            if not 1 <= len(words) <= 2:
+                return CommandError("usage: /join ROOM [CODE]")
+            joined = _room_command(words[0], JoinRoom)
+            if isinstance(joined, JoinRoom) and len(words) == 2:
+                return JoinRoom(joined.room, words[1])
+            return joined
         case "/part":
             if not arg:
                 return PartRoom(None)
@@ -292,10 +502,115 @@ def parse(line: str) -> Command | None:
             if not arg:
                 return SetTopic(None)
             return SetTopic("" if arg == TOPIC_CLEAR else arg)
+        case "/delete":
+            return DeleteMessage() if not arg else _usage("/delete")
+        case "/hand":
+            if arg.lower() == "down":
+                return LowerHand(None)
+            return RaiseHand(arg or None)
+        case "/lower":
+            if not arg or len(arg.split()) != 1:
+                return _usage("/lower")
+            return LowerHand(arg.removeprefix(DM_MARK))
+        case "/next":
+            return NextHand() if not arg else _usage("/next")
+        case "/hands":
+            return ListHands() if not arg else _usage("/hands")
+        case "/seen":
+            return MarkSeen() if not arg else _usage("/seen")
+        case "/announce":
+            return Announce(arg) if arg else _usage("/announce")
+        case "/code":
+            if arg.lower() not in ("", "new", "rotate"):
+                return _usage("/code")
+            return ShowCode(rotate=bool(arg))
+        case "/audit":
+            if len(arg.split()) > 1:
+                return _usage("/audit")
+            if not arg:
+                return ShowAudit()
+            if arg.lower() == SERVER_WORD:
+                return ShowAudit(server=True)
+            why = room_error(arg)
+            if why is not None:
+                return CommandError(f"{why} (not {arg[:SHOWN_COMMAND]!r})")
+            return ShowAudit(arg.removeprefix(ROOM_MARK))
+        case "/moderated" | "/private" | "/topiclock":
+            if arg.lower() not in SWITCH:
+                return _usage(command)
+            setting = "topic_lock" if command == "/topiclock" else command[1:]
+            return SetMode(setting, SWITCH[arg.lower()])
+        case "/slow":
+            return _slow(arg)
+        case _ if command in MOD_COMMANDS:
+            return _moderation(command, arg)
     return CommandError(
         f"unknown command {word[:SHOWN_COMMAND]}; /help lists the commands "
         f"(start a line with // to send it as text)"
     )
+
+
+SWITCH = {"on": True, "off": False}
+SERVER_WORD = "server"  # `/audit server`
+OWNER_WORD = "owner"  # `/op NAME owner`
+
+# A moderation command: its action, whether a duration may follow the name,
+# and whether the rest of the line is a reason (the server's plain-text
+# commands read the same way).
+MOD_COMMANDS: dict[str, tuple[ModAction, bool, bool]] = {
+    "/kick": (ModAction.KICK, False, True),
+    "/mute": (ModAction.MUTE, True, True),
+    "/unmute": (ModAction.UNMUTE, False, False),
+    "/ban": (ModAction.BAN, True, True),
+    "/unban": (ModAction.UNBAN, False, False),
+    "/serverban": (ModAction.BAN, True, True),
+    "/serverunban": (ModAction.UNBAN, False, False),
+    "/op": (ModAction.OP, False, False),
+    "/deop": (ModAction.DEOP, False, False),
+    "/invite": (ModAction.INVITE, False, False),
+}
+
+
+def _moderation(command: str, arg: str) -> Command:
+    action, timed, reasoned = MOD_COMMANDS[command]
+    name, _, more = arg.partition(" ")
+    more = more.strip()
+    if not name:
+        return _usage(command)
+    minutes: int | None = None
+    role: Role | None = None
+    if timed and more:
+        first, _, after = more.partition(" ")
+        try:
+            minutes = parse_minutes(first)
+        except ValueError as exc:
+            return CommandError(f"{exc} (not {first[:SHOWN_COMMAND]!r})")
+        if minutes is not None:
+            more = after.strip()
+    if command == "/op" and more:
+        if more.lower() != OWNER_WORD:
+            return _usage(command)
+        role, more = Role.OWNER, ""
+    if more and not reasoned:
+        return _usage(command)
+    return Moderate(
+        action,
+        name.removeprefix(DM_MARK),
+        minutes=minutes,
+        reason=more or None,
+        server=command.startswith("/server"),
+        role=role,
+    )
+
+
+def _slow(arg: str) -> Command:
+    word = arg.lower()
+    if word == "off":
+        return SetMode("slow", 0)
+    digits = word.removesuffix("s")
+    if not (digits.isdigit() and digits.isascii() and 1 <= int(digits) <= MAX_SLOW_SECONDS):
+        return CommandError(f"usage: /slow SECONDS|off (1 to {MAX_SLOW_SECONDS} seconds)")
+    return SetMode("slow", int(digits))
 
 
 def _room_command(arg: str, make: type[JoinRoom] | type[PartRoom]) -> Command:
@@ -317,12 +632,63 @@ class Completion:
     candidates: tuple[str, ...]
 
 
+class Arg(enum.Enum):
+    """What an argument of a command is, for Tab to complete."""
+
+    NAME = "name"  # someone in the conversation shown
+    ROOM = "room"
+    DURATION = "duration"  # 10m, 1h, … (`conexion_protocol.durations`)
+    HAND = "hand"  # someone whose hand is up
+    ROOM_OR_SERVER = "room or server"
+
+
+ON_OFF = ("on", "off")
+SLOW_CHOICES = ("off", "10", "30", "60", "300")
+
+# Each command's arguments, in order; a word past them completes as a name.
+ARGUMENTS: dict[str, tuple[Arg | tuple[str, ...], ...]] = {
+    "/msg": (Arg.NAME,),
+    "/nick": (Arg.NAME,),
+    "/join": (Arg.ROOM,),
+    "/part": (Arg.ROOM,),
+    "/kick": (Arg.NAME,),
+    "/mute": (Arg.NAME, Arg.DURATION),
+    "/unmute": (Arg.NAME,),
+    "/ban": (Arg.NAME, Arg.DURATION),
+    "/unban": (Arg.NAME,),
+    "/serverban": (Arg.NAME, Arg.DURATION),
+    "/serverunban": (Arg.NAME,),
+    "/op": (Arg.NAME, (OWNER_WORD,)),
+    "/deop": (Arg.NAME,),
+    "/invite": (Arg.NAME,),
+    "/moderated": (ON_OFF,),
+    "/private": (ON_OFF,),
+    "/topiclock": (ON_OFF,),
+    "/slow": (SLOW_CHOICES,),
+    "/code": (("new",),),
+    "/audit": (Arg.ROOM_OR_SERVER,),
+    "/hand": (("down",),),
+    "/lower": (Arg.HAND,),
+}
+
+
+def _matching(prefix: str, candidates: Iterable[str]) -> list[str]:
+    key = name_key(prefix)
+    return sorted({c for c in candidates if name_key(c).startswith(key)}, key=name_key)
+
+
 def complete(
-    line: str, cursor: int, names: Iterable[str], rooms: Iterable[str] = ()
+    line: str,
+    cursor: int,
+    names: Iterable[str],
+    rooms: Iterable[str] = (),
+    hands: Iterable[str] = (),
 ) -> Completion | None:
     """Candidates for the word that ends at `cursor`: commands for a first
-    word starting with `/`, rooms (as `#room`) after `/join` or `/part` or
-    for a word starting with `#`, otherwise user names. None when nothing fits.
+    word starting with `/`; after a command, what its argument is (a name,
+    a room as `#room`, a duration, `on`/`off`, a raised hand: `ARGUMENTS`);
+    rooms for a word starting with `#`; otherwise user names. None when
+    nothing fits.
 
     Names match case-insensitively; a name completed at the start of a line
     gets ": " (addressing someone), elsewhere a space.
@@ -338,29 +704,29 @@ def complete(
             )
         )
         return Completion(start, cursor, tuple(matches)) if matches else None
-    if word.startswith(ROOM_MARK) or line[:start].split()[:1] in (["/join"], ["/part"]):
-        prefix = name_key(word.removeprefix(ROOM_MARK))
-        found = sorted(
-            {r for r in rooms if name_key(r).startswith(prefix)},
-            key=name_key,
-        )
-        if not found:
-            return None
-        return Completion(start, cursor, tuple(f"{ROOM_MARK}{r} " for r in found))
-    prefix = name_key(word.lstrip("@"))
-    at = "@" if word.startswith("@") else ""
-    first_word = line[:start].strip() == ""
-    after_command = line[:start].split()[:1] in (["/msg"], ["/nick"])
-    suffix = ": " if first_word else " "
-    if after_command:
-        suffix = " "
-    found = sorted(
-        {n for n in names if name_key(n).startswith(prefix)},
-        key=name_key,
-    )
-    if not found:
-        return None
-    return Completion(start, cursor, tuple(at + n + suffix for n in found))
+    before = line[:start].split()
+    command = _ALIASES.get(before[0].lower(), before[0].lower()) if before else ""
+    spec = ARGUMENTS.get(command, ())
+    kind = spec[len(before) - 1] if command and len(before) - 1 < len(spec) else None
+    found: list[str]
+    if kind is Arg.ROOM or (kind is None and word.startswith(ROOM_MARK)):
+        found = [f"{ROOM_MARK}{r} " for r in _matching(word.removeprefix(ROOM_MARK), rooms)]
+    elif kind is Arg.ROOM_OR_SERVER:
+        bare = word.removeprefix(ROOM_MARK)
+        found = [f"{w} " for w in _matching(bare, [SERVER_WORD]) if not word.startswith("#")]
+        found += [f"{ROOM_MARK}{r} " for r in _matching(bare, rooms)]
+    elif kind is Arg.DURATION:
+        found = [f"{d} " for d in DURATIONS if d.startswith(word.lower())]
+    elif isinstance(kind, tuple):
+        found = [f"{w} " for w in kind if w.startswith(word.lower())]
+    else:
+        at = "@" if word.startswith("@") else ""
+        pool = hands if kind is Arg.HAND else names
+        suffix = ": " if not before else " "
+        found = [at + n + suffix for n in _matching(word.lstrip("@"), pool)]
+        if not found and kind is Arg.HAND:
+            found = [at + n + suffix for n in _matching(word.lstrip("@"), names)]
+    return Completion(start, cursor, tuple(found)) if found else None
 
 
 def command_names() -> Sequence[str]:

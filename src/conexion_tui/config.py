@@ -54,6 +54,15 @@ class ClientConfig:
     # for a rejoin of every room (the server allows 50) and what the screen
     # asks meanwhile; a server that never answers cannot grow it.
     max_requests: int = 1_000
+    # Seconds added to a room's slow mode before our next message there goes:
+    # the server counts from when it read the last one, a little after we
+    # wrote it, so a message sent on the dot could be early.
+    slow_margin: float = 0.5
+    # Sends are paced within the rate and burst the welcome tells: at this
+    # share of the rate, keeping this many of the burst's tokens spare, so
+    # sends bunched up by the network still arrive within the limit.
+    rate_share: float = 0.9
+    burst_spare: int = 1
 
 
 @dataclass(slots=True, frozen=True)
@@ -74,6 +83,12 @@ class UiConfig:
     # the room sidebar too (the header then counts what is unread elsewhere).
     narrow_below: int = 120
     collapse_below: int = 70
+    # The user list is as wide as its widest name (with badge), within these.
+    users_min: int = 12
+    users_max: int = 26
     switcher_limit: int = 50  # lines the quick switcher shows at most
     who_shown: int = 50  # names a /who answer writes into the log (the user list has all)
     notify_timeout: float = 6.0  # seconds a mention or DM toast stays up
+    # Seconds between two looks at the clock while a mute or slow mode is
+    # shown: the countdown's step, and how late "your mute has run out" is.
+    tick: float = 1.0

@@ -6,12 +6,13 @@ on frames: no Textual, no client, no wording, no I/O.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from conexion_protocol import (
     DirectMessage,
     ProtocolError,
+    Role,
     Stored,
     format_ts,
     name_key,
@@ -206,19 +207,44 @@ class Roster:
 
     `count` is how many the server says are there: a `welcome` or `room`
     may list only the first names of a large room, until `who` lists all.
+    `roles` are the roles (admin, owner, moderator) of those who have one.
     """
 
     def __init__(self, names: Iterable[str] = (), count: int | None = None) -> None:
         self._names: dict[str, str] = {}  # name key -> name as shown
+        self._roles: dict[str, Role] = {}  # name key -> role, for those who have one
         self._sorted: list[str] | None = None
         self._extra = 0  # members the server counted but did not list
         self.replace(names, count)
 
-    def replace(self, names: Iterable[str], count: int | None = None) -> None:
-        """A whole list (`welcome`, `room`, `users`); `count` when the list may be partial."""
+    def replace(self, names: Iterable[str], count: int | None = None, roles: object = None) -> None:
+        """A whole list (`welcome`, `room`, `users`); `count` when the list may
+        be partial; `roles` the frame's map of roles (absent: nobody has one)."""
         self._names = {name_key(n): n for n in names}
         self._extra = max(0, count - len(self._names)) if count is not None else 0
         self._sorted = None
+        given = roles if isinstance(roles, Mapping) else {}
+        self._roles = {name_key(n): r for n, r in given.items() if isinstance(r, Role)}
+
+    def role_of(self, name: str) -> Role | None:
+        return self._roles.get(name_key(name))
+
+    def badged(self, name: str) -> str:
+        """`name`, with its role if it has one: `Teacher (owner)`."""
+        role = self.role_of(name)
+        return f"{name} ({role})" if role is not None else name
+
+    def set_role(self, name: str, role: Role | None) -> bool:
+        """Someone was given a role, or lost theirs (`op` and `deop` news);
+        False when nothing changed."""
+        key = name_key(name)
+        if self._roles.get(key) == role:
+            return False
+        if role is None:
+            del self._roles[key]
+        else:
+            self._roles[key] = role
+        return True
 
     def add(self, name: str) -> bool:
         """Someone joined; False if they were listed already."""
@@ -241,6 +267,9 @@ class Roster:
         if self._names.pop(name_key(old), None) is None:
             return False
         self._names[name_key(new)] = new
+        role = self._roles.pop(name_key(old), None)
+        if role is not None:
+            self._roles[name_key(new)] = role
         self._sorted = None
         return True
 

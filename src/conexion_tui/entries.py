@@ -61,6 +61,11 @@ class Kind(enum.StrEnum):
     SYSTEM = "system"  # joins, leaves, renames, notices
     ERROR = "error"  # errors from the server or the client
     SEPARATOR = "separator"  # "— earlier messages —"
+    ANNOUNCEMENT = "announcement"  # staff's, which each member acknowledges
+
+
+ANNOUNCEMENT_LABEL = "Announcement · "
+DELETED_TEXT = "message deleted"  # what a tombstone shows instead of the text
 
 
 _uids = itertools.count(1)
@@ -82,6 +87,15 @@ class Entry:
     reason: str = ""  # why a send failed
     mention: bool = False
     own: bool = False
+    seq: int | None = None  # the message's number in its conversation, once known
+    # When it was said (an epoch): its day, and the full date a person can
+    # ask for; None for separators and lines with no moment of their own.
+    at: float | None = None
+    day: str = ""  # a day separator's day (`Clock.day_key`), to name it anew at midnight
+    deleted: bool = False  # a tombstone: `text` is DELETED_TEXT
+    # A remark after the text, in its own colour: an announcement's count
+    # ("27 of 30 have seen this") or how to acknowledge it.
+    note: str = ""
     uid: int = field(default_factory=lambda: next(_uids))
     version: int = 0
     text_cells: int = -1  # cell width of `text`, measured once on first use
@@ -114,6 +128,8 @@ class LogStyles:
     pending: Style = field(default_factory=Style)
     sent: Style = field(default_factory=Style)
     failed: Style = field(default_factory=Style)
+    announcement: Style = field(default_factory=Style)
+    note: Style = field(default_factory=Style)
     names: tuple[Style, ...] = ()
 
     def name(self, name: str) -> Style:
@@ -134,6 +150,10 @@ def _prefix(entry: Entry, styles: LogStyles) -> Text:
     match entry.kind:
         case Kind.CHAT:
             prefix.append(entry.name, name_style + (styles.own if entry.own else Style()))
+            prefix.append(": ")
+        case Kind.ANNOUNCEMENT:
+            prefix.append(ANNOUNCEMENT_LABEL)
+            prefix.append(entry.name, name_style)
             prefix.append(": ")
         case Kind.ACTION:
             prefix.append("* ", styles.action)
@@ -162,6 +182,8 @@ def _body(entry: Entry, styles: LogStyles) -> Text:
         Kind.DM_IN: styles.dm,
         Kind.DM_OUT: styles.dm,
     }.get(entry.kind, styles.text)
+    if entry.deleted:
+        style = styles.system
     body = Text(entry.text, style)
     if entry.status is not None:
         mark_style = {
@@ -172,6 +194,8 @@ def _body(entry: Entry, styles: LogStyles) -> Text:
         body.append(" " + MARKS[entry.status], mark_style)
         if entry.status is SendStatus.FAILED and entry.reason:
             body.append(" not sent: " + entry.reason, styles.failed)
+    if entry.note:
+        body.append(NOTE_SEPARATOR + entry.note, styles.note)
     return body
 
 
@@ -182,8 +206,11 @@ def _separator(entry: Entry, styles: LogStyles, width: int) -> list[Text]:
     return [Text("─" * left + label + "─" * (room - left), styles.separator, no_wrap=True)]
 
 
+NOTE_SEPARATOR = " · "
+
 _PREFIX_EXTRA = {
     Kind.CHAT: 2,  # "name: "
+    Kind.ANNOUNCEMENT: len(ANNOUNCEMENT_LABEL) + 2,  # "Announcement · name: "
     Kind.ACTION: 3,  # "* name "
     Kind.DM_OUT: 4,  # "→ name: "
     Kind.DM_IN: 4,  # "← name: "
@@ -200,19 +227,26 @@ def _prefix_cells(entry: Entry) -> int:
 
 
 def _suffix(entry: Entry) -> str:
-    """The plain text `_body` appends after the message (its mark)."""
-    if entry.status is None:
-        return ""
-    suffix = " " + MARKS[entry.status]
-    if entry.status is SendStatus.FAILED and entry.reason:
-        suffix += " not sent: " + entry.reason
+    """The plain text `_body` appends after the message (its mark, its note)."""
+    suffix = ""
+    if entry.status is not None:
+        suffix = " " + MARKS[entry.status]
+        if entry.status is SendStatus.FAILED and entry.reason:
+            suffix += " not sent: " + entry.reason
+    if entry.note:
+        suffix += NOTE_SEPARATOR + entry.note
     return suffix
+
+
+TIME_CELLS = 6  # "HH:MM "
 
 
 def _indent(prefix_cells: int, width: int) -> int:
     # Continuation lines line up under the text, unless the prefix is so wide
-    # that this would leave too little room.
-    return prefix_cells if prefix_cells <= width // 3 else min(2, width - 1)
+    # that this would leave too little room: then under the name, after the time.
+    if prefix_cells <= width // 3:
+        return prefix_cells
+    return TIME_CELLS if width // 3 >= TIME_CELLS else min(2, width - 1)
 
 
 def entry_cells(entry: Entry) -> int | None:
@@ -272,10 +306,18 @@ def render_entry(entry: Entry, styles: LogStyles, width: int) -> list[Text]:
                 line = Text(" " * indent)
                 line.append_text(part)
             lines.append(line)
-    if entry.mention:
+    highlight = row_style(entry, styles)
+    if highlight is not None:
         for line in lines:
-            line.stylize(styles.mention)
+            line.stylize(highlight)
     return lines
+
+
+def row_style(entry: Entry, styles: LogStyles) -> Style | None:
+    """The style a whole row is drawn in (a mention, an announcement), if any."""
+    if entry.kind is Kind.ANNOUNCEMENT:
+        return styles.announcement
+    return styles.mention if entry.mention else None
 
 
 _TOKENS = re.compile(r"\S+\s*|\s+")

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from .actions import MessageBook, MessageState, reaction_counts
 from .entries import (
+    DELETED_TEXT,
     Entry,
     LogStyles,
     clean,
@@ -26,7 +27,7 @@ from .entries import (
 from .render import DEFAULT_THEME, Mode, RenderedMessage, Theme, render_message
 
 EDITED_MARK = " (edited)"
-TOMBSTONE = "(message deleted)"
+TOMBSTONE = DELETED_TEXT  # a deleted message's words (the line may add by whom)
 QUOTE_MARK = "↪ "
 REACTION_GAP = "  "
 _WHO_SHOWN = 5  # names listed after a selected message's reaction, then "+N"
@@ -88,7 +89,9 @@ class MessageView:
             lines.append(quote)
         state = self.state
         if state is not None and state.deleted:
-            body = [Text(TOMBSTONE, styles.system + Style(italic=True))]
+            # The line's own words when it has them ("message deleted by Teacher").
+            words = entry.text if entry.deleted else TOMBSTONE
+            body = [Text(words, styles.system + Style(italic=True))]
         else:
             body = [text.copy() for text in rendered.texts]
         for number, text in enumerate(body):
@@ -122,7 +125,7 @@ class MessageView:
         state = self.state
         text = entry.text if state is None or state.deleted else state.text
         if state is not None and state.deleted:
-            text = TOMBSTONE
+            text = entry.text if entry.deleted else TOMBSTONE
         rendered = render_message(
             text,
             width=max(1, width - indent),

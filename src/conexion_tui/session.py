@@ -15,13 +15,19 @@ from dataclasses import dataclass
 
 from conexion_protocol import (
     DEFAULT_ROOM,
+    FEATURE_MODERATION,
     FEATURE_ROOMS,
     MAX_CLIENT_FRAME,
     PROTO_VERSION,
     UNSET,
     Ack,
+    Audit,
+    AuditLog,
     Bye,
     ChangePassword,
+    Code,
+    CodeInfo,
+    Delete,
     Deleted,
     Dm,
     Edited,
@@ -29,12 +35,20 @@ from conexion_protocol import (
     ErrorCode,
     Found,
     FrameTooLong,
+    Hand,
+    HandNews,
+    HandQueue,
+    Hands,
     Hello,
     History,
     HistoryReply,
     Join,
     Left,
     LineFramer,
+    Mod,
+    ModAction,
+    Mode,
+    Moderation,
     Nick,
     Part,
     Ping,
@@ -44,10 +58,13 @@ from conexion_protocol import (
     Register,
     Registered,
     Renamed,
+    Role,
     RoomInfo,
     RoomList,
     Rooms,
     Say,
+    Seen,
+    SeenCount,
     ServerFrame,
     Struct,
     Topic,
@@ -64,6 +81,7 @@ from conexion_protocol import (
 
 from . import CLIENT_ID
 from .config import ClientConfig
+from .standing import Standing, Standings
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +122,7 @@ class Outgoing:
     text: str
     to: str | None = None  # set for a direct message
     action: bool = False
+    announce: bool = False  # staff: an announcement each member acknowledges
     room: str = DEFAULT_ROOM  # where a `say` goes (ignored for a direct message)
     status: SendStatus = SendStatus.PENDING
     written: int = 0  # how many times it was handed out by `data_to_send()`
@@ -118,7 +137,12 @@ class Outgoing:
             return Dm(id=self.id, to=self.to, text=self.text)
         reply_to = UNSET if self.reply_to is None else self.reply_to
         return Say(
-            id=self.id, text=self.text, room=self.room, action=self.action, reply_to=reply_to
+            id=self.id,
+            text=self.text,
+            room=self.room,
+            action=self.action,
+            announce=self.announce,
+            reply_to=reply_to,
         )
 
 
@@ -139,8 +163,17 @@ class RequestKind(enum.StrEnum):
     # answered by news about the message; a search by `found` with our id.
     EDIT = "edit"
     REACT = "react"
-    DELETE = "delete"
     SEARCH = "search"
+    # A room we are in, joined again after a welcome only to learn its
+    # settings and our standing there (the welcome does not carry them).
+    REFRESH = "refresh"
+    MOD = "mod"  # a moderator's action; answered by its `moderation` news
+    MODE = "mode"  # a room's settings; answered by `moderation` news (action mode)
+    CODE = "code"  # a private room's join code: a `code` answer
+    AUDIT = "audit"  # an `audit` answer
+    DELETE = "delete"  # a message of ours or (staff) anyone's; answered by `deleted`
+    HAND = "hand"  # raise, lower, take the next; answered by `hand` or `hands` news
+    HANDS = "hands"  # the queue (staff): a `hands` answer
 
 
 @dataclass(slots=True, frozen=True)
@@ -153,6 +186,49 @@ class Request:
     kind: RequestKind
     room: str | None = None  # the room it concerns, as we spelt it
     with_: str | None = None  # for a `history` of the DMs with this person
+    name: str | None = None  # whom a moderator's action is on
+    action: str | None = None  # a `mod` request's action
+
+
+class Pace:
+    """The server's token bucket as the client keeps it: `burst` sends at
+    once, then `rate` a second. A share of the rate and a spare token leave
+    room for the network bunching sends up on the way; without a rate (an
+    older server) nothing is paced."""
+
+    def __init__(self, rate: float | None = None, burst: int = 0, now: float = 0.0) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = float(burst)
+        self.stamp = now
+
+    @classmethod
+    def told(cls, rate: object, burst: object, now: float, config: ClientConfig) -> Pace:
+        if not isinstance(rate, int | float) or rate <= 0 or not isinstance(burst, int):
+            return cls()
+        return cls(rate * config.rate_share, max(1, burst - config.burst_spare), now)
+
+    def _refill(self, now: float) -> None:
+        if self.rate is not None:
+            self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+
+    def take(self, now: float) -> bool:
+        """One send may go now (and is counted); False: it must wait."""
+        if self.rate is None:
+            return True
+        self._refill(now)
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
+
+    def wait(self, now: float) -> float:
+        """Seconds until a send may go (0 when one may now)."""
+        if self.rate is None:
+            return 0.0
+        self._refill(now)
+        return 0.0 if self.tokens >= 1.0 else (1.0 - self.tokens) / self.rate
 
 
 # -- events ------------------------------------------------------------------
@@ -285,6 +361,14 @@ class ClientSession:
         self.temporary_password = False  # the operator made it: we should choose our own
         # Unacknowledged sends in the order they were typed; resent in order.
         self.pending: dict[str, Outgoing] = {}
+        # Pending sends of this connection not handed to the outbox yet, in
+        # order: they wait for a room's slow mode (see `next_release()`).
+        self._held: deque[Outgoing] = deque()
+        # The server's send rate as its welcome told it: sends are paced
+        # within it instead of meeting `rate_limited`.
+        self._pace = Pace()
+        # Our role, mutes, the settings, hands and counts in each room.
+        self.standings = Standings(self.is_me)
         self.rtt: float | None = None  # seconds, from the latest answered ping
         self.welcomes = 0  # connections welcomed so far; after the first, a welcome is a reconnect
         # The rooms we are in, by room key, spelt as the server spells them, in
@@ -382,6 +466,7 @@ class ClientSession:
             self._account_changes.clear()
         self.requests.clear()  # their answers would come on the old connection
         self._outbox.clear()
+        self._held.clear()  # the next welcome holds every pending send again
         self._lines.clear()
         self._framer = LineFramer(self.config.max_frame)
         self._too_long = None
@@ -454,11 +539,14 @@ class ClientSession:
             # Not (or no longer) an account: nothing to keep a secret for.
             self.account_password = None
         self._pings.clear()  # pongs to the old connection's pings will never come
+        self.standings.welcomed(welcome.admin, DEFAULT_ROOM, welcome.roles)
         # Room changes go first: a resent `say` to a room must find us in it.
         self._enter_rooms(welcome, reconnect)
         resent = sum(1 for out in self.pending.values() if out.written)
-        self._outbox.extend(self.pending.values())
         self.state = SessionState.ONLINE
+        self._held = deque(self.pending.values())
+        self._pace = Pace.told(welcome.rate, welcome.burst, self._clock(), self.config)
+        self._release()
         return Welcomed(welcome, reconnect, resent, len(self.pending) - resent)
 
     def _enter_rooms(self, welcome: Welcome, reconnect: bool) -> None:
@@ -488,6 +576,11 @@ class ClientSession:
             if key not in wanted:
                 request = self._track(RequestKind.PART, room=room)
                 self._outbox.append(Part(room=room, id=request.id))
+            elif FEATURE_MODERATION in self.features:
+                # The welcome lists the room but not its settings, our role
+                # or a mute on us there: its `room` answer tells them.
+                request = self._track(RequestKind.REFRESH, room=room)
+                self._outbox.append(Join(room=room, id=request.id))
 
     def _handle(self, frame: ServerFrame) -> SessionEvent | None:
         match frame:
@@ -502,11 +595,15 @@ class ClientSession:
                 out = self.pending.pop(frame_id, None)
                 if out is not None:  # not a repeat of an ack already handled
                     out.status, out.seq, out.ts = SendStatus.SENT, frame.seq, frame.ts
+                    if out.to is None:
+                        self.standings.accepted(out.room)
                     return Acked(out)
             case Error(id=frame_id) if isinstance(frame_id, str) and frame_id in self.pending:
                 out = self.pending.pop(frame_id)
                 out.status = SendStatus.FAILED
                 out.error_code, out.error_message = frame.code, frame.message
+                if out.to is None:
+                    self.standings.refused(out.room, frame.code, frame.message)
                 return Failed(out)
             case Error(id=frame_id) if isinstance(frame_id, str) and frame_id in self.requests:
                 return self._refused(self.requests.pop(frame_id), frame)
@@ -531,11 +628,36 @@ class ClientSession:
                 key = _room_key(room)
                 if key is not None:
                     self.rooms[key] = room  # new, or the server's spelling of one we asked for
+                self.standings.room_info(frame)
+                self._release()  # our role or the slow mode may have changed
                 return Received(frame, self._answered(frame.id))
-            case Users() | RoomList() | HistoryReply() | Found():
+            case Users():
+                self.standings.users(frame)
                 return Received(frame, self._answered(frame.id))
-            case Edited(by=by) | Reacted(by=by) | Deleted(by=by) if self.is_me(by):
-                self._settle(_SETTLED_BY[type(frame)], frame.room)  # ours took: news, no id
+            case RoomList() | HistoryReply() | CodeInfo() | AuditLog() | Found():
+                return Received(frame, self._answered(frame.id))
+            case Moderation():
+                self.standings.moderation(frame)
+                if self.is_me(frame.by):
+                    self._settle_moderation(frame)
+                self._release()
+                return Received(frame)
+            case Edited(by=by) | Reacted(by=by) | Deleted(by=by):
+                if self.is_me(by):
+                    self._settle(_SETTLED_BY[type(frame)], frame.room)  # ours took: news, no id
+                return Received(frame)
+            case HandNews(room=room):
+                self.standings.hand(frame)
+                self._settle(RequestKind.HAND, room)
+                return Received(frame)
+            case HandQueue(room=room):
+                self.standings.hands(frame)
+                if isinstance(frame.id, str):
+                    return Received(frame, self._answered(frame.id))
+                self._settle(RequestKind.HAND, room)
+                return Received(frame)
+            case SeenCount():
+                self.standings.seen_count(frame)
                 return Received(frame)
             case TopicInfo(room=room, by=by):
                 if isinstance(frame.id, str):
@@ -550,6 +672,7 @@ class ClientSession:
                 key = _room_key(where)
                 if key is not None:
                     self.rooms.pop(key, None)
+                self.standings.forget(where)
                 self._settle(RequestKind.PART, where)  # answered by this, without an id
                 return Received(frame)
             case _:
@@ -566,6 +689,25 @@ class ClientSession:
         key = _room_key(room)
         for request_id, request in self.requests.items():
             if request.kind is kind and request.room and _room_key(request.room) == key:
+                del self.requests[request_id]
+                return
+
+    def _settle_moderation(self, news: Moderation) -> None:
+        """Our `mod` or `mode` request was carried out: its news has no id."""
+        if news.action is ModAction.MODE:
+            if isinstance(news.room, str):
+                self._settle(RequestKind.MODE, news.room)
+            return
+        room = _room_key(news.room) if isinstance(news.room, str) else None
+        name = name_key(news.name) if isinstance(news.name, str) else None
+        for request_id, request in self.requests.items():
+            if (
+                request.kind is RequestKind.MOD
+                and request.action == news.action
+                and (_room_key(request.room) if request.room else None) == room
+                and request.name is not None
+                and name_key(request.name) == name
+            ):
                 del self.requests[request_id]
                 return
 
@@ -589,6 +731,7 @@ class ClientSession:
 
     def data_to_send(self) -> bytes:
         """Everything queued for the connection, encoded; empty when nothing is."""
+        self._release()
         chunks: list[bytes] = []
         while self._outbox:
             item = self._outbox.popleft()
@@ -610,9 +753,19 @@ class ClientSession:
         *,
         action: bool = False,
         room: str = DEFAULT_ROOM,
+        announce: bool = False,
         reply_to: int | None = None,
     ) -> Outgoing:
-        out = Outgoing(id=self.new_id(), text=text, action=action, room=room, reply_to=reply_to)
+        """A message to `room` (`announce`: staff make it an announcement;
+        `reply_to`: the seq it answers)."""
+        out = Outgoing(
+            id=self.new_id(),
+            text=text,
+            action=action,
+            room=room,
+            announce=announce,
+            reply_to=reply_to,
+        )
         return self._submit(out)
 
     def dm(self, to: str, text: str) -> Outgoing:
@@ -656,9 +809,11 @@ class ClientSession:
         where = room if room is not None or with_ is not None else DEFAULT_ROOM
         return self._ask(RequestKind.HISTORY, frame, room=where, with_=with_)
 
-    def join(self, room: str) -> str | None:
-        """Enter `room` (creating it); it counts as ours once its `room` answer comes."""
-        return self._ask(RequestKind.JOIN, lambda i: Join(room=room, id=i), room=room)
+    def join(self, room: str, code: str | None = None) -> str | None:
+        """Enter `room` (creating it; `code`: a private room's join code); it
+        counts as ours once its `room` answer comes."""
+        given = UNSET if code is None else code
+        return self._ask(RequestKind.JOIN, lambda i: Join(room=room, id=i, code=given), room=room)
 
     def part(self, room: str) -> str | None:
         """Leave `room`; our own `left` confirms it."""
@@ -699,6 +854,182 @@ class ClientSession:
         builds it around the id its answer or error will carry."""
         return self._ask(kind, frame, room=room)
 
+    # -- moderation and the classroom tools (the server checks every rank) ------
+
+    def moderate(
+        self,
+        action: ModAction,
+        name: str,
+        room: str = DEFAULT_ROOM,
+        *,
+        minutes: int | None = None,
+        reason: str | None = None,
+        server: bool = False,
+        role: Role | None = None,
+    ) -> str | None:
+        """A moderator's action on `name` in `room` (or, `server`, the whole
+        chat); its `moderation` news answers it."""
+
+        def frame(request_id: str) -> Mod:
+            return Mod(
+                action=action,
+                name=name,
+                room=room,
+                minutes=UNSET if minutes is None else minutes,
+                reason=UNSET if reason is None else reason,
+                server=server,
+                role=UNSET if role is None else role,
+                id=request_id,
+            )
+
+        where = None if server else room
+        return self._ask(RequestKind.MOD, frame, room=where, name=name, action=action)
+
+    def set_mode(
+        self,
+        room: str,
+        *,
+        moderated: bool | None = None,
+        slow: int | None = None,
+        private: bool | None = None,
+        topic_lock: bool | None = None,
+    ) -> str | None:
+        """Change some of `room`'s settings; those left None stay."""
+
+        def given(value: bool | int | None) -> bool | int | UnsetType:
+            return UNSET if value is None else value
+
+        def frame(request_id: str) -> Mode:
+            return Mode(
+                room=room,
+                moderated=given(moderated),  # type: ignore[arg-type]
+                slow=given(slow),  # type: ignore[arg-type]
+                private=given(private),  # type: ignore[arg-type]
+                topic_lock=given(topic_lock),  # type: ignore[arg-type]
+                id=request_id,
+            )
+
+        return self._ask(RequestKind.MODE, frame, room=room)
+
+    def join_code(self, room: str, *, rotate: bool = False) -> str | None:
+        """Ask for the private room's join code (`rotate`: make a new one first)."""
+        return self._ask(
+            RequestKind.CODE, lambda i: Code(room=room, rotate=rotate, id=i), room=room
+        )
+
+    def audit(self, room: str | None, limit: int) -> str | None:
+        """The last `limit` entries of `room`'s audit log (None: the server's)."""
+        where = UNSET if room is None else room
+        return self._ask(
+            RequestKind.AUDIT, lambda i: Audit(room=where, limit=limit, id=i), room=room
+        )
+
+    def delete(self, room: str, seq: int) -> str | None:
+        """Delete message `seq` of `room` (ours, or as staff anyone's)."""
+        return self._ask(RequestKind.DELETE, lambda i: Delete(room=room, seq=seq, id=i), room=room)
+
+    def hand(
+        self,
+        room: str,
+        *,
+        question: str | None = None,
+        down: bool = False,
+        name: str | None = None,
+        next_: bool = False,
+    ) -> str | None:
+        """Raise our hand (with `question`), lower it (`down`), lower
+        someone's (`name` with `down`, staff) or take the next (`next_`, staff)."""
+
+        def frame(request_id: str) -> Hand:
+            return Hand(
+                room=room,
+                question=UNSET if question is None else question,
+                down=down,
+                name=UNSET if name is None else name,
+                next=next_,
+                id=request_id,
+            )
+
+        return self._ask(RequestKind.HAND, frame, room=room, name=name)
+
+    def hands(self, room: str) -> str | None:
+        """Ask for `room`'s queue of raised hands (staff)."""
+        return self._ask(RequestKind.HANDS, lambda i: Hands(room=room, id=i), room=room)
+
+    def seen(self, room: str, seq: int) -> bool:
+        """Say we have seen announcement `seq` of `room`; False when offline.
+        (`seen` carries no id, and is answered only when it fails.)"""
+        if not self.online:
+            return False
+        self._outbox.append(Seen(room=room, seq=seq))
+        return True
+
+    def standing(self, room: str) -> Standing:
+        """Our standing in `room`, as the server last told us."""
+        return self.standings.peek(room)
+
+    # -- pacing --------------------------------------------------------------------
+
+    def held(self, room: str | None = None) -> list[Outgoing]:
+        """Our sends that wait to go (in `room`, or all), oldest first."""
+        held = [out for out in self._held if out.id in self.pending]
+        if room is None:
+            return held
+        key = _room_key(room)
+        return [out for out in held if out.to is None and _room_key(out.room) == key]
+
+    def slow_wait(self, room: str) -> float:
+        """Seconds until slow mode lets our next message to `room` go."""
+        return self.standings.peek(room).slow_wait(self._clock(), self.config.slow_margin)
+
+    def next_release(self) -> float | None:
+        """Seconds until a held send may go; None when none waits (the
+        driver sleeps until then, or until something new is queued)."""
+        if not self.online:
+            return None
+        now = self._clock()
+        waits: dict[str | None, float] = {}  # the first held send of each room decides
+        for out in self._held:
+            if out.id in self.pending:
+                room = None if out.to is not None else _room_key(out.room)
+                waits.setdefault(room, self._wait(out, now))
+        if not waits:
+            return None
+        return max(min(waits.values()), self._pace.wait(now))
+
+    def _wait(self, out: Outgoing, now: float) -> float:
+        if out.to is not None:
+            return 0.0
+        return self.standings.peek(out.room).slow_wait(now, self.config.slow_margin)
+
+    def _release(self) -> None:
+        """Hand the held sends that may go now to the outbox, in order: each
+        takes one of the server's send tokens (when it told its rate), and one
+        waiting for a room's slow mode holds back later ones to that room only."""
+        if not self.online or not self._held:
+            return
+        now = self._clock()
+        kept: deque[Outgoing] = deque()
+        waiting: set[str | None] = set()  # rooms whose first held send still waits
+        paced = False  # out of tokens: everything after waits, in order
+        for out in self._held:
+            if out.id not in self.pending:
+                continue  # answered (an ack to an earlier copy) or refused meanwhile
+            room = None if out.to is not None else _room_key(out.room)
+            if paced or (room is not None and (room in waiting or self._wait(out, now) > 0)):
+                if room is not None:
+                    waiting.add(room)
+                kept.append(out)
+                continue
+            if not self._pace.take(now):
+                paced = True
+                kept.append(out)
+                continue
+            if out.to is None:
+                self.standings.get(out.room).said_at = now  # slow mode counts from here
+            self._outbox.append(out)
+        self._held = kept
+
     def is_me(self, name: str) -> bool:
         """Whether `name` is ours (any spelling with the same key)."""
         return self.name is not None and name_key(name) == name_key(self.name)
@@ -725,7 +1056,8 @@ class ClientSession:
             return out
         self.pending[out.id] = out
         if self.online:
-            self._outbox.append(out)
+            self._held.append(out)
+            self._release()
         return out
 
     def _ask(
@@ -735,19 +1067,27 @@ class ClientSession:
         *,
         room: str | None = None,
         with_: str | None = None,
+        name: str | None = None,
+        action: str | None = None,
     ) -> str | None:
         # Only sends wait for a connection (their ids make a late copy
         # harmless); a request refused here is for the screen to explain.
         if not self.online:
             return None
-        request = self._track(kind, room=room, with_=with_)
+        request = self._track(kind, room=room, with_=with_, name=name, action=action)
         self._outbox.append(frame(request.id))
         return request.id
 
     def _track(
-        self, kind: RequestKind, *, room: str | None = None, with_: str | None = None
+        self,
+        kind: RequestKind,
+        *,
+        room: str | None = None,
+        with_: str | None = None,
+        name: str | None = None,
+        action: str | None = None,
     ) -> Request:
-        request = Request(self.new_id(), kind, room, with_)
+        request = Request(self.new_id(), kind, room, with_, name, action)
         self.requests[request.id] = request
         while len(self.requests) > self.config.max_requests:
             # The oldest has waited longest: its answer, if any, is news now.

@@ -12,12 +12,14 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import pytest
+from textual import events
 from textual.pilot import Pilot
 
 from conexion_server.config import ServerConfig
 from conexion_server.hub import HubConfig
 from conexion_server.server import ChatServer
 from conexion_tui.app import ConexionApp
+from conexion_tui.clock import day_key, day_words, epoch_of, full_words, moment_words
 from conexion_tui.config import ClientConfig, UiConfig
 from conexion_tui.screens import ChatScreen, StartScreen
 from conexion_tui.widgets import ChatInput, MessageLog
@@ -47,10 +49,42 @@ def _data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
 
 
 class FixedClock:
-    """Every time is 12:34, so screens are the same on every run and zone."""
+    """Every time shown is 12:34, so screens are the same on every run and
+    zone. `now()` is the real time plus what a test moved it by (`advance`):
+    the server stamps a mute's end with its own clock, and a test moves
+    time past it without sleeping."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+        self.frozen: float | None = None  # set by `stop_at`
 
     def hhmm(self, when: str | float | None = None) -> str:
         return FIXED_TIME
+
+    def now(self) -> float:
+        return self.frozen if self.frozen is not None else time.time() + self.offset
+
+    def moment(self, when: str | float) -> str:
+        epoch = epoch_of(when)
+        return "--:--" if epoch is None else moment_words(epoch, self.now())
+
+    def day_key(self, epoch: float) -> str:
+        return day_key(epoch)
+
+    def day_words(self, key: str) -> str:
+        return day_words(key, self.now())
+
+    def full(self, epoch: float) -> str:
+        return full_words(epoch)
+
+    def advance(self, seconds: float) -> None:
+        if self.frozen is not None:
+            self.frozen += seconds
+        self.offset += seconds
+
+    def stop_at(self, epoch: float) -> None:
+        """From now on it is `epoch` (then moved by `advance` only)."""
+        self.frozen = epoch
 
 
 class BellApp(ConexionApp):
@@ -179,6 +213,17 @@ async def send_line(pilot: Pilot[Any], text: str) -> None:
     await pilot.press("enter")
 
 
+def burst(app: Any, *keys: str) -> None:
+    """Deliver keys the way a terminal delivers a fast typist or a paste: all
+    queued before the app handles the first one."""
+    for key in keys:
+        char = key if len(key) == 1 else ("\r" if key == "enter" else None)
+        name = "space" if key == " " else key
+        event = events.Key(name, char)
+        event.set_sender(app)
+        app._driver.send_message(event)
+
+
 ACCOUNT_PASSWORD = "a long one, with spaces"
 
 
@@ -195,6 +240,20 @@ async def register_name(server: ChatServer, name: str, password: str = ACCOUNT_P
     finally:
         await peer.close()
     await until(lambda: server.hub.find(name) is None)
+
+
+async def log_in_on_start(pilot: Pilot[Any], password: str = ACCOUNT_PASSWORD) -> None:
+    """Type the account password when the start screen asks for it (the app
+    was given a name, so it tried at once)."""
+    from textual.widgets import Static
+
+    app = pilot.app
+
+    def asked() -> bool:
+        return "is registered" in str(app.screen.query_one("#start-message", Static).render())
+
+    await wait_for(pilot, asked, what="the prompt")
+    await pilot.press(*password, "enter")
 
 
 def free_port() -> int:

@@ -12,7 +12,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
@@ -23,9 +22,11 @@ from conexion_tui.screens.password import PasswordDialog
 from conexion_tui.widgets import ChatHeader, ChatInput
 from tests.tui.conftest import (
     ACCOUNT_PASSWORD,
+    burst,
     chat,
     has_line,
     joined,
+    log_in_on_start,
     log_text,
     make_app,
     register_name,
@@ -69,25 +70,6 @@ async def fill(pilot: Pilot[Any], *passwords: str) -> None:
     """Type each password into the next field of the dialog, Enter after each."""
     for password in passwords:
         await pilot.press(*password, "enter")
-
-
-def burst(app: Any, *keys: str) -> None:
-    """Deliver keys the way a terminal delivers a fast typist or a paste: all
-    queued before the app handles the first one."""
-    for key in keys:
-        char = key if len(key) == 1 else ("\r" if key == "enter" else None)
-        name = "space" if key == " " else key
-        event = events.Key(name, char)
-        event.set_sender(app)
-        app._driver.send_message(event)
-
-
-async def log_in_on_start(pilot: Pilot[Any], password: str) -> None:
-    """Type the account password when the start screen asks for it (the app
-    was given a name, so it tried at once)."""
-    app = pilot.app
-    await wait_for(pilot, lambda: "is registered" in message_text(app), what="the prompt")
-    await pilot.press(*password, "enter")
 
 
 # -- the start screen ----------------------------------------------------------------

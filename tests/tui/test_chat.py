@@ -7,12 +7,15 @@ from __future__ import annotations
 from rich.cells import cell_len
 
 from conexion_tui.client import State
+from conexion_tui.commands import split_text
 from conexion_tui.conversation import dm_key
 from conexion_tui.entries import Kind
-from conexion_tui.widgets import ChatHeader, UserList
+from conexion_tui.screens.split import SplitDialog
+from conexion_tui.widgets import ChatHeader, ChatInput, UserList
 from tests.peers import JsonPeer
 from tests.tui.conftest import (
     FIXED_TIME,
+    burst,
     current_log,
     has_line,
     joined,
@@ -56,29 +59,72 @@ async def test_own_message_is_pending_until_its_ack(server, peers) -> None:
         await proxy.close()
 
 
-async def test_rate_limited_message_is_marked_failed_with_reason(make_server, peers) -> None:
-    server = await make_server(rate=1, burst=1)
+async def test_a_fast_typist_is_paced_within_the_rate_and_loses_nothing(make_server) -> None:
+    """25 lines typed at once on a server that allows 5 at once and 20 a
+    second: the client holds what would go over (shown pending) and sends it
+    in time, so not one is refused `rate_limited`."""
+    server = await make_server(rate=20, burst=5)
+    bob = await JsonPeer.connect(server.port)
+    await bob.hello("bob")
     app = make_app(server.port)
     async with running(app) as pilot:
-        await joined(pilot)
-        await send_line(pilot, "first")
-        await send_line(pilot, "second")
-        await wait_for(pilot, lambda: has_line(app, "second ✗"), what="failed mark")
-        line = next(line for line in log_lines(app) if "second ✗" in line)
-        assert "not sent: rate_limited" in line
-        assert "too many messages" in log_text(app)
-        await wait_for(pilot, lambda: has_line(app, "ana: first ✓"))
+        screen = await joined(pilot)
+        await bob.expect("joined")
+        screen.query_one("#input", ChatInput).focus()
+        keys = [key for n in range(25) for key in (*f"line{n}", "enter")]
+        burst(app, *keys)  # as fast as a terminal delivers them
+        assert app.client is not None
+        await wait_for(pilot, lambda: has_line(app, "line24 …"), what="all 25 typed")
+        assert app.client.session.held()  # some wait their turn, pending
+        for n in range(25):
+            got = await bob.expect("message")
+            assert got["text"] == f"line{n}"  # all of them, in order
+        await wait_for(pilot, lambda: has_line(app, "ana: line24 ✓"), what="the last acked")
+        assert not any("✗" in line for line in log_lines(app))
+        assert "rate_limited" not in log_text(app)
+    await bob.close()
 
 
-async def test_too_long_text_is_refused_locally(server) -> None:
+async def test_a_paste_too_long_stays_in_the_box_and_may_go_as_several(server, peers) -> None:
+    bob = await peers("bob")
+    words = " ".join(f"word{n:04d}" for n in range(600))  # 5,399 characters
     app = make_app(server.port)
     async with running(app) as pilot:
-        await joined(pilot)
-        await send_line(pilot, "x" * 4001)
-        await wait_for(pilot, lambda: has_line(app, "not sent: the message is 4001"))
-        assert "bad_text" in log_text(app)
+        screen = await joined(pilot)
+        await bob.expect("joined")
+        box = screen.query_one("#input", ChatInput)
+        await send_line(pilot, words)
+        await wait_for(pilot, lambda: isinstance(app.screen, SplitDialog), what="the offer")
+        dialog = app.screen
+        assert isinstance(dialog, SplitDialog)
+        assert "5,399 characters long" in dialog.text
+        assert "at most 4,000" in dialog.text
+        assert "Send it as 2 messages" in dialog.text
+        assert box.text == words  # kept, not cleared
+        await pilot.press("escape")  # keep editing: nothing is sent
+        await wait_for(pilot, lambda: app.screen is screen)
+        assert box.text == words
         assert app.client is not None
         assert app.client.pending == {}
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, SplitDialog))
+        await pilot.press("enter")  # "Send as 2" has the focus
+        first = await bob.expect("message")
+        second = await bob.expect("message")
+        assert len(first["text"]) <= 4000
+        assert f"{first['text']} {second['text']}" == words
+        await wait_for(pilot, lambda: box.text == "")
+
+
+def test_split_text_cuts_where_lines_or_words_end() -> None:
+    assert split_text("short", 10) == ["short"]
+    assert split_text("aaaa bbbb cccc", 10) == ["aaaa bbbb", "cccc"]
+    assert split_text("line one\nline two", 12) == ["line one", "line two"]
+    assert split_text("x" * 25, 10) == ["x" * 10, "x" * 10, "x" * 5]
+    text = "alpha beta\ngamma delta epsilon " * 300
+    pieces = split_text(text, 4000)
+    assert all(len(p) <= 4000 for p in pieces)
+    assert len("".join(pieces)) == len(text) - (len(pieces) - 1)  # one separator each
 
 
 async def test_messages_from_raw_json_and_text_peers(server, peers, text_peers) -> None:
@@ -180,7 +226,8 @@ async def test_unread_count_while_scrolled_up(make_server) -> None:
         for n in range(3):
             await bob.send(type="say", id=f"new{n}", text=f"new {n} for ana")
         await wait_for(pilot, lambda: log.unread == 3, what="3 unread")
-        assert bar.has_class("-visible")
+        # The bar follows the log's UnreadChanged message, handled just after.
+        await wait_for(pilot, lambda: bar.has_class("-visible"), what="the bar")
         assert "3 new messages below" in str(bar.render())
         assert app.bells >= 1  # mentioned while scrolled up
         await pilot.press("escape")

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 
 import pytest
 
 from conexion_tui import CLIENT_ID
-from conexion_tui.cli import build_parser, suggest_name
+from conexion_tui.cli import build_parser, servers, suggest_name
 from conexion_tui.config import DEFAULT_HOST, DEFAULT_PORT
 
 
@@ -17,7 +18,8 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("CONEXION_HOST", "CONEXION_PORT", "CONEXION_NAME"):
         monkeypatch.delenv(var, raising=False)
     args = build_parser().parse_args([])
-    assert (args.host, args.port, args.name) == (DEFAULT_HOST, DEFAULT_PORT, None)
+    assert (args.port, args.name) == (DEFAULT_PORT, None)
+    assert servers(args.host, args.port) == [(DEFAULT_HOST, DEFAULT_PORT)]
 
 
 def test_environment_gives_defaults_and_options_win(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -25,9 +27,24 @@ def test_environment_gives_defaults_and_options_win(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("CONEXION_PORT", "9001")
     monkeypatch.setenv("CONEXION_NAME", "ana")
     args = build_parser().parse_args([])
-    assert (args.host, args.port, args.name) == ("10.0.0.5", 9001, "ana")
+    assert (args.port, args.name) == (9001, "ana")
+    assert servers(args.host, args.port) == [("10.0.0.5", 9001)]
     args = build_parser().parse_args(["--host", "127.0.0.1", "--port", "8123", "--name", "bob"])
-    assert (args.host, args.port, args.name) == ("127.0.0.1", 8123, "bob")
+    assert (args.port, args.name) == (8123, "bob")
+    assert servers(args.host, args.port) == [("127.0.0.1", 8123)]
+
+
+def test_several_hosts_comma_separated_or_repeated() -> None:
+    args = build_parser().parse_args(
+        ["--host", "a.example,b.example:8001", "--host", "[::1]:8002", "--host", "a.example"]
+    )
+    assert servers(args.host, 8000) == [
+        ("a.example", 8000),
+        ("b.example", 8001),
+        ("::1", 8002),
+    ]
+    with pytest.raises(argparse.ArgumentTypeError):
+        servers(["a.example:http"], 8000)
 
 
 def test_data_dir_option_environment_and_default(monkeypatch: pytest.MonkeyPatch) -> None:

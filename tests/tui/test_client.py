@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from conexion_protocol import MAX_TEXT_LEN
+from conexion_protocol import MAX_TEXT_LEN, Renamed
 from conexion_tui.client import (
     UNREACHABLE,
     Acked,
@@ -136,17 +136,16 @@ async def test_dm_is_acked_and_delivered_to_one(server, peers, harness) -> None:
     assert (got["from"], got["to"], got["text"]) == ("ana", "bob", "psst")
 
 
-async def test_error_with_our_id_fails_that_send(make_server, harness) -> None:
-    server = await make_server(rate=1, burst=1)
+async def test_error_with_our_id_fails_that_send(server, harness) -> None:
+    # (Not rate_limited any more: the client paces its sends within the rate.)
     h = await harness(server.port)
     ok = h.client.say("one")
-    limited = h.client.say("two")
+    refused = h.client.dm("nobody", "two")
     failed = await h.next(Failed)
-    assert failed.out is limited
-    assert limited.status is SendStatus.FAILED
-    assert limited.error_code == "rate_limited"
-    assert "too many" in (limited.error_message or "")
-    assert ok.status is SendStatus.SENT
+    assert failed.out is refused
+    assert refused.status is SendStatus.FAILED
+    assert refused.error_code == "no_such_user"
+    assert ok.status is SendStatus.SENT  # its ack came first, in the order sent
 
 
 async def test_bad_text_fails_and_other_errors_are_received(server, harness) -> None:
@@ -307,7 +306,9 @@ async def test_reconnect_keeps_the_new_nick(make_server, harness) -> None:
     h = await harness(port)
     assert h.client.nick("anita")
     renamed = await h.next(Received)
-    assert renamed.frame.new == "anita"  # type: ignore[union-attr]
+    while not isinstance(renamed.frame, Renamed):  # general's settings, asked after welcome
+        renamed = await h.next(Received)
+    assert renamed.frame.new == "anita"
     assert h.client.name == "anita"
     await first.stop()
     await make_server(port=port)
@@ -518,3 +519,73 @@ async def test_a_reconnect_refused_for_its_password_waits_for_log_in(
     assert welcomed.welcome.temporary_password
     assert not h.client.waiting_for_login
     assert h.client.session.account_password == one_time
+
+
+# -- several servers ---------------------------------------------------------------
+
+
+async def test_a_dead_server_is_passed_over_for_the_next(make_server) -> None:
+
+    live = await make_server()
+    dead = free_port()
+    events: list[object] = []
+    client = ChatClient("127.0.0.1", dead, events.append, FAST, more=[("127.0.0.1", live.port)])
+    welcome = await client.join("ana")
+    assert welcome.name == "ana"
+    assert client.address == f"127.0.0.1:{live.port}"
+    assert client.servers[0] == ("127.0.0.1", live.port)  # tried first next time
+    await client.close()
+
+
+async def test_none_answering_says_which_were_tried() -> None:
+
+    ports = [free_port(), free_port()]
+    client = ChatClient("127.0.0.1", ports[0], lambda e: None, more=[("127.0.0.1", ports[1])])
+    with pytest.raises(JoinError) as failed:
+        await client.join("ana")
+    assert failed.value.code == UNREACHABLE
+    assert f"127.0.0.1:{ports[0]}, 127.0.0.1:{ports[1]}" in failed.value.message
+
+
+async def test_every_address_of_a_name_is_tried(make_server) -> None:
+    """A name that stands for several addresses (here by an injected
+    resolver; both loopback): the first refuses, the second answers."""
+
+    live = await make_server()
+    asked: list[tuple[str, int]] = []
+
+    async def resolve(host: str, port: int) -> list[str]:
+        asked.append((host, port))
+        return ["127.0.0.1"]
+
+    dead = free_port()
+    client = ChatClient(
+        "chat.test", dead, lambda e: None, more=[("chat.test", live.port)], resolve=resolve
+    )
+    await client.join("ana")
+    assert asked == [("chat.test", dead), ("chat.test", live.port)]
+    await client.close()
+
+
+async def test_a_reconnect_moves_on_to_the_next_server(make_server) -> None:
+    first = await make_server()
+    second = await make_server()
+    events: list[object] = []
+    got = asyncio.Event()
+
+    def on_event(event: object) -> None:
+        events.append(event)
+        got.set()
+
+    client = ChatClient("127.0.0.1", first.port, on_event, FAST, more=[("127.0.0.1", second.port)])
+    await client.join("ana")
+    task = asyncio.create_task(client.run())
+    await first.stop()
+    async with asyncio.timeout(5):
+        while not any(isinstance(e, Welcomed) for e in events):
+            got.clear()
+            await got.wait()
+    assert client.address == f"127.0.0.1:{second.port}"
+    assert second.hub.find("ana") is not None
+    await client.close()
+    await task

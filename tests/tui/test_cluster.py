@@ -101,7 +101,7 @@ async def test_message_actions_across_instances(make_server) -> None:
             await bob.send(type="react", room="general", seq=said["seq"], emoji="👍", on=True)
             await wait_for(pilot, lambda: has_line(app, "👍 1"))
             await bob.send(type="delete", room="general", seq=said["seq"])
-            await wait_for(pilot, lambda: has_line(app, "bob: (message deleted)"))
+            await wait_for(pilot, lambda: has_line(app, "bob: message deleted"))
             await send_line(pilot, "/search agreed")
             await wait_for(pilot, lambda: len(getattr(app.screen, "hits", ())) == 1)
     finally:

@@ -48,6 +48,7 @@ from conexion_tui.conversation import dm_key, room_key
         ("/msg @bob   ", OpenDirect("bob")),
         ("/query bob hi", SendDirect("bob", "hi")),
         ("/join lab", JoinRoom("lab")),
+        ("/join #lab ABCD-2345", JoinRoom("lab", "ABCD-2345")),
         ("/JOIN #Lab-3", JoinRoom("Lab-3")),
         ("/j lab", JoinRoom("lab")),
         ("/part", PartRoom(None)),
@@ -82,8 +83,8 @@ def test_blank_lines_are_nothing(line: str) -> None:
         ("/me   ", "/me TEXT"),
         ("/msg", "/msg NAME TEXT"),
         ("/nick", "/nick NAME"),
-        ("/join", "/join ROOM"),
-        ("/join two rooms", "/join ROOM"),
+        ("/join", "/join ROOM [CODE]"),
+        ("/join three more words", "/join ROOM [CODE]"),
         ("/part two rooms", "/part [ROOM]"),
         ("/nick two words", "/nick NAME"),
     ],
@@ -203,10 +204,10 @@ def test_at_keeps_people() -> None:
 
 
 def test_complete_commands() -> None:
-    found = complete("/n", 2, [])
+    found = complete("/ni", 3, [])
     assert found is not None
     assert found.candidates == ("/nick ",)
-    assert (found.start, found.end) == (0, 2)
+    assert (found.start, found.end) == (0, 3)
     found = complete("/", 1, [])
     assert found is not None
     assert len(found.candidates) == len(command_names())  # /msg has two usages, one name

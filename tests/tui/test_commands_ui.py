@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from conexion_tui.conversation import dm_key, room_key
+from conexion_tui.screens.help import HelpScreen
 from conexion_tui.widgets import ChatHeader
 from tests.tui.conftest import (
     chat,
@@ -22,13 +23,16 @@ from tests.tui.conftest import (
 )
 
 
-async def test_help_lists_every_command(server) -> None:
+async def test_help_is_an_overlay_with_every_command_and_nothing_in_the_log(server) -> None:
     app = make_app(server.port)
     async with running(app) as pilot:
-        await joined(pilot)
+        screen = await joined(pilot)
+        before = log_text(app)
         await type_line(pilot, "/help")
-        await wait_for(pilot, lambda: has_line(app, "/msg NAME TEXT"))
-        text = log_text(app)
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help")
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        text = help_screen.text
         for usage in (
             "/help",
             "/msg NAME TEXT",
@@ -41,14 +45,20 @@ async def test_help_lists_every_command(server) -> None:
             "/nick NAME",
             "/who",
             "/clear",
+            "/kick NAME [REASON]",
+            "/exit",
+            "/quit",
         ):
             assert usage in text
-        for key in ("alt+↑", "alt+1", "ctrl+k", "ctrl+n", "ctrl+p"):
+        for key in ("alt+↑", "alt+1", "ctrl+k", "ctrl+n", "ctrl+p", "F3", "F4"):
             assert key in text
-        assert "/exit" in text
-        assert "/quit" in text
-        await pilot.press("f1")  # the same list from a key
-        await wait_for(pilot, lambda: log_text(app).count("/nick NAME") == 2)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen, what="the chat again")
+        await pilot.press("f1")  # the same from a key, and F1 closes it too
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: app.screen is screen)
+        assert log_text(app) == before  # not a line was added
 
 
 async def test_me_sends_an_action(server, peers) -> None:
@@ -190,3 +200,25 @@ async def test_ctrl_q_on_the_start_screen_just_exits(server) -> None:
         await pilot.press("ctrl+q")
         await wait_for(pilot, lambda: not app.is_running, what="the app to exit")
     assert app.client is None
+
+
+async def test_the_palette_screenshot_goes_to_a_folder_that_exists(
+    server, tmp_path, monkeypatch
+) -> None:
+    """Without a Downloads folder (Textual's choice, which then fails), the
+    screenshot goes into the client's data folder, and a toast says where."""
+    import conexion_tui.app as app_module
+
+    monkeypatch.setattr(app_module, "user_downloads_path", lambda: tmp_path / "no-such-folder")
+    app = make_app(server.port, data_dir=tmp_path / "data")
+    async with running(app) as pilot:
+        screen = await joined(pilot)
+        titles = [c.title for c in app.get_system_commands(screen)]
+        assert "Join room…" in titles  # the chat's own commands are in the palette
+        assert "Raise hand…" in titles
+        app.action_screenshot()
+        folder = tmp_path / "data"
+        await wait_for(pilot, lambda: list(folder.glob("*.svg")), what="the file")
+        shot = next(folder.glob("*.svg"))
+        await wait_for(pilot, lambda: any(str(shot) in n.message for n in app._notifications))
+        assert "<svg" in shot.read_text()

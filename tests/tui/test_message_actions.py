@@ -111,7 +111,7 @@ async def test_reply_react_edit_and_delete(server, peers) -> None:
         await pilot.press("y")
         deleted = await expect_from(bob, "deleted")
         assert deleted["seq"] == got["seq"]
-        await wait_for(pilot, lambda: has_line(app, "ana: (message deleted)"))
+        await wait_for(pilot, lambda: has_line(app, "ana: message deleted"))
         assert not has_line(app, "on page 3")
 
 

@@ -72,7 +72,7 @@ def test_a_reply_to_what_is_not_loaded_and_a_tombstone() -> None:
     entry = view_entry(book, msg(5, "yes", reply_to=2, reply_from="ana"))
     assert drawn(entry)[0] == "      ↪ ana: (not loaded · Enter on it jumps there)"
     book.deleted(5)
-    assert drawn(entry)[1] == "12:34 bob: (message deleted)"
+    assert drawn(entry)[1] == "12:34 bob: message deleted"
 
 
 def test_code_folds_and_expands() -> None:

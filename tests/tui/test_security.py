@@ -6,11 +6,12 @@ from __future__ import annotations
 import logging
 
 import trustme
-from textual.widgets import Input, Static
+from textual.widgets import Button, Input, Static
 
 from conexion_tui.client import tls_context
 from conexion_tui.screens import StartScreen
-from tests.tui.conftest import joined, make_app, running, start, wait_for
+from conexion_tui.widgets import ChatHeader
+from tests.tui.conftest import chat, joined, make_app, running, start, wait_for
 
 PASSWORD = "tr0ub4dor & 3"
 
@@ -93,6 +94,19 @@ async def test_tui_over_tls(make_server, tls_files, peers) -> None:
         member = server.hub.find("ana")
         assert member is not None
         assert member.peer.io.transport.get_extra_info("ssl_object") is not None
+        # The header says the link is encrypted, even when it is short.
+        header = chat(app).query_one("#header", ChatHeader)
+        assert "● online │ 🔒 TLS" in str(header.render())
+        await pilot.resize_terminal(40, 20)
+        await pilot.pause()
+        assert "🔒 TLS" in str(header.render())
+
+
+async def test_a_plain_link_claims_no_encryption(server) -> None:
+    app = make_app(server.port, name="ana")
+    async with running(app) as pilot:
+        screen = await joined(pilot)
+        assert "TLS" not in str(screen.query_one("#header", ChatHeader).render())
 
 
 async def test_untrusted_certificate_is_explained(make_server, tls_files, tmp_path) -> None:
@@ -134,3 +148,7 @@ async def test_plain_client_on_a_tls_server_gets_a_hint(make_server, tls_files) 
     app = make_app(server.port, name="ana")
     async with running(app) as pilot:
         await wait_for(pilot, lambda: "--tls" in message_text(app), what="the hint")
+        text = message_text(app)
+        assert "Choose another name" not in text  # the name is not the problem
+        assert "Press Enter or Retry to try again" in text
+        assert str(start(app).query_one("#start-join", Button).label) == "Retry"

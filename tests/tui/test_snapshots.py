@@ -19,11 +19,21 @@ from conexion_tui.config import UiConfig
 from conexion_tui.conversation import dm_key, room_key
 from conexion_tui.messages import JoinFailed
 from conexion_tui.saved import SavedRooms
+from conexion_tui.screens.help import HelpScreen
 from conexion_tui.screens.password import PasswordDialog
 from conexion_tui.screens.switcher import QuickSwitcher
-from conexion_tui.widgets import ChatHeader, ChatInput
+from conexion_tui.widgets import ChatHeader, ChatInput, HandsPanel
 from tests.peers import JsonPeer
-from tests.tui.conftest import ThreadedServer, has_line, joined, make_app, send_line, wait_for
+from tests.tui.conftest import (
+    ACCOUNT_PASSWORD,
+    ThreadedServer,
+    has_line,
+    joined,
+    log_in_on_start,
+    make_app,
+    send_line,
+    wait_for,
+)
 
 SHOWN_ADDRESS = "127.0.0.1:8000"  # the real port is ephemeral; the header shows this
 
@@ -275,3 +285,118 @@ def test_rich_messages(snap_compare, threaded_server: ThreadedServer, then: str)
         assert snap_compare(app, terminal_size=(90, 26), run_before=run_before)
     finally:
         run(bob.close())
+
+
+async def _teacher(port: int, room: str = "lab") -> JsonPeer:
+    """A registered Teacher who created `room` (its owner), on the server's loop."""
+    peer = await JsonPeer.connect(port)
+    await peer.hello("Teacher")
+    await peer.send(type="register", password=ACCOUNT_PASSWORD)
+    await peer.expect("registered")
+    await peer.send(type="join", room=room)
+    await peer.expect("room")
+    return peer
+
+
+def test_a_student_in_a_moderated_room(snap_compare, threaded_server: ThreadedServer) -> None:
+    """ana in #lab: the owner's badge, a moderated room, her raised hand, an
+    announcement waiting for F3, a deleted message, and a mute (until lifted,
+    so the picture does not depend on the time) in the message box."""
+    port = threaded_server.port
+    run = threaded_server.call
+    teacher = run(_teacher(port))
+    app = make_app(port, "ana")
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        screen = await joined(pilot)
+        await send_line(pilot, "/join lab")
+        await wait_for(pilot, lambda: has_line(pilot.app, "here: ana, Teacher"))
+        await threaded_server.run(teacher.send(type="mode", room="lab", moderated=True))
+        said = await threaded_server.run(teacher.say("the lab opens at nine", room="lab"))
+        await threaded_server.run(teacher.send(type="delete", room="lab", seq=said["seq"]))
+        await threaded_server.run(teacher.expect("deleted"))
+        await threaded_server.run(teacher.say("Exam moved to Friday", room="lab", announce=True))
+        await send_line(pilot, "/hand [bold]what is a compiler?[/]")
+        await threaded_server.run(
+            teacher.send(
+                type="mod", action="mute", name="ana", room="lab", reason="[red]talking over others"
+            )
+        )
+        box = screen.query_one("#input", ChatInput)
+        await wait_for(pilot, lambda: box.has_class("-muted"))
+        await wait_for(pilot, lambda: has_line(pilot.app, "F3: seen"))
+        await wait_for(pilot, lambda: has_line(pilot.app, "number 1 in line"))
+        screen.query_one("#header", ChatHeader).address = SHOWN_ADDRESS
+        box.cursor_blink = False
+        await pilot.pause()
+
+    try:
+        assert snap_compare(app, terminal_size=(120, 30), run_before=run_before)
+    finally:
+        run(teacher.close())
+
+
+def test_a_teacher_with_hands_up(snap_compare, threaded_server: ThreadedServer) -> None:
+    """The owner of #lab: badges in the list, two hands in the panel with
+    their questions (one hostile), F4 in the footer, an announcement with its
+    count, and a mute in the log."""
+    port = threaded_server.port
+    run = threaded_server.call
+    run(run_and_close(_teacher(port)))
+
+    async def students() -> list[JsonPeer]:
+        peers = []
+        for name in ("ana", "bob"):
+            peer = await JsonPeer.connect(port)
+            await peer.hello(name)
+            peers.append(peer)
+        return peers
+
+    ana, bob = run(students())
+    app = make_app(port, "Teacher")
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await log_in_on_start(pilot)
+        screen = await joined(pilot)
+        await send_line(pilot, "/join lab")
+        await wait_for(pilot, lambda: has_line(pilot.app, "here:"), what="#lab")
+        for peer in (ana, bob):
+            await threaded_server.run(peer.send(type="join", room="lab"))
+            await threaded_server.run(peer.expect("room"))
+        await wait_for(pilot, lambda: screen.current.roster.count == 3, what="three in #lab")
+        await send_line(pilot, "/announce Exam moved to Friday")
+        await threaded_server.run(
+            ana.send(type="hand", room="lab", question="what does a compiler do?")
+        )
+        await threaded_server.run(bob.send(type="hand", room="lab", question="[blink]me[/]"))
+        seq = (await threaded_server.run(ana.expect("message")))["seq"]
+        await threaded_server.run(ana.send(type="seen", room="lab", seq=seq))
+        await send_line(pilot, "/mute bob chatting")  # untimed: no real clock in the picture
+        await wait_for(pilot, lambda: has_line(pilot.app, "1 of 2 have"), what="1 of 2")
+        await wait_for(pilot, lambda: has_line(pilot.app, "you muted bob"), what="the mute")
+        hands = screen.query_one("#hands", HandsPanel)
+        await wait_for(pilot, lambda: len(hands.names) == 2, what="two hands")
+        screen.query_one("#header", ChatHeader).address = SHOWN_ADDRESS
+        screen.query_one("#input", ChatInput).cursor_blink = False
+        await pilot.pause()
+
+    try:
+        assert snap_compare(app, terminal_size=(120, 30), run_before=run_before)
+    finally:
+        run(ana.close())
+        run(bob.close())
+
+
+async def run_and_close(opened: Any) -> None:
+    peer = await opened
+    await peer.close()
+
+
+def test_help_overlay(snap_compare) -> None:
+    app = make_app(8000, name=None, suggested="ana")
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await pilot.app.push_screen(HelpScreen())
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)

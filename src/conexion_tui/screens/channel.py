@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 from conexion_protocol import Message, Stored, name_key
 
-from ..clock import Clock
+from ..clock import Clock, epoch_of
 from ..conversation import Conversation, Roster
-from ..entries import Entry, Kind, clean, mentions
+from ..entries import DELETED_TEXT, Entry, Kind, clean, mentions
 from ..widgets import MessageLog
 
 
@@ -37,6 +37,22 @@ class Channel:
     # reconnect or a restart was refused); None while we are, or may be.
     gone: str | None = None
     draft: str = ""  # what was typed here when another channel was chosen
+    # Announcements shown here, by seq (their entries carry the counts and
+    # the prompt to acknowledge), and those we have not acknowledged yet.
+    announced: dict[int, Entry] = field(default_factory=dict)
+    unseen: list[int] = field(default_factory=list)
+    acked: set[int] = field(default_factory=set)
+    # Others in the room when we made an announcement: its count's "of"
+    # until the server's first count comes.
+    announced_to: dict[int, int] = field(default_factory=dict)
+
+    def entry_with_seq(self, seq: int) -> Entry | None:
+        """The shown message with this seq (the newest first: a delete is
+        usually of something recent)."""
+        for entry in reversed(self.log.entries):
+            if entry.seq == seq:
+                return entry
+        return None
 
     @property
     def label(self) -> str:
@@ -53,6 +69,7 @@ class Batch:
     notices: list[tuple[Channel, Entry]] = field(default_factory=list)
     ring: bool = False
     sidebar: bool = False  # unread counts or the channel list changed
+    arrivals: set[Channel] = field(default_factory=set)  # rooms someone joined
 
     def add(self, channel: Channel, entry: Entry) -> None:
         self.entries.setdefault(channel, []).append(entry)
@@ -65,16 +82,42 @@ class Batch:
 
 
 def message_entry(message: Message, me: str, clock: Clock) -> Entry:
-    text = clean(message.text)
     own = name_key(message.from_) == name_key(me)
+    if message.announcement:
+        kind = Kind.ANNOUNCEMENT
+    else:
+        kind = Kind.ACTION if message.action else Kind.CHAT
+    if message.deleted:
+        return Entry(
+            Kind.CHAT if kind is Kind.ACTION else kind,
+            clock.hhmm(message.ts),
+            DELETED_TEXT,
+            name=clean(message.from_, single_line=True),
+            own=own,
+            seq=message.seq,
+            deleted=True,
+            at=epoch_of(message.ts),
+        )
+    text = clean(message.text)
     return Entry(
-        Kind.ACTION if message.action else Kind.CHAT,
+        kind,
         clock.hhmm(message.ts),
         text,
         name=clean(message.from_, single_line=True),
         mention=not own and mentions(text, me),
         own=own,
+        seq=message.seq,
+        at=epoch_of(message.ts),
     )
+
+
+def tombstone(entry: Entry) -> None:
+    """Turn a shown message into "message deleted" (the log must be told)."""
+    if entry.kind is Kind.ACTION:
+        entry.kind = Kind.CHAT
+    entry.text, entry.deleted, entry.mention = DELETED_TEXT, True, False
+    entry.status, entry.reason, entry.note = None, "", ""
+    entry.text_cells = -1  # measured again
 
 
 def stored_entry(message: Stored, me: str, clock: Clock) -> Entry:
@@ -88,15 +131,18 @@ def stored_entry(message: Stored, me: str, clock: Clock) -> Entry:
         clean(message.text),
         name=clean(message.to if mine else message.from_, single_line=True),
         own=mine,
+        seq=message.seq,
+        at=epoch_of(message.ts),
     )
 
 
 def system_entry(text: str, clock: Clock, when: str | None = None) -> Entry:
-    return Entry(Kind.SYSTEM, clock.hhmm(when), clean(text))
+    at = epoch_of(when) if when is not None else clock.now()
+    return Entry(Kind.SYSTEM, clock.hhmm(when), clean(text), at=at)
 
 
 def error_entry(text: str, clock: Clock) -> Entry:
-    return Entry(Kind.ERROR, clock.hhmm(), clean(text))
+    return Entry(Kind.ERROR, clock.hhmm(), clean(text), at=clock.now())
 
 
 def separator(label: str) -> Entry:

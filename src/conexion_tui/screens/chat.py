@@ -24,6 +24,7 @@ from conexion_protocol import (
     FEATURE_ROOMS,
     DirectMessage,
     Message,
+    Moderation,
     RoomSummary,
     Stored,
     Welcome,
@@ -36,7 +37,7 @@ from ..client import (
     SendStatus,
     State,
 )
-from ..clock import Clock
+from ..clock import Clock, epoch_of
 from ..commands import (
     ClearLog,
     JoinRoom,
@@ -46,7 +47,6 @@ from ..commands import (
     Place,
     Quit,
     Target,
-    help_lines,
     keeps_secret,
     parse,
 )
@@ -58,8 +58,19 @@ from ..conversation import (
     partner,
     room_key,
 )
-from ..entries import Entry, Kind, clean, mentions
-from ..widgets import ChatHeader, ChatInput, MessageLog, Sidebar, SidebarItem, UserList
+from ..entries import Entry, Kind
+from ..news import readable_times
+from ..standing import Sanction
+from ..widgets import (
+    ChatHeader,
+    ChatInput,
+    HandsPanel,
+    MessageLog,
+    RoomNotice,
+    Sidebar,
+    SidebarItem,
+    UserList,
+)
 from ..widgets.action_log import ActionLog
 from ..widgets.sidebar import NUMBERED
 from .channel import (
@@ -75,6 +86,8 @@ from .chat_account import AccountActions, AccountNotice
 from .chat_actions import MessageActions
 from .chat_commands import TypedCommands
 from .chat_events import NetworkEvents
+from .chat_moderation import ModerationActions
+from .help import HelpScreen
 from .switcher import Places, QuickSwitcher
 
 
@@ -87,7 +100,14 @@ class UnreadBar(Static):
             screen.log_view.scroll_to_live()
 
 
-class ChatScreen(MessageActions, NetworkEvents, TypedCommands, AccountActions, Screen[None]):
+class ChatScreen(
+    MessageActions,
+    NetworkEvents,
+    TypedCommands,
+    AccountActions,
+    ModerationActions,
+    Screen[None],
+):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "app.quit", "Quit", priority=True),
         Binding("pageup", "page_up", "Scroll", priority=True),
@@ -99,6 +119,9 @@ class ChatScreen(MessageActions, NetworkEvents, TypedCommands, AccountActions, S
         Binding("f2", "log_in_again", "Log in"),
         Binding("f2", "choose_password", "New password"),
         Binding("f2", "account", "Account", show=False),
+        # Shown only while they apply: an announcement to acknowledge, a hand to take.
+        Binding("f3", "seen", "Seen"),
+        Binding("f4", "next_hand", "Next hand"),
         # ctrl+k replaces the message box's "delete to the end of the line".
         Binding("ctrl+k", "switcher", "Switch", priority=True),
         Binding("alt+down,ctrl+pagedown", "next_channel", "Next", show=False, priority=True),
@@ -156,6 +179,15 @@ class ChatScreen(MessageActions, NetworkEvents, TypedCommands, AccountActions, S
         self._go_to: set[str] = set()  # rooms to show as soon as their `room` answer comes
         self.known_rooms: list[RoomSummary] = []  # the latest room list from the server
         self._switcher: QuickSwitcher | None = None
+        # Moderation: timed mutes on us shown (to say when each runs out), the
+        # news of a kick or ban awaiting its `left`, the /hands asked for the
+        # log, and whether the ban from the whole chat was explained already.
+        self._mutes_shown: dict[str, Sanction] = {}
+        self._put_out: dict[str, Moderation] = {}
+        self._hands_shown: set[str] = set()
+        self._banned_shown = False
+        self._address = ""  # the server address the header was given last
+        self._today = clock.day_key(clock.now())  # the date the day separators were named on
         self._first_history = by_conversation(welcome.history, self.me)
         self._init_actions()
         self._open_initial_channels()
@@ -187,6 +219,7 @@ class ChatScreen(MessageActions, NetworkEvents, TypedCommands, AccountActions, S
 
     def _new_channel(self, key: str, *, room: bool, title: str) -> Channel:
         log = ActionLog(
+            clock=self.clock,
             id=f"log-{next(self._log_ids)}",
             classes="log",
             scrollback=self.ui.scrollback,
@@ -256,11 +289,15 @@ class ChatScreen(MessageActions, NetworkEvents, TypedCommands, AccountActions, S
                     yield from (channel.log for channel in self.channels.values())
                 yield UnreadBar(id="unread", markup=False)
                 yield AccountNotice(id="account-notice", markup=False)
-            yield UserList(id="users")
+                yield RoomNotice(id="room-notice")
+            with Vertical(id="side-pane"):
+                yield UserList(id="users")
+                yield HandsPanel(self.clock, id="hands")
         yield ChatInput(
             id="input",
             names=lambda: self.current.roster.names,
             rooms=self._room_names,
+            hands=lambda: self.query_one("#hands", HandsPanel).names,
             history_size=self.ui.input_history,
             placeholder=self._placeholder(self.current),
             edit_last=self._edit_last,
@@ -297,8 +334,12 @@ class ChatScreen(MessageActions, NetworkEvents, TypedCommands, AccountActions, S
 
     def on_mount(self) -> None:
         welcome = self.welcome
-        header = self.header
-        header.address = self.client.address
+        try:
+            header = self.header
+        except NoMatches:  # the app began to quit (a signal) while this screen went up
+            return
+        self._address = header.address = self.client.address
+        header.secure = self.client.tls is not None
         header.name_shown = self.me
         self.set_status(self.client.state, "", self.client.rtt)
         self._show_account()
@@ -308,7 +349,9 @@ class ChatScreen(MessageActions, NetworkEvents, TypedCommands, AccountActions, S
             if channel.room and channel.key not in given:
                 continue  # being joined again; its `room` answer fills it
             if channel.key == general:
-                channel.roster.replace(welcome.users, known_count(welcome.user_count))
+                channel.roster.replace(
+                    welcome.users, known_count(welcome.user_count), welcome.roles
+                )
             entries = self._begin(channel, self._first_history.get(channel.key, []))
             channel.log.extend(entries)
             if channel.room:
@@ -335,6 +378,9 @@ class ChatScreen(MessageActions, NetworkEvents, TypedCommands, AccountActions, S
         self.switch_to(self.current, force=True)
         self.query_one("#input", ChatInput).focus()
         self._changed_channels()
+        # Counts a mute down and says when it ran out; what it shows comes
+        # from the injected clock, so a test moves time by calling `_tick`.
+        self.set_interval(self.ui.tick, self._tick)
 
     def _begin(self, channel: Channel, history: list[Stored]) -> list[Entry]:
         """A channel's first history, between "earlier messages" and "live"."""
@@ -355,8 +401,10 @@ class ChatScreen(MessageActions, NetworkEvents, TypedCommands, AccountActions, S
 
     def on_resize(self) -> None:
         # The breakpoint classes change with the width: the header says what
-        # is unread elsewhere only while the sidebar is collapsed.
+        # is unread elsewhere only while the sidebar is collapsed, and the
+        # queue of hands is a notice line while its panel is hidden.
         self.call_after_refresh(self._refresh_sidebar)
+        self.call_after_refresh(self._refresh_standing)
 
     # -- switching ----------------------------------------------------------------
 
@@ -379,9 +427,19 @@ class ChatScreen(MessageActions, NetworkEvents, TypedCommands, AccountActions, S
         self._show_topic()
         self._unread_bar(channel.log.unread)
         self._refresh_sidebar()
+        self._refresh_standing()
 
     def _placeholder(self, channel: Channel) -> str:
+        held = self._standing_placeholder(channel)
+        if held is not None:
+            return held
         return f"Message {channel.label} · Enter sends · /help lists commands"
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        shown = self._moderation_check(action)
+        if shown is not None:
+            return shown
+        return AccountActions.check_action(self, action, parameters)
 
     def _show_topic(self) -> None:
         channel = self.current
@@ -510,13 +568,21 @@ class ChatScreen(MessageActions, NetworkEvents, TypedCommands, AccountActions, S
     # -- status ----------------------------------------------------------------
 
     def set_status(self, state: State, detail: str, rtt: float | None) -> None:
-        try:
-            header = self.header
-        except NoMatches:  # the screen is being taken down (the app is quitting)
-            return
+        found = self.query("#header")
+        if not found:
+            return  # the app is closing: the last "disconnected" has nowhere to go
+        header = found.first(ChatHeader)
+        if self.client.address != self._address:
+            # Another server of several answered (a failover).
+            self._address = header.address = self.client.address
         header.state = state
         header.detail = detail
         header.rtt = rtt
+
+    @on(UserList.WidthChanged)
+    def _fit_users(self, event: UserList.WidthChanged) -> None:
+        width = max(self.ui.users_min, min(self.ui.users_max, event.width))
+        self.query_one("#side-pane").styles.width = width
 
     @on(MessageLog.UnreadChanged)
     def _unread_changed(self, event: MessageLog.UnreadChanged) -> None:
@@ -548,51 +614,6 @@ class ChatScreen(MessageActions, NetworkEvents, TypedCommands, AccountActions, S
         if asked:
             channel.conversation.page_asked()
 
-    # -- entries ---------------------------------------------------------------
-
-    def _history_entry(self, message: Stored) -> Entry:
-        """A stored message or DM as the log shows it (DMs we sent as DM_OUT)."""
-        if isinstance(message, Message):
-            return self._message(message)
-        mine = name_key(message.from_) == name_key(self.me)
-        return Entry(
-            Kind.DM_OUT if mine else Kind.DM_IN,
-            self.clock.hhmm(message.ts),
-            clean(message.text),
-            name=clean(message.to if mine else message.from_, single_line=True),
-            own=mine,
-        )
-
-    def _message_entry(self, message: Message) -> Entry:
-        text = clean(message.text)
-        own = name_key(message.from_) == name_key(self.me)
-        return Entry(
-            Kind.ACTION if message.action else Kind.CHAT,
-            self.clock.hhmm(message.ts),
-            text,
-            name=clean(message.from_, single_line=True),
-            mention=not own and mentions(text, self.me),
-            own=own,
-        )
-
-    def _system(self, text: str, *, when: str | None = None) -> Entry:
-        return Entry(Kind.SYSTEM, self.clock.hhmm(when), clean(text))
-
-    def _error(self, text: str) -> Entry:
-        return Entry(Kind.ERROR, self.clock.hhmm(), clean(text))
-
-    def _mark(self, out: Outgoing) -> None:
-        own = self._own.pop(out.id, None)
-        if own is None:
-            return
-        channel, entry = own
-        entry.status = out.status
-        if out.status is SendStatus.SENT and out.ts:
-            entry.time = self.clock.hhmm(out.ts)
-        if out.status is SendStatus.FAILED:
-            entry.reason = f"{out.error_code}: {out.error_message}"
-        channel.log.touch(entry)
-
     # -- entries -------------------------------------------------------------------
 
     def _message(self, message: Message) -> Entry:
@@ -605,7 +626,8 @@ class ChatScreen(MessageActions, NetworkEvents, TypedCommands, AccountActions, S
         return system_entry(text, self.clock, when)
 
     def _error(self, text: str) -> Entry:
-        return error_entry(text, self.clock)
+        # Errors carry the server's words, whose times are RFC 3339 UTC.
+        return error_entry(readable_times(text, self.clock), self.clock)
 
     def _mark(self, out: Outgoing) -> None:
         own = self._own.pop(out.id, None)
@@ -615,8 +637,11 @@ class ChatScreen(MessageActions, NetworkEvents, TypedCommands, AccountActions, S
         entry.status = out.status
         if out.status is SendStatus.SENT and out.ts:
             entry.time = self.clock.hhmm(out.ts)
+            entry.at = epoch_of(out.ts) or entry.at
+            entry.seq = out.seq  # so it can be deleted, and its tombstone found
         if out.status is SendStatus.FAILED:
-            entry.reason = f"{out.error_code}: {out.error_message}"
+            reason = readable_times(out.error_message or "", self.clock)
+            entry.reason = f"{out.error_code}: {reason}"
         channel.log.touch(entry)
 
     # -- typed lines -------------------------------------------------------------
@@ -662,9 +687,9 @@ class ChatScreen(MessageActions, NetworkEvents, TypedCommands, AccountActions, S
         self.log_view.scroll_to_live()
 
     def action_help(self) -> None:
-        lines = help_lines()
-        self.log_view.extend([self._system(line) for line in lines])
-        self.log_view.scroll_to_live()
+        """F1 and /help: the keys and commands over the chat, nothing in the log."""
+        if not isinstance(self.app.screen, HelpScreen):
+            self.app.push_screen(HelpScreen())
 
 
 def _room_detail(summary: RoomSummary) -> str:

@@ -5,7 +5,13 @@ nothing here waits for an answer: answers come back through `NetworkEvents`.
 
 from __future__ import annotations
 
-from conexion_protocol import ProtocolError, clean_text, clean_topic, normalize_name
+from conexion_protocol import (
+    MAX_TEXT_LEN,
+    ProtocolError,
+    clean_text,
+    clean_topic,
+    normalize_name,
+)
 
 from ..client import SendStatus
 from ..commands import (
@@ -26,9 +32,12 @@ from ..commands import (
     SendText,
     SetTopic,
     ShowHelp,
+    split_text,
 )
 from ..conversation import room_key
 from ..entries import Entry, Kind, clean
+from ..widgets import ChatInput
+from .split import SplitDialog
 
 
 class TypedCommands:
@@ -85,6 +94,8 @@ class TypedCommands:
                 self.app.exit(0)  # reached only from code; typed /quit is awaited above
             case CommandError(message=message):
                 log.add(self._error(message))
+            case _:
+                self._run_moderation(command)
 
     def _valid_name(self, name: str) -> bool:
         try:
@@ -153,7 +164,30 @@ class TypedCommands:
         if room is not None:
             self._join(room)
 
-    def _send(self, text: str, *, action: bool = False, to: str | None = None) -> None:
+    def _offer_split(self, text: str, to: str | None) -> None:
+        """A message over the limit (a long paste): it goes back in the box,
+        and a dialog offers to send it as several messages instead."""
+        box = self.query_one("#input", ChatInput)
+        if not box.text:
+            box.load_text(text)
+            box.move_cursor(box.document.end)
+        pieces = split_text(text, MAX_TEXT_LEN)
+        channel = self.current
+
+        def answered(send: bool | None) -> None:
+            if not send or self.current is not channel:
+                return
+            if box.text == text:
+                box.load_text("")
+            for piece in pieces:
+                if piece.strip():
+                    self._send(piece, to=to)
+
+        self.app.push_screen(SplitDialog(len(text), MAX_TEXT_LEN, len(pieces)), answered)
+
+    def _send(
+        self, text: str, *, action: bool = False, to: str | None = None, announce: bool = False
+    ) -> None:
         """Queue a say or dm and show it at once, marked pending."""
         try:
             clean_text(text)
@@ -161,6 +195,9 @@ class TypedCommands:
             # Checked here as well as on the server: a frame over the size
             # limit would make the server drop the connection, and the resend
             # after reconnecting would do it again.
+            if len(text) > MAX_TEXT_LEN and not action and not announce:
+                self._offer_split(text, to)
+                return
             self.log_view.add(self._error(f"not sent: {exc.message} ({exc.code})"))
             return
         channel = self.current
@@ -179,6 +216,8 @@ class TypedCommands:
                 )
                 return
             to = channel.title
+        if to is None and self._held_back(channel, text):
+            return
         if to is not None:
             channel = self._dm(to)
             self.switch_to(channel)
@@ -186,9 +225,20 @@ class TypedCommands:
             kind, name = Kind.DM_OUT, clean(to, single_line=True)
         else:
             reply_to = self._take_reply(channel)  # chat_actions.py: r on a message
-            out = self.client.say(text, action=action, room=channel.title, reply_to=reply_to)
-            kind, name = (Kind.ACTION if action else Kind.CHAT), self.me
-        entry = Entry(kind, self.clock.hhmm(), clean(text), name=name, status=out.status, own=True)
+            out = self.client.say(
+                text, action=action, room=channel.title, announce=announce, reply_to=reply_to
+            )
+            kind = Kind.ANNOUNCEMENT if announce else Kind.ACTION if action else Kind.CHAT
+            name = self.me
+        entry = Entry(
+            kind,
+            self.clock.hhmm(),
+            clean(text),
+            name=name,
+            status=out.status,
+            own=True,
+            at=self.clock.now(),
+        )
         if out.status is SendStatus.FAILED:  # refused before it left, e.g. too long
             entry.reason = f"{out.error_code}: {out.error_message}"
         else:

@@ -11,21 +11,27 @@ from collections.abc import Iterable
 from conexion_protocol import (
     DEFAULT_ROOM,
     UNSET,
+    AuditLog,
+    CodeInfo,
     Deleted,
     DirectMessage,
     Edited,
     Error,
     Found,
+    HandNews,
+    HandQueue,
     HistoryReply,
     Joined,
     Left,
     LeftReason,
     Message,
+    Moderation,
     Reacted,
     Registered,
     Renamed,
     RoomInfo,
     RoomList,
+    SeenCount,
     Shutdown,
     TopicInfo,
     Users,
@@ -34,6 +40,7 @@ from conexion_protocol import (
 
 from ..client import (
     Acked,
+    Barred,
     ClientEvent,
     ConnectionLost,
     Failed,
@@ -49,8 +56,11 @@ from ..entries import Entry, Kind
 from .channel import Batch, Channel, known_count, separator
 from .room_list import RoomListDialog
 
-_COUNTED = frozenset({Kind.CHAT, Kind.ACTION, Kind.DM_IN})  # what counts as unread
+# What counts as unread.
+_COUNTED = frozenset({Kind.CHAT, Kind.ACTION, Kind.DM_IN, Kind.ANNOUNCEMENT})
 _SNIPPET = 80  # characters of a message quoted in a notification
+# Rooms up to this size are listed again after someone joins, for their role.
+ROLE_REFRESH_MAX = 200
 
 
 class NetworkEvents:
@@ -72,8 +82,11 @@ class NetworkEvents:
                         own[0].conversation.note(out.seq)
                     self._own_acked(out)
                     self._mark(out)
+                    if own is not None and out.announce:
+                        self._own_announcement(own[0], out, own[1])
                 case Failed(out=out):
                     self._mark(out)
+                    self._refused_send(out)
                 case RequestFailed(request=request, code=code, message=message):
                     self._request_failed(request, code, message, batch)
                 case ConnectionLost(reason=reason, at=at):
@@ -89,6 +102,8 @@ class NetworkEvents:
                     self._account_reconnected()
                 case LoginNeeded():
                     self._needs_login(event, batch)
+                case Barred():
+                    self._barred(event, batch)
         for channel, entries in batch.entries.items():
             if self.channels.get(channel.key) is channel:  # not closed meanwhile
                 channel.log.extend(entries)
@@ -98,10 +113,18 @@ class NetworkEvents:
             self._notify(channel, entry)
         if batch.notices or batch.ring:
             self.app.bell()  # once per batch, however many there were
+        self._refresh_standing()  # a mute, a setting, a hand, a role may have changed
+        for channel in batch.arrivals:
+            # `joined` carries no role: one `who` per room and batch badges a
+            # newcomer who is staff (only in rooms small enough to list whole).
+            if channel.roster.count <= ROLE_REFRESH_MAX and self.channels.get(channel.key):
+                self.client.who(channel.title, watch=True)
 
     def _live(self, channel: Channel, entry: Entry, batch: Batch) -> None:
         """A new message shown in `channel`: unread, mentions, bells."""
         batch.add(channel, entry)
+        if entry.kind is Kind.ANNOUNCEMENT:
+            self._announced(channel, entry, prompt=True)
         if entry.own or entry.kind not in _COUNTED:
             return
         important = entry.mention or entry.kind is Kind.DM_IN
@@ -144,6 +167,7 @@ class NetworkEvents:
                 if channel is not None and not self.client.session.is_me(name):
                     if channel.roster.add(name):
                         self._roster_changed(channel)
+                        batch.arrivals.add(channel)
                     batch.add(channel, self._system(f"{name} joined", when=frame.ts))
             case Left():
                 self._left(frame, batch)
@@ -152,18 +176,18 @@ class NetworkEvents:
             case Users(room=room, users=names):
                 channel = self._room(room)
                 if channel is not None:
-                    channel.roster.replace(names)
+                    channel.roster.replace(names, roles=frame.roles)
                     self._roster_changed(channel)
                     if request is not None and request.id in self._who_shown:
                         self._who_shown.discard(request.id)
                         shown = self.ui.who_shown
-                        listed = ", ".join(names[:shown])
+                        listed = ", ".join(channel.roster.badged(n) for n in names[:shown])
                         if len(names) > shown:
                             listed += f" and {len(names) - shown} more (the user list has all)"
                         said = f"in {channel.label} ({len(names)}): {listed}"
                         batch.add(channel, self._system(said))
             case RoomInfo():
-                self._room_info(frame, batch)
+                self._room_info(frame, request, batch)
             case RoomList(rooms=rooms):
                 self.known_rooms = list(rooms)
                 if self._switcher is not None and self._switcher.is_mounted:
@@ -176,12 +200,27 @@ class NetworkEvents:
                 self._topic(frame, request, batch)
             case HistoryReply():
                 self._older(frame)
-            case Edited() | Reacted() | Deleted():
+            case Edited() | Reacted():
                 self._message_changed(frame, batch)  # chat_actions.py
             case Found():
                 self._found(frame, request)
             case Registered():
                 self._registered(frame, request, batch)
+            case Moderation():
+                self._moderation_news(frame, batch)
+            case Deleted():
+                self._message_changed(frame, batch)  # its state (chat_actions.py)
+                self._deleted(frame, batch)  # its line, and by whom (chat_moderation.py)
+            case HandNews():
+                self._hand_news(frame, batch)
+            case HandQueue():
+                self._hand_queue(frame, request, batch)
+            case SeenCount():
+                self._seen_count(frame)
+            case CodeInfo():
+                self._code(frame, batch)
+            case AuditLog():
+                self._audit(frame)
             case Error(code=code, message=message):
                 batch.add(self.current, self._error(f"{message} ({code})"))
             case Shutdown(message=message):
@@ -197,7 +236,10 @@ class NetworkEvents:
         if channel is None:
             return
         if self.client.session.is_me(frame.name):
-            # Our own `part` confirmed (or we were put out of the room).
+            if frame.reason in (LeftReason.KICKED, LeftReason.BANNED):
+                self._put_out_of(channel, frame.reason, batch)
+                return
+            # Our own `part` confirmed.
             if len([c for c in self.channels.values() if c.room]) == 1:
                 channel.joining = True
                 batch.add(channel, self._system(f"you are no longer in {channel.label}"))
@@ -240,8 +282,17 @@ class NetworkEvents:
                     batch.sidebar = True
                 batch.add(channel, self._system(line, when=frame.ts))
 
-    def _room_info(self, info: RoomInfo, batch: Batch) -> None:
+    def _room_info(self, info: RoomInfo, request: Request | None, batch: Batch) -> None:
         key = room_key(info.room)
+        if request is not None and request.kind is RequestKind.REFRESH:
+            # Asked after a welcome only for the room's settings, our role and
+            # a mute on us: the welcome brought its messages and its list.
+            channel = self.channels.get(key)
+            if channel is not None:
+                channel.roster.replace(info.users, info.user_count, info.roles)
+                self._roster_changed(channel)
+                self._entered(channel)
+            return
         channel = self.channels.get(key)
         if channel is None:
             channel = self._new_channel(key, room=True, title=info.room)
@@ -252,8 +303,9 @@ class NetworkEvents:
         channel.joining = False
         channel.gone = None
         channel.topic = info.topic
-        channel.roster.replace(info.users, info.user_count)
+        channel.roster.replace(info.users, info.user_count, info.roles)
         self._roster_changed(channel)
+        self._entered(channel)
         if not channel.loaded:
             batch.extend(channel, self._begin(channel, list(info.history)))
             created = " (you created it)" if info.created else ""
@@ -331,7 +383,9 @@ class NetworkEvents:
                 channel.joining = True  # its `room` answer brings what it missed
                 continue
             if channel.key == general:
-                channel.roster.replace(welcome.users, known_count(welcome.user_count))
+                channel.roster.replace(
+                    welcome.users, known_count(welcome.user_count), welcome.roles
+                )
                 self._roster_changed(channel)
             self._refresh_known(channel, history.get(channel.key, []))
             catch_up = channel.conversation.rejoin(history.get(channel.key, []))
@@ -367,6 +421,10 @@ class NetworkEvents:
         match request.kind:
             case RequestKind.REGISTER | RequestKind.PASSWORD:
                 self._account_refused(request, code, message, batch)
+            case RequestKind.REFRESH:
+                pass  # the welcome put us there; only its settings are unknown
+            case _ if self._moderation_refused(request, why, batch):
+                pass
             case RequestKind.REJOIN if channel is not None:
                 self._gone(channel, why, batch)
             case RequestKind.JOIN:

@@ -19,9 +19,18 @@ from textual.widgets import Button, Footer, Input, Label, Static
 
 from conexion_protocol import ErrorCode, name_key
 
-from ..client import TLS_FAILED, UNREACHABLE
+from ..client import CLOSED, TLS_FAILED, UNREACHABLE
+from ..clock import LocalClock
+from ..news import readable_times
 
 BAD_PASSWORD = ErrorCode.BAD_PASSWORD
+
+
+# Refusals that another name can cure: the name is selected, to be replaced.
+_NAME_REFUSALS = frozenset({ErrorCode.BAD_NAME, ErrorCode.NAME_TAKEN, ErrorCode.FORBIDDEN})
+# The link failed, not the name: the button says Retry. A server that hangs
+# up on the hello (CLOSED) is one: a TLS server met without --tls, say.
+_LINK_FAILURES = frozenset({UNREACHABLE, TLS_FAILED, CLOSED})
 
 
 class StartScreen(Screen[None]):
@@ -149,6 +158,7 @@ class StartScreen(Screen[None]):
         name_input = self.query_one("#start-name", Input)
         button = self.query_one("#start-join", Button)
         message = self.query_one("#start-message", Static)
+        reason = readable_times(reason, getattr(self.app, "clock", LocalClock()))
         sentence = reason[:1].upper() + reason[1:]
         if not sentence.endswith((".", "?", "!")):
             sentence += "."
@@ -158,7 +168,7 @@ class StartScreen(Screen[None]):
         if code in (ErrorCode.LOGIN_REQUIRED, ErrorCode.BAD_LOGIN):
             self.show_account_field(code)
             return
-        if code in (UNREACHABLE, TLS_FAILED):
+        if code in _LINK_FAILURES:
             self.unreachable += 1
             # Without the count a failed retry would look like nothing happened.
             tries = f" (tried {self.unreachable} times)" if self.unreachable > 1 else ""
@@ -170,14 +180,25 @@ class StartScreen(Screen[None]):
                 "account.\nThen type that name and press Enter."
             )
             button.label = "Join"
-        else:
+        elif code == ErrorCode.BANNED:
+            # Trying again cannot help until the ban runs out or is lifted.
+            text = (
+                f"{sentence}\nOnly an admin of this chat can lift it before it runs out: "
+                "ask one of its admins if this is a mistake."
+            )
+            button.label = "Join"
+        elif code in _NAME_REFUSALS:
             text = f"{sentence}\nChoose another name and press Enter."
+            button.label = "Join"
+        else:
+            # Not the name's fault (a ban, a full server …): say so plainly.
+            text = f"{sentence}\nPress Enter to try again."
             button.label = "Join"
         message.set_class(True, "-error")
         message.set_class(True, "-shown")
         message.update(Text(text))
         name_input.focus()
-        if code not in (UNREACHABLE, TLS_FAILED):
+        if code in _NAME_REFUSALS:
             name_input.select_all()
 
     def show_account_field(self, code: str) -> None:

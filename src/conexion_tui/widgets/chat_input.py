@@ -54,6 +54,7 @@ class ChatInput(TextArea):
         *,
         names: Callable[[], Iterable[str]],
         rooms: Callable[[], Iterable[str]] = tuple,
+        hands: Callable[[], Iterable[str]] = tuple,
         history_size: int,
         placeholder: str = "",
         id: str | None = None,
@@ -70,6 +71,7 @@ class ChatInput(TextArea):
         )
         self._names = names
         self._rooms = rooms
+        self._hands = hands  # whose hands are up, for /lower
         self.sent_history: list[str] = []
         self._history_size = history_size
         self._history_at = 0  # == len(history) when editing a new line
@@ -185,7 +187,7 @@ class ChatInput(TextArea):
             return
         row, column = self.cursor_location
         line = self.document.get_line(row)
-        found = complete(line, column, self._names(), self._rooms())
+        found = complete(line, column, self._names(), self._rooms(), self._hands())
         if found is None and (emoji := shortcode_completion(line, column)) is not None:
             found = Completion(emoji[0], column, emoji[1])
         if found is None:

@@ -16,8 +16,17 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ..clock import Clock
 from ..config import UiConfig
-from ..entries import NAME_COLOURS, Entry, Kind, LogStyles, entry_height, render_entry
+from ..entries import (
+    NAME_COLOURS,
+    Entry,
+    Kind,
+    LogStyles,
+    entry_height,
+    render_entry,
+    row_style,
+)
 from .styles import component_style
 
 _STYLE_PARTS = (
@@ -33,8 +42,10 @@ _STYLE_PARTS = (
     "pending",
     "sent",
     "failed",
+    "announcement",
+    "note",
 )
-_COUNTED = frozenset({Kind.CHAT, Kind.ACTION, Kind.DM_IN, Kind.DM_OUT})
+_COUNTED = frozenset({Kind.CHAT, Kind.ACTION, Kind.DM_IN, Kind.DM_OUT, Kind.ANNOUNCEMENT})
 
 
 class MessageLog(ScrollView, can_focus=False):
@@ -84,11 +95,19 @@ class MessageLog(ScrollView, can_focus=False):
         scrollback: int,
         cache_size: int,
         prune_share: int = UiConfig().prune_share,
+        clock: Clock | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(id=id, classes=classes)
         self.scrollback = scrollback
+        # With a clock, a day separator (`── Yesterday ──`) goes before the
+        # first entry of each day (none before today's first, if it opens the
+        # log), and the tooltip of a line gives its full date and time.
+        self.clock = clock
+        self._first_day: str | None = None  # the day of the oldest dated entry
+        self._first_marked = False  # whether a separator names that day
+        self._last_day: str | None = None  # the day of the newest dated entry
         self.entries: list[Entry] = []
         self._heights: list[int] = []
         self._starts: list[int] = []
@@ -114,8 +133,43 @@ class MessageLog(ScrollView, can_focus=False):
     def add(self, entry: Entry) -> None:
         self.extend((entry,))
 
+    def _dated(self, entries: Iterable[Entry], last: str | None) -> tuple[list[Entry], str | None]:
+        """`entries` with a day separator wherever the day changes after
+        `last` (the day of the entry above them), and the day of the last."""
+        clock = self.clock
+        if clock is None:
+            return list(entries), last
+        today = clock.day_key(clock.now())
+        out: list[Entry] = []
+        for entry in entries:
+            if entry.at is not None and entry.kind is not Kind.SEPARATOR:
+                day = clock.day_key(entry.at)
+                if day != last and (last is not None or day != today):
+                    out.append(self.day_separator(day))
+                if self._first_day is None:
+                    self._first_day, self._first_marked = day, bool(out) and out[-1].day == day
+                last = day
+            out.append(entry)
+        return out, last
+
+    def day_separator(self, day: str) -> Entry:
+        assert self.clock is not None
+        return Entry(Kind.SEPARATOR, "", self.clock.day_words(day), day=day)
+
+    def relabel_days(self) -> None:
+        """The date changed (midnight): `Today` is `Yesterday` now."""
+        if self.clock is None:
+            return
+        for entry in self.entries:
+            if entry.day:
+                words = self.clock.day_words(entry.day)
+                if words != entry.text:
+                    entry.text = words
+                    self.touch(entry)
+
     def extend(self, entries: Iterable[Entry]) -> None:
         """Append entries; follow them if the view was at the bottom."""
+        entries, self._last_day = self._dated(entries, self._last_day)
         follow = self._follow
         added = 0
         counted = 0
@@ -145,9 +199,30 @@ class MessageLog(ScrollView, can_focus=False):
     def prepend(self, entries: Iterable[Entry]) -> None:
         """Insert older entries above the rest without moving what is shown:
         the scroll position grows by the lines added."""
-        new = list(entries)
+        first_day, first_marked = self._first_day, self._first_marked
+        self._first_day = None  # the page's oldest is the log's oldest now
+        new, page_last = self._dated(entries, None)
         if not new:
+            self._first_day, self._first_marked = first_day, first_marked
             return
+        if self._first_day is None:
+            self._first_day, self._first_marked = first_day, first_marked
+        elif first_day is not None and first_day != page_last and not first_marked:
+            # The page ends on an older day than the entries below it, whose
+            # day nothing named yet (today's, opening the log).
+            new.append(self.day_separator(first_day))
+        dropped = 0
+        if first_marked and first_day == page_last:
+            # The page ends on the day the log began with: its separator
+            # moves up, above the page.
+            for index, entry in enumerate(self.entries):
+                if entry.kind is not Kind.SEPARATOR:
+                    break
+                if entry.day == first_day:
+                    dropped = self._heights.pop(index)
+                    del self.entries[index]
+                    self._total -= dropped
+                    break
         width = self._width
         heights = [entry_height(entry, width) if width > 0 else 1 for entry in new]
         added = sum(heights)
@@ -161,7 +236,7 @@ class MessageLog(ScrollView, can_focus=False):
             # Everything fitted on screen and followed the bottom: keep doing so.
             self.scroll_to(y=self.max_scroll_y, animate=False, force=True)
         else:
-            self.scroll_to(y=self.scroll_y + added, animate=False, force=True)
+            self.scroll_to(y=self.scroll_y + added - dropped, animate=False, force=True)
         self.refresh()
 
     def touch(self, entry: Entry) -> None:
@@ -179,6 +254,8 @@ class MessageLog(ScrollView, can_focus=False):
         self.refresh()
 
     def clear(self) -> None:
+        self._first_day = self._last_day = None
+        self._first_marked = False
         self.entries.clear()
         self._heights.clear()
         self._starts.clear()
@@ -301,6 +378,13 @@ class MessageLog(ScrollView, can_focus=False):
         width = self._content_width()
         if width != self._width and width > 0:
             self._remeasure(width)
+        elif self._follow:
+            # Shorter (a notice appeared below): the newest lines stay in view.
+            self.call_after_refresh(self._keep_bottom)
+
+    def _keep_bottom(self) -> None:
+        if self._follow:
+            self.scroll_to(y=self.max_scroll_y, animate=False, force=True)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -327,14 +411,34 @@ class MessageLog(ScrollView, can_focus=False):
                 Strip(list(line.render(console, end="")), line.cell_len)
                 for line in render_entry(entry, styles, width)
             ]
-            if entry.mention:  # the highlight spans the whole row, not just the text
-                strips = [strip.extend_cell_length(width, styles.mention) for strip in strips]
+            highlight = row_style(entry, styles)
+            if highlight is not None:  # the highlight spans the whole row, not just the text
+                strips = [strip.extend_cell_length(width, highlight) for strip in strips]
             self._cache[key] = strips
         return strips
 
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        """The tooltip of the line under the mouse: its full date and time
+        (the log shows only `HH:MM`, and a day only at its separators)."""
+        if self.clock is None:
+            return
+        line = self.scroll_offset.y + event.y - self._pad()
+        tip: str | None = None
+        if 0 <= line < self._total:
+            entry = self.entries[self._entry_at(line)]
+            if entry.at is not None:
+                tip = self.clock.full(entry.at)
+        if tip != self.tooltip:
+            self.tooltip = tip
+
+    def _pad(self) -> int:
+        """Blank rows above a log shorter than the view: it sits on the
+        input, as chats do, instead of hanging from the top."""
+        return max(0, self.scrollable_content_region.height - self._total)
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
-        line = scroll_y + y
+        line = scroll_y + y - self._pad()
         width = self.size.width
         base = self.rich_style
         if not 0 <= line < self._total:
