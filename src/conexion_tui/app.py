@@ -229,6 +229,8 @@ class ConexionApp(App[int]):
 
     async def on_session_started(self, message: SessionStarted) -> None:
         assert self.client is not None
+        if self._quitting:
+            return  # joined just as we were told to quit: nothing to show
         self._chat = ChatScreen(self.client, message.welcome, clock=self.clock, ui=self.ui_config)
         # Awaited so the screen is mounted before the next batch of events.
         await self.switch_screen(self._chat)

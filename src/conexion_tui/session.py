@@ -1056,8 +1056,10 @@ class ClientSession:
             return out
         self.pending[out.id] = out
         if self.online:
+            # Released by `data_to_send()`, when it is written: a send token
+            # taken earlier, while the writer waits its turn (a busy screen),
+            # would let several go out together, over the server's burst.
             self._held.append(out)
-            self._release()
         return out
 
     def _ask(
@@ -1074,6 +1076,9 @@ class ClientSession:
         # harmless); a request refused here is for the screen to explain.
         if not self.online:
             return None
+        # What was typed before it goes before it (a `say` then `/part`),
+        # as far as the pacing lets it.
+        self._release()
         request = self._track(kind, room=room, with_=with_, name=name, action=action)
         self._outbox.append(frame(request.id))
         return request.id

@@ -69,8 +69,10 @@ async def test_a_signal_says_bye_and_gives_the_terminal_back(
         left = await bob.expect("left", timeout=10)
         assert (left["name"], left["reason"]) == ("ana", "quit")
         async with asyncio.timeout(15):
-            assert await proc.wait() == 0
+            code = await proc.wait()
             await done.wait()
+        # On failure, what the program wrote (Textual prints a traceback there).
+        assert code == 0, bytes(output[-20000:]).decode(errors="replace")
     finally:
         if proc.returncode is None:
             proc.kill()

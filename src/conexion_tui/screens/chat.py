@@ -333,6 +333,8 @@ class ChatScreen(
         return sorted(names, key=name_key)
 
     def on_mount(self) -> None:
+        if self.taken_down():
+            return  # quit (a signal, say) while the screen was being put up
         welcome = self.welcome
         try:
             header = self.header
@@ -446,7 +448,14 @@ class ChatScreen(
         self.header.room = channel.label
         self.header.topic = channel.topic if channel.room else "direct messages"
 
+    def taken_down(self) -> bool:
+        """The app is quitting and the widgets are gone: a timer or a late
+        callback (the tick, an after-resize redraw) has nothing to draw."""
+        return not self.query("#header")
+
     def _refresh_sidebar(self) -> None:
+        if self.taken_down():
+            return
         items = [
             SidebarItem(
                 c.key,

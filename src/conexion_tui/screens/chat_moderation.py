@@ -100,6 +100,8 @@ class ModerationActions:
     def _refresh_standing(self) -> None:
         """The header's role, the notices, the hands panel and the footer's
         keys for the room shown."""
+        if self.taken_down():
+            return
         channel = self.current
         box = self.query_one("#input", ChatInput)
         box.placeholder = self._placeholder(channel)
@@ -162,6 +164,8 @@ class ModerationActions:
     def _tick(self) -> None:
         """Every second: count down, say when a mute ran out, and at
         midnight name the days again (`Today` becomes `Yesterday`)."""
+        if self.taken_down():
+            return
         now = self.clock.now()
         today = self.clock.day_key(now)
         if today != self._today:
