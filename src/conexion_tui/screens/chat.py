@@ -14,7 +14,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.css.query import NoMatches
 from textual.message import Message as TextualMessage
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Static
@@ -336,10 +335,7 @@ class ChatScreen(
         if self.taken_down():
             return  # quit (a signal, say) while the screen was being put up
         welcome = self.welcome
-        try:
-            header = self.header
-        except NoMatches:  # the app began to quit (a signal) while this screen went up
-            return
+        header = self.header
         self._address = header.address = self.client.address
         header.secure = self.client.tls is not None
         header.name_shown = self.me
