@@ -79,6 +79,9 @@ class ModerationActions:
     shown, on the screen's channels, client, widgets and log. (Not typed as
     `ChatScreen`: that import would be a cycle.)"""
 
+    # The footer's moderation keys as last shown (see `_refresh_keys`).
+    _keys_shown: tuple[bool | None, ...] | None = None
+
     # -- where we stand ----------------------------------------------------------
 
     def standing_here(self) -> Standing:
@@ -113,7 +116,7 @@ class ModerationActions:
             self.header.role = ""
             self.query_one("#room-notice", RoomNotice).show([])
             self.query_one("#hands", HandsPanel).show(None)
-            self.refresh_bindings()
+            self._refresh_keys()
             return
         session = self.client.session
         standing = session.standing(channel.title)
@@ -132,7 +135,17 @@ class ModerationActions:
         )
         self.query_one("#room-notice", RoomNotice).show(notices)
         self.query_one("#hands", HandsPanel).show(standing.queue if standing.staff else None)
-        self.refresh_bindings()
+        self._refresh_keys()
+
+    def _refresh_keys(self) -> None:
+        """Tell the footer when the keys it shows change, and only then: a
+        refresh of the bindings rebuilds the whole footer (a dozen widgets
+        mounted), which after every batch of a busy room held a keystroke
+        up to 250 ms."""
+        shown = (self._moderation_check("seen"), self._moderation_check("next_hand"))
+        if shown != self._keys_shown:
+            self._keys_shown = shown
+            self.refresh_bindings()
 
     def _mute_here(self, channel: Channel) -> Sanction | None:
         if not channel.room or channel.gone is not None:
