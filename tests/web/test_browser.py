@@ -7,19 +7,23 @@ away with a page that says why. CI installs chromium from Debian
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import aiohttp
 import pytest
 
 from conexion_web.server import ChatAddress, ChatWeb
-from tests.peers import JsonPeer
+from tests.tui.conftest import has_line, joined, make_app, send_line, wait_for
 
 CHROMIUM = shutil.which("chromium")
 DRIVER = shutil.which("chromedriver")
 WAIT = 40.0  # seconds: a client process starts, draws, connects
+# Where the test leaves the page as it looked (CI keeps the folder).
+ARTIFACTS = Path(os.environ.get("CONEXION_ARTIFACTS", "test-artifacts"))
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[()][0-9A-B]")
 
 # Kept by the page: everything the web front's socket sends, as text, so
@@ -101,31 +105,29 @@ async def type_keys(driver, text: str) -> None:
 
 
 @pytest.mark.timeout(120)
-async def test_a_browser_user_joins_and_chats(web: ChatWeb, browser, connect) -> None:
-    ana: JsonPeer = await connect(web.chat, "ana")  # type: ignore[attr-defined]
-    await asyncio.to_thread(browser.get, web.public_url)
-    await screen_shows(browser, "Your name")
-    await type_keys(browser, "webby")
-    await screen_shows(browser, "webby")  # in the name field, before Enter sends it
-    await type_keys(browser, "\n")
-    async with asyncio.timeout(WAIT):
-        while (frame := await ana.recv(WAIT))["type"] != "joined":
-            pass
-    assert frame["name"] == "webby"
-    await screen_shows(browser, "f1 Help")  # the chat screen's footer
-    await type_keys(browser, "hello from a browser")
-    await screen_shows(browser, "hello from a browser")
-    await type_keys(browser, "\n")
-    async with asyncio.timeout(WAIT):
-        while (frame := await ana.recv(WAIT))["type"] != "message":
-            pass
-    assert (frame["from"], frame["text"]) == ("webby", "hello from a browser")
-    await ana.say("hi webby")
-    await screen_shows(browser, "hi webby")
-    # The browser holds the only seat: a second visitor is turned away.
-    assert web.visitors.full
-    async with aiohttp.ClientSession() as http, http.get(web.public_url) as page:
-        assert page.status == 503
+async def test_a_browser_user_and_a_tui_user_chat(web: ChatWeb, browser) -> None:
+    app = make_app(web.chat.port, "ana")  # type: ignore[attr-defined]
+    async with app.run_test(size=(100, 30)) as pilot:
+        await joined(pilot)
+        await asyncio.to_thread(browser.get, web.public_url)
+        await screen_shows(browser, "Your name")
+        await type_keys(browser, "webby")
+        await screen_shows(browser, "webby")  # in the name field, before Enter sends it
+        await type_keys(browser, "\n")
+        await screen_shows(browser, "f1 Help")  # the chat screen's footer
+        await wait_for(pilot, lambda: has_line(app, "webby"), timeout=WAIT, what="webby's join")
+        await type_keys(browser, "hello from a browser")
+        await screen_shows(browser, "hello from a browser")
+        await type_keys(browser, "\n")
+        await wait_for(pilot, lambda: has_line(app, "webby: hello from a browser"), timeout=WAIT)
+        await send_line(pilot, "hi webby, from the terminal")
+        await screen_shows(browser, "hi webby, from the terminal")
+        await asyncio.to_thread(ARTIFACTS.mkdir, exist_ok=True)
+        await asyncio.to_thread(browser.save_screenshot, str(ARTIFACTS / "web-chat.png"))
+        # The browser holds the only seat: a second visitor is turned away.
+        assert web.visitors.full
+        async with aiohttp.ClientSession() as http, http.get(web.public_url) as page:
+            assert page.status == 503
 
 
 async def test_a_full_web_front_says_so(web: ChatWeb) -> None:
