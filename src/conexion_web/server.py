@@ -99,11 +99,8 @@ class ChatWeb(Server):
         """Listen (port 0: any free one) without taking over the loop; the port."""
         self._runner = web.AppRunner(await self._make_app(), handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        port = int(server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+        await web.TCPSite(self._runner, self.host, self.port).start()
+        port = int(self._runner.addresses[0][1])
         if not self._fixed_url:
             self.public_url = f"http://{self.host}:{port}"
         return port
