@@ -14,6 +14,7 @@ from conexion_tui.widgets import ChatInput
 from conexion_tui.widgets.action_log import ActionLog
 from conexion_tui.widgets.compose_bar import ComposeBar
 from tests.tui.conftest import (
+    WAIT,
     chat,
     has_line,
     joined,
@@ -149,8 +150,17 @@ async def test_going_to_an_original_that_must_be_fetched(server, peers) -> None:
         await wait_for(pilot, lambda: has_line(app, "bob: the answer"))
         assert not has_line(app, "the original question")
         assert has_line(app, "↪ bob: (not loaded")
-        await pilot.press("ctrl+up", "enter")
-        await wait_for(pilot, lambda: selected_text(app) == "the original question")
+        await pilot.press("ctrl+up")
+        await wait_for(pilot, lambda: selected_text(app) == "the answer", what="the reply selected")
+        await pilot.press("enter")
+        # The jump asks for older pages of history until the original is in
+        # the log: several round trips, slower on a loaded machine.
+        await wait_for(
+            pilot,
+            lambda: selected_text(app) == "the original question",
+            timeout=4 * WAIT,
+            what="the original fetched and selected",
+        )
         assert has_line(app, "bob: filler 0")  # loaded as a whole page, no gap
         assert has_line(app, "↪ bob: the original question")  # the quote, now it is loaded
 
