@@ -374,7 +374,9 @@ class ChatScreen(
             )
         self.current.log.extend(entries)
         self.switch_to(self.current, force=True)
-        self.query_one("#input", ChatInput).focus()
+        # At once: a deferred focus could land after the user's first keys
+        # (a selection made with Ctrl+Up) and undo them.
+        self.set_focus(self.query_one("#input", ChatInput))
         self._changed_channels()
         # Counts a mute down and says when it ran out; what it shows comes
         # from the injected clock, so a test moves time by calling `_tick`.

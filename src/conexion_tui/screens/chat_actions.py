@@ -255,7 +255,9 @@ class MessageActions:
         if not isinstance(log, ActionLog) or log.move(step) is None:
             self.app.bell()
             return
-        log.focus()
+        # At once, not deferred as `focus()` is: a focus event for the input
+        # still on its way must find the log focused and keep the selection.
+        self.set_focus(log)
 
     def on_action_log_typed(self, event: ActionLog.Typed) -> None:
         box = self.query_one("#input", ChatInput)
@@ -265,7 +267,14 @@ class MessageActions:
     def on_descendant_focus(self, event: object) -> None:
         widget = getattr(event, "widget", None)
         log = self.log_view
-        if isinstance(widget, ChatInput) and isinstance(log, ActionLog) and log.selected:
+        # Only if the input still has the focus: the event may be older than a
+        # selection made since, which moved the focus to the log.
+        if (
+            isinstance(widget, ChatInput)
+            and widget is self.focused
+            and isinstance(log, ActionLog)
+            and log.selected
+        ):
             log.select(None)
 
     def _cancel_action(self) -> bool:
@@ -563,7 +572,7 @@ class MessageActions:
         if isinstance(log, ActionLog):
             if entry.seq is not None:
                 log.select(entry)
-                log.focus()
+                self.set_focus(log)
             else:
                 log.show_entry(entry)
 
