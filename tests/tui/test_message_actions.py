@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from textual import events
+
 from conexion_tui.conversation import dm_key
 from conexion_tui.screens.confirm_delete import ConfirmDelete
 from conexion_tui.screens.react_picker import ReactPicker
@@ -324,3 +326,27 @@ async def test_a_search_hit_in_a_dm_goes_there(server, peers) -> None:
         await pilot.press("down", "enter")
         await wait_for(pilot, lambda: screen.current.key == dm_key("bob"))
         assert has_line(app, "← bob: the secret needle")
+
+
+async def test_a_selection_outlives_a_focus_event_on_its_way(server, peers) -> None:
+    # The input's focus clears a selection. Under load the input's focus event
+    # (from the welcome's focus, say) can reach the screen after Ctrl+Up has
+    # selected a message and focused the log; it must not undo the selection.
+    bob = await peers("bob")
+    app = make_app(server.port)
+    async with running(app) as pilot:
+        screen = await joined(pilot)
+        await bob.say("pick me")
+        await wait_for(pilot, lambda: has_line(app, "bob: pick me"))
+        await pilot.press("ctrl+up")
+        assert selected_text(app) == "pick me"
+        screen.post_message(events.DescendantFocus(box(app)))  # the late event
+        await pilot.pause()
+        assert selected_text(app) == "pick me"
+        assert isinstance(app.focused, ActionLog)
+        # Focusing the input for real still ends the selection.
+        await pilot.press("escape", "ctrl+up")
+        assert selected_text(app) == "pick me"
+        box(app).focus()
+        await pilot.pause()
+        assert selected_text(app) is None
