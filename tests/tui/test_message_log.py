@@ -111,6 +111,22 @@ async def test_following_the_bottom_and_staying_put_when_scrolled_up() -> None:
         assert log.unread == 0
 
 
+async def test_page_keys_work_before_the_layout_catches_up() -> None:
+    # A log that has just grown past the view is not scrollable for Textual
+    # until its next layout; Page Up pressed in that moment must still scroll.
+    app = LogApp()
+    async with app.run_test(size=(80, 10)) as pilot:
+        log = app.log_view
+        await pilot.pause()
+        log.extend(chat(n) for n in range(40))
+        log.page_up()  # no pause: no layout in between
+        assert log.scroll_y == log.max_scroll_y - log.scrollable_content_region.height
+        log.page_down()
+        assert log.scroll_y == log.max_scroll_y
+        await pilot.pause()
+        assert log.is_vertical_scroll_end
+
+
 async def test_touch_redraws_an_entry_and_its_new_height() -> None:
     app = LogApp()
     async with app.run_test(size=(40, 10)) as pilot:

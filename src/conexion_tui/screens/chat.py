@@ -686,7 +686,7 @@ class ChatScreen(
         self.log_view.page_up()
 
     def action_page_down(self) -> None:
-        self.log_view.scroll_page_down(animate=False)
+        self.log_view.page_down()
 
     def action_live(self) -> None:
         if self._cancel_action():

@@ -275,6 +275,9 @@ class MessageLog(ScrollView, can_focus=False):
         styles = self._log_styles()
         return [line.plain for entry in self.entries for line in render_entry(entry, styles, width)]
 
+    def page_down(self) -> None:
+        self.scroll_page_down(animate=False, force=True)
+
     def scroll_to_live(self) -> None:
         self._follow = True
         self.scroll_to(y=self.max_scroll_y, animate=False, force=True)
@@ -367,8 +370,10 @@ class MessageLog(ScrollView, can_focus=False):
             self.post_message(self.ReachedTop(self))
 
     def page_up(self) -> None:
-        """Scroll a page up; on reaching the top, ask for older entries."""
-        self.scroll_page_up(animate=False)
+        """Scroll a page up; on reaching the top, ask for older entries.
+        Forced: until the next layout Textual thinks a log that just grew past
+        the view cannot scroll, and a key pressed then would be lost."""
+        self.scroll_page_up(animate=False, force=True)
         if self.scroll_y <= 0 and self.entries:
             self.post_message(self.ReachedTop(self))
 
