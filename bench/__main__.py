@@ -200,6 +200,15 @@ def print_table(report: dict[str, dict[str, dict[str, float]]], targets: list[st
             print(row.rstrip())
 
 
+def lengthened(scenario: str, kwargs: dict[str, object], factor: int) -> dict[str, object]:
+    """`--long N`: the full-speed fan-outs send N times as many messages."""
+    if scenario != "fanout" or kwargs.get("pace") is not None or factor == 1:
+        return kwargs
+    each = kwargs["each"]
+    assert isinstance(each, int)
+    return {**kwargs, "each": each * factor}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
@@ -218,6 +227,14 @@ def main(argv: list[str] | None = None) -> None:
         "cluster-3 (default: all)",
     )
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    parser.add_argument(
+        "--long",
+        type=int,
+        default=1,
+        metavar="N",
+        help="N times the messages in the full-speed fan-outs: runs of seconds, not"
+        " tenths, so that their CPU figures are more than a few 10 ms ticks",
+    )
     args = parser.parse_args(argv)
     # Thousands of sockets on each side; the servers inherit this limit.
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -244,7 +261,8 @@ def main(argv: list[str] | None = None) -> None:
             everywhere = applies == "all" and not name.startswith("guarded")
             if everywhere or name in applies.split():
                 print(f"running: {title} on {name}", file=sys.stderr, flush=True)
-                report.setdefault(title, {})[name] = run_one(available[name], scenario, kwargs)
+                sized = lengthened(scenario, kwargs, args.long)
+                report.setdefault(title, {})[name] = run_one(available[name], scenario, sized)
     print()
     print_table(report, chosen)
     RESULTS.mkdir(exist_ok=True)

@@ -26,6 +26,9 @@ async def test_a_narrow_header_drops_the_address_before_the_state(server) -> Non
     async with running(app, size=(40, 20)) as pilot:
         screen = await joined(pilot)
         header = screen.query_one("#header", ChatHeader)
+        # The app's own "online" comes as a message after the welcome's lines:
+        # wait for it, or it lands after the state set here.
+        await wait_for(pilot, lambda: header.state is State.ONLINE, what="online")
         header.state, header.detail = State.OFFLINE, "connection refused"
         await pilot.pause()
         text = str(header.render())
