@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from functools import lru_cache
 
 
 def format_ts(epoch: float) -> str:
@@ -13,7 +14,14 @@ def format_ts(epoch: float) -> str:
     # Round to whole milliseconds first: truncating the float's fraction turns
     # 12:00:00.123 into .122, because .123 is not exact in binary.
     whole, millis = divmod(round(epoch * 1000), 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
+    return f"{_whole_second(whole)}.{millis:03d}Z"
+
+
+@lru_cache(maxsize=4)
+def _whole_second(whole: int) -> str:
+    # A busy server stamps thousands of messages in the same second: the
+    # date and time part is formatted once per second, not once per message.
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
 
 
 def parse_ts(ts: str) -> float | None:
