@@ -87,7 +87,9 @@ class Entry:
     reason: str = ""  # why a send failed
     mention: bool = False
     own: bool = False
-    seq: int | None = None  # the message's number in its conversation, once known
+    seq: int | None = (
+        None  # the message's number in its conversation, once known: what actions name it by
+    )
     # When it was said (an epoch): its day, and the full date a person can
     # ask for; None for separators and lines with no moment of their own.
     at: float | None = None
@@ -96,10 +98,9 @@ class Entry:
     # A remark after the text, in its own colour: an announcement's count
     # ("27 of 30 have seen this") or how to acknowledge it.
     note: str = ""
-    uid: int = field(default_factory=lambda: next(_uids))
+    uid: int = field(default_factory=_uids.__next__)
     version: int = 0
     text_cells: int = -1  # cell width of `text`, measured once on first use
-    seq: int | None = None  # a room message's seq, once known: what actions name it by
     view: EntryView | None = None  # a richer look (Markdown, reactions, a quote); None: plain
 
 
@@ -249,13 +250,26 @@ def _indent(prefix_cells: int, width: int) -> int:
     return TIME_CELLS if width // 3 >= TIME_CELLS else min(2, width - 1)
 
 
+_NOT_PLAIN = re.compile(r"[^\x20-\x7e]+")  # outside printable ASCII
+
+
+def cells(text: str) -> int:
+    """The cells `text` takes, as Rich counts them (`cell_len`), but with
+    Rich's character-by-character count only for the runs outside printable
+    ASCII: a chat line is mostly ASCII, with an accent or an emoji here and
+    there."""
+    if text.isascii() and text.isprintable():
+        return len(text)
+    return len(text) + sum(cell_len(run) - len(run) for run in _NOT_PLAIN.findall(text))
+
+
 def entry_cells(entry: Entry) -> int | None:
     """The cell width of the entry on one line, or None if it has line breaks."""
     if entry.text_cells < 0:
-        entry.text_cells = -2 if "\n" in entry.text else cell_len(entry.text)
+        entry.text_cells = -2 if "\n" in entry.text else cells(entry.text)
     if entry.text_cells == -2:
         return None
-    return _prefix_cells(entry) + entry.text_cells + cell_len(_suffix(entry))
+    return _prefix_cells(entry) + entry.text_cells + cells(_suffix(entry))
 
 
 def entry_height(entry: Entry, width: int) -> int:
@@ -267,8 +281,8 @@ def entry_height(entry: Entry, width: int) -> int:
     if entry.kind is Kind.SEPARATOR:
         return 1
     width = max(width, 1)
-    cells = entry_cells(entry)
-    if cells is not None and cells <= width:
+    one_line = entry_cells(entry)
+    if one_line is not None and one_line <= width:
         return 1  # the common case: one line, no wrapping needed
     prefix_cells = _prefix_cells(entry)
     first_room = max(1, width - prefix_cells)
@@ -320,38 +334,79 @@ def row_style(entry: Entry, styles: LogStyles) -> Style | None:
     return styles.mention if entry.mention else None
 
 
-_TOKENS = re.compile(r"\S+\s*|\s+")
+_TOKENS = re.compile(r"(\S+)(\s*)|(\s+)")
+
+
+def _token_cells(token: str) -> int:
+    # Words repeat: Rich's `cell_len` keeps the widths of short strings it
+    # has measured, so a word outside ASCII is counted once.
+    return len(token) if token.isascii() else cell_len(token)
 
 
 def wrap_offsets(text: str, first: int, rest: int) -> list[int]:
     """Where to break `text` so that the first line has at most `first` cells
     and later ones at most `rest` (trailing spaces excepted): at spaces when
     possible, inside a word only when the word alone is too wide."""
+    if text.isascii() and text.isprintable():
+        return _wrap_plain(text, first, rest)
+    return _wrap_words(text, first, rest)
+
+
+def _wrap_words(text: str, first: int, rest: int) -> list[int]:
+    """`wrap_offsets` for any text: a step per word, measured in cells."""
     offsets: list[int] = []
     room = first
     used = 0
-    # In ASCII every character is one cell: len() is much cheaper than cell_len().
-    width = len if text.isascii() else cell_len
+    width = _token_cells
     for match in _TOKENS.finditer(text):
-        token = match.group()
-        visible = width(token.rstrip())
+        word, spaces, blank = match.groups()
+        if blank is not None:
+            visible, whole = 0, width(blank)
+        else:
+            visible = width(word)
+            whole = visible + width(spaces) if spaces else visible
         if used + visible <= room:
-            used += width(token)
+            used += whole
             continue
         start = match.start()
         if used > 0:
             offsets.append(start)
             room, used = rest, 0
         if visible <= room:
-            used = width(token)
+            used = whole
             continue
         # A word wider than a whole line: cut it by cells.
-        for index, char in enumerate(token, start):
+        for index, char in enumerate(match.group(), start):
             size = get_character_cell_size(char)
             if used + size > room and used > 0 and not char.isspace():
                 offsets.append(index)
                 room, used = rest, 0
             used += size
+    return offsets
+
+
+_NOT_SPACE = re.compile(r"[^ ]")
+
+
+def _wrap_plain(text: str, first: int, rest: int) -> list[int]:
+    """`wrap_offsets` for printable ASCII, where a cell is a character and a
+    space the only blank: a few string searches per line, not a step per
+    word. A line from `start` holds every word that ends within its room."""
+    offsets: list[int] = []
+    start, room, end = 0, first, len(text)
+    while start + room < end:
+        limit = start + room  # the first character that does not fit
+        if text[limit] == " ":
+            after = _NOT_SPACE.search(text, limit)  # the next line's first word
+            if after is None:
+                break  # only spaces are left, and they may hang over
+            cut = after.start()
+        else:
+            space = text.rfind(" ", start, limit)
+            # Before the word that runs over; inside it when it fills the line alone.
+            cut = space + 1 if space >= start else limit
+        offsets.append(cut)
+        start, room = cut, rest
     return offsets
 
 

@@ -13,6 +13,9 @@ from conexion_tui.entries import (
     Entry,
     Kind,
     LogStyles,
+    _wrap_plain,
+    _wrap_words,
+    cells,
     clean,
     entry_height,
     mentions,
@@ -100,6 +103,26 @@ def test_markup_is_never_interpreted() -> None:
     (line,) = render_entry(entry, LogStyles(), 80)
     assert line.plain == "12:00 [b]bob: [red]x[/red] [bold"
     assert not line.spans or all(not span.style for span in line.spans)
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXTS)
+def test_cells_counts_as_rich_does(text: str) -> None:
+    assert cells(text) == cell_len(text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(st.sampled_from(["a", "bc", "defghij", " ", "  "]), max_size=80).map("".join),
+    st.integers(1, 40),
+    st.integers(1, 40),
+)
+def test_the_plain_text_wrap_breaks_where_the_word_by_word_one_does(
+    text: str, first: int, rest: int
+) -> None:
+    # Printable ASCII takes a shortcut (string searches, no step per word);
+    # it must cut exactly where the general rule does.
+    assert _wrap_plain(text, first, rest) == _wrap_words(text, first, rest)
 
 
 def test_wrap_offsets_prefers_spaces_and_cuts_long_words() -> None:
