@@ -114,6 +114,7 @@ from .names import (
     normalize_name,
     normalize_room,
     parse_room,
+    text_key,
 )
 from .passwords import MAX_PASSWORD, MIN_PASSWORD, password_problem
 from .timefmt import format_ts, local_hhmm, parse_ts
@@ -237,4 +238,5 @@ __all__ = [
     "parse_room",
     "parse_ts",
     "password_problem",
+    "text_key",
 ]

@@ -218,8 +218,22 @@ def name_key(name: str) -> str:
     Two names with the same key cannot both be online, and a DM to any
     spelling with the same key reaches the one holder.
     """
+    return text_key(name)
+
+
+def text_key(text: str) -> str:
+    """`name_key` of any text, not cached: a message's, searched for a mention."""
+    if text.isascii():
+        # Folding and both normalisations leave ASCII as it is and no ASCII
+        # character is default-ignorable, so only the prototypes are left to
+        # apply (a test checks this against `_skeleton`).
+        return text.lower().translate(_KEYS)
+    return _skeleton(text)
+
+
+def _skeleton(text: str) -> str:
     folded = unicodedata.normalize(
-        "NFKD", unicodedata.normalize("NFKD", name.casefold()).casefold()
+        "NFKD", unicodedata.normalize("NFKD", text.casefold()).casefold()
     )
     return unicodedata.normalize("NFC", _IGNORABLE.sub("", folded).translate(_KEYS))
 

@@ -9,13 +9,14 @@ import itertools
 import re
 import zlib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Protocol
 
 from rich.cells import cell_len, get_character_cell_size
 from rich.style import Style
 from rich.text import Text
 
-from conexion_protocol import BIDI_CONTROLS, CONTROLS, name_key
+from conexion_protocol import BIDI_CONTROLS, CONTROLS, name_key, text_key
 
 from .session import SendStatus
 
@@ -49,8 +50,12 @@ def mentions(text: str, name: str) -> bool:
     """Whether `text` names `name` as a word (case-insensitively)."""
     if not name:
         return False
-    pattern = rf"(?<![\w]){re.escape(name_key(name))}(?![\w])"
-    return re.search(pattern, name_key(text)) is not None
+    return _mention_pattern(name).search(text_key(text)) is not None
+
+
+@lru_cache(maxsize=64)  # our own name, in each of a few servers
+def _mention_pattern(name: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![\w]){re.escape(name_key(name))}(?![\w])")
 
 
 class Kind(enum.StrEnum):

@@ -20,7 +20,9 @@ from conexion_protocol import (
     name_key,
     normalize_name,
     parse_room,
+    text_key,
 )
+from conexion_protocol.names import _skeleton
 from conexion_server.hub import Hub, HubConfig
 
 # The five invisible letters of the adversarial run, and three more
@@ -215,6 +217,19 @@ def test_any_text_has_a_key_and_it_is_its_own_key(text: str) -> None:
     # Clients key whole message texts (to find mentions), so any text has one.
     key = name_key(text)
     assert name_key(key) == key
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F)))
+def test_ascii_text_takes_a_shortcut_to_the_same_key(text: str) -> None:
+    # `text_key` skips folding and normalising for ASCII (a message's text is
+    # keyed on every arrival, to find mentions); the full rule must agree.
+    assert text_key(text) == _skeleton(text) == name_key(text)
+
+
+def test_each_ascii_character_keys_the_same_either_way() -> None:
+    for cp in range(0x80):
+        assert text_key(chr(cp)) == _skeleton(chr(cp)), f"U+{cp:04X}"
+    assert text_key("Ana: li1M") == _skeleton("Ana: li1M")
 
 
 def test_every_character_s_key_is_its_own_key_and_no_name_key_holds_a_colon() -> None:
