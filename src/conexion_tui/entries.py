@@ -32,6 +32,10 @@ def clean(text: str, *, single_line: bool = False) -> str:
     """Untrusted text made safe to draw: no control characters, no escape
     sequences (their ESC is gone, the rest is shown as typed), no bidi
     overrides, tabs as spaces."""
+    if text.isprintable():
+        # Everything `_STRIP` holds, tabs and newlines are unprintable: most
+        # texts have none of them and come back as they are, unscanned.
+        return text
     text = text.translate(_STRIP)
     if "\t" in text:
         text = text.expandtabs(TAB_SIZE)

@@ -9,6 +9,7 @@ from rich.cells import cell_len
 
 from conexion_tui.client import SendStatus
 from conexion_tui.entries import (
+    _STRIP,
     NAME_COLOURS,
     Entry,
     Kind,
@@ -41,6 +42,15 @@ def test_clean_removes_controls_escapes_and_bidi() -> None:
     assert clean("line\u2028sep") == "line\nsep"
     assert clean("two\nlines", single_line=True) == "two lines"
     assert clean("🎉 李雷 देवनागरी") == "🎉 李雷 देवनागरी"
+
+
+def test_clean_s_shortcut_for_printable_text_skips_nothing_it_must_strip() -> None:
+    # clean() returns a printable text untouched: that is only right while
+    # every character it strips or changes is unprintable.
+    assert not any(chr(cp).isprintable() for cp in _STRIP)
+    assert not "\t".isprintable()
+    assert not "\n".isprintable()
+    assert clean("plain, 🎉 李雷 e\u0301") == "plain, 🎉 李雷 e\u0301"
 
 
 @given(st.text(max_size=200))
