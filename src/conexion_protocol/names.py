@@ -222,13 +222,17 @@ def name_key(name: str) -> str:
 
 
 def text_key(text: str) -> str:
-    """`name_key` of any text, not cached: a message's, searched for a mention."""
+    """`name_key` of any text: a message's, searched for a mention."""
     if text.isascii():
         # Folding and both normalisations leave ASCII as it is and no ASCII
         # character is default-ignorable, so only the prototypes are left to
         # apply (a test checks this against `_skeleton`).
         return text.lower().translate(_KEYS)
-    return _skeleton(text)
+    # Word by word, each with the blanks before it, through a cache: words
+    # repeat, texts do not. The same key as the whole text's, because every
+    # step works character by character except the normalisations, and those
+    # never reach across a blank (a starter that composes with nothing).
+    return "".join([_piece_key(piece) for piece in _PIECES.findall(text)])
 
 
 def _skeleton(text: str) -> str:
@@ -236,6 +240,14 @@ def _skeleton(text: str) -> str:
         "NFKD", unicodedata.normalize("NFKD", text.casefold()).casefold()
     )
     return unicodedata.normalize("NFC", _IGNORABLE.sub("", folded).translate(_KEYS))
+
+
+_PIECES = re.compile(r"\s*\S+|\s+")  # a word and the blanks before it
+
+
+@lru_cache(maxsize=16_384)
+def _piece_key(piece: str) -> str:
+    return _skeleton(piece)
 
 
 @lru_cache(maxsize=65_536)  # checked on every frame that names one

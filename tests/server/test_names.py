@@ -226,6 +226,25 @@ def test_ascii_text_takes_a_shortcut_to_the_same_key(text: str) -> None:
     assert text_key(text) == _skeleton(text) == name_key(text)
 
 
+# Blanks of every kind, combining marks (alone, after a blank, reordered),
+# Hangul jamo that compose, ligatures, ignorables, emoji with modifiers.
+TRICKY = st.sampled_from(
+    [
+        *"ab :ĳﬁ가",
+        *("\u3000", "\u00a0", "\u2003", "\u1680", "\u0301", "\u0308", "\u0323"),
+        *("\u200d", "\u034f", "\u00ad", "\u1100", "\u1161", "\u11a8", "\u212b", "ᾳ", "\u0345"),
+        *("e\u0301", " \u0301", "\u1e9b\u0323", "🎉", "👍🏽", "Ä"),
+    ]
+)
+
+
+@given(st.one_of(st.lists(TRICKY, max_size=30).map("".join), st.text(max_size=60)))
+def test_a_text_keyed_word_by_word_has_the_whole_text_s_key(text: str) -> None:
+    # `text_key` keys a text outside ASCII a word at a time (cached); the
+    # normalisations must not reach across the blanks it cuts at.
+    assert text_key(text) == _skeleton(text)
+
+
 def test_each_ascii_character_keys_the_same_either_way() -> None:
     for cp in range(0x80):
         assert text_key(chr(cp)) == _skeleton(chr(cp)), f"U+{cp:04X}"

@@ -161,7 +161,8 @@ class MessageActions:
     def _forget_pruned(self, messages: RoomMessages) -> None:
         entries = messages.entries
         if len(entries) > len(messages.book) + max(16, messages.book.limit // 10):
-            messages.entries = {s: e for s, e in entries.items() if s in messages.book}
+            kept = messages.book.seqs()
+            messages.entries = {s: e for s, e in entries.items() if s in kept}
 
     def _redress(self, channel: Channel, entry: Entry, state: MessageState) -> None:
         """A message changed: its entry shows it as it is now."""
