@@ -56,6 +56,7 @@ class MessageBook:
         # seq -> seqs of the loaded replies to it: an edit or a delete of the
         # original changes their quote line.
         self._replies: dict[int, set[int]] = {}
+        self._dropped: list[int] = []  # pruned, for `take_dropped`
 
     def __len__(self) -> int:
         return len(self._by_seq)
@@ -188,12 +189,18 @@ class MessageBook:
 
     # -- bounds ---------------------------------------------------------------------
 
+    def take_dropped(self) -> list[int]:
+        """The seqs pruned since the last call (what refers to them can go too)."""
+        dropped, self._dropped = self._dropped, []
+        return dropped
+
     def _prune(self) -> None:
         # Down to the limit once a tenth over it, so a full book does not sort
         # on every message.
         for seq in sorted(self._by_seq)[: len(self._by_seq) - self.limit]:
             self._unlink(seq, self._by_seq.pop(seq))
             self._replies.pop(seq, None)
+            self._dropped.append(seq)
 
 
 def _reply_of(item: MessageState | Message) -> int | None:

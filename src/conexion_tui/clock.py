@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import time
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Protocol
 
-from conexion_protocol import local_hhmm, parse_ts
+from conexion_protocol import parse_ts
 from conexion_protocol.timefmt import UNKNOWN_HHMM
 
 
@@ -58,7 +59,17 @@ def moment_words(epoch: float, now: float) -> str:
 
 
 def day_key(epoch: float) -> str:
-    return time.strftime("%Y-%m-%d", time.localtime(epoch))
+    return _local_minute(int(epoch // 60))[1]
+
+
+@lru_cache(maxsize=4096)
+def _local_minute(minute: int) -> tuple[str, str]:
+    """`HH:MM` and the day key of a minute since the epoch, in local time.
+    A flood brings thousands of messages a minute: one `localtime` for all
+    of them. Every second of a UTC minute is in the same local minute, since
+    time zones differ from UTC by whole minutes."""
+    then = time.localtime(minute * 60)
+    return time.strftime("%H:%M", then), time.strftime("%Y-%m-%d", then)
 
 
 def day_words(key: str, now: float) -> str:
@@ -86,7 +97,8 @@ class LocalClock:
     """The real clock: local wall time."""
 
     def hhmm(self, when: str | float | None = None) -> str:
-        return local_hhmm(time.time() if when is None else when)
+        epoch = epoch_of(time.time() if when is None else when)
+        return UNKNOWN_HHMM if epoch is None else _local_minute(int(epoch // 60))[0]
 
     def now(self) -> float:
         return time.time()

@@ -269,7 +269,8 @@ def cells(text: str) -> int:
     there."""
     if text.isascii() and text.isprintable():
         return len(text)
-    return len(text) + sum(cell_len(run) - len(run) for run in _NOT_PLAIN.findall(text))
+    runs = _NOT_PLAIN.findall(text)
+    return len(text) + sum(map(cell_len, runs)) - sum(map(len, runs))
 
 
 def entry_cells(entry: Entry) -> int | None:

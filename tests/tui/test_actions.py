@@ -82,6 +82,18 @@ def test_the_book_is_bounded_and_forgets_the_oldest() -> None:
     assert book.replies_to(1) == []
 
 
+def test_the_book_says_what_it_pruned_once() -> None:
+    # The screen forgets its entries for exactly these seqs, without a sweep.
+    book = MessageBook(10)
+    for seq in range(1, 12):
+        book.keep(msg(seq))
+    assert book.take_dropped() == []  # within a tenth over the limit
+    book.keep(msg(12))
+    assert book.take_dropped() == [1, 2]
+    assert book.take_dropped() == []
+    assert sorted(book.seqs()) == list(range(3, 13))
+
+
 def test_renames_follow_into_reactions() -> None:
     book = MessageBook(10)
     book.add(msg(1, reactions=[Reaction("👍", ["bob"])]))

@@ -81,8 +81,15 @@ class Batch:
 # -- entries -------------------------------------------------------------------
 
 
+def _when(ts: str, clock: Clock) -> tuple[str, float | None]:
+    """`HH:MM` and the epoch of a wire timestamp, parsed once."""
+    at = epoch_of(ts)
+    return clock.hhmm(ts if at is None else at), at
+
+
 def message_entry(message: Message, me: str, clock: Clock) -> Entry:
     own = name_key(message.from_) == name_key(me)
+    hhmm, at = _when(message.ts, clock)
     if message.announcement:
         kind = Kind.ANNOUNCEMENT
     else:
@@ -90,24 +97,24 @@ def message_entry(message: Message, me: str, clock: Clock) -> Entry:
     if message.deleted:
         return Entry(
             Kind.CHAT if kind is Kind.ACTION else kind,
-            clock.hhmm(message.ts),
+            hhmm,
             DELETED_TEXT,
             name=clean(message.from_, single_line=True),
             own=own,
             seq=message.seq,
             deleted=True,
-            at=epoch_of(message.ts),
+            at=at,
         )
     text = clean(message.text)
     return Entry(
         kind,
-        clock.hhmm(message.ts),
+        hhmm,
         text,
         name=clean(message.from_, single_line=True),
         mention=not own and mentions(text, me),
         own=own,
         seq=message.seq,
-        at=epoch_of(message.ts),
+        at=at,
     )
 
 
@@ -125,14 +132,15 @@ def stored_entry(message: Stored, me: str, clock: Clock) -> Entry:
     if isinstance(message, Message):
         return message_entry(message, me, clock)
     mine = name_key(message.from_) == name_key(me)
+    hhmm, at = _when(message.ts, clock)
     return Entry(
         Kind.DM_OUT if mine else Kind.DM_IN,
-        clock.hhmm(message.ts),
+        hhmm,
         clean(message.text),
         name=clean(message.to if mine else message.from_, single_line=True),
         own=mine,
         seq=message.seq,
-        at=epoch_of(message.ts),
+        at=at,
     )
 
 

@@ -159,10 +159,12 @@ class MessageActions:
         return entry
 
     def _forget_pruned(self, messages: RoomMessages) -> None:
-        entries = messages.entries
-        if len(entries) > len(messages.book) + max(16, messages.book.limit // 10):
-            kept = messages.book.seqs()
-            messages.entries = {s: e for s, e in entries.items() if s in kept}
+        # The entries of what the book pruned, and only those: no sweep. (One
+        # pruned and kept again since, by a history page, stays.)
+        entries, book = messages.entries, messages.book
+        for seq in book.take_dropped():
+            if seq not in book:
+                entries.pop(seq, None)
 
     def _redress(self, channel: Channel, entry: Entry, state: MessageState) -> None:
         """A message changed: its entry shows it as it is now."""
