@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import resource
 import sys
 from pathlib import Path
@@ -28,6 +29,7 @@ RESULTS = Path(__file__).parent / "results"
 # The targets that are one process; the clusters run only where they say
 # something about Redis in the path (fan-out, acks, memory per client).
 SINGLE = "conexion conexion-durable minimal ngircd"
+ALL_CPUS = sorted(os.sched_getaffinity(0))  # before `--pin` narrows this process's
 ROOMS_PACE = {"senders": 100, "pace": 2.0}  # 100 messages a tick, 2 ticks a second
 
 
@@ -157,12 +159,30 @@ RATIOS = {
 }
 
 
-def run_one(target_cls: type[Target], scenario: str, kwargs: dict[str, object]) -> dict[str, float]:
+def run_one(
+    target_cls: type[Target], scenario: str, kwargs: dict[str, object], pin: bool = False
+) -> dict[str, float]:
     async def go() -> dict[str, float]:
         with target_cls() as target:
+            if pin:
+                pin_apart(target)
             return await getattr(scenarios, scenario)(target, wire_for(target.wire), **kwargs)
 
     return asyncio.run(go())
+
+
+def pin_apart(target: Target) -> None:
+    """`--pin`: the server (every thread of it, and the threads it starts
+    later, which inherit) on the first CPU, this generator on the others, so
+    that neither takes the other's core and the server's CPU figure is its
+    own work, not the scheduler's."""
+    cpus = ALL_CPUS
+    if len(cpus) < 2:
+        raise SystemExit("--pin needs at least 2 CPUs")
+    for pid in target.pids():
+        for task in os.listdir(f"/proc/{pid}/task"):
+            os.sched_setaffinity(int(task), {cpus[0]})
+    os.sched_setaffinity(0, set(cpus[1:]))
 
 
 def show(value: float) -> str:
@@ -235,6 +255,11 @@ def main(argv: list[str] | None = None) -> None:
         help="N times the messages in the full-speed fan-outs: runs of seconds, not"
         " tenths, so that their CPU figures are more than a few 10 ms ticks",
     )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="the server on the first CPU and the generator on the rest (Linux)",
+    )
     args = parser.parse_args(argv)
     # Thousands of sockets on each side; the servers inherit this limit.
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -262,7 +287,9 @@ def main(argv: list[str] | None = None) -> None:
             if everywhere or name in applies.split():
                 print(f"running: {title} on {name}", file=sys.stderr, flush=True)
                 sized = lengthened(scenario, kwargs, args.long)
-                report.setdefault(title, {})[name] = run_one(available[name], scenario, sized)
+                report.setdefault(title, {})[name] = run_one(
+                    available[name], scenario, sized, args.pin
+                )
     print()
     print_table(report, chosen)
     RESULTS.mkdir(exist_ok=True)

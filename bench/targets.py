@@ -59,6 +59,11 @@ class Target(ABC):
         assert self.proc is not None
         stop(self.proc)
 
+    def pids(self) -> list[int]:
+        """Every process of the target: the server's and those beside it."""
+        assert self.proc is not None
+        return [self.proc.pid, *self.side_pids().values()]
+
     def cpu_seconds(self) -> float:
         assert self.proc is not None
         return cpu_of(self.proc.pid)
