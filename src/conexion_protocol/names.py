@@ -295,7 +295,9 @@ def clean_topic(raw: str, max_len: int = MAX_TOPIC_LEN) -> str:
 def clean_text(raw: str, max_len: int = MAX_TEXT_LEN) -> str:
     """A message text with control characters (and bidi controls) removed,
     or `ProtocolError(bad_text)`."""
-    text = raw.translate(TEXT_STRIP)
+    # Everything TEXT_STRIP holds is unprintable: a printable text (most are)
+    # has nothing to remove.
+    text = raw if raw.isprintable() else raw.translate(TEXT_STRIP)
     if not text:
         raise ProtocolError(ErrorCode.BAD_TEXT, "the message is empty")
     if len(text) > max_len:

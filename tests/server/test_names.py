@@ -22,7 +22,7 @@ from conexion_protocol import (
     parse_room,
     text_key,
 )
-from conexion_protocol.names import _skeleton
+from conexion_protocol.names import TEXT_STRIP, _skeleton, clean_text
 from conexion_server.hub import Hub, HubConfig
 
 # The five invisible letters of the adversarial run, and three more
@@ -243,6 +243,14 @@ def test_a_text_keyed_word_by_word_has_the_whole_text_s_key(text: str) -> None:
     # `text_key` keys a text outside ASCII a word at a time (cached); the
     # normalisations must not reach across the blanks it cuts at.
     assert text_key(text) == _skeleton(text)
+
+
+def test_what_clean_text_strips_is_unprintable() -> None:
+    # clean_text() skips the table for a printable text: right only while
+    # every character it strips is unprintable.
+    assert not any(chr(cp).isprintable() for cp in TEXT_STRIP)
+    assert clean_text("a\u202eb\x1bc") == "abc"
+    assert clean_text("plain 🎉 e\u0301") == "plain 🎉 e\u0301"
 
 
 def test_each_ascii_character_keys_the_same_either_way() -> None:
