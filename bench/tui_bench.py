@@ -21,11 +21,11 @@ import contextlib
 import gc
 import itertools
 import json
+import multiprocessing
 import os
 import random
 import subprocess
 import sys
-import threading
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -191,24 +191,37 @@ def start_server(*args: str) -> tuple[subprocess.Popen[str], int]:
 
 
 class Flooder:
-    """A raw JSON peer in its own thread and event loop, sending `rate`
-    messages a second (in 10 ms bursts) and reading its acks."""
+    """A raw JSON peer in a process of its own (not a thread of the app's,
+    whose GIL it would share), sending `rate` messages a second (in 10 ms
+    bursts) and reading its acks."""
 
     def __init__(self, port: int, rate: int, markdown: float = 0.0) -> None:
         self.port = port
         self.rate = rate
         self.markdown = markdown
-        self.sent = 0
-        self.acked = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+        context = multiprocessing.get_context("fork")
+        self._sent = context.Value("q", 0)
+        self._acked = context.Value("q", 0)
+        self._stop = context.Event()
+        self._process = context.Process(target=self._main, daemon=True)
+
+    @property
+    def sent(self) -> int:
+        return int(self._sent.value)
+
+    @property
+    def acked(self) -> int:
+        return int(self._acked.value)
 
     def start(self) -> None:
-        self._thread.start()
+        self._process.start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        self._process.join(timeout=10)
+
+    def _main(self) -> None:
+        asyncio.run(self._run())
 
     async def _run(self) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", self.port, limit=2**24)
@@ -219,7 +232,7 @@ class Flooder:
         async def read_acks() -> None:
             while line := await reader.readline():
                 if b'"ack"' in line:
-                    self.acked += 1
+                    self._acked.value += 1
 
         acks = asyncio.create_task(read_acks())
         tick = 0.01
@@ -237,7 +250,7 @@ class Flooder:
                 frame = {"type": "say", "id": f"f{n}", "text": text}
                 lines.append(json.dumps(frame).encode() + b"\n")
             writer.write(b"".join(lines))
-            self.sent += per_tick
+            self._sent.value += per_tick
             await writer.drain()
             next_at += tick
             await asyncio.sleep(max(0.0, next_at - time.perf_counter()))

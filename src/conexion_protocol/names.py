@@ -228,11 +228,11 @@ def text_key(text: str) -> str:
         # character is default-ignorable, so only the prototypes are left to
         # apply (a test checks this against `_skeleton`).
         return text.lower().translate(_KEYS)
-    # Word by word, each with the blanks before it, through a cache: words
-    # repeat, texts do not. The same key as the whole text's, because every
-    # step works character by character except the normalisations, and those
-    # never reach across a blank (a starter that composes with nothing).
-    return "".join([_piece_key(piece) for piece in _PIECES.findall(text)])
+    # Word by word through a cache: words repeat, texts do not. The same key
+    # as the whole text's, because every step works character by character
+    # except the normalisations, and those never reach across a space (a
+    # starter that composes with nothing, and its own key).
+    return " ".join(map(_piece_key, text.split(" ")))
 
 
 def _skeleton(text: str) -> str:
@@ -240,9 +240,6 @@ def _skeleton(text: str) -> str:
         "NFKD", unicodedata.normalize("NFKD", text.casefold()).casefold()
     )
     return unicodedata.normalize("NFC", _IGNORABLE.sub("", folded).translate(_KEYS))
-
-
-_PIECES = re.compile(r"\s*\S+|\s+")  # a word and the blanks before it
 
 
 @lru_cache(maxsize=16_384)
