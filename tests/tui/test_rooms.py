@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.geometry import Region
 from textual.pilot import Pilot
 
 from conexion_tui.conversation import dm_key, room_key
@@ -46,6 +47,12 @@ def sidebar(app: Any) -> list[tuple[str, int, int]]:
     """Each sidebar line as (label, unread, mentions)."""
     items = app.screen.query_one(Sidebar).items
     return [(("#" if i.room else "") + i.label, i.unread, i.mentions) for i in items]
+
+
+def drawn_sidebar(app: Any) -> str:
+    """The sidebar's lines as they are painted."""
+    lines = app.screen.query_one("#sidebar-lines")
+    return "\n".join(s.text for s in lines.render_lines(Region(0, 0, *lines.size)))
 
 
 async def join_room(pilot: Pilot[Any], room: str) -> ChatScreen:
@@ -253,6 +260,9 @@ async def test_unread_counts_mention_markers_and_one_notice(server, peers) -> No
         await bob.say("ana again")
         await wait_for(pilot, lambda: sidebar(app)[0] == ("#general", 3, 2), what="counts")
         assert sidebar(app)[1] == ("#lab", 0, 0)
+        # What is drawn follows, too (a new count redraws the same lines
+        # without a layout of the screen).
+        await wait_for(pilot, lambda: "@2" in drawn_sidebar(app), what="the count drawn")
         # One toast and one bell for the first mention, not one per message.
         await wait_for(pilot, lambda: len(app._notifications) == 1, what="a toast")
         (toast,) = app._notifications

@@ -71,6 +71,7 @@ class Sidebar(VerticalScroll, can_focus=False):
         self.items: list[SidebarItem] = []
         self.current = ""
         self._line_keys: list[str | None] = []  # what each drawn line is
+        self._drawn_width = 0
         self._redraw_pending = False
 
     def compose(self) -> ComposeResult:
@@ -126,8 +127,12 @@ class Sidebar(VerticalScroll, can_focus=False):
                 text.append("\n")
                 text.append_text(self._line(item, number, width))
                 keys.append(item.key)
-        self._line_keys = keys
-        self.query_one("#sidebar-lines", _Lines).update(text)
+        # The same lines at the same width (an unread count changed, as it
+        # does on every batch of a busy room not shown): no layout, which
+        # would arrange the whole screen again.
+        same_shape = len(keys) == len(self._line_keys) and width == self._drawn_width
+        self._line_keys, self._drawn_width = keys, width
+        self.query_one("#sidebar-lines", _Lines).update(text, layout=not same_shape)
 
     def _line(self, item: SidebarItem, number: int, width: int) -> Text:
         current = item.key == self.current
