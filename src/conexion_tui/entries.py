@@ -96,9 +96,8 @@ class Entry:
     reason: str = ""  # why a send failed
     mention: bool = False
     own: bool = False
-    seq: int | None = (
-        None  # the message's number in its conversation, once known: what actions name it by
-    )
+    # The message's number in its conversation, once known: what actions name it by.
+    seq: int | None = None
     # When it was said (an epoch): its day, and the full date a person can
     # ask for; None for separators and lines with no moment of their own.
     at: float | None = None
@@ -367,7 +366,7 @@ def _wrap_words(text: str, first: int, rest: int) -> list[int]:
     offsets: list[int] = []
     room = first
     used = 0
-    width = _token_cells
+    width = _token_cells  # a local name: this loop runs for every word
     for match in _TOKENS.finditer(text):
         word, spaces, blank = match.groups()
         if blank is not None:

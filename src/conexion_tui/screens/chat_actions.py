@@ -576,6 +576,8 @@ class MessageActions:
             if entry.seq is not None:
                 log.select(entry)
                 self.set_focus(log)
+                if self.focused is not log:  # not shown yet: once it is
+                    log.focus()
             else:
                 log.show_entry(entry)
 
