@@ -8,6 +8,7 @@ import enum
 import itertools
 import re
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol
@@ -54,12 +55,33 @@ def mentions(text: str, name: str) -> bool:
     """Whether `text` names `name` as a word (case-insensitively)."""
     if not name:
         return False
-    return _mention_pattern(name).search(text_key(text)) is not None
+    in_word = _mentions_in_word(name)
+    if in_word is None or text.isascii():
+        return _mention_pattern(name).search(text_key(text)) is not None
+    # A key without a space cannot reach across one, and the space around a
+    # word is not a word character: a mention lies within one word, and each
+    # word is looked at once however many messages repeat it.
+    return any(map(in_word, text.split(" ")))
 
 
 @lru_cache(maxsize=64)  # our own name, in each of a few servers
 def _mention_pattern(name: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w]){re.escape(name_key(name))}(?![\w])")
+
+
+@lru_cache(maxsize=8)
+def _mentions_in_word(name: str) -> Callable[[str], bool] | None:
+    """Whether one word mentions `name`, remembered per word; None when the
+    name's key holds a space (a letter's compatibility form may bring one)."""
+    if " " in name_key(name):
+        return None
+    search = _mention_pattern(name).search
+
+    @lru_cache(maxsize=16_384)
+    def in_word(word: str) -> bool:
+        return search(text_key(word)) is not None
+
+    return in_word
 
 
 class Kind(enum.StrEnum):

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.cells import cell_len
 
+from conexion_protocol import text_key
 from conexion_tui.client import SendStatus
 from conexion_tui.entries import (
     _STRIP,
@@ -14,6 +15,7 @@ from conexion_tui.entries import (
     Entry,
     Kind,
     LogStyles,
+    _mention_pattern,
     _wrap_plain,
     _wrap_words,
     cells,
@@ -67,6 +69,22 @@ def test_name_colour_is_stable_and_ignores_case() -> None:
     assert 0 <= name_colour("bob") < NAME_COLOURS
     colours = {name_colour(f"user{n}") for n in range(100)}
     assert len(colours) == NAME_COLOURS  # the palette is actually used
+
+
+MENTION_TEXTS = st.lists(
+    st.sampled_from(["ana", "Ana", "аnа", "ANA", "ana,", "bob", "李雷", "José", "jose\u0301"])
+    | st.sampled_from([" ", "  ", "\u3000", "\u00a0", ":", "é", "🎉", "\u0301", "x"]),
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(MENTION_TEXTS, st.sampled_from(["ana", "josé", "李雷", "\ufe70x"]))
+def test_a_mention_found_word_by_word_is_the_whole_text_s(text: str, name: str) -> None:
+    # Outside ASCII, mentions() looks at each word once (cached) instead of
+    # keying the whole text; it must answer as the whole-text search does.
+    whole = _mention_pattern(name).search(text_key(text)) is not None
+    assert mentions(text, name) == whole
 
 
 def test_mentions_match_whole_names_only() -> None:
