@@ -5,6 +5,8 @@
     python -m bench fanout idle --targets conexion ngircd
     python -m bench fanout --targets conexion conexion-durable   # the cost of durable acks
     python -m bench fanout --targets conexion cluster-1 cluster-3  # a cluster on Redis
+    python -m bench fanout --targets conexion ngircd --long 10 --pin  # runs of seconds,
+                                    # the server and the generator on CPUs of their own
 
 Prints a table (with ratios to the references) and writes
 bench/results/server.json.
@@ -29,7 +31,9 @@ RESULTS = Path(__file__).parent / "results"
 # The targets that are one process; the clusters run only where they say
 # something about Redis in the path (fan-out, acks, memory per client).
 SINGLE = "conexion conexion-durable minimal ngircd"
-ALL_CPUS = sorted(os.sched_getaffinity(0))  # before `--pin` narrows this process's
+# Read before `--pin` narrows this process's; empty where Linux's affinity
+# calls do not exist (there `--pin` says it cannot).
+ALL_CPUS = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
 ROOMS_PACE = {"senders": 100, "pace": 2.0}  # 100 messages a tick, 2 ticks a second
 
 
@@ -178,7 +182,7 @@ def pin_apart(target: Target) -> None:
     own work, not the scheduler's."""
     cpus = ALL_CPUS
     if len(cpus) < 2:
-        raise SystemExit("--pin needs at least 2 CPUs")
+        raise SystemExit("--pin needs Linux and at least 2 CPUs")
     for pid in target.pids():
         for task in os.listdir(f"/proc/{pid}/task"):
             os.sched_setaffinity(int(task), {cpus[0]})
