@@ -10,6 +10,7 @@ import gc
 import logging
 import signal
 import ssl
+import sys
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -24,7 +25,7 @@ from .fanout import TurnFanout
 from .guard import FailureBackoff, LogThrottle
 from .hub import Delivery, Hub, Outbound
 from .sqlite_store import Retention, SqliteStore
-from .store import DurableStore, Store, StoreError
+from .store import CommitBatch, DurableStore, Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -88,21 +89,30 @@ class CommitGate:
             # Yield once so that everything accepted in this loop turn (all the
             # lines of every peer that was readable) lands in the same batch.
             await asyncio.sleep(0)
-            while store.has_pending():
-                batch = store.take_batch()
-                self._taken = batch.upto
+            writing = self._start(store.take_batch())
+            while writing is not None:
+                batch, written = writing
                 try:
-                    await asyncio.to_thread(store.write, batch)
+                    await written
                 except Exception as exc:  # disk full, I/O error: stop acking at all
                     self._fail(exc)
                     return
                 finally:
                     store.done(batch)
                 self._committed = max(self._committed, batch.upto)
+                # The next batch goes to the writer before this one's sends
+                # are released: the writer works while the loop sends.
+                writing = self._start(store.take_batch()) if store.has_pending() else None
                 self._release()
                 self._resume_readers()
         finally:
             self._task = None
+
+    def _start(self, batch: CommitBatch) -> tuple[CommitBatch, asyncio.Future[None]]:
+        """Hand `batch` to the writer thread."""
+        self._taken = batch.upto
+        loop = asyncio.get_running_loop()
+        return batch, loop.run_in_executor(None, self.store.write, batch)
 
     def _resume_readers(self) -> None:
         throttled, self._throttled = self._throttled, []
@@ -482,6 +492,21 @@ def tune_collector() -> None:
     gc.set_threshold(700, 50, 100)
 
 
+# How long the event loop may keep the GIL while the writer thread waits for
+# it (Python's default is 5 ms). A commit is a few SQLite calls, and each
+# gives the GIL up and must take it back; behind a busy loop every one of
+# them waited up to the whole interval, and the writer spent half its time
+# waiting (docs/performance.md). Only a waiting thread makes the loop let go,
+# so a server without a writer is not interrupted more often.
+WRITER_SWITCH_INTERVAL = 0.0005
+
+
+def tune_threads(server: ChatServer) -> None:
+    """A durable server's writer thread gets the GIL back sooner."""
+    if server.gate is not None:
+        sys.setswitchinterval(WRITER_SWITCH_INTERVAL)
+
+
 async def serve(config: ServerConfig, on_ready: Callable[[ChatServer], None] | None = None) -> None:
     """Run until SIGINT or SIGTERM, then stop gracefully."""
     loop = asyncio.get_running_loop()
@@ -492,6 +517,7 @@ async def serve(config: ServerConfig, on_ready: Callable[[ChatServer], None] | N
     try:
         async with ChatServer(config) as server:
             tune_collector()
+            tune_threads(server)
             if on_ready is not None:
                 on_ready(server)
             failed = asyncio.ensure_future(server.failed.wait())

@@ -898,26 +898,34 @@ class SqliteStore:
         return batch
 
     def write(self, batch: Batch) -> None:  # type: ignore[override]
-        """Write one batch in one transaction (writer thread)."""
+        """Write one batch in one transaction (writer thread). Only the
+        statements the batch needs: each call gives the GIL up and must take
+        it back from a busy event loop."""
         w = self._writer
         assert w is not None
         w.execute("BEGIN IMMEDIATE")
         try:
             if batch.rows:
                 w.execute(_INSERT_MESSAGES, (batch.rows_json,))
-            w.executemany(
-                "INSERT INTO conversations VALUES (?, ?) ON CONFLICT (conv)"
-                " DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)",
-                list(batch.tops.items()),
-            )
-            w.executemany(
-                "INSERT OR REPLACE INTO rooms VALUES (?, ?, ?, ?, ?)",
-                [(r.key, r.name, r.topic, r.topic_by, r.topic_ts) for r in batch.rooms],
-            )
-            w.executemany(
-                "INSERT OR REPLACE INTO accounts VALUES (?, ?, ?, ?, ?)",
-                [(a.key, a.name, a.hash, int(a.admin), int(a.temporary)) for a in batch.accounts],
-            )
+            if batch.tops:
+                w.executemany(
+                    "INSERT INTO conversations VALUES (?, ?) ON CONFLICT (conv)"
+                    " DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)",
+                    list(batch.tops.items()),
+                )
+            if batch.rooms:
+                w.executemany(
+                    "INSERT OR REPLACE INTO rooms VALUES (?, ?, ?, ?, ?)",
+                    [(r.key, r.name, r.topic, r.topic_by, r.topic_ts) for r in batch.rooms],
+                )
+            if batch.accounts:
+                w.executemany(
+                    "INSERT OR REPLACE INTO accounts VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (a.key, a.name, a.hash, int(a.admin), int(a.temporary))
+                        for a in batch.accounts
+                    ],
+                )
             if batch.id_rows:
                 w.execute(_INSERT_IDS, (batch.ids_json,))
             for scope, name, value in batch.moderation:
@@ -927,18 +935,17 @@ class SqliteStore:
                     w.execute(
                         "INSERT OR REPLACE INTO moderation VALUES (?, ?, ?)", (scope, name, value)
                     )
-            w.executemany(
-                "INSERT INTO audit (scope, entry) VALUES (?, ?)",
-                [(scope, entry) for scope, entry in batch.audit],
-            )
-            w.executemany(
-                "UPDATE messages SET text = ?, action = ?, reactions = ?"
-                " WHERE conv = ? AND seq = ?",
-                [
-                    (m.text, message_flags(m), _reactions_json(m), conv, m.seq)
-                    for conv, m in batch.revisions
-                ],
-            )
+            if batch.audit:
+                w.executemany("INSERT INTO audit (scope, entry) VALUES (?, ?)", batch.audit)
+            if batch.revisions:
+                w.executemany(
+                    "UPDATE messages SET text = ?, action = ?, reactions = ?"
+                    " WHERE conv = ? AND seq = ?",
+                    [
+                        (m.text, message_flags(m), _reactions_json(m), conv, m.seq)
+                        for conv, m in batch.revisions
+                    ],
+                )
             self._maybe_prune()
             w.execute("COMMIT")
         except BaseException:
