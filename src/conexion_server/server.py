@@ -105,6 +105,8 @@ class CommitGate:
                 writing = self._start(store.take_batch()) if store.has_pending() else None
                 self._release()
                 self._resume_readers()
+                if writing is None and store.has_pending():  # stored by a released action
+                    writing = self._start(store.take_batch())
         finally:
             self._task = None
 

@@ -16,6 +16,7 @@ import pytest
 
 from conexion_protocol import DirectMessage, Message, name_key
 from conexion_server.accounts import Account
+from conexion_server.server import CommitGate
 from conexion_server.sqlite_store import SCHEMA_VERSION, Retention, SqliteStore
 from conexion_server.store import Receipt, RoomRecord, StoreError, dm_conversation
 from tests.peers import JsonPeer
@@ -462,6 +463,38 @@ async def test_sigkill_under_flood_loses_no_ack_and_resends_are_not_doubled(
 
 
 # -- failures while running, and the CLI's defaults ---------------------------------------
+
+
+async def test_what_a_released_send_stores_is_committed_and_released_too(tmp_path) -> None:
+    # The gate hands the next batch to the writer before it runs the sends
+    # the last commit released; something stored by one of those sends (when
+    # nothing else was pending) must still get its own commit.
+    store = open_store(tmp_path / "h.db")
+    gate = CommitGate(store, on_failure=lambda exc: None)
+    order: list[str] = []
+    both = asyncio.Event()
+
+    def second() -> None:
+        order.append("second")
+        both.set()
+
+    def first() -> None:
+        order.append("first")
+        store.append("general", msg(2, "stored by a released send"))
+        gate.defer(second)
+
+    store.append("general", msg(1, "one"))
+    gate.defer(first)
+    async with asyncio.timeout(5):
+        await both.wait()
+    assert order == ["first", "second"]
+    assert [m.text for m in store.before("general", None, 10)] == [
+        "one",
+        "stored by a released send",
+    ]
+    assert not store.has_pending()
+    assert store.count() == 2
+    store.close()
 
 
 async def test_a_failed_commit_sends_nothing_held_and_fails_the_server(
