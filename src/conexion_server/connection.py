@@ -308,9 +308,17 @@ class Connection(asyncio.BufferedProtocol):
         self.loop.call_soon(self._next_turn)
 
     def _next_turn(self) -> None:
-        if not self._closed:
-            self.session.resume_turn()
-            self.host.kick_commit()
+        if self._closed:
+            return
+        gate = self.host.gate
+        if gate is not None and self.host.too_much_uncommitted():
+            # The lines already read wait too, not only the socket: a peer's
+            # read holds thousands, and serving them a share per turn would
+            # let a batch grow far past the bound, and its commit with it.
+            gate.throttle(self.next_turn)
+            return
+        self.session.resume_turn()
+        self.host.kick_commit()
 
     def hold(self, delay: float) -> None:
         if self._hold is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import threading
 import time
 import tracemalloc
 from collections.abc import AsyncIterator
@@ -184,3 +185,68 @@ async def test_a_burst_on_a_durable_server_cuts_no_reader(make_server, connect, 
             assert frame["type"] != "left", frame
             got += frame["type"] == "message"
     assert server.hub.find("reader") is not None
+
+
+@pytest.mark.single_server("about the SQLite store's commits")
+async def test_lines_already_read_wait_for_the_commit_too(
+    make_server, connect, tmp_path, monkeypatch
+) -> None:
+    # One read can bring thousands of lines. While too much waits for a
+    # commit, the ones already read must wait as well, not only the socket:
+    # served a share per turn, they would make the next batch (and the burst
+    # its commit releases) as big as everything the peer sent.
+    bound, share = 200, 50
+    server = await make_server(
+        db=str(tmp_path / "bound.db"),
+        max_uncommitted=bound,
+        max_lines_per_turn=share,
+        rate=1e6,
+        burst=10**6,
+    )
+    store, gate = server.hub.store, server.gate
+    ana = await connect(server, "ana")
+    bob = await connect(server, "bob")
+    opened = threading.Event()
+    sizes: list[int] = []
+    real_write = store.write
+
+    def write(batch) -> None:  # the writer thread: held until the test opens it
+        opened.wait(10)
+        real_write(batch)
+
+    def take_batch():
+        before = max(gate._committed, gate._taken)
+        batch = real_take_batch()
+        sizes.append(batch.upto - before)
+        return batch
+
+    real_take_batch = store.take_batch
+    monkeypatch.setattr(store, "write", write)
+    monkeypatch.setattr(store, "take_batch", take_batch)
+    count = 2_000
+    ana.writer.write(
+        b"".join(
+            json.dumps({"type": "say", "id": f"k{n}", "text": f"m{n}"}).encode() + b"\n"
+            for n in range(count)
+        )
+    )
+    await ana.writer.drain()
+    # Loop turns enough for the server to read the whole write and serve all
+    # of it a share per turn (the bug), while the first commit is held; then
+    # a few more, in which nothing more may be served.
+    for _ in range(100 + count // share * 10):
+        if gate.backlog >= 2 * count - 2 * share:
+            break
+        await asyncio.sleep(0)
+    for _ in range(100):
+        await asyncio.sleep(0)
+    opened.set()
+    got = 0
+    async with asyncio.timeout(30):
+        while got < count:
+            frame = await bob.expect("message")
+            assert frame["text"] == f"m{got}"
+            got += 1
+    # Each message is two writes (its row and its send id).
+    assert sizes
+    assert max(sizes) <= bound + 2 * 2 * share, sizes
