@@ -25,6 +25,7 @@ from .session import Session
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+A = TypeVar("A")
 
 
 class Host(Protocol):
@@ -54,8 +55,8 @@ class Host(Protocol):
 
     def forget(self, conn: Connection) -> None: ...
 
-    def defer(self, action: Callable[[], None]) -> bool:
-        """Hold `action` behind the pending commit; False: act now."""
+    def defer(self, action: Callable[[A], None], arg: A) -> bool:
+        """Hold `action(arg)` behind the pending commit; False: act now."""
         ...
 
     def mark_dirty(self, conn: Connection) -> None:
@@ -275,7 +276,7 @@ class Connection(asyncio.BufferedProtocol):
         if urgent and not self._held_out:
             self._queue(data)
             return
-        if self.host.defer(lambda: self._held_send(data)):
+        if self.host.defer(self._held_send, data):
             self._held_out += 1
             return
         self._queue(data)
@@ -335,10 +336,13 @@ class Connection(asyncio.BufferedProtocol):
         if self._handshake is not None:
             self.session.abort(reason)
             return
-        if self.host.defer(lambda: self._close(reason, final)):
+        if self.host.defer(self._held_close, (reason, final)):
             self._held_out += 1  # nothing may overtake the close
             return
         self._close(reason, final)
+
+    def _held_close(self, args: tuple[LeftReason, bytes]) -> None:
+        self._close(*args)
 
     def abort(self) -> None:
         """Cut the connection at once, discarding anything unsent."""

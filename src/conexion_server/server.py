@@ -13,7 +13,7 @@ import ssl
 import sys
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from conexion_protocol import Shutdown
 
@@ -28,6 +28,8 @@ from .sqlite_store import Retention, SqliteStore
 from .store import CommitBatch, DurableStore, Store, StoreError
 
 log = logging.getLogger(__name__)
+
+A = TypeVar("A")
 
 # What a failed accept says when the process or the system is out of room.
 _OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
@@ -47,7 +49,9 @@ class CommitGate:
 
     def __init__(self, store: DurableStore, on_failure: Callable[[BaseException], None]) -> None:
         self.store = store
-        self._held: deque[tuple[int, Callable[[], None]]] = deque()
+        # (the writes it waits for, an action, its argument): a bound method
+        # and its argument, not a closure, since there are two a message.
+        self._held: deque[tuple[int, Callable[[Any], None], Any]] = deque()
         self._committed = store.writes()
         self._taken = self._committed  # the writes of batches taken so far
         self._task: asyncio.Task[None] | None = None
@@ -72,12 +76,13 @@ class CommitGate:
         """Call `resume` once the commit in flight is done."""
         self._throttled.append(resume)
 
-    def defer(self, action: Callable[[], None]) -> None:
-        """Run `action` once everything stored so far is committed."""
+    def defer(self, action: Callable[[A], None], arg: A) -> None:
+        """Run `action(arg)` once everything stored so far is committed."""
         if self.failed is not None:
             return  # nothing more goes out after a failed commit
-        self._held.append((self.store.writes(), action))
-        self.kick()
+        self._held.append((self.store.writes(), action, arg))
+        if self._task is None:
+            self.kick()
 
     def kick(self) -> None:
         if self._task is None and self.store.has_pending() and self.failed is None:
@@ -130,9 +135,9 @@ class CommitGate:
     def _release(self) -> None:
         held = self._held
         while held and held[0][0] <= self._committed:
-            _, action = held.popleft()
+            _, action, arg = held.popleft()
             try:
-                action()
+                action(arg)
             except Exception:
                 # One peer's broken send must not hold back everyone else's.
                 log.exception("a held send failed")
@@ -336,7 +341,7 @@ class ChatServer:
 
     def dispatch(self, deliveries: list[Delivery]) -> None:
         # One held action per fan-out, not one per receiver.
-        if deliveries and not self.defer(lambda: self._dispatch(deliveries)):
+        if deliveries and not self.defer(self._dispatch, deliveries):
             self._dispatch(deliveries)
         if self._arrivals_timer is None:
             self._arm_arrivals()
@@ -383,13 +388,13 @@ class ChatServer:
             self._flush_due = True
             asyncio.get_running_loop().call_soon(self._flush)
 
-    def defer(self, action: Callable[[], None]) -> bool:
-        """Hold `action` behind the pending commit; False when nothing is
-        pending, and the caller should act now."""
+    def defer(self, action: Callable[[A], None], arg: A) -> bool:
+        """Hold `action(arg)` behind the pending commit; False when nothing
+        is pending, and the caller should act now."""
         gate = self.gate
         if gate is None or not gate.holding:
             return False
-        gate.defer(action)
+        gate.defer(action, arg)
         return True
 
     def _commit_failed(self, exc: BaseException) -> None:

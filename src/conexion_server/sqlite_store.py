@@ -242,7 +242,6 @@ class Batch:
     ids_json: bytes = b"[]"
     rooms: list[RoomRecord] = field(default_factory=list)
     accounts: list[Account] = field(default_factory=list)
-    ids: list[tuple[str, str, Receipt, float]] = field(default_factory=list)
     moderation: list[tuple[str, str, str | None]] = field(default_factory=list)  # scope, field
     # Messages changed in place (edited, reacted to, deleted): their new state.
     revisions: list[tuple[str, Message]] = field(default_factory=list)  # conv, message
@@ -862,7 +861,6 @@ class SqliteStore:
     def remember(self, key: tuple[str, str], receipt: Receipt, now: float) -> None:
         self._ids.remember(key, receipt, now)
         expires_wall = self._wallclock() + self._id_ttl
-        self._pending.ids.append((key[0], key[1], receipt, expires_wall))
         self._pending.id_rows.append((key[0], key[1], receipt.seq, receipt.ts, expires_wall))
         self._writes += 1
 
@@ -878,7 +876,7 @@ class SqliteStore:
         pending = self._pending
         return bool(
             pending.messages
-            or pending.ids
+            or pending.id_rows
             or pending.rooms
             or pending.accounts
             or pending.moderation

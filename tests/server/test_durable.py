@@ -474,17 +474,17 @@ async def test_what_a_released_send_stores_is_committed_and_released_too(tmp_pat
     order: list[str] = []
     both = asyncio.Event()
 
-    def second() -> None:
+    def second(_: None) -> None:
         order.append("second")
         both.set()
 
-    def first() -> None:
+    def first(_: None) -> None:
         order.append("first")
         store.append("general", msg(2, "stored by a released send"))
-        gate.defer(second)
+        gate.defer(second, None)
 
     store.append("general", msg(1, "one"))
-    gate.defer(first)
+    gate.defer(first, None)
     async with asyncio.timeout(5):
         await both.wait()
     assert order == ["first", "second"]
