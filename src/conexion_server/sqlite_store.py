@@ -57,7 +57,7 @@ from .store import (
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 MESSAGES_TABLE = """
 CREATE TABLE IF NOT EXISTS {table} (
     conv TEXT NOT NULL,          -- a room's key, or dm:<key>:<key>
@@ -75,11 +75,13 @@ CREATE TABLE IF NOT EXISTS {table} (
     reply_from TEXT,
     reactions TEXT,              -- JSON [[emoji, [name, ...]], ...]; NULL: none
     doc INTEGER,                 -- its number in the search index (message_words)
+    sent_id TEXT,                -- the id its sender gave it, so a resend is answered
     PRIMARY KEY (conv, seq)
 ) WITHOUT ROWID;
 """
-# Columns that schema 2 did not have, added in place by the upgrade.
+# Columns that schemas 2 and 3 did not have, added in place by the upgrade.
 V3_COLUMNS = ("reply_to INTEGER", "reply_from TEXT", "reactions TEXT", "doc INTEGER")
+V4_COLUMNS = ("sent_id TEXT",)
 MESSAGE_INDEXES = """
 CREATE INDEX IF NOT EXISTS dms_by_sender ON messages (sender_key, ts) WHERE room IS NULL;
 CREATE INDEX IF NOT EXISTS dms_by_recipient ON messages (recipient_key, ts) WHERE room IS NULL;
@@ -161,6 +163,8 @@ CREATE TABLE IF NOT EXISTS rooms (
     topic_by TEXT,
     topic_ts TEXT
 ) WITHOUT ROWID;
+-- Send ids not kept in their message's row: those of schema 3 and before,
+-- and those of messages pruned while their ids still answer resends.
 CREATE TABLE IF NOT EXISTS sent_ids (
     sender_key TEXT NOT NULL,
     id TEXT NOT NULL,
@@ -267,6 +271,7 @@ def _row(conv: str, message: Stored, wall: float, doc: int) -> tuple[object, ...
             message.reply_from if message.reply_from is not UNSET else None,
             _reactions_json(message),
             doc,
+            None,
         )
     return (
         conv,
@@ -284,6 +289,7 @@ def _row(conv: str, message: Stored, wall: float, doc: int) -> tuple[object, ...
         None,
         None,
         doc,
+        None,
     )
 
 
@@ -303,7 +309,8 @@ def _from_json(table: str, columns: int, verb: str) -> str:
     return f"{verb} INTO {table} SELECT {values} FROM json_each(?)"
 
 
-_INSERT_MESSAGES = _from_json("messages", 15, "INSERT OR IGNORE")
+_INSERT_MESSAGES = _from_json("messages", 16, "INSERT OR IGNORE")
+_SENT_ID = 15  # the sent_id column in a message row (`_row`)
 _INSERT_IDS = _from_json("sent_ids", 5, "INSERT OR REPLACE")
 _json_rows = msgspec.json.Encoder()
 _MAX_SEQ = 2**63 - 1  # SQLite integers are 64-bit
@@ -472,8 +479,9 @@ class SqliteStore:
         if upgrade:
             self._check_v1_counter()
             script = MIGRATE_FROM_1.format(schema=SCHEMA)
-        elif version == 2:
-            added = "".join(f"ALTER TABLE messages ADD COLUMN {c};\n" for c in V3_COLUMNS)
+        elif version in (2, 3):
+            columns = (V3_COLUMNS if version == 2 else ()) + V4_COLUMNS
+            added = "".join(f"ALTER TABLE messages ADD COLUMN {c};\n" for c in columns)
             script = added + SCHEMA
         else:
             script = SCHEMA
@@ -612,11 +620,15 @@ class SqliteStore:
     def _load_ids(self) -> None:
         wall, mono = self._wallclock(), self._clock()
         # The newest `max_ids`, inserted oldest first: the order `remember`
-        # keeps, so the purge there finds expired ids at the front.
+        # keeps, so the purge there finds expired ids at the front. A
+        # message's id expires `id_ttl` after it was stored.
         rows = self._writer.execute(
-            "SELECT sender_key, id, seq, ts, expires FROM sent_ids"
-            " WHERE expires > ? ORDER BY expires DESC LIMIT ?",
-            (wall, self._max_ids),
+            "SELECT sender_key, id, seq, ts, expires FROM ("
+            " SELECT sender_key, id, seq, ts, expires FROM sent_ids WHERE expires > ?1"
+            " UNION ALL SELECT sender_key, sent_id, seq, ts, wall + ?2 FROM messages"
+            " WHERE sent_id IS NOT NULL AND wall + ?2 > ?1"
+            ") ORDER BY expires DESC LIMIT ?3",
+            (wall, self._id_ttl, self._max_ids),
         ).fetchall()
         for row in reversed(rows):
             sender_key, id, seq, ts, expires = row
@@ -860,6 +872,15 @@ class SqliteStore:
 
     def remember(self, key: tuple[str, str], receipt: Receipt, now: float) -> None:
         self._ids.remember(key, receipt, now)
+        # The hub remembers a send's id right after appending its message:
+        # the id goes into that row (one table written, not two). Anything
+        # else would get a row of its own in sent_ids.
+        rows = self._pending.rows
+        if rows:
+            row = rows[-1]
+            if row[1] == receipt.seq and row[7] == key[0] and row[_SENT_ID] is None:
+                rows[-1] = (*row[:_SENT_ID], key[1])
+                return
         expires_wall = self._wallclock() + self._id_ttl
         self._pending.id_rows.append((key[0], key[1], receipt.seq, receipt.ts, expires_wall))
         self._writes += 1
@@ -989,12 +1010,10 @@ class SqliteStore:
         w, keep = self._writer, self._retention
         # conversations.last_seq keeps the numbering going even when every
         # message of a conversation is pruned.
-        w.execute("DELETE FROM sent_ids WHERE expires <= ?", (self._wallclock(),))
+        now = self._wallclock()
+        w.execute("DELETE FROM sent_ids WHERE expires <= ?", (now,))
         if keep.keep_days is not None:
-            w.execute(
-                "DELETE FROM messages WHERE wall < ?",
-                (self._wallclock() - keep.keep_days * 86_400,),
-            )
+            self._drop_messages("wall < ?", (now - keep.keep_days * 86_400,), now)
         if keep.keep_messages is not None:
             # Each conversation keeps its own newest N: a busy room does not
             # push a quiet one's history out.
@@ -1003,11 +1022,23 @@ class SqliteStore:
                 (keep.keep_messages,),
             ).fetchall()
             for (conv,) in over:
-                w.execute(
-                    "DELETE FROM messages WHERE conv = ? AND seq <= (SELECT seq FROM messages"
+                self._drop_messages(
+                    "conv = ? AND seq <= (SELECT seq FROM messages"
                     " WHERE conv = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)",
                     (conv, conv, keep.keep_messages),
+                    now,
                 )
+
+    def _drop_messages(self, where: str, parameters: tuple[object, ...], now: float) -> None:
+        """Delete the messages `where` selects; the send ids among them that
+        still answer resends move to sent_ids first."""
+        w = self._writer
+        w.execute(
+            "INSERT OR REPLACE INTO sent_ids SELECT sender_key, sent_id, seq, ts, wall + ?"
+            f" FROM messages WHERE ({where}) AND sent_id IS NOT NULL AND wall + ? > ?",
+            (self._id_ttl, *parameters, self._id_ttl, now),
+        )
+        w.execute(f"DELETE FROM messages WHERE {where}", parameters)
 
     def count(self) -> int:
         """Messages on disk (for tests and operators)."""
@@ -1154,10 +1185,10 @@ class _Rekey:
         db.execute(MESSAGES_TABLE.format(table="messages_rekeyed"))
         rows = db.execute(
             "SELECT conv, seq, ts, wall, room, sender, recipient, text, action,"
-            " reply_to, reply_from, reactions, doc FROM messages"
+            " reply_to, reply_from, reactions, doc, sent_id FROM messages"
         )
         db.executemany(
-            "INSERT INTO messages_rekeyed VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO messages_rekeyed VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 (
                     new,
@@ -1176,6 +1207,7 @@ class _Rekey:
                     reply_from,
                     reactions,
                     doc,
+                    sent_id,
                 )
                 for (
                     conv,
@@ -1191,6 +1223,7 @@ class _Rekey:
                     reply_from,
                     reactions,
                     doc,
+                    sent_id,
                 ) in rows
                 for new in [self.message_conversation(conv, seq, room, sender, recipient)]
             ),

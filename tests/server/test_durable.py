@@ -140,6 +140,78 @@ def test_keep_messages_prunes_the_oldest_and_seq_still_continues(tmp_path: Path)
         again.close()
 
 
+TS = "2026-11-24T12:00:00.000Z"
+
+
+def test_a_send_id_is_kept_in_its_message_row_until_it_expires(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    wall = Wall()
+    store = open_store(path, wallclock=wall)
+    store.append("general", msg(1, "hi"))
+    store.remember(("ana", "k1"), Receipt(1, TS), now=0.0)
+    store.flush()
+    store.close()
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT seq, sent_id FROM messages").fetchall() == [(1, "k1")]
+        assert db.execute("SELECT count(*) FROM sent_ids").fetchone() == (0,)
+    stored = wall.now
+    for later, receipt in ((599.0, Receipt(1, TS)), (601.0, None)):
+        wall.now = stored + later
+        again = open_store(path, wallclock=wall)
+        try:
+            assert again.recall(("ana", "k1"), now=0.0) == receipt, later
+        finally:
+            again.close()
+
+
+def test_a_pruned_message_still_answers_its_resend_after_a_restart(tmp_path: Path) -> None:
+    # Pruning may take a message whose id still answers resends: the id
+    # moves to sent_ids, so a resend after a restart is not a new message.
+    path = tmp_path / "h.db"
+    wall = Wall()
+    store = open_store(path, wallclock=wall, retention=Retention(keep_messages=2, every=0.0))
+    for seq in range(1, 6):
+        store.append("general", msg(seq))
+        store.remember(("ana", f"k{seq}"), Receipt(seq, TS), now=0.0)
+        store.flush()
+    assert [m.seq for m in store.before("general", None, 10)] == [4, 5]
+    store.close()
+    again = open_store(path, wallclock=wall)
+    try:
+        for seq in range(1, 6):
+            assert again.recall(("ana", f"k{seq}"), now=0.0) == Receipt(seq, TS)
+    finally:
+        again.close()
+
+
+def test_send_ids_of_schema_3_still_answer_after_the_upgrade(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    wall = Wall()
+    store = open_store(path, wallclock=wall)
+    store.append("general", msg(1, "old"))
+    store.remember(("ana", "k1"), Receipt(1, TS), now=0.0)
+    store.flush()
+    store.close()
+    tamper(  # as schema 3 wrote it: the id in sent_ids, no sent_id column
+        path,
+        "INSERT INTO sent_ids SELECT sender_key, sent_id, seq, ts, wall + 600 FROM messages",
+        "ALTER TABLE messages DROP COLUMN sent_id",
+        "PRAGMA user_version = 3",
+    )
+    again = open_store(path, wallclock=wall)
+    try:
+        assert again.recall(("ana", "k1"), now=0.0) == Receipt(1, TS)
+        again.append("general", msg(2, "new"))
+        again.remember(("ana", "k2"), Receipt(2, TS), now=0.0)
+        again.flush()
+        assert [m.text for m in again.before("general", None, 10)] == ["old", "new"]
+    finally:
+        again.close()
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert db.execute("SELECT seq, sent_id FROM messages").fetchall() == [(1, None), (2, "k2")]
+
+
 def test_keep_days_prunes_old_messages_but_not_the_numbering(tmp_path: Path) -> None:
     path = tmp_path / "h.db"
     wall = Wall()
@@ -737,14 +809,17 @@ def test_a_database_from_a_newer_server_is_refused(tmp_path: Path) -> None:
 
 
 def write_database(path: Path, messages: int = 3) -> None:
-    """A database as this server writes it: general, a room, DMs, a send id
-    (remembered now, so a server started next loads it)."""
+    """A database as this server writes it: general, a room, DMs, send ids
+    (remembered now, so a server started next loads them): one in its
+    message's row, one in sent_ids (as schema 3 kept them)."""
     store = open_store(path)
     for seq in range(1, messages + 1):
         store.append("general", msg(seq, f"m{seq} " + "x" * 200))
+    store.remember(("ana", "k0"), Receipt(messages, "t"), now=0.0)
     store.append(DM, DirectMessage(seq=1, ts="t", from_="ana", to="bob", text="psst"))
-    store.save_room(RoomRecord("lab", "Lab", "kits", "ana", "t"))
     store.remember(("ana", "k1"), Receipt(1, "t"), now=0.0)
+    store.save_room(RoomRecord("lab", "Lab", "kits", "ana", "t"))
+    store.remember(("ana", "k2"), Receipt(2, "t"), now=0.0)
     store.flush()
     store.close()
 
@@ -819,6 +894,7 @@ async def test_cli_a_message_above_its_counter_is_status_3(tmp_path: Path) -> No
         "UPDATE sent_ids SET expires = 'soon'",
         "UPDATE sent_ids SET ts = x'00'",
         "UPDATE sent_ids SET id = x'00'",
+        "UPDATE messages SET sent_id = x'00' WHERE sent_id = 'k1'",
         "UPDATE conversations SET conv = x'00' WHERE conv = 'general'",
         "UPDATE meta SET value = 'two' WHERE key = 'name_keys'",
     ],
@@ -831,6 +907,7 @@ async def test_cli_a_message_above_its_counter_is_status_3(tmp_path: Path) -> No
         "id-expires",
         "id-ts",
         "id-id",
+        "message-id-bytes",
         "conversation-key",
         "name-key-version",
     ],
@@ -966,7 +1043,7 @@ def test_conversations_whose_keys_become_one_are_merged_in_order(tmp_path: Path)
         path,
         "INSERT INTO rooms VALUES ('b0b', 'B0B', 'zero', NULL, NULL)",
         "INSERT INTO messages SELECT 'b0b', seq, ts, wall, 'B0B', sender, recipient,"
-        " sender_key, recipient_key, 'b0b ' || seq, action, NULL, NULL, NULL, NULL"
+        " sender_key, recipient_key, 'b0b ' || seq, action, NULL, NULL, NULL, NULL, NULL"
         " FROM messages WHERE seq <= 2",
         "INSERT INTO conversations VALUES ('b0b', 2)",
         "DELETE FROM meta WHERE key = 'name_keys'",
