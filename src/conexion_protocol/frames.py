@@ -139,7 +139,12 @@ HistoryLimit = Annotated[int, Meta(ge=1, le=MAX_HISTORY_LIMIT)]
 Seq = Annotated[int, Meta(ge=1, le=MAX_SEQ)]
 SearchLimit = Annotated[int, Meta(ge=1, le=MAX_SEARCH_LIMIT)]
 
-_FRAME_CONFIG: dict[str, Any] = {"tag_field": "type", "omit_defaults": True}
+# gc=False: the cyclic collector does not track frames. They hold strings,
+# numbers, lists and other frames, never anything that points back at them,
+# so no cycle goes through one; and a server or a client holds many of them
+# for a long time (history, a commit's worth, the log's 100,000), which every
+# collection would otherwise walk.
+_FRAME_CONFIG: dict[str, Any] = {"tag_field": "type", "omit_defaults": True, "gc": False}
 
 # -- client to server ----------------------------------------------------------
 

@@ -249,23 +249,26 @@ class IdCache:
         self.ttl = ttl
         self.max_ids = max_ids
         # Insertion order is expiry order, so expired ids sit at the front.
-        self._ids: OrderedDict[tuple[str, str], tuple[float, Receipt]] = OrderedDict()
+        # An entry is (expires, seq, ts): a tuple of plain values, which the
+        # cyclic collector stops tracking, so a window of a million ids costs
+        # its full collections nothing (a Receipt in it would be walked).
+        self._ids: OrderedDict[tuple[str, str], tuple[float, int, str]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._ids)
 
     def load(self, key: tuple[str, str], receipt: Receipt, expires: float) -> None:
         """Add an id saved earlier; callers load them oldest first."""
-        self._ids[key] = (expires, receipt)
+        self._ids[key] = (expires, receipt.seq, receipt.ts)
 
     def remember(self, key: tuple[str, str], receipt: Receipt, now: float) -> None:
         ids = self._ids
         # An expired id sent again must move to the back, or it would hide the
         # expired entries behind it from the purge below.
         ids.pop(key, None)
-        ids[key] = (now + self.ttl, receipt)
+        ids[key] = (now + self.ttl, receipt.seq, receipt.ts)
         while ids:
-            oldest_key, (expires, _) = next(iter(ids.items()))
+            oldest_key, (expires, _, _) = next(iter(ids.items()))
             if expires > now and len(ids) <= self.max_ids:
                 break
             del ids[oldest_key]
@@ -274,7 +277,7 @@ class IdCache:
         entry = self._ids.get(key)
         if entry is None or entry[0] <= now:
             return None
-        return entry[1]
+        return Receipt(entry[1], entry[2])
 
 
 class MemoryStore:

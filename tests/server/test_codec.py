@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 
 import pytest
@@ -35,6 +36,7 @@ from conexion_protocol import (
     normalize_name,
     normalize_room,
 )
+from conexion_server.store import IdCache, Receipt
 
 
 def dumps(obj: object) -> bytes:
@@ -310,3 +312,18 @@ def test_text_length_edge_counts_code_points_after_cleaning() -> None:
 )
 def test_format_ts(epoch: float, text: str) -> None:
     assert format_ts(epoch) == text
+
+
+def test_frames_and_remembered_ids_are_not_walked_by_the_collector() -> None:
+    # A server holds history, a commit's worth of frames and a window of
+    # send ids; a client its log. None of them can be part of a cycle, and
+    # every collection would walk them all.
+    line = b'{"type":"message","seq":1,"ts":"t","room":"general","from":"a","text":"x"}'
+    decoded = decode_server(line)
+    assert isinstance(decoded, Message)
+    assert not gc.is_tracked(decoded)
+    ids = IdCache(ttl=60.0, max_ids=10)
+    ids.remember(("ana", "k1"), Receipt(1, "t"), now=0.0)
+    gc.collect()  # a tuple of plain values is untracked when a collection sees it
+    assert not any(gc.is_tracked(entry) for entry in ids._ids.values())
+    assert ids.recall(("ana", "k1"), now=1.0) == Receipt(1, "t")
