@@ -224,9 +224,16 @@ def print_table(report: dict[str, dict[str, dict[str, float]]], targets: list[st
             print(row.rstrip())
 
 
-def lengthened(scenario: str, kwargs: dict[str, object], factor: int) -> dict[str, object]:
-    """`--long N`: the full-speed fan-outs send N times as many messages."""
-    if scenario != "fanout" or kwargs.get("pace") is not None or factor == 1:
+def lengthened(
+    scenario: str, kwargs: dict[str, object], factor: int, count: bool = False
+) -> dict[str, object]:
+    """`--long N`: the full-speed fan-outs send N times as many messages;
+    `--count`: every fan-out's readers count instead of parsing."""
+    if scenario != "fanout":
+        return kwargs
+    if count:
+        kwargs = {**kwargs, "count": True}
+    if kwargs.get("pace") is not None or factor == 1:
         return kwargs
     each = kwargs["each"]
     assert isinstance(each, int)
@@ -260,6 +267,12 @@ def main(argv: list[str] | None = None) -> None:
         " tenths, so that their CPU figures are more than a few 10 ms ticks",
     )
     parser.add_argument(
+        "--count",
+        action="store_true",
+        help="fan-out readers count lines with byte searches and sample latency once a"
+        " chunk, so that the generator costs little per delivery and the server sets the pace",
+    )
+    parser.add_argument(
         "--pin",
         action="store_true",
         help="the server on the first CPU and the generator on the rest (Linux)",
@@ -290,7 +303,7 @@ def main(argv: list[str] | None = None) -> None:
             everywhere = applies == "all" and not name.startswith("guarded")
             if everywhere or name in applies.split():
                 print(f"running: {title} on {name}", file=sys.stderr, flush=True)
-                sized = lengthened(scenario, kwargs, args.long)
+                sized = lengthened(scenario, kwargs, args.long, args.count)
                 report.setdefault(title, {})[name] = run_one(
                     available[name], scenario, sized, args.pin
                 )
