@@ -225,14 +225,15 @@ def print_table(report: dict[str, dict[str, dict[str, float]]], targets: list[st
 
 
 def lengthened(
-    scenario: str, kwargs: dict[str, object], factor: int, count: bool = False
+    scenario: str, kwargs: dict[str, object], factor: int, count: bool = False, procs: int = 1
 ) -> dict[str, object]:
     """`--long N`: the full-speed fan-outs send N times as many messages;
-    `--count`: every fan-out's readers count instead of parsing."""
+    `--count`: every fan-out's readers count instead of parsing; `--procs`:
+    every fan-out's clients spread over that many processes."""
     if scenario != "fanout":
         return kwargs
-    if count:
-        kwargs = {**kwargs, "count": True}
+    if count or procs > 1:
+        kwargs = {**kwargs, "count": count, "procs": procs}
     if kwargs.get("pace") is not None or factor == 1:
         return kwargs
     each = kwargs["each"]
@@ -273,6 +274,13 @@ def main(argv: list[str] | None = None) -> None:
         " chunk, so that the generator costs little per delivery and the server sets the pace",
     )
     parser.add_argument(
+        "--procs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="spread each fan-out's clients over N generator processes",
+    )
+    parser.add_argument(
         "--pin",
         action="store_true",
         help="the server on the first CPU and the generator on the rest (Linux)",
@@ -303,7 +311,7 @@ def main(argv: list[str] | None = None) -> None:
             everywhere = applies == "all" and not name.startswith("guarded")
             if everywhere or name in applies.split():
                 print(f"running: {title} on {name}", file=sys.stderr, flush=True)
-                sized = lengthened(scenario, kwargs, args.long, args.count)
+                sized = lengthened(scenario, kwargs, args.long, args.count, args.procs)
                 report.setdefault(title, {})[name] = run_one(
                     available[name], scenario, sized, args.pin
                 )

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import multiprocessing
 import os
 import socket
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Barrier
 
 from .targets import Target, cpu_of, rss_of
 from .wire import Wire
@@ -41,7 +45,13 @@ async def discard(reader: asyncio.StreamReader) -> None:
 
 
 async def join_many(
-    target: Target, wire: Wire, count: int, prefix: str, *, drain: bool = False
+    target: Target,
+    wire: Wire,
+    count: int,
+    prefix: str,
+    *,
+    drain: bool = False,
+    only: list[int] | None = None,
 ) -> tuple[
     list[tuple[asyncio.StreamReader, asyncio.StreamWriter]], list[asyncio.Task[None]], float
 ]:
@@ -51,7 +61,8 @@ async def join_many(
     has joined, as a real client would: a server may cut a client whose queue
     of join notices overflows (ngircd does), and that would measure the
     generator, not the server. Returns the clients, their drain tasks and the
-    seconds the joins took.
+    seconds the joins took. `only`: just these of the `count` clients (the
+    share of one generator process).
     """
     gate = asyncio.Semaphore(JOIN_CONCURRENCY)
     drains: list[asyncio.Task[None]] = []
@@ -75,7 +86,8 @@ async def join_many(
 
     start = time.perf_counter()
     RETRIES[0] = 0
-    conns = await asyncio.gather(*(one(i) for i in range(count)))
+    numbers = range(count) if only is None else only
+    conns = await asyncio.gather(*(one(i) for i in numbers))
     return list(conns), drains, time.perf_counter() - start
 
 
@@ -87,6 +99,18 @@ async def close_all(conns: list[tuple[asyncio.StreamReader, asyncio.StreamWriter
             await writer.wait_closed()
 
 
+@dataclass
+class Part:
+    """What the clients of one generator process saw in a fan-out."""
+
+    received: int = 0
+    refused: int = 0
+    latencies: list[float] = field(default_factory=list)
+    ack_latencies: list[float] = field(default_factory=list)
+    end: float = 0.0  # perf_counter (CLOCK_MONOTONIC: one clock for every process)
+    cpu: float = 0.0
+
+
 async def fanout(
     target: Target,
     wire: Wire,
@@ -94,6 +118,7 @@ async def fanout(
     each: int,
     pace: float | None,
     count: bool = False,
+    procs: int = 1,
 ) -> Figures:
     """Every client sends `each` messages to the room; all others must get them.
 
@@ -108,16 +133,111 @@ async def fanout(
     relayed line, its last ack). Reading then costs the generator a few
     nanoseconds a delivery instead of about half a microsecond, so that at
     full speed the server, not the generator, sets the pace.
+
+    `procs`: the clients are spread over that many generator processes (this
+    one and forked helpers), which start sending at the same moment; the
+    generator's CPU is theirs together.
     """
-    conns, _, _ = await join_many(target, wire, clients, "u")
+    context = multiprocessing.get_context("fork")
+    slices = [range(clients)[k::procs] for k in range(procs)]
+    helpers = []
+    joined, go = context.Barrier(procs), context.Barrier(procs)  # this process and its helpers
+    for numbers in slices[1:]:
+        here, there = context.Pipe(duplex=False)
+        proc = context.Process(
+            target=_helper,
+            args=(target, wire, list(numbers), clients, each, pace, count, joined, go, there),
+        )
+        proc.start()
+        helpers.append((proc, here))
+    conns, _, _ = await join_many(target, wire, clients, "u", only=list(slices[0]))
+    if helpers:
+        joined.wait()  # every helper's clients are in
+    await asyncio.sleep(0.3)  # let join notices settle before the clock starts
+    sides = target.side_pids()
+    side0 = {name: cpu_of(pid) for name, pid in sides.items()}
+    cpu0 = target.cpu_seconds()
+    if helpers:
+        go.wait()
+    start = time.perf_counter()
+    parts = [await _run_part(wire, conns, clients, each, pace, count, start)]
+    for proc, here in helpers:
+        parts.append(here.recv())
+        proc.join()
+    elapsed = max(part.end for part in parts) - start
+    server_cpu = target.cpu_seconds() - cpu0
+    side_cpu = {name: cpu_of(pid) - side0[name] for name, pid in sides.items()}
+    await close_all(conns)
+    total = sum(part.received for part in parts)
+    latencies = [x for part in parts for x in part.latencies]
+    ack_latencies = [x for part in parts for x in part.ack_latencies]
+    figures = {
+        "deliveries_per_s": total / elapsed,
+        "lost": clients * each * (clients - 1) - total,
+        "refused_sends": sum(part.refused for part in parts),
+        "p50_ms": percentile(latencies, 50) * 1000,
+        "p99_ms": percentile(latencies, 99) * 1000,
+        "max_ms": max(latencies, default=float("nan")) * 1000,
+        "messages_per_s": clients * each / elapsed,
+        "ack_p50_ms": percentile(ack_latencies, 50) * 1000,
+        "ack_p99_ms": percentile(ack_latencies, 99) * 1000,
+        # The server's own efficiency, whatever the generator could read: on
+        # 2 shared cores the generator saturates first at full speed.
+        "deliveries_per_cpu_s": total / server_cpu if server_cpu > 0 else float("nan"),
+        "server_cpu_s": server_cpu,
+        "generator_cpu_s": sum(part.cpu for part in parts),
+        "elapsed_s": elapsed,
+        "connect_retries": RETRIES[0],
+    }
+    for name, cpu in side_cpu.items():  # e.g. a cluster's Redis, also in server_cpu_s
+        figures[f"{name}_cpu_s"] = cpu
+        figures[f"{name}_us_per_msg"] = cpu / (clients * each) * 1e6
+    return figures
+
+
+def _helper(
+    target: Target,
+    wire: Wire,
+    numbers: list[int],
+    clients: int,
+    each: int,
+    pace: float | None,
+    count: bool,
+    joined: Barrier,
+    go: Barrier,
+    out: Connection,
+) -> None:
+    """A forked generator process: its share of the clients, in a loop of its own."""
+
+    async def main() -> Part:
+        conns, _, _ = await join_many(target, wire, clients, "u", only=numbers)
+        joined.wait()
+        go.wait()
+        part = await _run_part(wire, conns, clients, each, pace, count, time.perf_counter())
+        await close_all(conns)
+        return part
+
+    out.send(asyncio.run(main()))
+
+
+async def _run_part(
+    wire: Wire,
+    conns: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]],
+    clients: int,
+    each: int,
+    pace: float | None,
+    count: bool,
+    start: float,
+) -> Part:
+    """Send and read with this process's clients until each has everything."""
+    cpu0 = own_cpu_seconds()
+    part = Part()
     expected_each = each * (clients - 1)
-    latencies: list[float] = []
-    ack_latencies: list[float] = []
-    received = [0] * clients
-    refused = [0]  # sends answered with an error: never delivered, so counted in `lost`
+    latencies, ack_latencies = part.latencies, part.ack_latencies
+    received = [0] * len(conns)
     stamp, ack_of = wire.stamp, wire.ack
     acks_each = each if wire.acks else 0
-    sent_at: list[list[float]] = [[0.0] * each for _ in range(clients)]
+    sent_at: list[list[float]] = [[0.0] * each for _ in conns]
 
     async def read_counting(i: int, reader: asyncio.StreamReader) -> None:
         pending = b""
@@ -140,7 +260,7 @@ async def fanout(
             delivered, acks, refusals = wire.count(lines)
             got += delivered
             acked += acks + refusals
-            refused[0] += refusals
+            part.refused += refusals
             if delivered:
                 line = wire.last_line(lines, delivery_mark)
                 sent = stamp(line) if line is not None else None
@@ -152,6 +272,7 @@ async def fanout(
                 if n is not None:
                     ack_latencies.append(now - mine[n])
             received[i] = got
+        part.end = max(part.end, time.perf_counter())
 
     async def read(i: int, reader: asyncio.StreamReader) -> None:
         pending = b""
@@ -178,9 +299,10 @@ async def fanout(
                     ack_latencies.append(now - mine[n])
                     acked += 1
                 elif wire.refusal(line):
-                    refused[0] += 1
+                    part.refused += 1
                     acked += 1  # answered; the others now wait for it in vain
             received[i] = got
+        part.end = max(part.end, time.perf_counter())
 
     async def send_full(i: int, writer: asyncio.StreamWriter) -> None:
         mine = sent_at[i]
@@ -193,18 +315,12 @@ async def fanout(
 
     async def send_paced() -> None:
         assert pace is not None
-        start = time.perf_counter()
         for n in range(each):
             await asyncio.sleep(max(0.0, start + n / pace - time.perf_counter()))
             for i, (_, writer) in enumerate(conns):
                 sent_at[i][n] = now = time.perf_counter()
                 writer.write(wire.say(n, repr(now).encode()))
 
-    await asyncio.sleep(0.3)  # let join notices settle before the clock starts
-    sides = target.side_pids()
-    side0 = {name: cpu_of(pid) for name, pid in sides.items()}
-    cpu0, own0 = target.cpu_seconds(), own_cpu_seconds()
-    start = time.perf_counter()
     reading = read_counting if count else read
     readers = [asyncio.create_task(reading(i, r)) for i, (r, _) in enumerate(conns)]
     if pace is None:
@@ -214,35 +330,13 @@ async def fanout(
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(TIMEOUT):
             await asyncio.gather(*readers)
-    elapsed = time.perf_counter() - start
-    server_cpu, own_cpu = target.cpu_seconds() - cpu0, own_cpu_seconds() - own0
-    side_cpu = {name: cpu_of(pid) - side0[name] for name, pid in sides.items()}
     for task in readers:
-        task.cancel()
-    await close_all(conns)
-    total = sum(received)
-    figures = {
-        "deliveries_per_s": total / elapsed,
-        "lost": clients * expected_each - total,
-        "refused_sends": refused[0],
-        "p50_ms": percentile(latencies, 50) * 1000,
-        "p99_ms": percentile(latencies, 99) * 1000,
-        "max_ms": max(latencies, default=float("nan")) * 1000,
-        "messages_per_s": clients * each / elapsed,
-        "ack_p50_ms": percentile(ack_latencies, 50) * 1000,
-        "ack_p99_ms": percentile(ack_latencies, 99) * 1000,
-        # The server's own efficiency, whatever the generator could read: on
-        # 2 shared cores the generator saturates first at full speed.
-        "deliveries_per_cpu_s": total / server_cpu if server_cpu > 0 else float("nan"),
-        "server_cpu_s": server_cpu,
-        "generator_cpu_s": own_cpu,
-        "elapsed_s": elapsed,
-        "connect_retries": RETRIES[0],
-    }
-    for name, cpu in side_cpu.items():  # e.g. a cluster's Redis, also in server_cpu_s
-        figures[f"{name}_cpu_s"] = cpu
-        figures[f"{name}_us_per_msg"] = cpu / (clients * each) * 1e6
-    return figures
+        if not task.done():
+            task.cancel()
+            part.end = time.perf_counter()  # gave up: the time counts
+    part.received = sum(received)
+    part.cpu = own_cpu_seconds() - cpu0
+    return part
 
 
 async def ack_rtt(target: Target, wire: Wire, messages: int) -> Figures:
