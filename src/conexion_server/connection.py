@@ -317,6 +317,7 @@ class Connection(asyncio.BufferedProtocol):
             # read holds thousands, and serving them a share per turn would
             # let a batch grow far past the bound, and its commit with it.
             gate.throttle(self.next_turn)
+            self.host.kick_commit()  # the commit that resumes it is under way
             return
         self.session.resume_turn()
         self.host.kick_commit()
