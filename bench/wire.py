@@ -50,8 +50,10 @@ class Wire(ABC):
 
     acks = False  # whether the server confirms each send (so ack latency means something)
     # How a relayed chat line, an ack and a refusal begin (or, for IRC, what
-    # a relayed line holds), for the counting reader (`--count`).
-    delivery_mark = b""
+    # a relayed line holds), for the counting reader (`--count`); every wire
+    # names its delivery mark, and one without acks or refusals never sees
+    # these.
+    delivery_mark = b"\x00no deliveries\x00"
     ack_mark = b"\x00no acks\x00"
     refusal_mark = b"\x00no refusals\x00"
 
