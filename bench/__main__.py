@@ -7,6 +7,9 @@
     python -m bench fanout --targets conexion cluster-1 cluster-3  # a cluster on Redis
     python -m bench fanout --targets conexion ngircd --long 10 --pin  # runs of seconds,
                                     # the server and the generator on CPUs of their own
+    python -m bench fanout --targets conexion conexion-durable ngircd --long 30 --count
+                                    # readers that count instead of parsing (--procs N:
+                                    # the clients spread over N generator processes)
 
 Prints a table (with ratios to the references) and writes
 bench/results/server.json.
