@@ -26,7 +26,7 @@ import resource
 import sys
 from pathlib import Path
 
-from . import scenarios
+from . import scenarios, targets
 from .targets import Target, all_targets
 from .wire import wire_for
 
@@ -284,11 +284,19 @@ def main(argv: list[str] | None = None) -> None:
         help="spread each fan-out's clients over N generator processes",
     )
     parser.add_argument(
+        "--max-output",
+        type=int,
+        metavar="BYTES",
+        help="the conexion servers' slow-peer bound (default theirs, 1 MiB)",
+    )
+    parser.add_argument(
         "--pin",
         action="store_true",
         help="the server on the first CPU and the generator on the rest (Linux)",
     )
     args = parser.parse_args(argv)
+    if args.max_output is not None:
+        targets.SERVER_OPTIONS[:] = ["--max-output", str(args.max_output)]
     # Thousands of sockets on each side; the servers inherit this limit.
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

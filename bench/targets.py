@@ -18,6 +18,10 @@ from pathlib import Path
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
+# `--max-output`: the conexion targets' slow-peer bound, when it is not the
+# server's default (1 MiB, which cuts readers a saturated generator leaves
+# behind at 300 clients).
+SERVER_OPTIONS: list[str] = []
 
 
 class Target(ABC):
@@ -134,6 +138,7 @@ class Conexion(Target):
             "--db",
             ":memory:",
             *self.extra,
+            *SERVER_OPTIONS,
         ]
 
 
