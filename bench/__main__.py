@@ -9,7 +9,8 @@
                                     # the server and the generator on CPUs of their own
     python -m bench fanout --targets conexion conexion-durable ngircd --long 30 --count
                                     # readers that count instead of parsing (--procs N:
-                                    # the clients spread over N generator processes)
+                                    # the clients spread over N generator processes;
+                                    # --max-output BYTES: conexion's slow-peer bound)
 
 Prints a table (with ratios to the references) and writes
 bench/results/server.json.
