@@ -501,6 +501,8 @@ class SqliteStore:
         # Said once it is done: a start that fails says one line, the error.
         if upgrade:
             log.info("upgraded %s to schema %d (rooms)", self.path, SCHEMA_VERSION)
+        elif version in (2, 3):
+            log.info("upgraded %s from schema %d to %d", self.path, version, SCHEMA_VERSION)
         if indexed:
             log.info("%s: added %d stored messages to the search index", self.path, indexed)
         for note in notes:

@@ -184,7 +184,9 @@ def test_a_pruned_message_still_answers_its_resend_after_a_restart(tmp_path: Pat
         again.close()
 
 
-def test_send_ids_of_schema_3_still_answer_after_the_upgrade(tmp_path: Path) -> None:
+def test_send_ids_of_schema_3_still_answer_after_the_upgrade(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "h.db"
     wall = Wall()
     store = open_store(path, wallclock=wall)
@@ -198,7 +200,9 @@ def test_send_ids_of_schema_3_still_answer_after_the_upgrade(tmp_path: Path) -> 
         "ALTER TABLE messages DROP COLUMN sent_id",
         "PRAGMA user_version = 3",
     )
-    again = open_store(path, wallclock=wall)
+    with caplog.at_level("INFO", logger="conexion_server.sqlite_store"):
+        again = open_store(path, wallclock=wall)
+    assert f"upgraded {path} from schema 3 to {SCHEMA_VERSION}" in caplog.text
     try:
         assert again.recall(("ana", "k1"), now=0.0) == Receipt(1, TS)
         again.append("general", msg(2, "new"))
