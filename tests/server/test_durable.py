@@ -143,14 +143,19 @@ def test_keep_messages_prunes_the_oldest_and_seq_still_continues(tmp_path: Path)
 TS = "2026-11-24T12:00:00.000Z"
 
 
-def test_a_send_id_is_kept_in_its_message_row_until_it_expires(tmp_path: Path) -> None:
-    path = tmp_path / "h.db"
-    wall = Wall()
+def store_one_send(path: Path, wall: Wall, text: str) -> None:
+    """A database holding one message of ana's, sent with the id `k1`."""
     store = open_store(path, wallclock=wall)
-    store.append("general", msg(1, "hi"))
+    store.append("general", msg(1, text))
     store.remember(("ana", "k1"), Receipt(1, TS), now=0.0)
     store.flush()
     store.close()
+
+
+def test_a_send_id_is_kept_in_its_message_row_until_it_expires(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    wall = Wall()
+    store_one_send(path, wall, "hi")
     with contextlib.closing(sqlite3.connect(path)) as db:
         assert db.execute("SELECT seq, sent_id FROM messages").fetchall() == [(1, "k1")]
         assert db.execute("SELECT count(*) FROM sent_ids").fetchone() == (0,)
@@ -189,11 +194,7 @@ def test_send_ids_of_schema_3_still_answer_after_the_upgrade(
 ) -> None:
     path = tmp_path / "h.db"
     wall = Wall()
-    store = open_store(path, wallclock=wall)
-    store.append("general", msg(1, "old"))
-    store.remember(("ana", "k1"), Receipt(1, TS), now=0.0)
-    store.flush()
-    store.close()
+    store_one_send(path, wall, "old")
     tamper(  # as schema 3 wrote it: the id in sent_ids, no sent_id column
         path,
         "INSERT INTO sent_ids SELECT sender_key, sent_id, seq, ts, wall + 600 FROM messages",
